@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+#include <drm_fourcc.h>
+#include <spa/param/video/raw.h>
+
+#include "format.h"
+
+#define RGB(drm, spa, bytes, has_alpha) {drm, SPA_VIDEO_FORMAT_##spa, 1, bytes, has_alpha}
+
+static const struct fmt_info formats[] = {
+	RGB(DRM_FORMAT_XRGB8888, BGRx, 4, false),
+	RGB(DRM_FORMAT_ARGB8888, BGRA, 4, true),
+	RGB(DRM_FORMAT_XBGR8888, RGBx, 4, false),
+	RGB(DRM_FORMAT_ABGR8888, RGBA, 4, true),
+	RGB(DRM_FORMAT_RGBX8888, xBGR, 4, false),
+	RGB(DRM_FORMAT_RGBA8888, ABGR, 4, true),
+	RGB(DRM_FORMAT_BGRX8888, xRGB, 4, false),
+	RGB(DRM_FORMAT_BGRA8888, ARGB, 4, true),
+	RGB(DRM_FORMAT_RGB888, BGR, 3, false),
+	RGB(DRM_FORMAT_BGR888, RGB, 3, false),
+	RGB(DRM_FORMAT_XRGB2101010, xRGB_210LE, 4, false),
+	RGB(DRM_FORMAT_ARGB2101010, ARGB_210LE, 4, true),
+	RGB(DRM_FORMAT_XBGR2101010, xBGR_210LE, 4, false),
+	RGB(DRM_FORMAT_ABGR2101010, ABGR_210LE, 4, true),
+	RGB(DRM_FORMAT_RGBX1010102, RGBx_102LE, 4, false),
+	RGB(DRM_FORMAT_RGBA1010102, RGBA_102LE, 4, true),
+	RGB(DRM_FORMAT_BGRX1010102, BGRx_102LE, 4, false),
+	RGB(DRM_FORMAT_BGRA1010102, BGRA_102LE, 4, true),
+	RGB(DRM_FORMAT_RGB565, RGB16, 2, false),
+	RGB(DRM_FORMAT_BGR565, BGR16, 2, false),
+	{DRM_FORMAT_YUYV, SPA_VIDEO_FORMAT_YUY2, 1, 2, false},
+	{DRM_FORMAT_UYVY, SPA_VIDEO_FORMAT_UYVY, 1, 2, false},
+	{DRM_FORMAT_NV12, SPA_VIDEO_FORMAT_NV12, 2, 1, false},
+};
+
+#define N_FORMATS (sizeof(formats) / sizeof(formats[0]))
+
+const struct fmt_info *fmt_from_drm(uint32_t fourcc)
+{
+	for (unsigned int i = 0; i < N_FORMATS; i++) {
+		if (formats[i].drm_fourcc == fourcc)
+			return &formats[i];
+	}
+	return NULL;
+}
+
+const struct fmt_info *fmt_from_spa(uint32_t spa_format)
+{
+	for (unsigned int i = 0; i < N_FORMATS; i++) {
+		if (formats[i].spa_format == spa_format)
+			return &formats[i];
+	}
+	return NULL;
+}
+
+const struct fmt_info *fmt_table(unsigned int *n)
+{
+	*n = N_FORMATS;
+	return formats;
+}
