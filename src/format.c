@@ -4,32 +4,33 @@
 
 #include "format.h"
 
-#define RGB(drm, spa, bytes, has_alpha) {drm, SPA_VIDEO_FORMAT_##spa, 1, bytes, has_alpha}
+#define RGB(drm, spa, bytes, has_alpha) \
+	{DRM_FORMAT_##drm, #drm, SPA_VIDEO_FORMAT_##spa, 1, bytes, has_alpha}
 
 static const struct fmt_info formats[] = {
-	RGB(DRM_FORMAT_XRGB8888, BGRx, 4, false),
-	RGB(DRM_FORMAT_ARGB8888, BGRA, 4, true),
-	RGB(DRM_FORMAT_XBGR8888, RGBx, 4, false),
-	RGB(DRM_FORMAT_ABGR8888, RGBA, 4, true),
-	RGB(DRM_FORMAT_RGBX8888, xBGR, 4, false),
-	RGB(DRM_FORMAT_RGBA8888, ABGR, 4, true),
-	RGB(DRM_FORMAT_BGRX8888, xRGB, 4, false),
-	RGB(DRM_FORMAT_BGRA8888, ARGB, 4, true),
-	RGB(DRM_FORMAT_RGB888, BGR, 3, false),
-	RGB(DRM_FORMAT_BGR888, RGB, 3, false),
-	RGB(DRM_FORMAT_XRGB2101010, xRGB_210LE, 4, false),
-	RGB(DRM_FORMAT_ARGB2101010, ARGB_210LE, 4, true),
-	RGB(DRM_FORMAT_XBGR2101010, xBGR_210LE, 4, false),
-	RGB(DRM_FORMAT_ABGR2101010, ABGR_210LE, 4, true),
-	RGB(DRM_FORMAT_RGBX1010102, RGBx_102LE, 4, false),
-	RGB(DRM_FORMAT_RGBA1010102, RGBA_102LE, 4, true),
-	RGB(DRM_FORMAT_BGRX1010102, BGRx_102LE, 4, false),
-	RGB(DRM_FORMAT_BGRA1010102, BGRA_102LE, 4, true),
-	RGB(DRM_FORMAT_RGB565, RGB16, 2, false),
-	RGB(DRM_FORMAT_BGR565, BGR16, 2, false),
-	{DRM_FORMAT_YUYV, SPA_VIDEO_FORMAT_YUY2, 1, 2, false},
-	{DRM_FORMAT_UYVY, SPA_VIDEO_FORMAT_UYVY, 1, 2, false},
-	{DRM_FORMAT_NV12, SPA_VIDEO_FORMAT_NV12, 2, 1, false},
+	RGB(XRGB8888, BGRx, 4, false),
+	RGB(ARGB8888, BGRA, 4, true),
+	RGB(XBGR8888, RGBx, 4, false),
+	RGB(ABGR8888, RGBA, 4, true),
+	RGB(RGBX8888, xBGR, 4, false),
+	RGB(RGBA8888, ABGR, 4, true),
+	RGB(BGRX8888, xRGB, 4, false),
+	RGB(BGRA8888, ARGB, 4, true),
+	RGB(RGB888, BGR, 3, false),
+	RGB(BGR888, RGB, 3, false),
+	RGB(XRGB2101010, xRGB_210LE, 4, false),
+	RGB(ARGB2101010, ARGB_210LE, 4, true),
+	RGB(XBGR2101010, xBGR_210LE, 4, false),
+	RGB(ABGR2101010, ABGR_210LE, 4, true),
+	RGB(RGBX1010102, RGBx_102LE, 4, false),
+	RGB(RGBA1010102, RGBA_102LE, 4, true),
+	RGB(BGRX1010102, BGRx_102LE, 4, false),
+	RGB(BGRA1010102, BGRA_102LE, 4, true),
+	RGB(RGB565, RGB16, 2, false),
+	RGB(BGR565, BGR16, 2, false),
+	{DRM_FORMAT_YUYV, "YUYV", SPA_VIDEO_FORMAT_YUY2, 1, 2, false},
+	{DRM_FORMAT_UYVY, "UYVY", SPA_VIDEO_FORMAT_UYVY, 1, 2, false},
+	{DRM_FORMAT_NV12, "NV12", SPA_VIDEO_FORMAT_NV12, 2, 1, false},
 };
 
 #define N_FORMATS (sizeof(formats) / sizeof(formats[0]))

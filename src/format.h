@@ -13,6 +13,7 @@
  */
 struct fmt_info {
 	uint32_t drm_fourcc;
+	const char *name; /* DRM's long name: "XRGB8888" */
 	uint32_t spa_format; /* enum spa_video_format */
 	uint8_t n_planes;
 	uint8_t cpp; /* bytes per pixel of plane 0 */

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <drm_fourcc.h>
 #include <xf86drm.h>
@@ -375,6 +377,12 @@ static int device_setup(struct kms_device *dev)
 {
 	drmVersion *ver;
 	uint64_t cap = 0;
+	struct stat st;
+
+	if (fstat(dev->fd, &st) < 0)
+		return -errno;
+	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != KMS_DRM_MAJOR)
+		return -ENODEV;
 
 	/*
 	 * The kernel makes the first opener of a card master, even an unprivileged one. A

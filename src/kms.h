@@ -18,6 +18,9 @@
  * with -E2BIG.
  */
 
+/* Linux reserves char major 226 for DRM; libdrm keeps its define private. */
+#define KMS_DRM_MAJOR 226
+
 #define KMS_MAX_CARDS 16
 #define KMS_MAX_CRTCS 16
 #define KMS_MAX_CONNECTORS 32

@@ -7,6 +7,7 @@
 #include <drm_fourcc.h>
 #include <xf86drm.h>
 
+#include "format.h"
 #include "json-writer.h"
 #include "kms.h"
 #include "list.h"
@@ -35,13 +36,11 @@ static const char *plane_type_str(enum kms_plane_type type)
 	}
 }
 
-/* libdrm returns names in malloc'd strings; copy into a caller buffer. */
 static void format_name(uint32_t fourcc, char *buf, size_t size)
 {
-	char *name = drmGetFormatName(fourcc);
+	const struct fmt_info *fmt = fmt_from_drm(fourcc);
 
-	snprintf(buf, size, "%s", name ? name : "unknown");
-	free(name);
+	snprintf(buf, size, "%s", fmt ? fmt->name : "unsupported");
 }
 
 static void modifier_name(const struct kms_fb_info *fb, char *buf, size_t size)
