@@ -1,0 +1,766 @@
+/*
+ * kms-producer: a test scanout producer. It does on KMS what a compositor does: modesets
+ * connectors, page-flips dumb buffers painted with the test pattern (pattern.h) at a given
+ * rate, and logs every completed flip with its CLOCK_MONOTONIC time, one line each:
+ *
+ *   mode crtc=<id> index=<i> connector=<name> size=<W>x<H> refresh_mhz=<r> pacing=vblank|timer
+ *        period_ns=<p>
+ *   fb-create crtc=<id> index=<i> fb=<fb_id> size=<W>x<H> fourcc=<cc> pitch=<bytes>
+ *   fb-destroy crtc=<id> index=<i> fb=<fb_id>
+ *   flip crtc=<id> index=<i> frame=<k> fb=<fb_id> t_ns=<ns> via=flip|modeset
+ *   cursor crtc=<id> index=<i> frame=<k> x=<x> y=<y> hot_x=<hx> hot_y=<hy> color=0x<argb>
+ *   ready crtcs=<n>                    (after the first page flip on every CRTC)
+ *   off crtc=<id> index=<i> frame=<k> t_ns=<ns>
+ *   done crtc=<id> index=<i> flips=<n> last_frame=<k>
+ *
+ * Frame k is painted with frame number k mod 2^20 and CRTC index <i>. Frame 0 is shown by the
+ * initial modeset, later frames by page flips (or a modeset after --mode-change-at/--off-at).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <drm_fourcc.h>
+#include <xf86drm.h>
+#include <xf86drmMode.h>
+
+#include "pattern.h"
+#include "producer.h"
+
+#define NSEC_PER_SEC 1000000000ull
+/* Upper bound for --rate; flips never go faster than the mode's refresh anyway. */
+#define MAX_RATE_HZ 1000
+
+struct producer {
+	struct producer_options opts;
+	int drm_fd;
+	int timer_fd;
+	int signal_fd;
+	FILE *log; /* stdout or the --log file */
+	struct output outs[MAX_OUTPUTS];
+	uint32_t n_outs;
+	uint64_t stop_ns; /* 0: no --duration */
+	bool ready;
+	bool stop;
+	int exit_code;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static const char *fourcc_str(uint32_t fourcc, char buf[5])
+{
+	for (int i = 0; i < 4; i++)
+		buf[i] = (char)((fourcc >> (8 * i)) & 0xff);
+	buf[4] = '\0';
+	return buf;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: kms-producer [options]\n"
+		"  --card NAME|PATH          DRM card (default card0, i.e. /dev/dri/card0)\n"
+		"  --connector NAME[,NAME]   drive these connectors even if disconnected\n"
+		"  --mode WxH                mode (default: the connector's preferred one)\n"
+		"  --buffers N               dumb buffers per CRTC (default 3, 2..%d)\n"
+		"  --rate HZ                 flip rate, capped at the mode refresh (default 60)\n"
+		"  --fourcc CC               XR24 (default), AR24, XB24, AB24 or RG16\n"
+		"  --frames N | --duration SEC   stop after N frames per CRTC or SEC seconds\n"
+		"  --recreate K              re-create the framebuffers every K frames\n"
+		"  --mode-change-at K:WxH    modeset to WxH at frame K\n"
+		"  --off-at K[:MS]           switch the CRTC off after frame K for MS ms (1000)\n"
+		"  --cursor                  a moving, changing cursor\n"
+		"  --log FILE                log to FILE instead of stdout\n",
+		MAX_BUFFERS);
+}
+
+static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *end != '\0' || v < min || v > max || s[0] == '-')
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_size(const char *s, uint32_t *w, uint32_t *h)
+{
+	unsigned int a, b;
+	char tail;
+
+	if (sscanf(s, "%ux%u%c", &a, &b, &tail) != 2 || a < PATTERN_MIN_WIDTH ||
+			b < PATTERN_MIN_HEIGHT || a > PATTERN_MAX_DIM || b > PATTERN_MAX_DIM)
+		return -EINVAL;
+	*w = a;
+	*h = b;
+	return 0;
+}
+
+/* Split a comma list into opts->forced; the strings stay in argv. */
+static int parse_connectors(char *list, struct producer_options *opts)
+{
+	for (char *save = NULL, *name = strtok_r(list, ",", &save); name;
+			name = strtok_r(NULL, ",", &save)) {
+		if (opts->n_forced == MAX_FORCED_CONNECTORS) {
+			fprintf(stderr, "kms-producer: more than %d connectors\n",
+				MAX_FORCED_CONNECTORS);
+			return -ENOSPC;
+		}
+		opts->forced[opts->n_forced++] = name;
+	}
+	return 0;
+}
+
+static int parse_frame_arg(char *arg, uint64_t *frame, char **rest)
+{
+	char *colon = strchr(arg, ':');
+
+	*rest = NULL;
+	if (colon) {
+		*colon = '\0';
+		*rest = colon + 1;
+	}
+	return parse_u64(arg, 1, UINT32_MAX, frame);
+}
+
+static int parse_option(int opt, char *arg, struct producer_options *opts)
+{
+	uint64_t v;
+	char *rest;
+	int ret = 0;
+
+	switch (opt) {
+	case 'c':
+		opts->card = arg;
+		break;
+	case 'C':
+		ret = parse_connectors(arg, opts);
+		break;
+	case 'm':
+		ret = parse_size(arg, &opts->mode_w, &opts->mode_h);
+		break;
+	case 'b':
+		ret = parse_u64(arg, 2, MAX_BUFFERS, &v);
+		opts->buffers = (uint32_t)v;
+		break;
+	case 'r':
+		ret = parse_u64(arg, 1, MAX_RATE_HZ, &v);
+		opts->rate_hz = (uint32_t)v;
+		break;
+	case 'f':
+		opts->fourcc = pattern_format_from_name(arg);
+		ret = opts->fourcc == DRM_FORMAT_XRGB8888 || opts->fourcc == DRM_FORMAT_ARGB8888 ||
+				opts->fourcc == DRM_FORMAT_XBGR8888 ||
+				opts->fourcc == DRM_FORMAT_ABGR8888 ||
+				opts->fourcc == DRM_FORMAT_RGB565 ?
+			0 :
+			-EINVAL;
+		break;
+	case 'n':
+		ret = parse_u64(arg, 1, UINT64_MAX, &opts->frames);
+		break;
+	case 'd':
+		ret = parse_u64(arg, 1, 365 * 24 * 3600, &v);
+		opts->duration_ns = v * NSEC_PER_SEC;
+		break;
+	case 'R':
+		ret = parse_u64(arg, 1, UINT32_MAX, &opts->recreate_every);
+		break;
+	case 'M':
+		ret = parse_frame_arg(arg, &opts->mode_change_at, &rest);
+		if (ret == 0)
+			ret = rest ? parse_size(rest, &opts->mode_change_w, &opts->mode_change_h) :
+				     -EINVAL;
+		break;
+	case 'o':
+		ret = parse_frame_arg(arg, &opts->off_at, &rest);
+		opts->off_ns = NSEC_PER_SEC;
+		if (ret == 0 && rest) {
+			ret = parse_u64(rest, 1, 600000, &v);
+			opts->off_ns = v * 1000000;
+		}
+		break;
+	case 'k':
+		opts->cursor = true;
+		break;
+	case 'l':
+		opts->log_path = arg;
+		break;
+	default:
+		return -EINVAL;
+	}
+	return ret;
+}
+
+static int parse_options(int argc, char **argv, struct producer_options *opts)
+{
+	static const struct option long_opts[] = {
+		{ "card", required_argument, NULL, 'c' },
+		{ "connector", required_argument, NULL, 'C' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "buffers", required_argument, NULL, 'b' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "fourcc", required_argument, NULL, 'f' },
+		{ "frames", required_argument, NULL, 'n' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "recreate", required_argument, NULL, 'R' },
+		{ "mode-change-at", required_argument, NULL, 'M' },
+		{ "off-at", required_argument, NULL, 'o' },
+		{ "cursor", no_argument, NULL, 'k' },
+		{ "log", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int opt;
+
+	*opts = (struct producer_options){
+		.card = "card0",
+		.buffers = 3,
+		.rate_hz = 60,
+		.fourcc = DRM_FORMAT_XRGB8888,
+	};
+	while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+		if (opt == 'h') {
+			usage(stdout);
+			exit(0);
+		}
+		if (parse_option(opt, optarg, opts) < 0) {
+			if (opt != '?')
+				fprintf(stderr, "kms-producer: bad option value: %s\n",
+					optarg ? optarg : "");
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kms-producer: unexpected argument %s\n", argv[optind]);
+		usage(stderr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Open the card and become DRM master; a second compositor cannot be master at once. */
+static int open_card(struct producer *p)
+{
+	char path[256];
+	uint64_t dumb = 0;
+
+	if (strchr(p->opts.card, '/'))
+		snprintf(path, sizeof(path), "%s", p->opts.card);
+	else
+		snprintf(path, sizeof(path), "/dev/dri/%s", p->opts.card);
+	p->drm_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (p->drm_fd < 0) {
+		fprintf(stderr, "kms-producer: cannot open %s: %m\n", path);
+		return -errno;
+	}
+	if (drmSetMaster(p->drm_fd) < 0 || !drmIsMaster(p->drm_fd)) {
+		fprintf(stderr, "kms-producer: cannot become DRM master of %s "
+				"(another compositor running, or not root?): %m\n",
+			path);
+		return -EBUSY;
+	}
+	if (drmGetCap(p->drm_fd, DRM_CAP_DUMB_BUFFER, &dumb) < 0 || !dumb) {
+		fprintf(stderr, "kms-producer: %s has no dumb buffers\n", path);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+static void log_fb(struct producer *p, const struct output *o, const struct dumb_fb *fb,
+	bool created)
+{
+	char cc[5];
+
+	if (created)
+		fprintf(p->log, "fb-create crtc=%u index=%u fb=%u size=%ux%u fourcc=%s pitch=%u\n",
+			o->crtc_id, o->crtc_index, fb->fb_id, fb->width, fb->height,
+			fourcc_str(fb->fourcc, cc), fb->pitch);
+	else
+		fprintf(p->log, "fb-destroy crtc=%u index=%u fb=%u\n", o->crtc_id, o->crtc_index,
+			fb->fb_id);
+}
+
+static int create_fb(struct producer *p, struct output *o, uint32_t w, uint32_t h,
+	struct dumb_fb *fb)
+{
+	int ret = dumb_fb_create(p->drm_fd, w, h, p->opts.fourcc, true, fb);
+
+	if (ret < 0)
+		return ret;
+	fb->generation = o->generation;
+	log_fb(p, o, fb, true);
+	return 0;
+}
+
+static void destroy_fb(struct producer *p, struct output *o, struct dumb_fb *fb)
+{
+	if (fb->fb_id)
+		log_fb(p, o, fb, false);
+	dumb_fb_destroy(p->drm_fd, fb);
+}
+
+static void destroy_fbs(struct producer *p, struct output *o, struct dumb_fb *fbs)
+{
+	for (uint32_t i = 0; i < o->n_fbs; i++)
+		destroy_fb(p, o, &fbs[i]);
+}
+
+static int create_fbs(struct producer *p, struct output *o, uint32_t w, uint32_t h,
+	struct dumb_fb *fbs)
+{
+	for (uint32_t i = 0; i < o->n_fbs; i++) {
+		int ret = create_fb(p, o, w, h, &fbs[i]);
+		if (ret < 0) {
+			destroy_fbs(p, o, fbs);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static int paint(struct producer *p, struct output *o, struct dumb_fb *fb, uint64_t frame)
+{
+	int ret;
+
+	if (fb->painted)
+		ret = pattern_paint_frame(fb->map, fb->width, fb->height, fb->pitch, fb->fourcc,
+			o->crtc_index, (uint32_t)(frame & PATTERN_FRAME_MASK));
+	else
+		ret = pattern_paint_full(fb->map, fb->width, fb->height, fb->pitch, fb->fourcc,
+			o->crtc_index, (uint32_t)(frame & PATTERN_FRAME_MASK));
+	if (ret < 0) {
+		fprintf(stderr, "kms-producer: cannot paint %ux%u: %s\n", fb->width, fb->height,
+			strerror(-ret));
+		return ret;
+	}
+	fb->painted = true;
+	return 0;
+}
+
+static void log_flip(struct producer *p, const struct output *o, uint64_t t_ns, const char *via)
+{
+	fprintf(p->log, "flip crtc=%u index=%u frame=%" PRIu64 " fb=%u t_ns=%" PRIu64 " via=%s\n",
+		o->crtc_id, o->crtc_index, o->frame, o->fbs[o->front].fb_id, t_ns, via);
+}
+
+/*
+ * Pace flips by the driver's vblank when it has one and the rate is the refresh rate;
+ * otherwise by an absolute CLOCK_MONOTONIC timer, never faster than the refresh. virtio-gpu
+ * (6.1) has no vblank and completes flips at once, so it always needs the timer.
+ */
+static void choose_pacing(struct producer *p, struct output *o)
+{
+	uint64_t refresh_mhz = output_mode_refresh_mhz(&o->mode), seq, ns;
+	uint64_t rate_period = NSEC_PER_SEC / p->opts.rate_hz;
+	uint64_t refresh_period = refresh_mhz ? NSEC_PER_SEC * 1000 / refresh_mhz : rate_period;
+	bool has_vblank = drmCrtcGetSequence(p->drm_fd, o->crtc_id, &seq, &ns) == 0;
+
+	o->period_ns = rate_period > refresh_period ? rate_period : refresh_period;
+	o->vblank_paced = has_vblank && rate_period <= refresh_period + refresh_period / 50;
+	fprintf(p->log,
+		"mode crtc=%u index=%u connector=%s size=%ux%u refresh_mhz=%" PRIu64
+		" pacing=%s period_ns=%" PRIu64 "\n",
+		o->crtc_id, o->crtc_index, o->connector_name, o->mode.hdisplay, o->mode.vdisplay,
+		refresh_mhz, o->vblank_paced ? "vblank" : "timer", o->period_ns);
+}
+
+static bool frames_done(const struct producer *p, const struct output *o)
+{
+	return p->opts.frames && o->frame + 1 >= p->opts.frames;
+}
+
+/* Show o->frame by a modeset, on buffer index; used at start, after --off-at and mode changes. */
+static int show_by_modeset(struct producer *p, struct output *o, int index)
+{
+	uint64_t t;
+	int ret;
+
+	ret = paint(p, o, &o->fbs[index], o->frame);
+	if (ret < 0)
+		return ret;
+	ret = output_modeset(p->drm_fd, o, &o->fbs[index]);
+	if (ret < 0)
+		return ret;
+	t = now_ns();
+	o->front = index;
+	choose_pacing(p, o);
+	log_flip(p, o, t, "modeset");
+	if (o->cursor.enabled)
+		cursor_update(p->drm_fd, o, o->frame, true, p->log);
+	o->state = frames_done(p, o) ? OUTPUT_DONE : OUTPUT_IDLE;
+	o->next_ns = t + o->period_ns;
+	return 0;
+}
+
+static int start_output(struct producer *p, struct output *o)
+{
+	int ret;
+
+	o->n_fbs = p->opts.buffers;
+	ret = create_fbs(p, o, o->mode.hdisplay, o->mode.vdisplay, o->fbs);
+	if (ret < 0)
+		return ret;
+	if (p->opts.cursor && cursor_init(p->drm_fd, o) < 0)
+		fprintf(stderr, "kms-producer: CRTC %u: no cursor\n", o->crtc_id);
+	o->frame = 0;
+	return show_by_modeset(p, o, 0);
+}
+
+/* --mode-change-at: new buffers at the new size, modeset, then drop the old buffers. */
+static int change_mode(struct producer *p, struct output *o)
+{
+	struct dumb_fb old[MAX_BUFFERS];
+	drmModeModeInfo mode, old_mode = o->mode;
+	int ret;
+
+	ret = output_pick_mode(p->drm_fd, o, p->opts.mode_change_w, p->opts.mode_change_h, &mode);
+	if (ret < 0)
+		return ret;
+	memcpy(old, o->fbs, sizeof(old));
+	ret = create_fbs(p, o, mode.hdisplay, mode.vdisplay, o->fbs);
+	if (ret < 0) {
+		memcpy(o->fbs, old, sizeof(old));
+		return ret;
+	}
+	o->mode = mode;
+	ret = show_by_modeset(p, o, 0);
+	if (ret < 0) {
+		destroy_fbs(p, o, o->fbs);
+		memcpy(o->fbs, old, sizeof(old));
+		o->mode = old_mode;
+		return ret;
+	}
+	destroy_fbs(p, o, old);
+	return 0;
+}
+
+/* The next buffer after the front one; re-created first when --recreate made it stale. */
+static int next_back_buffer(struct producer *p, struct output *o)
+{
+	int back = (o->front + 1) % (int)o->n_fbs;
+	struct dumb_fb fresh, *fb = &o->fbs[back];
+	int ret;
+
+	if (fb->generation == o->generation)
+		return back;
+	/* Create before destroying, so the new FB id differs from the old one. */
+	ret = create_fb(p, o, fb->width, fb->height, &fresh);
+	if (ret < 0)
+		return ret;
+	destroy_fb(p, o, fb);
+	*fb = fresh;
+	return back;
+}
+
+static int flip_next(struct producer *p, struct output *o)
+{
+	uint64_t frame = o->frame + 1;
+	int back, ret;
+
+	if (p->opts.recreate_every && frame % p->opts.recreate_every == 0)
+		o->generation++;
+	back = next_back_buffer(p, o);
+	if (back < 0)
+		return back;
+	ret = paint(p, o, &o->fbs[back], frame);
+	if (ret < 0)
+		return ret;
+	if (drmModePageFlip(p->drm_fd, o->crtc_id, o->fbs[back].fb_id,
+		    DRM_MODE_PAGE_FLIP_EVENT, o) < 0) {
+		ret = -errno;
+		fprintf(stderr, "kms-producer: page flip on CRTC %u: %m\n", o->crtc_id);
+		return ret;
+	}
+	o->pending = back;
+	o->state = OUTPUT_FLIP_PENDING;
+	return 0;
+}
+
+static int submit_frame(struct producer *p, struct output *o)
+{
+	if (o->state == OUTPUT_OFF || o->frame + 1 == p->opts.mode_change_at) {
+		int ret;
+		o->frame++;
+		if (o->state == OUTPUT_OFF)
+			ret = show_by_modeset(p, o, (o->front + 1) % (int)o->n_fbs);
+		else
+			ret = change_mode(p, o);
+		if (ret < 0)
+			o->frame--;
+		return ret;
+	}
+	return flip_next(p, o);
+}
+
+static void check_ready(struct producer *p)
+{
+	if (p->ready)
+		return;
+	for (uint32_t i = 0; i < p->n_outs; i++) {
+		if (p->outs[i].flips == 0)
+			return;
+	}
+	p->ready = true;
+	fprintf(p->log, "ready crtcs=%u\n", p->n_outs);
+}
+
+/* --off-at: the frame just shown stays the last one before the CRTC goes dark. */
+static void switch_off(struct producer *p, struct output *o, uint64_t t)
+{
+	if (output_disable(p->drm_fd, o) < 0) {
+		p->exit_code = 1;
+		p->stop = true;
+		return;
+	}
+	fprintf(p->log, "off crtc=%u index=%u frame=%" PRIu64 " t_ns=%" PRIu64 "\n", o->crtc_id,
+		o->crtc_index, o->frame, t);
+	o->state = OUTPUT_OFF;
+	o->next_ns = t + p->opts.off_ns;
+}
+
+static void schedule_next(struct output *o, uint64_t now)
+{
+	if (o->vblank_paced) {
+		o->next_ns = now;
+		return;
+	}
+	/* Keep an absolute schedule; after a stall longer than a period, restart it from now. */
+	o->next_ns += o->period_ns;
+	if (now > o->next_ns + o->period_ns)
+		o->next_ns = now;
+}
+
+static struct producer *the_producer; /* for the libdrm event callback */
+
+static void on_flip(int fd, unsigned int seq, unsigned int sec, unsigned int usec,
+	unsigned int crtc_id, void *data)
+{
+	struct producer *p = the_producer;
+	struct output *o = data;
+	uint64_t now = now_ns();
+	/* DRM event timestamps are CLOCK_MONOTONIC; 0 would mean the driver gave none. */
+	uint64_t t = sec || usec ? (uint64_t)sec * NSEC_PER_SEC + (uint64_t)usec * 1000 : now;
+
+	o->front = o->pending;
+	o->pending = -1;
+	o->frame++;
+	o->flips++;
+	log_flip(p, o, t, "flip");
+	if (o->cursor.enabled && cursor_update(p->drm_fd, o, o->frame, false, p->log) < 0)
+		o->cursor.enabled = false;
+	check_ready(p);
+	o->state = OUTPUT_IDLE;
+	if (frames_done(p, o))
+		o->state = OUTPUT_DONE;
+	else if (p->opts.off_at && o->frame == p->opts.off_at)
+		switch_off(p, o, now);
+	else
+		schedule_next(o, now);
+}
+
+static void submit_due(struct producer *p, uint64_t now)
+{
+	for (uint32_t i = 0; i < p->n_outs && !p->stop; i++) {
+		struct output *o = &p->outs[i];
+		if ((o->state == OUTPUT_IDLE || o->state == OUTPUT_OFF) && o->next_ns <= now &&
+				submit_frame(p, o) < 0) {
+			p->exit_code = 1;
+			p->stop = true;
+		}
+	}
+}
+
+static bool all_done(const struct producer *p)
+{
+	for (uint32_t i = 0; i < p->n_outs; i++) {
+		if (p->outs[i].state != OUTPUT_DONE)
+			return false;
+	}
+	return true;
+}
+
+static void arm_timer(struct producer *p)
+{
+	uint64_t deadline = p->stop_ns;
+	struct itimerspec its = { 0 };
+
+	for (uint32_t i = 0; i < p->n_outs; i++) {
+		const struct output *o = &p->outs[i];
+		if ((o->state == OUTPUT_IDLE || o->state == OUTPUT_OFF) &&
+				(deadline == 0 || o->next_ns < deadline))
+			deadline = o->next_ns;
+	}
+	/* An it_value of zero would disarm; a deadline in the past fires at once. */
+	if (deadline == 0)
+		deadline = 1;
+	its.it_value.tv_sec = (time_t)(deadline / NSEC_PER_SEC);
+	its.it_value.tv_nsec = (long)(deadline % NSEC_PER_SEC);
+	timerfd_settime(p->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void handle_signal(struct producer *p)
+{
+	struct signalfd_siginfo si;
+
+	if (read(p->signal_fd, &si, sizeof(si)) == sizeof(si))
+		fprintf(stderr, "kms-producer: signal %u, stopping\n", si.ssi_signo);
+	p->stop = true;
+}
+
+static int run(struct producer *p)
+{
+	drmEventContext evctx = { .version = 3, .page_flip_handler2 = on_flip };
+	struct pollfd fds[3] = {
+		{ .fd = p->drm_fd, .events = POLLIN },
+		{ .fd = p->timer_fd, .events = POLLIN },
+		{ .fd = p->signal_fd, .events = POLLIN },
+	};
+	uint64_t expirations;
+
+	while (!p->stop) {
+		uint64_t now = now_ns();
+		submit_due(p, now);
+		if (p->stop || all_done(p) || (p->stop_ns && now >= p->stop_ns))
+			break;
+		arm_timer(p);
+		fflush(p->log);
+		if (poll(fds, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "kms-producer: poll: %m\n");
+			return -errno;
+		}
+		if ((fds[0].revents & POLLIN) && drmHandleEvent(p->drm_fd, &evctx) < 0) {
+			fprintf(stderr, "kms-producer: drmHandleEvent failed\n");
+			return -EIO;
+		}
+		if (fds[1].revents & POLLIN) {
+			if (read(p->timer_fd, &expirations, sizeof(expirations)) < 0 &&
+					errno != EAGAIN)
+				return -errno;
+		}
+		if (fds[2].revents & POLLIN)
+			handle_signal(p);
+	}
+	return 0;
+}
+
+/* Let pending flips land before the buffers go, so no RMFB hits a buffer in flight. */
+static void drain_flips(struct producer *p)
+{
+	drmEventContext evctx = { .version = 3, .page_flip_handler2 = on_flip };
+	struct pollfd pfd = { .fd = p->drm_fd, .events = POLLIN };
+	uint64_t give_up = now_ns() + NSEC_PER_SEC / 2;
+
+	p->opts.off_at = 0;
+	for (;;) {
+		bool pending = false;
+		for (uint32_t i = 0; i < p->n_outs; i++)
+			pending |= p->outs[i].state == OUTPUT_FLIP_PENDING;
+		if (!pending || now_ns() > give_up || poll(&pfd, 1, 100) <= 0)
+			return;
+		drmHandleEvent(p->drm_fd, &evctx);
+	}
+}
+
+static void cleanup(struct producer *p)
+{
+	if (p->drm_fd >= 0)
+		drain_flips(p);
+	for (uint32_t i = 0; i < p->n_outs; i++) {
+		struct output *o = &p->outs[i];
+		if (o->front >= 0)
+			fprintf(p->log, "done crtc=%u index=%u flips=%" PRIu64
+					" last_frame=%" PRIu64 "\n",
+				o->crtc_id, o->crtc_index, o->flips, o->frame);
+		cursor_finish(p->drm_fd, o);
+		output_restore(p->drm_fd, o);
+		destroy_fbs(p, o, o->fbs);
+	}
+	if (p->log && p->log != stdout)
+		fclose(p->log);
+	else if (p->log)
+		fflush(p->log);
+	if (p->timer_fd >= 0)
+		close(p->timer_fd);
+	if (p->signal_fd >= 0)
+		close(p->signal_fd);
+	if (p->drm_fd >= 0) {
+		drmDropMaster(p->drm_fd);
+		close(p->drm_fd);
+	}
+}
+
+static int setup_fds(struct producer *p)
+{
+	sigset_t mask;
+
+	if (p->opts.log_path) {
+		p->log = fopen(p->opts.log_path, "we");
+		if (!p->log) {
+			fprintf(stderr, "kms-producer: cannot open %s: %m\n", p->opts.log_path);
+			return -errno;
+		}
+	}
+	/* Consumers follow the log line by line while we run. */
+	setvbuf(p->log, NULL, _IOLBF, 0);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	p->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (p->signal_fd < 0 || p->timer_fd < 0) {
+		fprintf(stderr, "kms-producer: signalfd/timerfd: %m\n");
+		return -errno;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct producer p = { .drm_fd = -1, .timer_fd = -1, .signal_fd = -1 };
+	int ret;
+
+	the_producer = &p;
+	p.log = stdout;
+	if (parse_options(argc, argv, &p.opts) < 0)
+		return 2;
+	ret = setup_fds(&p);
+	if (ret == 0)
+		ret = open_card(&p);
+	if (ret == 0)
+		ret = output_discover(p.drm_fd, &p.opts, p.outs, &p.n_outs);
+	if (ret == 0 && p.opts.duration_ns)
+		p.stop_ns = now_ns() + p.opts.duration_ns;
+	for (uint32_t i = 0; i < p.n_outs && ret == 0; i++)
+		ret = start_output(&p, &p.outs[i]);
+	if (ret == 0)
+		ret = run(&p);
+	if (ret < 0)
+		p.exit_code = 1;
+	cleanup(&p);
+	return p.exit_code;
+}

@@ -1,0 +1,107 @@
+/*
+ * Machine-checkable test frame pattern.
+ *
+ * A frame carries one 32-bit word, (PATTERN_MAGIC << 24) | (crtc_index << 20) | frame,
+ * painted three times: as a band at the top, in the middle and at the bottom of the
+ * frame. A band is one row of PATTERN_COLUMNS cells of equal width starting at x = 0:
+ *
+ *   column 0        pure red    (marker: proves the channel order survived)
+ *   columns 1..32   word bit 31 .. bit 0, white = 1, black = 0
+ *   column 33       pure blue   (marker)
+ *
+ * Geometry, in pixels, from the frame size only:
+ *   cell_w = width / PATTERN_COLUMNS, band_h = height / PATTERN_BAND_DIVISOR
+ *   bands at y = 0, y = (height - band_h) / 2 and y = height - band_h
+ * Everything outside the bands is a static background, painted once per buffer.
+ *
+ * A frame decodes as whole and untorn when the three bands carry the same word with a
+ * valid magic and both markers have the right colour. Cells are sampled at three points
+ * along their centre row and must be decisively black, white, red or blue, so the
+ * pattern survives RGB/BGR/YUV conversions but not a wrong stride or channel order.
+ */
+#ifndef KMSCAST_TESTS_PATTERN_H
+#define KMSCAST_TESTS_PATTERN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PATTERN_MAGIC 0xa5u
+#define PATTERN_FRAME_BITS 20
+#define PATTERN_FRAME_MASK ((1u << PATTERN_FRAME_BITS) - 1)
+#define PATTERN_CRTC_MASK 0xfu
+#define PATTERN_BITS 32
+#define PATTERN_COLUMNS (PATTERN_BITS + 2)
+#define PATTERN_BAND_DIVISOR 24
+#define PATTERN_BANDS 3
+/* Smallest frame whose cells are 2x2 pixels. */
+#define PATTERN_MIN_WIDTH (PATTERN_COLUMNS * 2)
+#define PATTERN_MIN_HEIGHT (PATTERN_BAND_DIVISOR * 2)
+/* Largest frame accepted; bounds the arithmetic on caller-supplied sizes. */
+#define PATTERN_MAX_DIM 16384
+
+/* The cursor image: a square of one opaque ARGB colour that changes every this many frames. */
+#define PATTERN_CURSOR_PERIOD 30
+
+struct pattern_result {
+	uint32_t frame;
+	uint32_t crtc_index;
+	/* Raw words of the top, middle and bottom band; 0 where a band did not decode. */
+	uint32_t words[PATTERN_BANDS];
+	/* Static string saying why decoding failed, NULL on success. */
+	const char *reason;
+};
+
+/*
+ * Bytes per pixel of a DRM fourcc the pattern can paint and decode, or 0 when it is not
+ * supported. Supported: XR24 AR24 XB24 AB24 RX24 BX24 RG24 BG24 RG16.
+ */
+uint32_t pattern_format_cpp(uint32_t fourcc);
+
+/*
+ * Map a GStreamer raw video format name (BGRx, RGBx, xRGB, xBGR, BGRA, RGBA, RGB, BGR,
+ * RGB16) or a DRM fourcc string ("XR24") to a DRM fourcc. Returns 0 when unknown.
+ */
+uint32_t pattern_format_from_name(const char *name);
+
+/*
+ * Paint the background and the bands of a new buffer. The caller owns pixels, which must
+ * hold stride * height bytes. Returns 0, or -EINVAL for a size, stride, format or crtc
+ * index the pattern cannot carry.
+ */
+int pattern_paint_full(void *pixels, uint32_t width, uint32_t height, uint32_t stride,
+	uint32_t fourcc, uint32_t crtc_index, uint32_t frame);
+
+/*
+ * Repaint only the bands of a buffer that pattern_paint_full() painted before with the
+ * same geometry. About 1/8 of the cost of a full paint. Returns as pattern_paint_full().
+ */
+int pattern_paint_frame(void *pixels, uint32_t width, uint32_t height, uint32_t stride,
+	uint32_t fourcc, uint32_t crtc_index, uint32_t frame);
+
+/*
+ * Decode a frame. Fills out (including out->reason on failure) and returns 0 when the
+ * frame is whole and untorn, -EBADMSG when the bands disagree, a marker or the magic is
+ * wrong or a cell is not decisively coloured, and -EINVAL for an unusable size, stride
+ * or format.
+ */
+int pattern_decode(const void *pixels, uint32_t width, uint32_t height, uint32_t stride,
+	uint32_t fourcc, struct pattern_result *out);
+
+/* The opaque ARGB8888 fill colour of the cursor while showing this frame. */
+uint32_t pattern_cursor_color(uint32_t frame);
+
+/* Which cursor image a colour from pattern_cursor_color() stands for (frame / 30). */
+bool pattern_cursor_color_index(uint32_t argb, uint32_t *index);
+
+/* Fill an ARGB8888 cursor image with pattern_cursor_color(frame). */
+void pattern_paint_cursor(void *pixels, uint32_t width, uint32_t height, uint32_t stride,
+	uint32_t frame);
+
+/*
+ * Check that an ARGB8888 cursor image is one uniform pattern colour and return its index
+ * (frame / PATTERN_CURSOR_PERIOD) in *index. Returns 0 or -EBADMSG.
+ */
+int pattern_decode_cursor(const void *pixels, uint32_t width, uint32_t height, uint32_t stride,
+	uint32_t *index);
+
+#endif
