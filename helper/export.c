@@ -1,0 +1,408 @@
+/*
+ * The DRM backend: turn "the framebuffer on plane <kind> of CRTC <id> of card<N>, now" into
+ * DMA-BUF fds. The request names no framebuffer; the fb id always comes from the plane's
+ * current FB_ID, so only what is being scanned out can be exported.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <drm_fourcc.h>
+#include <xf86drm.h>
+#include <xf86drmMode.h>
+
+#include "helper.h"
+
+#define DRM_MAJOR 226
+#define DRM_MAX_PRIMARY_MINOR 63 /* 64..127 control (gone), 128.. render nodes */
+#define MAX_PLANES_PER_CARD 64 /* planes we look at on one card */
+
+struct card {
+	char name[HELPER_MAX_CARD_NAME];
+	int fd; /* owned */
+	/* Property ids are device-global for these (drm_mode_config), so look them up once. */
+	uint32_t prop_type, prop_crtc_id, prop_fb_id, prop_active;
+};
+
+/* Per-connection cache of opened cards. */
+struct card_cache {
+	struct card cards[HELPER_MAX_CARDS];
+	size_t n_cards;
+};
+
+struct plane_state {
+	uint64_t type, crtc_id, fb_id;
+};
+
+#define fail(reason, size, err, ...) (snprintf(reason, size, __VA_ARGS__), (err))
+
+static int conn_create(void *data, void **conn_state)
+{
+	struct card_cache *cache = calloc(1, sizeof(*cache));
+	if (cache == NULL) {
+		return -ENOMEM;
+	}
+	*conn_state = cache;
+	return 0;
+}
+
+static void conn_destroy(void *data, void *conn_state)
+{
+	struct card_cache *cache = conn_state;
+	if (cache == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < cache->n_cards; i++) {
+		close(cache->cards[i].fd);
+	}
+	free(cache);
+}
+
+/* Finds the id of the property called name among obj's properties; 0 if absent. */
+static uint32_t find_prop(int fd, uint32_t obj_id, uint32_t obj_type, const char *name)
+{
+	drmModeObjectProperties *props = drmModeObjectGetProperties(fd, obj_id, obj_type);
+	if (props == NULL) {
+		return 0;
+	}
+	uint32_t id = 0;
+	for (uint32_t i = 0; i < props->count_props && id == 0; i++) {
+		drmModePropertyRes *prop = drmModeGetProperty(fd, props->props[i]);
+		if (prop != NULL && strcmp(prop->name, name) == 0) {
+			id = prop->prop_id;
+		}
+		drmModeFreeProperty(prop);
+	}
+	drmModeFreeObjectProperties(props);
+	return id;
+}
+
+static int lookup_props(struct card *card, char *reason, size_t size)
+{
+	drmModePlaneRes *planes = drmModeGetPlaneResources(card->fd);
+	drmModeRes *res = drmModeGetResources(card->fd);
+	if (planes != NULL && planes->count_planes > 0) {
+		uint32_t plane = planes->planes[0];
+		card->prop_type = find_prop(card->fd, plane, DRM_MODE_OBJECT_PLANE, "type");
+		card->prop_crtc_id = find_prop(card->fd, plane, DRM_MODE_OBJECT_PLANE, "CRTC_ID");
+		card->prop_fb_id = find_prop(card->fd, plane, DRM_MODE_OBJECT_PLANE, "FB_ID");
+	}
+	if (res != NULL && res->count_crtcs > 0) {
+		card->prop_active = find_prop(card->fd, res->crtcs[0], DRM_MODE_OBJECT_CRTC, "ACTIVE");
+	}
+	drmModeFreePlaneResources(planes);
+	drmModeFreeResources(res);
+	if (card->prop_type == 0 || card->prop_crtc_id == 0 || card->prop_fb_id == 0 ||
+			card->prop_active == 0) {
+		return fail(reason, size, -EOPNOTSUPP, "%s: no atomic plane/CRTC properties",
+				card->name);
+	}
+	return 0;
+}
+
+/* Opening the primary node of a card that has no master makes us master; give it back. */
+static void drop_master(struct card *card)
+{
+	if (drmIsMaster(card->fd) && drmDropMaster(card->fd) < 0) {
+		helper_log("%s: cannot drop DRM master: %m", card->name);
+	}
+}
+
+static int open_card(const char *name, struct card *card, char *reason, size_t size)
+{
+	char path[32];
+	snprintf(path, sizeof(path), "/dev/dri/%s", name);
+	int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		return fail(reason, size, -errno, "cannot open %s: %s", path, strerror(errno));
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != DRM_MAJOR ||
+			minor(st.st_rdev) > DRM_MAX_PRIMARY_MINOR) {
+		close(fd);
+		return fail(reason, size, -ENODEV, "%s is not a DRM primary node", path);
+	}
+	memset(card, 0, sizeof(*card));
+	snprintf(card->name, sizeof(card->name), "%s", name);
+	card->fd = fd; /* fd now owned by card */
+	drop_master(card);
+
+	if (drmSetClientCap(fd, DRM_CLIENT_CAP_UNIVERSAL_PLANES, 1) < 0 ||
+			drmSetClientCap(fd, DRM_CLIENT_CAP_ATOMIC, 1) < 0) {
+		close(fd);
+		return fail(reason, size, -EOPNOTSUPP, "%s: no atomic modesetting", name);
+	}
+	int r = lookup_props(card, reason, size);
+	if (r < 0) {
+		close(fd);
+	}
+	return r;
+}
+
+static int get_card(struct card_cache *cache, const char *name, struct card **out, char *reason,
+		size_t size)
+{
+	if (!helper_card_name_valid(name)) {
+		return fail(reason, size, -EINVAL, "invalid card name");
+	}
+	for (size_t i = 0; i < cache->n_cards; i++) {
+		if (strcmp(cache->cards[i].name, name) == 0) {
+			*out = &cache->cards[i];
+			return 0;
+		}
+	}
+	if (cache->n_cards == HELPER_MAX_CARDS) {
+		return fail(reason, size, -ENOSPC, "more than %d cards on one connection",
+				HELPER_MAX_CARDS);
+	}
+	int r = open_card(name, &cache->cards[cache->n_cards], reason, size);
+	if (r < 0) {
+		return r;
+	}
+	*out = &cache->cards[cache->n_cards++]; /* card_cache::cards */
+	return 0;
+}
+
+static int get_prop_value(int fd, uint32_t obj_id, uint32_t obj_type, uint32_t prop_id,
+		uint64_t *value)
+{
+	drmModeObjectProperties *props = drmModeObjectGetProperties(fd, obj_id, obj_type);
+	if (props == NULL) {
+		return -errno;
+	}
+	int r = -ENOENT;
+	for (uint32_t i = 0; i < props->count_props; i++) {
+		if (props->props[i] == prop_id) {
+			*value = props->prop_values[i];
+			r = 0;
+			break;
+		}
+	}
+	drmModeFreeObjectProperties(props);
+	return r;
+}
+
+static int read_plane(const struct card *card, uint32_t plane_id, struct plane_state *state)
+{
+	drmModeObjectProperties *props =
+			drmModeObjectGetProperties(card->fd, plane_id, DRM_MODE_OBJECT_PLANE);
+	if (props == NULL) {
+		return -errno;
+	}
+	memset(state, 0, sizeof(*state));
+	for (uint32_t i = 0; i < props->count_props; i++) {
+		if (props->props[i] == card->prop_type) {
+			state->type = props->prop_values[i];
+		} else if (props->props[i] == card->prop_crtc_id) {
+			state->crtc_id = props->prop_values[i];
+		} else if (props->props[i] == card->prop_fb_id) {
+			state->fb_id = props->prop_values[i];
+		}
+	}
+	drmModeFreeObjectProperties(props);
+	return 0;
+}
+
+static int check_crtc_active(const struct card *card, uint32_t crtc_id, char *reason, size_t size)
+{
+	uint64_t active = 0;
+	int r = get_prop_value(card->fd, crtc_id, DRM_MODE_OBJECT_CRTC, card->prop_active, &active);
+	if (r < 0) {
+		return fail(reason, size, -ENOENT, "no CRTC %u on %s", crtc_id, card->name);
+	}
+	if (!active) {
+		return fail(reason, size, -ENODATA, "CRTC %u on %s is off", crtc_id, card->name);
+	}
+	return 0;
+}
+
+/* Finds the plane of kind that scans out on crtc_id now and returns its plane id and fb id. */
+static int find_plane(const struct card *card, uint32_t crtc_id, enum kmscast_plane_kind kind,
+		uint32_t *plane_id, uint32_t *fb_id, char *reason, size_t size)
+{
+	uint64_t want = kind == KMSCAST_PLANE_CURSOR ? DRM_PLANE_TYPE_CURSOR : DRM_PLANE_TYPE_PRIMARY;
+	const char *kind_name = kind == KMSCAST_PLANE_CURSOR ? "cursor" : "primary";
+	drmModePlaneRes *planes = drmModeGetPlaneResources(card->fd);
+	if (planes == NULL) {
+		return fail(reason, size, -errno, "%s: cannot list planes", card->name);
+	}
+	int r = fail(reason, size, -ENOENT, "no enabled %s plane on CRTC %u", kind_name, crtc_id);
+	uint32_t n = planes->count_planes;
+	n = n > MAX_PLANES_PER_CARD ? MAX_PLANES_PER_CARD : n;
+	for (uint32_t i = 0; i < n; i++) {
+		struct plane_state state;
+		if (read_plane(card, planes->planes[i], &state) < 0) {
+			continue;
+		}
+		if (state.type == want && state.crtc_id == crtc_id && state.fb_id != 0) {
+			*plane_id = planes->planes[i];
+			*fb_id = (uint32_t)state.fb_id;
+			r = 0;
+			break;
+		}
+	}
+	drmModeFreePlaneResources(planes);
+	return r;
+}
+
+/* Closes each distinct GEM handle of fb2 once: planes of one BO share a handle. */
+static void close_handles(int fd, const drmModeFB2 *fb2)
+{
+	for (int i = 0; i < HELPER_MAX_PLANES; i++) {
+		uint32_t h = fb2->handles[i];
+		bool seen = false;
+		for (int j = 0; j < i; j++) {
+			seen |= fb2->handles[j] == h;
+		}
+		if (h != 0 && !seen && drmCloseBufferHandle(fd, h) < 0) {
+			helper_log("GEM_CLOSE %u failed: %m", h);
+		}
+	}
+}
+
+static void close_fds(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+	}
+}
+
+/* Index of the fd in fds[0..n) that is the same dma-buf as fd (same inode), or -1. */
+static int same_dmabuf(const int *fds, size_t n, int fd)
+{
+	struct stat a, b;
+	if (fstat(fd, &a) < 0) {
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (fstat(fds[i], &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Exports one fd per distinct buffer object of fb2 into fds and fills the plane layout of
+ * *fb. Read-only DMA-BUFs (no DRM_RDWR): consumers import or mmap them for reading only.
+ */
+static int export_planes(int card_fd, const drmModeFB2 *fb2, struct helper_msg_fb *fb,
+		int fds[HELPER_MAX_FDS], char *reason, size_t size)
+{
+	uint32_t handle_of_fd[HELPER_MAX_FDS];
+	for (int i = 0; i < HELPER_MAX_PLANES && fb2->handles[i] != 0; i++) {
+		int index = -1;
+		for (uint32_t j = 0; j < fb->n_fds; j++) {
+			index = handle_of_fd[j] == fb2->handles[i] ? (int)j : index;
+		}
+		if (index < 0) {
+			int fd = -1;
+			if (drmPrimeHandleToFD(card_fd, fb2->handles[i], DRM_CLOEXEC, &fd) < 0) {
+				close_fds(fds, fb->n_fds);
+				return fail(reason, size, -errno, "PRIME export failed: %s",
+						strerror(errno));
+			}
+			/* Two handles of one BO export the same dma-buf: keep one fd. */
+			index = same_dmabuf(fds, fb->n_fds, fd);
+			if (index >= 0) {
+				close(fd);
+			} else {
+				index = (int)fb->n_fds++;
+				fds[index] = fd; /* fd now owned by fds */
+				handle_of_fd[index] = fb2->handles[i];
+			}
+		}
+		fb->plane_fd_index[i] = (uint32_t)index;
+		fb->offsets[i] = fb2->offsets[i];
+		fb->pitches[i] = fb2->pitches[i];
+		fb->gem_handles[i] = fb2->handles[i];
+		fb->n_planes++;
+	}
+	if (fb->n_planes == 0) {
+		return fail(reason, size, -EIO, "framebuffer has no planes");
+	}
+	return 0;
+}
+
+static void fill_fb(const drmModeFB2 *fb2, struct helper_msg_fb *fb)
+{
+	fb->fb_id = fb2->fb_id;
+	fb->width = fb2->width;
+	fb->height = fb2->height;
+	fb->fourcc = fb2->pixel_format;
+	if (fb2->flags & DRM_MODE_FB_MODIFIERS) {
+		fb->flags |= HELPER_FB_MODIFIER_EXPLICIT;
+		fb->modifier = fb2->modifier;
+	} else {
+		/* virtio-gpu (6.1) reports modifier 0 without the flag: the layout is implicit. */
+		fb->modifier = DRM_FORMAT_MOD_INVALID;
+	}
+}
+
+/*
+ * GETFB2 on the fb the plane shows, export, and close the GEM handles. The plane is read again
+ * after GETFB2: fb ids are reused by the kernel, and only a fb still on the plane is exported.
+ */
+static int export_once(const struct card *card, uint32_t plane_id, uint32_t fb_id,
+		struct helper_msg_fb *fb, int fds[HELPER_MAX_FDS], char *reason, size_t size)
+{
+	drmModeFB2 *fb2 = drmModeGetFB2(card->fd, fb_id);
+	if (fb2 == NULL) {
+		return fail(reason, size, -errno, "GETFB2 %u: %s", fb_id, strerror(errno));
+	}
+	int r = 0;
+	struct plane_state after;
+	if (fb2->handles[0] == 0) {
+		r = fail(reason, size, -EPERM, "GETFB2 gave no GEM handle: helper lacks CAP_SYS_ADMIN");
+	} else if (read_plane(card, plane_id, &after) < 0 || after.fb_id != fb_id) {
+		r = -EAGAIN;
+	} else {
+		fill_fb(fb2, fb);
+		r = export_planes(card->fd, fb2, fb, fds, reason, size);
+	}
+	close_handles(card->fd, fb2); /* on every path, before any reply */
+	drmModeFreeFB2(fb2);
+	return r;
+}
+
+static int export_fb(void *data, void *conn_state, const struct helper_request *req,
+		struct helper_msg_fb *fb, int fds[HELPER_MAX_FDS], char *reason, size_t size)
+{
+	struct card *card = NULL;
+	int r = get_card(conn_state, req->card, &card, reason, size);
+	if (r < 0) {
+		return r;
+	}
+	/* One retry covers a page flip between reading FB_ID and GETFB2. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		r = check_crtc_active(card, req->crtc_id, reason, size);
+		if (r < 0) {
+			return r;
+		}
+		uint32_t plane_id = 0, fb_id = 0;
+		r = find_plane(card, req->crtc_id, req->plane, &plane_id, &fb_id, reason, size);
+		if (r < 0) {
+			return r;
+		}
+		memset(fb, 0, sizeof(*fb));
+		r = export_once(card, plane_id, fb_id, fb, fds, reason, size);
+		if (r != -EAGAIN) {
+			return r;
+		}
+	}
+	return fail(reason, size, -EAGAIN, "framebuffer changed during export");
+}
+
+const struct helper_backend helper_drm_backend = {
+	.conn_create = conn_create,
+	.conn_destroy = conn_destroy,
+	.export_fb = export_fb,
+};

@@ -1,0 +1,148 @@
+/*
+ * Private interfaces of kmscast-helper. Nothing outside helper/ (and the helper's own unit and
+ * fuzz tests) includes this.
+ */
+#ifndef KMSCAST_HELPER_H
+#define KMSCAST_HELPER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "kmscast/helper-protocol.h"
+
+/* log.c */
+
+/* Writes "kmscast-helper: <message>\n" to stderr with one write(2); never allocates. */
+void helper_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Like helper_log, but only when debug logging was enabled with helper_log_set_debug. */
+void helper_log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Enables or disables helper_log_debug output. */
+void helper_log_set_debug(bool debug);
+
+/* proto.c: pure functions, no I/O, fuzzed by tests/fuzz/fuzz-helper-protocol.c */
+
+/* A request after validation of its structure (not of its meaning). */
+struct helper_request {
+	uint16_t type; /* HELPER_MSG_HELLO or HELPER_MSG_EXPORT */
+	uint32_t seq;
+	char card[HELPER_MAX_CARD_NAME]; /* NUL-terminated; EXPORT only */
+	uint32_t crtc_id; /* EXPORT only */
+	enum kmscast_plane_kind plane; /* EXPORT only */
+};
+
+/* What arrived besides the bytes of one record. */
+struct helper_rx_meta {
+	unsigned int msg_flags; /* msghdr::msg_flags from recvmsg (MSG_TRUNC, MSG_CTRUNC) */
+	size_t n_fds; /* fds that arrived with the record (already closed by the caller) */
+	size_t n_foreign_cmsgs; /* control messages other than SCM_RIGHTS */
+};
+
+/*
+ * Parses one received record into *req. Returns 0, -EPROTONOSUPPORT for a well-formed header
+ * with another protocol version, or -EPROTO for anything malformed; on error, reason (of
+ * reason_size bytes) says what was wrong. Never reads past len bytes of buf.
+ */
+int helper_parse_request(const void *buf, size_t len, const struct helper_rx_meta *meta,
+		struct helper_request *req, char *reason, size_t reason_size);
+
+/* True if name is "card" followed by 1-3 decimal digits without leading zero, <= MAX index. */
+bool helper_card_name_valid(const char *name);
+
+/* Fills a complete HELPER_MSG_ERROR record. reason is truncated to HELPER_MAX_REASON - 1. */
+void helper_build_error(struct helper_msg_error *msg, uint32_t seq, int error, const char *reason);
+/* Fills a complete HELPER_MSG_HELLO_REPLY record. */
+void helper_build_hello_reply(struct helper_msg_hello *msg, uint32_t seq);
+/* Fills the header of a HELPER_MSG_FB record whose body the backend filled. */
+void helper_build_fb_header(struct helper_msg_fb *msg, uint32_t seq);
+
+/* backend: where exports come from (export.c for real DRM, a double in unit tests) */
+
+struct helper_backend {
+	/* Creates per-connection state (e.g. the card fd cache). Returns 0 or -errno. */
+	int (*conn_create)(void *data, void **conn_state);
+	/* Destroys what conn_create made, closing every fd it holds. Accepts NULL. */
+	void (*conn_destroy)(void *data, void *conn_state);
+	/*
+	 * Exports the framebuffer req names. On success fills the body of *fb (not its header),
+	 * stores fb->n_fds owned fds in fds and returns 0. On failure returns -errno, writes a
+	 * short reason and leaves no fd or GEM handle open.
+	 */
+	int (*export_fb)(void *data, void *conn_state, const struct helper_request *req,
+			struct helper_msg_fb *fb, int fds[HELPER_MAX_FDS], char *reason,
+			size_t reason_size);
+};
+
+/* The real backend, talking to /dev/dri/card* (export.c). data is unused (NULL). */
+extern const struct helper_backend helper_drm_backend;
+
+/* peer.c */
+
+/*
+ * Checks that fd is a connected AF_UNIX SOCK_SEQPACKET socket whose peer (SO_PEERCRED) has
+ * uid. Returns 0, -EACCES for another uid, -ENOTSOCK/-EPROTOTYPE for a wrong socket.
+ */
+int helper_peer_check_uid(int fd, uid_t uid, char *reason, size_t reason_size);
+/*
+ * Checks that the peer of the connected socket fd has gid as primary or supplementary group
+ * (SO_PEERCRED and SO_PEERGROUPS, as of connect()). Returns 0 or -EACCES.
+ */
+int helper_peer_check_group(int fd, gid_t gid, char *reason, size_t reason_size);
+/* Checks that fd is a listening AF_UNIX SOCK_SEQPACKET socket. Returns 0 or -errno. */
+int helper_check_listener(int fd);
+
+/* server.c */
+
+enum helper_peer_policy {
+	HELPER_PEER_ANY, /* unit tests only */
+	HELPER_PEER_GROUP, /* socket-activated: accepted peers must be in gid */
+};
+
+struct helper_server_config {
+	const struct helper_backend *backend;
+	void *backend_data;
+	enum helper_peer_policy accept_policy; /* for connections accepted on listeners */
+	gid_t gid;
+	int hello_timeout_ms; /* HELPER_HELLO_TIMEOUT_MS unless a test shortens it */
+};
+
+struct helper_server;
+
+/* Creates a server with no connections. Returns NULL on allocation failure. */
+struct helper_server *helper_server_create(const struct helper_server_config *config);
+/* Closes every connection and listener. Accepts NULL. */
+void helper_server_destroy(struct helper_server *server);
+/* Adds a listening socket. Takes ownership of fd, also on failure. Returns 0 or -errno. */
+int helper_server_add_listener(struct helper_server *server, int fd);
+/*
+ * Adds an already verified connection. Takes ownership of fd, also on failure; sets it
+ * non-blocking. Returns 0 or -errno (-EBUSY past HELPER_MAX_CLIENTS).
+ */
+int helper_server_add_client(struct helper_server *server, int fd);
+/*
+ * Waits up to timeout_ms (-1: forever) for activity and handles it: at most one message per
+ * connection and one accept per listener, so one busy peer cannot starve the others.
+ * Returns 0, or -errno if poll itself failed.
+ */
+int helper_server_dispatch(struct helper_server *server, int timeout_ms);
+/* Number of open connections (not listeners). */
+size_t helper_server_client_count(const struct helper_server *server);
+/* True when there is nothing left to serve: no connection and no listener. */
+bool helper_server_idle(const struct helper_server *server);
+
+/* hardening.c */
+
+struct helper_hardening {
+	bool socket_mode; /* accept4() and getsockopt() stay allowed */
+	size_t n_listeners;
+};
+
+/* Keeps only CAP_SYS_ADMIN (or nothing if it is not permitted). Returns 0 or -errno. */
+int helper_drop_capabilities(void);
+/* Installs the seccomp allowlist. Returns 0 or -errno. */
+int helper_install_seccomp(const struct helper_hardening *h);
+/* Sets the resource limits. Returns 0 or -errno. */
+int helper_set_rlimits(const struct helper_hardening *h);
+
+#endif

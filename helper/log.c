@@ -1,0 +1,50 @@
+/* Logging to stderr (the journal under systemd), without stdio buffers or allocation. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "helper.h"
+
+static bool debug_enabled;
+
+void helper_log_set_debug(bool debug)
+{
+	debug_enabled = debug;
+}
+
+static void log_va(const char *fmt, va_list ap)
+{
+	char line[256];
+	int prefix = snprintf(line, sizeof(line), "kmscast-helper: ");
+	int n = vsnprintf(line + prefix, sizeof(line) - prefix - 1, fmt, ap);
+	if (n < 0) {
+		return;
+	}
+	size_t len = (size_t)prefix + (size_t)n;
+	if (len > sizeof(line) - 2) {
+		len = sizeof(line) - 2;
+	}
+	line[len++] = '\n';
+	/* One write(2) so lines from several helpers do not interleave; the result is moot. */
+	ssize_t r = write(STDERR_FILENO, line, len);
+	(void)r;
+}
+
+void helper_log(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_va(fmt, ap);
+	va_end(ap);
+}
+
+void helper_log_debug(const char *fmt, ...)
+{
+	if (!debug_enabled) {
+		return;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	log_va(fmt, ap);
+	va_end(ap);
+}

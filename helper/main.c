@@ -1,0 +1,215 @@
+/*
+ * kmscast-helper: the one privileged program of kmscast. It turns "the framebuffer on CRTC c
+ * now" into DMA-BUF fds for an unprivileged client. See docs/security.md for why it exists and
+ * docs/protocol.md for what it speaks.
+ *
+ *   kmscast-helper --fd N            spawned: serve the one connection on fd N, exit at EOF
+ *   kmscast-helper --socket-activated  serve the listening sockets passed via LISTEN_FDS
+ *
+ * argv is chosen by whoever runs us (in spawned mode, any member of the kmscast group), so
+ * nothing in it widens what the helper does; the environment is not read beyond LISTEN_*.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "helper.h"
+
+#define SD_LISTEN_FDS_START 3
+#define MAX_LISTEN_FDS 4
+
+struct options {
+	int spawned_fd; /* -1 unless --fd */
+	bool socket_activated;
+	bool debug;
+	/* Captured before clearenv(). */
+	long listen_pid;
+	long listen_fds;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: kmscast-helper (--fd N | --socket-activated) [--debug]\n");
+}
+
+static long parse_long(const char *s, long min, long max)
+{
+	char *end = NULL;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+		return -1;
+	}
+	return v;
+}
+
+static int parse_args(int argc, char **argv, struct options *opts)
+{
+	*opts = (struct options){.spawned_fd = -1, .listen_pid = -1, .listen_fds = -1};
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--fd") == 0 && i + 1 < argc) {
+			opts->spawned_fd = (int)parse_long(argv[++i], 0, 1 << 20);
+			if (opts->spawned_fd < 0) {
+				return -EINVAL;
+			}
+		} else if (strcmp(argv[i], "--socket-activated") == 0) {
+			opts->socket_activated = true;
+		} else if (strcmp(argv[i], "--debug") == 0) {
+			opts->debug = true;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("kmscast-helper %s (protocol %d)\n", KMSCAST_VERSION,
+					HELPER_PROTO_VERSION);
+			exit(EXIT_SUCCESS);
+		} else {
+			return -EINVAL;
+		}
+	}
+	if ((opts->spawned_fd >= 0) == opts->socket_activated) {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void capture_listen_env(struct options *opts)
+{
+	const char *pid = getenv("LISTEN_PID");
+	const char *fds = getenv("LISTEN_FDS");
+	opts->listen_pid = pid != NULL ? parse_long(pid, 1, 1L << 30) : -1;
+	opts->listen_fds = fds != NULL ? parse_long(fds, 1, MAX_LISTEN_FDS) : -1;
+}
+
+/* Spawned mode: the one connection must come from our own (real) uid. */
+static int verify_spawned_peer(int fd)
+{
+	char reason[HELPER_MAX_REASON];
+	int r = helper_peer_check_uid(fd, getuid(), reason, sizeof(reason));
+	if (r < 0) {
+		helper_log("refusing connection: %s", reason);
+		struct helper_msg_error msg;
+		helper_build_error(&msg, 0, r, reason);
+		ssize_t n = write(fd, &msg, sizeof(msg)); /* best effort; EBADF/ENOTSOCK likely */
+		(void)n;
+	}
+	return r;
+}
+
+/* Socket mode: check the passed listeners and resolve the allowed group before seccomp. */
+static int verify_listeners(const struct options *opts, gid_t *gid)
+{
+	if (opts->listen_pid != (long)getpid() || opts->listen_fds < 1) {
+		helper_log("--socket-activated: no listening sockets passed (LISTEN_PID/LISTEN_FDS)");
+		return -EINVAL;
+	}
+	for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + opts->listen_fds; fd++) {
+		if (helper_check_listener(fd) < 0) {
+			helper_log("fd %d is not a listening AF_UNIX SOCK_SEQPACKET socket", fd);
+			return -EINVAL;
+		}
+	}
+	struct group *grp = getgrnam(KMSCAST_GROUP);
+	if (grp == NULL) {
+		helper_log("group %s does not exist", KMSCAST_GROUP);
+		return -ENOENT;
+	}
+	*gid = grp->gr_gid;
+	return 0;
+}
+
+static int harden(const struct helper_hardening *h)
+{
+	int r = helper_drop_capabilities();
+	if (r < 0) {
+		helper_log("cannot drop capabilities: %s", strerror(-r));
+		return r;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		helper_log("PR_SET_NO_NEW_PRIVS: %m");
+		return -errno;
+	}
+	r = helper_install_seccomp(h);
+	if (r < 0) {
+		helper_log("cannot install seccomp filter: %s", strerror(-r));
+		return r;
+	}
+	r = helper_set_rlimits(h);
+	if (r < 0) {
+		helper_log("cannot set resource limits: %s", strerror(-r));
+	}
+	return r;
+}
+
+static int serve(const struct options *opts, gid_t gid)
+{
+	struct helper_server_config config = {
+		.backend = &helper_drm_backend,
+		.accept_policy = HELPER_PEER_GROUP,
+		.gid = gid,
+		.hello_timeout_ms = HELPER_HELLO_TIMEOUT_MS,
+	};
+	struct helper_server *server = helper_server_create(&config);
+	if (server == NULL) {
+		return -ENOMEM;
+	}
+	int r = 0;
+	if (opts->socket_activated) {
+		for (int i = 0; i < opts->listen_fds && r == 0; i++) {
+			r = helper_server_add_listener(server, SD_LISTEN_FDS_START + i);
+		}
+	} else {
+		r = helper_server_add_client(server, opts->spawned_fd);
+	}
+	while (r == 0 && !helper_server_idle(server)) {
+		r = helper_server_dispatch(server, -1);
+	}
+	helper_server_destroy(server);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	/* 1. No ptrace by our uid, no core dumps: the process holds CAP_SYS_ADMIN and screens. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		return EXIT_FAILURE;
+	}
+	struct options opts;
+	if (parse_args(argc, argv, &opts) < 0) {
+		usage(stderr);
+		return EXIT_FAILURE;
+	}
+	helper_log_set_debug(opts.debug);
+	capture_listen_env(&opts);
+
+	/* 2. Nothing from the caller's environment reaches libdrm, NSS or anything else. */
+	if (clearenv() != 0) {
+		return EXIT_FAILURE;
+	}
+
+	/* 3. Who may talk to us. */
+	gid_t gid = (gid_t)-1;
+	int r = opts.socket_activated ? verify_listeners(&opts, &gid)
+				      : verify_spawned_peer(opts.spawned_fd);
+	if (r < 0) {
+		return EXIT_FAILURE;
+	}
+
+	/* 4-7. Capabilities, no_new_privs, seccomp, rlimits. */
+	struct helper_hardening h = {
+		.socket_mode = opts.socket_activated,
+		.n_listeners = opts.socket_activated ? (size_t)opts.listen_fds : 0,
+	};
+	if (harden(&h) < 0) {
+		return EXIT_FAILURE;
+	}
+
+	r = serve(&opts, gid);
+	if (r < 0) {
+		helper_log("exiting: %s", strerror(-r));
+		return EXIT_FAILURE;
+	}
+	return EXIT_SUCCESS;
+}

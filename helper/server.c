@@ -1,0 +1,431 @@
+/*
+ * The connection loop: listeners, connections, one poll() for all of them. Sockets are
+ * non-blocking; a peer that does not read its replies is dropped rather than waited for, so
+ * one slow or hostile client cannot stall the others.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helper.h"
+
+/* Listening sockets from socket activation. systemd passes what the .socket unit lists. */
+#define MAX_LISTENERS 4
+
+/*
+ * Control buffer for received records. Requests never carry fds, but room for a few lets us
+ * receive, count and close a handful and say so; more than this arrives as MSG_CTRUNC, and the
+ * kernel drops the fds that did not fit without installing them.
+ */
+#define RX_MAX_FDS HELPER_MAX_FDS
+
+struct connection {
+	int fd;
+	bool said_hello;
+	int64_t hello_deadline_ms; /* monotonic; only while !said_hello */
+	void *backend_state; /* owned, backend->conn_destroy */
+};
+
+struct helper_server {
+	struct helper_server_config config;
+	int listeners[MAX_LISTENERS];
+	size_t n_listeners;
+	struct connection *conns[HELPER_MAX_CLIENTS];
+	size_t n_conns;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct helper_server *helper_server_create(const struct helper_server_config *config)
+{
+	struct helper_server *server = calloc(1, sizeof(*server));
+	if (server == NULL) {
+		return NULL;
+	}
+	server->config = *config;
+	return server;
+}
+
+static void connection_destroy(struct helper_server *server, struct connection *conn)
+{
+	if (conn == NULL) {
+		return;
+	}
+	server->config.backend->conn_destroy(server->config.backend_data, conn->backend_state);
+	close(conn->fd);
+	free(conn);
+}
+
+/* Removes conns[index], keeping the order of the rest so service stays round-robin. */
+static void drop_connection(struct helper_server *server, size_t index)
+{
+	connection_destroy(server, server->conns[index]);
+	memmove(&server->conns[index], &server->conns[index + 1],
+			(server->n_conns - index - 1) * sizeof(server->conns[0]));
+	server->n_conns--;
+}
+
+void helper_server_destroy(struct helper_server *server)
+{
+	if (server == NULL) {
+		return;
+	}
+	while (server->n_conns > 0) {
+		drop_connection(server, server->n_conns - 1);
+	}
+	for (size_t i = 0; i < server->n_listeners; i++) {
+		close(server->listeners[i]);
+	}
+	free(server);
+}
+
+int helper_server_add_listener(struct helper_server *server, int fd)
+{
+	if (server->n_listeners == MAX_LISTENERS) {
+		close(fd);
+		return -ENOSPC;
+	}
+	server->listeners[server->n_listeners++] = fd; /* fd now owned by server */
+	return 0;
+}
+
+/* Sends one record and its fds without blocking. Returns 0 or -errno (-EAGAIN: peer full). */
+static int send_record(int fd, const void *data, size_t size, const int *fds, size_t n_fds)
+{
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = size};
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * HELPER_MAX_FDS)];
+		struct cmsghdr align;
+	} control;
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (n_fds > 0) {
+		memset(&control, 0, sizeof(control));
+		msg.msg_control = control.buf;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
+		struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+		memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * n_fds);
+	}
+	ssize_t n;
+	do {
+		n = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		return -errno;
+	}
+	return (size_t)n == size ? 0 : -EMSGSIZE;
+}
+
+static void send_error(int fd, uint32_t seq, int error, const char *reason)
+{
+	struct helper_msg_error msg;
+	helper_build_error(&msg, seq, error, reason);
+	/* Best effort: the connection may already be gone or full. */
+	(void)send_record(fd, &msg, sizeof(msg), NULL, 0);
+}
+
+int helper_server_add_client(struct helper_server *server, int fd)
+{
+	if (server->n_conns == HELPER_MAX_CLIENTS) {
+		helper_log("refusing connection: already %d clients", HELPER_MAX_CLIENTS);
+		send_error(fd, 0, -EBUSY, "too many clients");
+		close(fd);
+		return -EBUSY;
+	}
+	struct connection *conn = calloc(1, sizeof(*conn));
+	if (conn == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	conn->fd = fd; /* fd now owned by conn */
+	conn->hello_deadline_ms = now_ms() + server->config.hello_timeout_ms;
+	int r = server->config.backend->conn_create(server->config.backend_data,
+			&conn->backend_state);
+	if (r < 0) {
+		connection_destroy(server, conn);
+		return r;
+	}
+	server->conns[server->n_conns++] = conn; /* server::conns */
+	return 0;
+}
+
+static void close_fds(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+	}
+}
+
+/* Closes every fd that arrived in msg's control data and records what arrived in meta. */
+static void collect_control(struct msghdr *msg, struct helper_rx_meta *meta)
+{
+	for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(msg); cmsg != NULL;
+			cmsg = CMSG_NXTHDR(msg, cmsg)) {
+		if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) {
+			meta->n_foreign_cmsgs++;
+			continue;
+		}
+		size_t n = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		int fds[RX_MAX_FDS];
+		if (n > RX_MAX_FDS) {
+			n = RX_MAX_FDS; /* cannot happen: the buffer holds no more */
+		}
+		memcpy(fds, CMSG_DATA(cmsg), n * sizeof(int));
+		close_fds(fds, n); /* requests never carry fds; none may survive */
+		meta->n_fds += n;
+	}
+}
+
+/*
+ * Reads and throws away what the peer already queued (closing any fds), so that closing the
+ * socket does not turn into ECONNRESET on the peer before it has read our error record.
+ * Bounded: a peer that keeps writing just gets the reset.
+ */
+static void discard_pending(int fd)
+{
+	for (int i = 0; i < 2 * HELPER_MAX_MSG_SIZE; i++) {
+		uint8_t buf[HELPER_MAX_MSG_SIZE];
+		union {
+			char buf[CMSG_SPACE(sizeof(int) * RX_MAX_FDS)];
+			struct cmsghdr align;
+		} control;
+		struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+				.msg_controllen = sizeof(control.buf)};
+		struct helper_rx_meta meta = {0};
+		if (recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0) {
+			return;
+		}
+		collect_control(&msg, &meta);
+	}
+}
+
+/* True if the peer has shut down its side: tells EOF from an empty record. */
+static bool peer_hung_up(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLRDHUP};
+	return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+static int handle_export(struct helper_server *server, struct connection *conn,
+		const struct helper_request *req)
+{
+	struct helper_msg_fb fb;
+	int fds[HELPER_MAX_FDS] = {-1, -1, -1, -1};
+	char reason[HELPER_MAX_REASON] = "";
+	memset(&fb, 0, sizeof(fb));
+
+	int r = server->config.backend->export_fb(server->config.backend_data,
+			conn->backend_state, req, &fb, fds, reason, sizeof(reason));
+	if (r < 0) {
+		helper_log_debug("export %s crtc %u failed: %s", req->card, req->crtc_id, reason);
+		struct helper_msg_error err;
+		helper_build_error(&err, req->seq, r, reason);
+		return send_record(conn->fd, &err, sizeof(err), NULL, 0);
+	}
+	helper_build_fb_header(&fb, req->seq);
+	r = send_record(conn->fd, &fb, sizeof(fb), fds, fb.n_fds);
+	close_fds(fds, HELPER_MAX_FDS); /* the peer has its own copies now, or none */
+	return r;
+}
+
+static int handle_request(struct helper_server *server, struct connection *conn,
+		const struct helper_request *req, char *reason, size_t reason_size)
+{
+	if (req->type == HELPER_MSG_HELLO) {
+		if (conn->said_hello) {
+			snprintf(reason, reason_size, "second hello");
+			return -EPROTO;
+		}
+		conn->said_hello = true;
+		struct helper_msg_hello reply;
+		helper_build_hello_reply(&reply, req->seq);
+		return send_record(conn->fd, &reply, sizeof(reply), NULL, 0);
+	}
+	if (!conn->said_hello) {
+		snprintf(reason, reason_size, "export before hello");
+		return -EPROTO;
+	}
+	return handle_export(server, conn, req);
+}
+
+/*
+ * Receives and answers one record. Returns 0 to keep the connection, or -errno to drop it
+ * (after logging why, and for protocol errors after telling the peer).
+ */
+static int handle_readable(struct helper_server *server, struct connection *conn)
+{
+	uint8_t buf[HELPER_MAX_MSG_SIZE];
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * RX_MAX_FDS)];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = control.buf,
+		.msg_controllen = sizeof(control.buf),
+	};
+
+	ssize_t n = recvmsg(conn->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR) {
+			return 0;
+		}
+		helper_log_debug("connection error: %m");
+		return -errno;
+	}
+	struct helper_rx_meta meta = {.msg_flags = (unsigned int)msg.msg_flags};
+	collect_control(&msg, &meta);
+	if (n == 0 && meta.n_fds == 0 && peer_hung_up(conn->fd)) {
+		helper_log_debug("connection closed by peer");
+		return -ECONNRESET;
+	}
+
+	struct helper_request req;
+	char reason[HELPER_MAX_REASON];
+	int r = helper_parse_request(buf, (size_t)n, &meta, &req, reason, sizeof(reason));
+	if (r == 0) {
+		r = handle_request(server, conn, &req, reason, sizeof(reason));
+		if (r == -EAGAIN) {
+			helper_log("dropping connection: peer does not read its replies");
+			return r;
+		}
+		if (r < 0 && r != -EPROTO) {
+			helper_log_debug("dropping connection: send failed: %s", strerror(-r));
+			return r;
+		}
+	}
+	if (r < 0) {
+		helper_log("protocol error: %s", reason);
+		send_error(conn->fd, req.seq, r, reason);
+		discard_pending(conn->fd);
+		return r;
+	}
+	return 0;
+}
+
+static void accept_one(struct helper_server *server, int listener)
+{
+	int fd = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+			helper_log("accept failed: %m");
+		}
+		return;
+	}
+	if (server->config.accept_policy == HELPER_PEER_GROUP) {
+		char reason[HELPER_MAX_REASON];
+		int r = helper_peer_check_group(fd, server->config.gid, reason, sizeof(reason));
+		if (r < 0) {
+			helper_log("refusing connection: %s", reason);
+			send_error(fd, 0, r, reason);
+			close(fd);
+			return;
+		}
+	}
+	(void)helper_server_add_client(server, fd);
+}
+
+static int poll_timeout(const struct helper_server *server, int timeout_ms)
+{
+	int64_t now = now_ms();
+	for (size_t i = 0; i < server->n_conns; i++) {
+		const struct connection *conn = server->conns[i];
+		if (conn->said_hello) {
+			continue;
+		}
+		int64_t left = conn->hello_deadline_ms - now;
+		left = left < 0 ? 0 : left;
+		if (timeout_ms < 0 || left < timeout_ms) {
+			timeout_ms = (int)left;
+		}
+	}
+	return timeout_ms;
+}
+
+/* Drops connections that did not say hello in time. */
+static void expire_connections(struct helper_server *server)
+{
+	int64_t now = now_ms();
+	for (size_t i = server->n_conns; i-- > 0;) {
+		struct connection *conn = server->conns[i];
+		if (!conn->said_hello && now >= conn->hello_deadline_ms) {
+			helper_log("protocol error: no hello within %d ms",
+					server->config.hello_timeout_ms);
+			send_error(conn->fd, 0, -ETIMEDOUT, "no hello in time");
+			drop_connection(server, i);
+		}
+	}
+}
+
+int helper_server_dispatch(struct helper_server *server, int timeout_ms)
+{
+	struct pollfd pfds[MAX_LISTENERS + HELPER_MAX_CLIENTS];
+	struct connection *polled[HELPER_MAX_CLIENTS];
+	size_t n_listeners = server->n_listeners, n_conns = server->n_conns;
+
+	for (size_t i = 0; i < n_listeners; i++) {
+		pfds[i] = (struct pollfd){.fd = server->listeners[i], .events = POLLIN};
+	}
+	for (size_t i = 0; i < n_conns; i++) {
+		polled[i] = server->conns[i];
+		pfds[n_listeners + i] = (struct pollfd){.fd = polled[i]->fd, .events = POLLIN};
+	}
+
+	int n = poll(pfds, n_listeners + n_conns, poll_timeout(server, timeout_ms));
+	if (n < 0) {
+		return errno == EINTR ? 0 : -errno;
+	}
+
+	/* Connections first: accepting may add to conns, which polled[] does not track. */
+	for (size_t i = 0; i < n_conns; i++) {
+		short revents = pfds[n_listeners + i].revents;
+		if (revents == 0) {
+			continue;
+		}
+		struct connection *conn = polled[i];
+		int r = (revents & POLLIN) ? handle_readable(server, conn) : -ECONNRESET;
+		if (r < 0) {
+			for (size_t j = 0; j < server->n_conns; j++) {
+				if (server->conns[j] == conn) {
+					drop_connection(server, j);
+					break;
+				}
+			}
+		}
+	}
+	for (size_t i = 0; i < n_listeners; i++) {
+		if (pfds[i].revents & POLLIN) {
+			accept_one(server, pfds[i].fd);
+		}
+	}
+	expire_connections(server);
+	return 0;
+}
+
+size_t helper_server_client_count(const struct helper_server *server)
+{
+	return server->n_conns;
+}
+
+bool helper_server_idle(const struct helper_server *server)
+{
+	return server->n_conns == 0 && server->n_listeners == 0;
+}

@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The client library against the real kmscast-helper binary (HELPER_EXE), spawned without
+ * any DRM device: the build host has no /dev/dri, so exports fail with the helper's error
+ * reply, which is what most of these tests check. The same binary doubles as a fake helper
+ * (when started as fake-helper-*) that stays silent or dies in the middle of a request.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helper-client.h"
+#include "helper.h"
+#include "test-helper-util.h"
+
+static char self_exe[PATH_MAX];
+static char tmpdir[PATH_MAX / 2];
+
+static struct helper_client *make_client(const char *path, int timeout_ms)
+{
+	struct helper_client_options opts = {
+		.mode = HELPER_MODE_SPAWN,
+		.helper_path = path,
+		.timeout_ms = timeout_ms,
+	};
+	struct helper_client *client = NULL;
+	test_assert_int_eq(helper_client_create(&opts, &client), 0);
+	return client;
+}
+
+/* "Name:\tvalue" from /proc/<pid>/status, parsed as hex or decimal. */
+static unsigned long long status_field(int pid, const char *name, int base)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	FILE *f = fopen(path, "re");
+	test_assert(f != NULL);
+	unsigned long long value = ~0ull;
+	size_t len = strlen(name);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, name, len) == 0 && line[len] == ':') {
+			value = strtoull(line + len + 1, NULL, base);
+		}
+	}
+	fclose(f);
+	return value;
+}
+
+static void test_handshake_and_hardening(void)
+{
+	int before = count_fds();
+	struct helper_client *client = make_client(HELPER_EXE, 2000);
+	test_assert_int_eq(helper_client_connect(client), 0);
+	int pid = helper_client_helper_pid(client);
+	test_assert(pid > 0);
+	test_assert_int_eq(status_field(pid, "NoNewPrivs", 10), 1);
+	test_assert_int_eq(status_field(pid, "Seccomp", 10), 2);
+	unsigned long long eff = status_field(pid, "CapEff", 16);
+	test_assert(eff == (1ull << 21) || eff == 0); /* CAP_SYS_ADMIN only, or nothing */
+	test_assert_int_eq(status_field(pid, "CapPrm", 16), eff);
+	test_assert_int_eq(status_field(pid, "CapAmb", 16), 0);
+	if (geteuid() == 0) {
+		/* Started by root the helper has CAP_SETPCAP and empties the bounding set. */
+		test_assert_int_eq(status_field(pid, "CapBnd", 16), 1ull << 21);
+	}
+	helper_client_destroy(client);
+	test_assert_int_eq(count_fds(), before);
+	test_assert(waitpid(pid, NULL, WNOHANG) < 0 && errno == ECHILD); /* reaped */
+}
+
+static void test_failed_exports_keep_connection(void)
+{
+	int before = count_fds();
+	struct helper_client *client = make_client(HELPER_EXE, 2000);
+	struct helper_fb fb;
+	memset(&fb, 0, sizeof(fb));
+	test_assert_int_eq(helper_client_export(client, "card0", 1, KMSCAST_PLANE_PRIMARY, &fb),
+			-ENOENT);
+	test_assert(strstr(helper_client_last_error(client), "/dev/dri/card0") != NULL);
+	int pid = helper_client_helper_pid(client);
+	test_assert_int_eq(helper_client_export(client, "../x", 1, KMSCAST_PLANE_PRIMARY, &fb),
+			-EINVAL);
+	test_assert(strstr(helper_client_last_error(client), "invalid card name") != NULL);
+	test_assert_int_eq(helper_client_export(client, "card300", 1, KMSCAST_PLANE_CURSOR, &fb),
+			-EINVAL);
+	test_assert_int_eq(helper_client_helper_pid(client), pid); /* same helper throughout */
+	test_assert_int_eq(fb.n_fds, 0);
+	test_assert_int_eq(fb.fds[0], -1);
+	helper_client_destroy(client);
+	test_assert_int_eq(count_fds(), before);
+}
+
+static int count_pid_fds(int pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	int n = 0;
+	DIR *dir = opendir(path);
+	if (dir == NULL) {
+		return -1; /* not ours to look at (non-dumpable helper, we are not root) */
+	}
+	struct dirent *e;
+	while ((e = readdir(dir)) != NULL) {
+		n += e->d_name[0] != '.';
+	}
+	closedir(dir);
+	return n;
+}
+
+static void test_many_requests_flat_fds(void)
+{
+	struct helper_client *client = make_client(HELPER_EXE, 2000);
+	struct helper_fb fb = {.fds = {-1, -1, -1, -1}};
+	test_assert_int_eq(helper_client_connect(client), 0);
+	int pid = helper_client_helper_pid(client);
+	int before = count_fds(), helper_before = count_pid_fds(pid);
+	for (int i = 0; i < 2000; i++) {
+		int r = helper_client_export(client, i % 2 ? "card0" : "card7", 1,
+				KMSCAST_PLANE_PRIMARY, &fb);
+		test_assert_int_eq(r, -ENOENT);
+	}
+	test_assert_int_eq(count_fds(), before);
+	test_assert_int_eq(count_pid_fds(pid), helper_before);
+	test_assert_int_eq(helper_client_helper_pid(client), pid);
+	helper_client_destroy(client);
+}
+
+static void test_respawn_after_kill(void)
+{
+	int before = count_fds();
+	struct helper_client *client = make_client(HELPER_EXE, 2000);
+	struct helper_fb fb = {.fds = {-1, -1, -1, -1}};
+	test_assert_int_eq(helper_client_connect(client), 0);
+	int pid = helper_client_helper_pid(client);
+	test_assert(kill(pid, SIGKILL) == 0);
+	usleep(50 * 1000);
+	test_assert_int_eq(helper_client_export(client, "card0", 1, KMSCAST_PLANE_PRIMARY, &fb),
+			-ENOENT); /* an answer from a new helper */
+	int pid2 = helper_client_helper_pid(client);
+	test_assert(pid2 > 0 && pid2 != pid);
+	test_assert(waitpid(pid, NULL, WNOHANG) < 0 && errno == ECHILD);
+	helper_client_destroy(client);
+	test_assert_int_eq(count_fds(), before);
+}
+
+static char *fake_path(const char *mode)
+{
+	static char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/fake-helper-%s", tmpdir, mode);
+	unlink(path);
+	test_assert(symlink(self_exe, path) == 0);
+	return path;
+}
+
+static void test_timeout(void)
+{
+	int before = count_fds();
+	struct helper_client *client = make_client(fake_path("silent"), 300);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	test_assert_int_eq(helper_client_connect(client), -ETIMEDOUT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	test_assert(ms >= 250 && ms < 2000);
+	test_assert_int_eq(helper_client_helper_pid(client), 0);
+	helper_client_destroy(client);
+	test_assert_int_eq(count_fds(), before);
+}
+
+/* The helper dies after reading the request: the client re-spawns and retries once. */
+static void test_helper_dies_mid_request(void)
+{
+	int before = count_fds();
+	struct helper_client *client = make_client(fake_path("die"), 2000);
+	struct helper_fb fb = {.fds = {-1, -1, -1, -1}};
+	test_assert_int_eq(helper_client_connect(client), 0);
+	int pid = helper_client_helper_pid(client);
+	test_assert_int_eq(helper_client_export(client, "card0", 1, KMSCAST_PLANE_PRIMARY, &fb),
+			-ENOENT); /* the real helper's answer, after the fake one died */
+	test_assert(helper_client_helper_pid(client) != pid);
+	helper_client_destroy(client);
+	test_assert_int_eq(count_fds(), before);
+}
+
+static void test_missing_helper(void)
+{
+	int before = count_fds();
+	struct helper_client *client = make_client("/nonexistent/kmscast-helper", 500);
+	struct helper_fb fb = {.fds = {-1, -1, -1, -1}};
+	test_assert_int_eq(helper_client_export(client, "card0", 1, KMSCAST_PLANE_PRIMARY, &fb),
+			-ENOENT);
+	test_assert(strstr(helper_client_last_error(client), "cannot run") != NULL);
+	helper_client_destroy(client);
+	test_assert_int_eq(count_fds(), before);
+}
+
+/* Spawned mode refuses a peer with another uid (needs root to make one). */
+static void test_other_uid_refused(void)
+{
+	if (geteuid() != 0) {
+		printf("# skipped: needs root to run the helper as another uid\n");
+		return;
+	}
+	int sv[2];
+	test_assert(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+	pid_t pid = fork();
+	test_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(sv[1], 3);
+		if (setgid(65534) < 0 || setuid(65534) < 0) {
+			_exit(99);
+		}
+		execl(HELPER_EXE, "kmscast-helper", "--fd", "3", (char *)NULL);
+		_exit(98);
+	}
+	close(sv[1]);
+	struct helper_msg_error err;
+	test_assert_int_eq(recv_record(sv[0], &err, sizeof(err), 5000, NULL), sizeof(err));
+	test_assert_int_eq(err.hdr.type, HELPER_MSG_ERROR);
+	test_assert_int_eq(err.error, -EACCES);
+	test_assert(strstr(err.reason, "peer uid 0 is not the helper's uid 65534") != NULL);
+	int status = 0;
+	test_assert(waitpid(pid, &status, 0) == pid);
+	test_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+	close(sv[0]);
+}
+
+/* fake-helper-silent: never answers. fake-helper-die: dies mid-request once, then is real. */
+static int fake_helper(const char *mode)
+{
+	char buf[HELPER_MAX_MSG_SIZE];
+	if (strcmp(mode, "silent") == 0) {
+		while (read(3, buf, sizeof(buf)) > 0) {
+		}
+		return 0;
+	}
+	char marker[PATH_MAX];
+	snprintf(marker, sizeof(marker), "%s/died", tmpdir);
+	if (access(marker, F_OK) == 0) {
+		execl(HELPER_EXE, "kmscast-helper", "--fd", "3", (char *)NULL);
+		return 98;
+	}
+	int fd = open(marker, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	close(fd);
+	test_assert(read(3, buf, sizeof(buf)) == sizeof(struct helper_msg_hello));
+	struct helper_msg_hello reply;
+	helper_build_hello_reply(&reply, ((struct helper_msg_header *)buf)->seq);
+	test_assert(write(3, &reply, sizeof(reply)) == sizeof(reply));
+	test_assert(read(3, buf, sizeof(buf)) == sizeof(struct helper_msg_export));
+	_exit(3); /* mid-request */
+}
+
+int main(int argc, char **argv)
+{
+	const char *name = basename(argv[0]);
+	if (strncmp(name, "fake-helper-", 12) == 0) {
+		/* Our tmpdir is the symlink's directory. */
+		snprintf(tmpdir, sizeof(tmpdir), "%s", dirname(argv[0]));
+		return fake_helper(name + 12);
+	}
+	test_assert(realpath("/proc/self/exe", self_exe) != NULL);
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/kmscast-test-helper-XXXXXX");
+	test_assert(mkdtemp(tmpdir) != NULL);
+
+	static const struct test_case cases[] = {
+		TEST(test_handshake_and_hardening),
+		TEST(test_failed_exports_keep_connection),
+		TEST(test_many_requests_flat_fds),
+		TEST(test_respawn_after_kill),
+		TEST(test_timeout),
+		TEST(test_helper_dies_mid_request),
+		TEST(test_missing_helper),
+		TEST(test_other_uid_refused),
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cases[i].func();
+		printf("ok %zu - %s\n", i + 1, cases[i].name);
+	}
+	char cmd[PATH_MAX + 16];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : 1;
+}

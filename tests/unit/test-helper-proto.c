@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/* The pure protocol functions: the helper's request parser and the client's reply parser. */
+#include <errno.h>
+#include <sys/socket.h>
+
+#include <drm_fourcc.h>
+
+#include "helper-client.h"
+#include "helper.h"
+#include "test-helper-util.h"
+
+static int parse(const void *buf, size_t len, const struct helper_rx_meta *meta,
+		struct helper_request *req, const char *want_reason)
+{
+	char reason[HELPER_MAX_REASON] = "";
+	struct helper_rx_meta none = {0};
+	int r = helper_parse_request(buf, len, meta ? meta : &none, req, reason, sizeof(reason));
+	if (want_reason != NULL && strstr(reason, want_reason) == NULL) {
+		test_fail("reason \"%s\" does not mention \"%s\"", reason, want_reason);
+	}
+	return r;
+}
+
+static void test_valid_requests(void)
+{
+	struct helper_request req;
+	struct helper_msg_hello hello = make_hello(7);
+	test_assert_int_eq(parse(&hello, sizeof(hello), NULL, &req, NULL), 0);
+	test_assert_int_eq(req.type, HELPER_MSG_HELLO);
+	test_assert_int_eq(req.seq, 7);
+
+	struct helper_msg_export exp = make_export(8, "card12", 37, KMSCAST_PLANE_CURSOR);
+	test_assert_int_eq(parse(&exp, sizeof(exp), NULL, &req, NULL), 0);
+	test_assert_int_eq(req.type, HELPER_MSG_EXPORT);
+	test_assert_str_eq(req.card, "card12");
+	test_assert_int_eq(req.crtc_id, 37);
+	test_assert_int_eq(req.plane, KMSCAST_PLANE_CURSOR);
+}
+
+static void test_bad_sizes(void)
+{
+	struct helper_request req;
+	uint8_t buf[HELPER_MAX_MSG_SIZE + 8] = {0};
+	struct helper_msg_hello hello = make_hello(1);
+	memcpy(buf, &hello, sizeof(hello));
+	test_assert_int_eq(parse(buf, 0, NULL, &req, "empty message"), -EPROTO);
+	for (size_t len = 1; len < sizeof(struct helper_msg_header); len++) {
+		test_assert_int_eq(parse(buf, len, NULL, &req, "short message"), -EPROTO);
+	}
+	test_assert_int_eq(parse(buf, HELPER_MAX_MSG_SIZE + 1, NULL, &req, "oversized"), -EPROTO);
+	struct helper_rx_meta trunc = {.msg_flags = MSG_TRUNC};
+	test_assert_int_eq(parse(buf, sizeof(hello), &trunc, &req, "oversized"), -EPROTO);
+	/* Header complete, body short or long: the size field and the type disagree. */
+	for (size_t len = sizeof(struct helper_msg_header); len < sizeof(buf); len++) {
+		if (len == sizeof(hello)) {
+			continue;
+		}
+		struct helper_msg_hello h = hello;
+		h.hdr.size = (uint32_t)len;
+		memcpy(buf, &h, sizeof(h));
+		test_assert_int_eq(parse(buf, len, NULL, &req, NULL), -EPROTO);
+	}
+}
+
+static void test_bad_header(void)
+{
+	struct helper_request req;
+	struct helper_msg_hello hello = make_hello(1);
+	hello.hdr.magic = 0;
+	test_assert_int_eq(parse(&hello, sizeof(hello), NULL, &req, "bad magic"), -EPROTO);
+	hello = make_hello(1);
+	hello.hdr.version = 2;
+	test_assert_int_eq(parse(&hello, sizeof(hello), NULL, &req, "version 2"), -EPROTONOSUPPORT);
+	hello = make_hello(1);
+	hello.hdr.type = HELPER_MSG_ERROR;
+	test_assert_int_eq(parse(&hello, sizeof(hello), NULL, &req, "unknown message type"),
+			-EPROTO);
+	hello = make_hello(1);
+	hello.reserved = 1;
+	test_assert_int_eq(parse(&hello, sizeof(hello), NULL, &req, "reserved"), -EPROTO);
+}
+
+static void test_control_data(void)
+{
+	struct helper_request req;
+	struct helper_msg_hello hello = make_hello(1);
+	struct helper_rx_meta one = {.n_fds = 1}, three = {.n_fds = 3};
+	struct helper_rx_meta ctrunc = {.msg_flags = MSG_CTRUNC, .n_fds = 4};
+	struct helper_rx_meta foreign = {.n_foreign_cmsgs = 1};
+	test_assert_int_eq(parse(&hello, sizeof(hello), &one, &req, "carries 1 fds"), -EPROTO);
+	test_assert_int_eq(parse(&hello, sizeof(hello), &three, &req, "carries 3 fds"), -EPROTO);
+	test_assert_int_eq(parse(&hello, sizeof(hello), &ctrunc, &req, "truncated"), -EPROTO);
+	test_assert_int_eq(parse(&hello, sizeof(hello), &foreign, &req, "control message"),
+			-EPROTO);
+}
+
+static void test_bad_export_fields(void)
+{
+	struct helper_request req;
+	struct helper_msg_export exp = make_export(1, "card0", 1, 0);
+	test_assert_int_eq(parse(&exp, sizeof(exp), NULL, &req, "plane kind 0"), -EPROTO);
+	exp = make_export(1, "card0", 1, KMSCAST_PLANE_PRIMARY);
+	exp.flags = 1;
+	test_assert_int_eq(parse(&exp, sizeof(exp), NULL, &req, "not zero"), -EPROTO);
+	exp = make_export(1, "card0", 1, KMSCAST_PLANE_PRIMARY);
+	exp.card[7] = 'x';
+	test_assert_int_eq(parse(&exp, sizeof(exp), NULL, &req, "zero-padded"), -EPROTO);
+	memset(exp.card, 'a', sizeof(exp.card));
+	test_assert_int_eq(parse(&exp, sizeof(exp), NULL, &req, "NUL-terminated"), -EPROTO);
+	/* A syntactically bad name is a failed request, not a malformed one: the backend says. */
+	exp = make_export(1, "../../etc", 1, KMSCAST_PLANE_PRIMARY);
+	test_assert_int_eq(parse(&exp, sizeof(exp), NULL, &req, NULL), 0);
+}
+
+static void test_card_names(void)
+{
+	const char *good[] = {"card0", "card1", "card9", "card10", "card255"};
+	const char *bad[] = {"", "card", "card-1", "card00", "card01", "card256", "card1000",
+			"renderD128", "card0/", "../card0", "card 1", "Card0", "card1a", "controlD64"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		test_assert(helper_card_name_valid(good[i]));
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (helper_card_name_valid(bad[i])) {
+			test_fail("\"%s\" accepted", bad[i]);
+		}
+	}
+}
+
+static struct helper_msg_fb make_fb(uint32_t seq)
+{
+	struct helper_msg_fb fb;
+	memset(&fb, 0, sizeof(fb));
+	helper_build_fb_header(&fb, seq);
+	fb.fb_id = 5;
+	fb.width = 64;
+	fb.height = 64;
+	fb.fourcc = DRM_FORMAT_ARGB8888;
+	fb.modifier = 0;
+	fb.flags = HELPER_FB_MODIFIER_EXPLICIT;
+	fb.n_planes = 2;
+	fb.n_fds = 1;
+	fb.pitches[0] = 256;
+	fb.pitches[1] = 128;
+	fb.offsets[1] = 16384;
+	return fb;
+}
+
+static int parse_reply(const void *buf, size_t len, size_t n_fds, uint32_t seq, uint16_t *type,
+		struct helper_fb *fb)
+{
+	char reason[HELPER_MAX_REASON];
+	return helper_client_parse_reply(buf, len, n_fds, seq, type, fb, reason, sizeof(reason));
+}
+
+static void test_client_reply_parser(void)
+{
+	uint16_t type;
+	struct helper_fb fb;
+	struct helper_msg_fb msg = make_fb(3);
+	test_assert_int_eq(parse_reply(&msg, sizeof(msg), 1, 3, &type, &fb), 0);
+	test_assert_int_eq(type, HELPER_MSG_FB);
+	test_assert_int_eq(fb.n_planes, 2);
+	test_assert_int_eq(fb.offsets[1], 16384);
+	test_assert(fb.modifier_explicit);
+	test_assert_int_eq(fb.modifier, 0);
+	msg.flags = 0;
+	test_assert_int_eq(parse_reply(&msg, sizeof(msg), 1, 3, &type, &fb), 0);
+	test_assert(!fb.modifier_explicit);
+	test_assert(fb.modifier == DRM_FORMAT_MOD_INVALID);
+
+	/* fds received must match n_fds; indices must be in range and every fd used. */
+	test_assert_int_eq(parse_reply(&msg, sizeof(msg), 2, 3, &type, &fb), -EPROTO);
+	test_assert_int_eq(parse_reply(&msg, sizeof(msg), 0, 3, &type, &fb), -EPROTO);
+	test_assert_int_eq(parse_reply(&msg, sizeof(msg), 1, 4, &type, &fb), -EPROTO);
+	msg.plane_fd_index[1] = 1;
+	test_assert_int_eq(parse_reply(&msg, sizeof(msg), 1, 3, &type, &fb), -EPROTO);
+	msg = make_fb(3);
+	msg.n_fds = 2;
+	test_assert_int_eq(parse_reply(&msg, sizeof(msg), 2, 3, &type, &fb), -EPROTO);
+	msg = make_fb(3);
+	msg.n_planes = HELPER_MAX_PLANES + 1;
+	test_assert_int_eq(parse_reply(&msg, sizeof(msg), 1, 3, &type, &fb), -EPROTO);
+	msg = make_fb(3);
+	test_assert_int_eq(parse_reply(&msg, sizeof(msg) - 1, 1, 3, &type, &fb), -EPROTO);
+
+	struct helper_msg_error err;
+	helper_build_error(&err, 4, -ENODATA, "CRTC 5 is off");
+	test_assert_int_eq(parse_reply(&err, sizeof(err), 0, 4, &type, &fb), -ENODATA);
+	test_assert_int_eq(parse_reply(&err, sizeof(err), 1, 4, &type, &fb), -EPROTO);
+	helper_build_error(&err, 4, 5, "positive");
+	test_assert_int_eq(parse_reply(&err, sizeof(err), 0, 4, &type, &fb), -EPROTO);
+
+	struct helper_msg_hello hello;
+	helper_build_hello_reply(&hello, 1);
+	test_assert_int_eq(parse_reply(&hello, sizeof(hello), 0, 1, &type, &fb), 0);
+	test_assert_int_eq(type, HELPER_MSG_HELLO_REPLY);
+}
+
+TEST_MAIN(TEST(test_valid_requests), TEST(test_bad_sizes), TEST(test_bad_header),
+		TEST(test_control_data), TEST(test_bad_export_fields), TEST(test_card_names),
+		TEST(test_client_reply_parser))

@@ -1,0 +1,489 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kmscast-helper's connection handling, in process, against a fake export backend (memfds
+ * stand in for DMA-BUFs; there is no DRM on the build host). One test per class of bad
+ * input: each checks the error the peer is told, that the connection is closed, and that no
+ * fd is left behind (counted in /proc/self/fd before and after).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "helper.h"
+#include "test-helper-util.h"
+
+/* Fake backend: card0 CRTC 1 has a 1-plane FB, CRTC 3 a 2-BO FB; CRTC 99 is off. */
+static int fake_conn_create(void *data, void **state)
+{
+	*state = malloc(1);
+	return *state ? 0 : -ENOMEM;
+}
+
+static void fake_conn_destroy(void *data, void *state)
+{
+	free(state);
+}
+
+static int fake_export(void *data, void *state, const struct helper_request *req,
+		struct helper_msg_fb *fb, int fds[HELPER_MAX_FDS], char *reason, size_t size)
+{
+	if (strcmp(req->card, "card0") != 0) {
+		snprintf(reason, size, "cannot open /dev/dri/%s", req->card);
+		return -ENOENT;
+	}
+	if (req->crtc_id == 99) {
+		snprintf(reason, size, "CRTC 99 is off");
+		return -ENODATA;
+	}
+	uint32_t n = req->crtc_id == 3 ? 2 : 1;
+	for (uint32_t i = 0; i < n; i++) {
+		fds[i] = memfd_create("fake-dmabuf", MFD_CLOEXEC);
+		test_assert(fds[i] >= 0);
+		fb->plane_fd_index[i] = i;
+		fb->pitches[i] = 4096;
+	}
+	fb->fb_id = 42;
+	fb->width = 1024;
+	fb->height = 768;
+	fb->fourcc = 0x34325258;
+	fb->n_planes = n;
+	fb->n_fds = n;
+	return 0;
+}
+
+static const struct helper_backend fake_backend = {
+	.conn_create = fake_conn_create,
+	.conn_destroy = fake_conn_destroy,
+	.export_fb = fake_export,
+};
+
+struct fixture {
+	struct helper_server *server;
+	int peer; /* our end */
+	int fds_before;
+};
+
+static struct helper_server *make_server(int hello_timeout_ms)
+{
+	struct helper_server_config config = {
+		.backend = &fake_backend,
+		.accept_policy = HELPER_PEER_ANY,
+		.hello_timeout_ms = hello_timeout_ms,
+	};
+	struct helper_server *server = helper_server_create(&config);
+	test_assert(server != NULL);
+	return server;
+}
+
+static int add_peer(struct helper_server *server)
+{
+	int sv[2];
+	test_assert(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+	test_assert_int_eq(helper_server_add_client(server, sv[1]), 0);
+	return sv[0];
+}
+
+static struct fixture setup(void)
+{
+	struct fixture f = {.fds_before = count_fds()};
+	f.server = make_server(HELPER_HELLO_TIMEOUT_MS);
+	f.peer = add_peer(f.server);
+	return f;
+}
+
+static void teardown(struct fixture *f)
+{
+	helper_server_destroy(f->server);
+	close(f->peer);
+	test_assert_int_eq(count_fds(), f->fds_before);
+}
+
+static void dispatch(struct fixture *f)
+{
+	test_assert_int_eq(helper_server_dispatch(f->server, 1000), 0);
+}
+
+static void say_hello(struct fixture *f)
+{
+	struct helper_msg_hello hello = make_hello(1);
+	test_assert_int_eq(send_with_fds(f->peer, &hello, sizeof(hello), -1, 0), sizeof(hello));
+	dispatch(f);
+	struct helper_msg_hello reply;
+	test_assert_int_eq(recv_record(f->peer, &reply, sizeof(reply), 1000, NULL), sizeof(reply));
+	test_assert_int_eq(reply.hdr.type, HELPER_MSG_HELLO_REPLY);
+	test_assert_int_eq(reply.proto_version, HELPER_PROTO_VERSION);
+}
+
+/* The peer must be told error and a reason containing what, then see EOF. */
+static void expect_closed_with(struct fixture *f, int error, const char *what)
+{
+	struct helper_msg_error msg;
+	int n_fds = -1;
+	test_assert_int_eq(recv_record(f->peer, &msg, sizeof(msg), 1000, &n_fds), sizeof(msg));
+	test_assert_int_eq(msg.hdr.type, HELPER_MSG_ERROR);
+	test_assert_int_eq(msg.error, error);
+	test_assert_int_eq(n_fds, 0);
+	if (strstr(msg.reason, what) == NULL) {
+		test_fail("reason \"%s\" does not mention \"%s\"", msg.reason, what);
+	}
+	char buf[HELPER_MAX_MSG_SIZE];
+	test_assert_int_eq(recv_record(f->peer, buf, sizeof(buf), 1000, NULL), 0);
+	test_assert_int_eq(helper_server_client_count(f->server), 0);
+}
+
+static void send_and_expect_close(const void *buf, size_t len, bool hello_first, int error,
+		const char *what)
+{
+	struct fixture f = setup();
+	if (hello_first) {
+		say_hello(&f);
+	}
+	test_assert_int_eq(send_with_fds(f.peer, buf, len, -1, 0), (int)len);
+	dispatch(&f);
+	expect_closed_with(&f, error, what);
+	teardown(&f);
+}
+
+static void test_empty_message(void)
+{
+	send_and_expect_close("", 0, false, -EPROTO, "empty message");
+	send_and_expect_close("", 0, true, -EPROTO, "empty message");
+}
+
+static void test_short_message(void)
+{
+	struct helper_msg_hello hello = make_hello(1);
+	send_and_expect_close(&hello, 8, false, -EPROTO, "short message (8 bytes)");
+	struct helper_msg_export req = make_export(2, "card0", 1, KMSCAST_PLANE_PRIMARY);
+	send_and_expect_close(&req, sizeof(req) - 1, true, -EPROTO, "size field 48 but record has 47 bytes");
+}
+
+static void test_oversized_message(void)
+{
+	uint8_t big[HELPER_MAX_MSG_SIZE + 100];
+	memset(big, 0, sizeof(big));
+	struct helper_msg_hello hello = make_hello(1);
+	memcpy(big, &hello, sizeof(hello));
+	send_and_expect_close(big, sizeof(big), false, -EPROTO, "oversized message");
+	send_and_expect_close(big, HELPER_MAX_MSG_SIZE + 1, true, -EPROTO, "oversized message");
+}
+
+static void test_wrong_version(void)
+{
+	struct helper_msg_hello hello = make_hello(1);
+	hello.hdr.version = HELPER_PROTO_VERSION + 1;
+	send_and_expect_close(&hello, sizeof(hello), false, -EPROTONOSUPPORT,
+			"unsupported protocol version 2");
+	hello = make_hello(1);
+	hello.proto_version = 7;
+	send_and_expect_close(&hello, sizeof(hello), false, -EPROTONOSUPPORT,
+			"unsupported protocol version 7");
+	struct helper_msg_export req = make_export(2, "card0", 1, KMSCAST_PLANE_PRIMARY);
+	req.hdr.version = 0;
+	send_and_expect_close(&req, sizeof(req), true, -EPROTONOSUPPORT, "version 0");
+}
+
+static void test_unknown_type(void)
+{
+	struct helper_msg_hello hello = make_hello(1);
+	hello.hdr.type = 0x77;
+	send_and_expect_close(&hello, sizeof(hello), false, -EPROTO, "unknown message type 0x77");
+	/* A reply type sent to the helper is just as unknown. */
+	hello.hdr.type = HELPER_MSG_FB;
+	send_and_expect_close(&hello, sizeof(hello), true, -EPROTO, "unknown message type");
+}
+
+static void test_bad_header_fields(void)
+{
+	struct helper_msg_hello hello = make_hello(1);
+	hello.hdr.magic ^= 1;
+	send_and_expect_close(&hello, sizeof(hello), false, -EPROTO, "bad magic");
+	hello = make_hello(1);
+	hello.hdr.size = 1000;
+	send_and_expect_close(&hello, sizeof(hello), false, -EPROTO, "size field 1000");
+	struct helper_msg_export req = make_export(2, "card0", 1, 3);
+	send_and_expect_close(&req, sizeof(req), true, -EPROTO, "unknown plane kind 3");
+	req = make_export(2, "card0", 1, KMSCAST_PLANE_PRIMARY);
+	memset(req.card, 'c', sizeof(req.card));
+	send_and_expect_close(&req, sizeof(req), true, -EPROTO, "not NUL-terminated");
+}
+
+static void test_sequence_errors(void)
+{
+	struct helper_msg_export req = make_export(2, "card0", 1, KMSCAST_PLANE_PRIMARY);
+	send_and_expect_close(&req, sizeof(req), false, -EPROTO, "export before hello");
+	struct helper_msg_hello hello = make_hello(3);
+	send_and_expect_close(&hello, sizeof(hello), true, -EPROTO, "second hello");
+}
+
+static void send_fds_and_expect_close(size_t n_fds, const char *what)
+{
+	struct fixture f = setup();
+	say_hello(&f);
+	int memfd = memfd_create("attached", MFD_CLOEXEC);
+	test_assert(memfd >= 0);
+	struct helper_msg_export req = make_export(2, "card0", 1, KMSCAST_PLANE_PRIMARY);
+	test_assert_int_eq(send_with_fds(f.peer, &req, sizeof(req), memfd, n_fds), sizeof(req));
+	close(memfd);
+	dispatch(&f);
+	expect_closed_with(&f, -EPROTO, what);
+	teardown(&f);
+}
+
+static void test_request_with_fds(void)
+{
+	send_fds_and_expect_close(1, "carries 1 fds");
+	send_fds_and_expect_close(3, "carries 3 fds");
+	/* More fds than the helper's control buffer holds: MSG_CTRUNC, the rest never land. */
+	send_fds_and_expect_close(HELPER_MAX_FDS + 1, "control data truncated");
+	send_fds_and_expect_close(253, "control data truncated"); /* SCM_MAX_FD */
+}
+
+/* 300 > SCM_MAX_FD (253): the kernel refuses it at the sender; the helper never sees it. */
+static void test_request_with_300_fds(void)
+{
+	struct fixture f = setup();
+	say_hello(&f);
+	int memfd = memfd_create("attached", MFD_CLOEXEC);
+	struct helper_msg_export req = make_export(2, "card0", 1, KMSCAST_PLANE_PRIMARY);
+	test_assert_int_eq(send_with_fds(f.peer, &req, sizeof(req), memfd, 300), -EINVAL);
+	close(memfd);
+	/* Nothing arrived, so the connection is still fine. */
+	test_assert_int_eq(send_with_fds(f.peer, &req, sizeof(req), -1, 0), sizeof(req));
+	dispatch(&f);
+	struct helper_msg_fb fb;
+	int n_fds = 0;
+	test_assert_int_eq(recv_record(f.peer, &fb, sizeof(fb), 1000, &n_fds), sizeof(fb));
+	test_assert_int_eq(fb.hdr.type, HELPER_MSG_FB);
+	test_assert_int_eq(n_fds, 1);
+	teardown(&f);
+}
+
+/* SEQPACKET keeps record boundaries: 1-byte writes are 1-byte messages, not a stream. */
+static void test_split_into_bytes(void)
+{
+	struct fixture f = setup();
+	struct helper_msg_hello hello = make_hello(1);
+	const uint8_t *bytes = (const uint8_t *)&hello;
+	for (size_t i = 0; i < sizeof(hello); i++) {
+		test_assert_int_eq(send_with_fds(f.peer, bytes + i, 1, -1, 0), 1);
+	}
+	dispatch(&f);
+	expect_closed_with(&f, -EPROTO, "short message (1 bytes)");
+	teardown(&f);
+}
+
+static void test_eof_mid_message(void)
+{
+	/* Half a record, then the peer shuts down. */
+	struct fixture f = setup();
+	struct helper_msg_hello hello = make_hello(1);
+	test_assert_int_eq(send_with_fds(f.peer, &hello, 12, -1, 0), 12);
+	test_assert(shutdown(f.peer, SHUT_WR) == 0);
+	dispatch(&f);
+	expect_closed_with(&f, -EPROTO, "short message (12 bytes)");
+	teardown(&f);
+
+	/* A full request, then the peer vanishes before the reply with its fds goes out. */
+	f = setup();
+	say_hello(&f);
+	struct helper_msg_export req = make_export(2, "card0", 3, KMSCAST_PLANE_PRIMARY);
+	test_assert_int_eq(send_with_fds(f.peer, &req, sizeof(req), -1, 0), sizeof(req));
+	close(f.peer);
+	f.peer = -1;
+	dispatch(&f);
+	dispatch(&f);
+	test_assert_int_eq(helper_server_client_count(f.server), 0);
+	helper_server_destroy(f.server);
+	test_assert_int_eq(count_fds(), f.fds_before);
+}
+
+/* A peer that sends requests but never reads the replies is dropped, not waited for. */
+static void test_peer_never_reads(void)
+{
+	struct fixture f = setup();
+	say_hello(&f);
+	int other = add_peer(f.server);
+	struct helper_msg_export req = make_export(2, "card0", 1, KMSCAST_PLANE_PRIMARY);
+	int sent = 0;
+	while (helper_server_client_count(f.server) == 2 && sent < 100000) {
+		test_assert_int_eq(send_with_fds(f.peer, &req, sizeof(req), -1, 0), sizeof(req));
+		sent++;
+		dispatch(&f);
+	}
+	test_assert_int_eq(helper_server_client_count(f.server), 1);
+	printf("# dropped the non-reading peer after %d unread replies\n", sent);
+	/* The other connection is unaffected. */
+	struct helper_msg_hello hello = make_hello(1);
+	test_assert_int_eq(send_with_fds(other, &hello, sizeof(hello), -1, 0), sizeof(hello));
+	dispatch(&f);
+	struct helper_msg_hello reply;
+	test_assert_int_eq(recv_record(other, &reply, sizeof(reply), 1000, NULL), sizeof(reply));
+	test_assert_int_eq(reply.hdr.type, HELPER_MSG_HELLO_REPLY);
+	close(other);
+	teardown(&f);
+}
+
+/*
+ * A flood of requests queued at once: served one per dispatch round, so a second client is
+ * answered in the first round; every reply is correct and nothing leaks.
+ */
+static void test_flood(void)
+{
+	struct fixture f = setup();
+	say_hello(&f);
+	int other = add_peer(f.server);
+	struct helper_msg_export req = make_export(2, "card0", 1, KMSCAST_PLANE_PRIMARY);
+	int queued = 0;
+	while (queued < 5000 && send_with_fds(f.peer, &req, sizeof(req), -1, 0) == sizeof(req)) {
+		queued++;
+	}
+	test_assert(queued > 1);
+	struct helper_msg_hello hello = make_hello(1);
+	test_assert_int_eq(send_with_fds(other, &hello, sizeof(hello), -1, 0), sizeof(hello));
+	dispatch(&f);
+	struct helper_msg_hello reply;
+	test_assert_int_eq(recv_record(other, &reply, sizeof(reply), 0, NULL), sizeof(reply));
+
+	int answered = 0;
+	while (answered < queued) {
+		struct helper_msg_fb fb;
+		int n_fds = 0;
+		int n = recv_record(f.peer, &fb, sizeof(fb), 0, &n_fds);
+		if (n == -ETIMEDOUT) {
+			dispatch(&f);
+			continue;
+		}
+		test_assert_int_eq(n, sizeof(fb));
+		test_assert_int_eq(fb.hdr.type, HELPER_MSG_FB);
+		test_assert_int_eq(fb.hdr.seq, 2);
+		test_assert_int_eq(n_fds, 1);
+		answered++;
+	}
+	printf("# %d flooded requests answered\n", answered);
+	test_assert_int_eq(helper_server_client_count(f.server), 2);
+	close(other);
+	teardown(&f);
+}
+
+/* A failed request is an error reply; the connection stays and works. */
+static void test_failed_request_keeps_connection(void)
+{
+	struct fixture f = setup();
+	say_hello(&f);
+	const struct {
+		const char *card;
+		uint32_t crtc;
+		int error;
+	} cases[] = {{"card9", 1, -ENOENT}, {"card0", 99, -ENODATA}, {"card0", 3, 0}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct helper_msg_export req =
+				make_export(10 + i, cases[i].card, cases[i].crtc, KMSCAST_PLANE_CURSOR);
+		test_assert_int_eq(send_with_fds(f.peer, &req, sizeof(req), -1, 0), sizeof(req));
+		dispatch(&f);
+		union {
+			struct helper_msg_header hdr;
+			struct helper_msg_error err;
+			struct helper_msg_fb fb;
+		} reply;
+		int n_fds = -1;
+		test_assert(recv_record(f.peer, &reply, sizeof(reply), 1000, &n_fds) > 0);
+		test_assert_int_eq(reply.hdr.seq, 10 + i);
+		if (cases[i].error != 0) {
+			test_assert_int_eq(reply.hdr.type, HELPER_MSG_ERROR);
+			test_assert_int_eq(reply.err.error, cases[i].error);
+			test_assert_int_eq(n_fds, 0);
+		} else {
+			test_assert_int_eq(reply.hdr.type, HELPER_MSG_FB);
+			test_assert_int_eq(reply.fb.n_fds, 2);
+			test_assert_int_eq(n_fds, 2);
+		}
+		test_assert_int_eq(helper_server_client_count(f.server), 1);
+	}
+	teardown(&f);
+}
+
+static void test_hello_timeout(void)
+{
+	struct fixture f = {.fds_before = count_fds()};
+	f.server = make_server(50);
+	f.peer = add_peer(f.server);
+	usleep(60 * 1000);
+	dispatch(&f);
+	expect_closed_with(&f, -ETIMEDOUT, "no hello");
+	teardown(&f);
+}
+
+static void test_max_clients(void)
+{
+	struct fixture f = setup();
+	int peers[HELPER_MAX_CLIENTS];
+	for (int i = 1; i < HELPER_MAX_CLIENTS; i++) {
+		peers[i] = add_peer(f.server);
+	}
+	int sv[2];
+	test_assert(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+	test_assert_int_eq(helper_server_add_client(f.server, sv[1]), -EBUSY);
+	struct helper_msg_error err;
+	test_assert_int_eq(recv_record(sv[0], &err, sizeof(err), 1000, NULL), sizeof(err));
+	test_assert_int_eq(err.error, -EBUSY);
+	test_assert_int_eq(recv_record(sv[0], &err, sizeof(err), 1000, NULL), 0);
+	close(sv[0]);
+	for (int i = 1; i < HELPER_MAX_CLIENTS; i++) {
+		close(peers[i]);
+	}
+	teardown(&f);
+}
+
+/* Socket-activated mode: peers not in the allowed group are told so and dropped. */
+static void accept_with_gid(gid_t gid, bool allowed)
+{
+	int before = count_fds();
+	struct helper_server_config config = {
+		.backend = &fake_backend,
+		.accept_policy = HELPER_PEER_GROUP,
+		.gid = gid,
+		.hello_timeout_ms = 1000,
+	};
+	struct helper_server *server = helper_server_create(&config);
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1, "kmscast-test-%d", (int)getpid());
+	socklen_t len = offsetof(struct sockaddr_un, sun_path) + 1 + strlen(addr.sun_path + 1);
+	int listener = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	test_assert(bind(listener, (struct sockaddr *)&addr, len) == 0);
+	test_assert(listen(listener, 4) == 0);
+	test_assert_int_eq(helper_check_listener(listener), 0);
+	test_assert_int_eq(helper_server_add_listener(server, listener), 0);
+
+	int peer = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	test_assert(connect(peer, (struct sockaddr *)&addr, len) == 0);
+	test_assert_int_eq(helper_server_dispatch(server, 1000), 0);
+	test_assert_int_eq(helper_server_client_count(server), allowed ? 1 : 0);
+	if (!allowed) {
+		struct helper_msg_error err;
+		test_assert_int_eq(recv_record(peer, &err, sizeof(err), 1000, NULL), sizeof(err));
+		test_assert_int_eq(err.error, -EACCES);
+		test_assert(strstr(err.reason, "not in group") != NULL);
+		test_assert_int_eq(recv_record(peer, &err, sizeof(err), 1000, NULL), 0);
+	}
+	close(peer);
+	helper_server_destroy(server);
+	test_assert_int_eq(count_fds(), before);
+}
+
+static void test_group_policy(void)
+{
+	accept_with_gid(getgid(), true);
+	accept_with_gid(54321, false); /* a group this test is not in */
+}
+
+TEST_MAIN(TEST(test_empty_message), TEST(test_short_message), TEST(test_oversized_message),
+		TEST(test_wrong_version), TEST(test_unknown_type), TEST(test_bad_header_fields),
+		TEST(test_sequence_errors), TEST(test_request_with_fds),
+		TEST(test_request_with_300_fds), TEST(test_split_into_bytes),
+		TEST(test_eof_mid_message), TEST(test_peer_never_reads), TEST(test_flood),
+		TEST(test_failed_request_keeps_connection), TEST(test_hello_timeout),
+		TEST(test_max_clients), TEST(test_group_policy))
