@@ -1,0 +1,64 @@
+# Shell helpers for scripts that run inside the kmscast bench VM (tests/vm/run).
+# Source it from POSIX sh or bash:  . "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
+#
+#   as_user CMD...            run CMD as kmscast-test (uid 1000; groups video, kmscast) with
+#                             the session environment (XDG_RUNTIME_DIR,
+#                             DBUS_SESSION_BUS_ADDRESS, PIPEWIRE_RUNTIME_DIR, HOME)
+#   wait_for_file PATH [SEC]  wait until PATH exists (default 10 s); non-zero on timeout
+#   wait_for_pw_node NAME [SEC]
+#                             wait until a PipeWire node with node.name NAME exists
+#   pw_node_id NAME           print the object id of the PipeWire node named NAME
+#   vm_fail MSG...            print "FAIL: MSG" on stderr and exit 1
+#
+# Fixtures started by the bench (--with) are already running when the command starts.
+
+KMSCAST_TEST_USER=kmscast-test
+KMSCAST_TEST_UID=1000
+KMSCAST_TEST_RUNTIME_DIR=/run/user/1000
+
+as_user() {
+	setpriv --reuid="$KMSCAST_TEST_UID" --regid="$KMSCAST_TEST_UID" --init-groups \
+		env HOME=/run/kmscast-test USER="$KMSCAST_TEST_USER" LOGNAME="$KMSCAST_TEST_USER" \
+		XDG_RUNTIME_DIR="$KMSCAST_TEST_RUNTIME_DIR" \
+		PIPEWIRE_RUNTIME_DIR="$KMSCAST_TEST_RUNTIME_DIR" \
+		DBUS_SESSION_BUS_ADDRESS="unix:path=$KMSCAST_TEST_RUNTIME_DIR/bus" \
+		"$@"
+}
+
+# Polls every 50 ms; SEC may be fractional.
+wait_for_file() {
+	_wff_n=$(awk -v s="${2:-10}" 'BEGIN { printf "%d", s * 20 }')
+	while [ ! -e "$1" ]; do
+		[ "$_wff_n" -le 0 ] && return 1
+		_wff_n=$((_wff_n - 1))
+		sleep 0.05
+	done
+	return 0
+}
+
+pw_node_id() {
+	as_user pw-dump 2>/dev/null | python3 -c '
+import json, sys
+for o in json.load(sys.stdin):
+    p = (o.get("info") or {}).get("props") or {}
+    if o.get("type") == "PipeWire:Interface:Node" and p.get("node.name") == sys.argv[1]:
+        print(o["id"]); break
+else:
+    sys.exit(1)
+' "$1"
+}
+
+wait_for_pw_node() {
+	_wpn_n=$(awk -v s="${2:-10}" 'BEGIN { printf "%d", s * 10 }')
+	until pw_node_id "$1" >/dev/null; do
+		[ "$_wpn_n" -le 0 ] && return 1
+		_wpn_n=$((_wpn_n - 1))
+		sleep 0.1
+	done
+	return 0
+}
+
+vm_fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
