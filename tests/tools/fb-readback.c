@@ -8,6 +8,8 @@
  *   crtc=<id> fb=<fb> ... error=<reason>                 (when it cannot be read or decoded)
  *   cursor crtc=<id> fb=<fb> <W>x<H> fourcc=<cc> image=<frame/30> color=0x<argb>   (--cursor)
  *
+ * --dump FILE appends each sampled primary frame to FILE as raw rows without padding.
+ *
  * Exit status: 0 when every sample decoded (and, with --expect-advancing, the frame numbers
  * of each CRTC never went back and advanced overall), 1 otherwise, 2 on bad usage.
  */
@@ -51,6 +53,7 @@ struct readback {
 	int drm_fd;
 	uint32_t only_crtc; /* 0: all active CRTCs */
 	bool cursor;
+	FILE *dump;
 	struct readback_plane planes[MAX_PLANES];
 	uint32_t n_planes;
 	struct crtc_track tracks[MAX_CRTCS];
@@ -66,6 +69,7 @@ struct fb_sample {
 	struct pattern_result pattern;
 	uint32_t cursor_image;
 	uint32_t cursor_color;
+	FILE *dump; /* --dump: raw rows of the primary plane are appended here */
 };
 
 static uint64_t now_ns(void)
@@ -160,6 +164,34 @@ static int export_dmabuf(int fd, uint32_t handle)
 	return -errno;
 }
 
+/*
+ * --dump: copy the frame out first and decode the copy, so the file holds exactly what was
+ * decoded even when writing it is slower than the producer's repaint. Rows are tightly
+ * packed, as `filesink` writes raw video of the same format.
+ */
+static void dump_and_decode(const uint8_t *pixels, struct fb_sample *s)
+{
+	const drmModeFB2 *fb2 = s->fb2;
+	size_t row = (size_t)fb2->width * pattern_format_cpp(fb2->pixel_format);
+	uint8_t *copy = row ? malloc(row * fb2->height) : NULL;
+
+	if (!copy) {
+		s->err = -ENOMEM;
+		s->reason = "cannot copy the frame for --dump";
+		return;
+	}
+	for (uint32_t y = 0; y < fb2->height; y++)
+		memcpy(copy + y * row, pixels + (size_t)y * fb2->pitches[0], row);
+	s->err = pattern_decode(copy, fb2->width, fb2->height, (uint32_t)row, fb2->pixel_format,
+		&s->pattern);
+	s->reason = s->pattern.reason;
+	if (fwrite(copy, row, fb2->height, s->dump) != fb2->height) {
+		s->err = -EIO;
+		s->reason = "writing the --dump file failed";
+	}
+	free(copy);
+}
+
 static void decode_mapped(const uint8_t *map, bool is_cursor, struct fb_sample *s)
 {
 	const drmModeFB2 *fb2 = s->fb2;
@@ -170,6 +202,10 @@ static void decode_mapped(const uint8_t *map, bool is_cursor, struct fb_sample *
 			&s->cursor_image);
 		memcpy(&s->cursor_color, pixels, 4);
 		s->reason = s->err ? "cursor image is not a pattern cursor" : NULL;
+		return;
+	}
+	if (s->dump) {
+		dump_and_decode(pixels, s);
 		return;
 	}
 	s->err = pattern_decode(pixels, fb2->width, fb2->height, fb2->pitches[0],
@@ -208,6 +244,7 @@ static void sample_fb(struct readback *rb, uint32_t fb_id, bool is_cursor, struc
 	int dmabuf;
 
 	memset(s, 0, sizeof(*s));
+	s->dump = is_cursor ? NULL : rb->dump;
 	s->fb2 = drmModeGetFB2(rb->drm_fd, fb_id);
 	if (!s->fb2) {
 		s->err = -errno;
@@ -357,7 +394,7 @@ static bool check_advancing(const struct readback *rb)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: fb-readback [--card NAME|PATH] [--crtc ID] [--count N] "
-		   "[--interval-ms MS] [--cursor] [--expect-advancing]\n");
+		   "[--interval-ms MS] [--cursor] [--expect-advancing] [--dump FILE]\n");
 }
 
 int main(int argc, char **argv)
@@ -369,6 +406,7 @@ int main(int argc, char **argv)
 		{ "interval-ms", required_argument, NULL, 'i' },
 		{ "cursor", no_argument, NULL, 'k' },
 		{ "expect-advancing", no_argument, NULL, 'a' },
+		{ "dump", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -398,6 +436,13 @@ int main(int argc, char **argv)
 			break;
 		case 'a':
 			expect_advancing = true;
+			break;
+		case 'D':
+			rb.dump = fopen(optarg, "we");
+			if (!rb.dump) {
+				fprintf(stderr, "fb-readback: cannot open %s: %m\n", optarg);
+				return 2;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -433,5 +478,7 @@ int main(int argc, char **argv)
 	if (ret >= 0 && expect_advancing && !check_advancing(&rb))
 		ret = -EBADMSG;
 	close(rb.drm_fd);
+	if (rb.dump)
+		fclose(rb.dump);
 	return ret < 0 || rb.failed ? 1 : 0;
 }

@@ -11,7 +11,7 @@
  *   cursor crtc=<id> index=<i> frame=<k> x=<x> y=<y> hot_x=<hx> hot_y=<hy> color=0x<argb>
  *   ready crtcs=<n>                    (after the first page flip on every CRTC)
  *   off crtc=<id> index=<i> frame=<k> t_ns=<ns>
- *   done crtc=<id> index=<i> flips=<n> last_frame=<k>
+ *   done crtc=<id> index=<i> flips=<n> last_frame=<k> skipped_slots=<timer slots missed>
  *
  * Frame k is painted with frame number k mod 2^20 and CRTC index <i>. Frame 0 is shown by the
  * initial modeset, later frames by page flips (or a modeset after --mode-change-at/--off-at).
@@ -49,6 +49,7 @@ struct producer {
 	FILE *log; /* stdout or the --log file */
 	struct output outs[MAX_OUTPUTS];
 	uint32_t n_outs;
+	struct id_reservations reserved_ids;
 	uint64_t stop_ns; /* 0: no --duration */
 	bool ready;
 	bool stop;
@@ -82,7 +83,9 @@ static void usage(FILE *f)
 		"  --rate HZ                 flip rate, capped at the mode refresh (default 60)\n"
 		"  --fourcc CC               XR24 (default), AR24, XB24, AB24 or RG16\n"
 		"  --frames N | --duration SEC   stop after N frames per CRTC or SEC seconds\n"
-		"  --recreate K              re-create the framebuffers every K frames\n"
+		"  --recreate K              re-create the framebuffers every K frames; new FB ids\n"
+		"  --reuse-fb-ids            let re-created FBs get ids of destroyed ones, as\n"
+		"                            compositors do (kernel 6.1 hands out the lowest free id)\n"
 		"  --mode-change-at K:WxH    modeset to WxH at frame K\n"
 		"  --off-at K[:MS]           switch the CRTC off after frame K for MS ms (1000)\n"
 		"  --cursor                  a moving, changing cursor\n"
@@ -203,6 +206,9 @@ static int parse_option(int opt, char *arg, struct producer_options *opts)
 	case 'k':
 		opts->cursor = true;
 		break;
+	case 'u':
+		opts->reuse_fb_ids = true;
+		break;
 	case 'l':
 		opts->log_path = arg;
 		break;
@@ -227,6 +233,7 @@ static int parse_options(int argc, char **argv, struct producer_options *opts)
 		{ "mode-change-at", required_argument, NULL, 'M' },
 		{ "off-at", required_argument, NULL, 'o' },
 		{ "cursor", no_argument, NULL, 'k' },
+		{ "reuse-fb-ids", no_argument, NULL, 'u' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -302,6 +309,25 @@ static void log_fb(struct producer *p, const struct output *o, const struct dumb
 			fb->fb_id);
 }
 
+static int paint(struct producer *p, struct output *o, struct dumb_fb *fb, uint64_t frame)
+{
+	int ret;
+
+	if (fb->painted)
+		ret = pattern_paint_frame(fb->map, fb->width, fb->height, fb->pitch, fb->fourcc,
+			o->crtc_index, (uint32_t)(frame & PATTERN_FRAME_MASK));
+	else
+		ret = pattern_paint_full(fb->map, fb->width, fb->height, fb->pitch, fb->fourcc,
+			o->crtc_index, (uint32_t)(frame & PATTERN_FRAME_MASK));
+	if (ret < 0) {
+		fprintf(stderr, "kms-producer: cannot paint %ux%u: %s\n", fb->width, fb->height,
+			strerror(-ret));
+		return ret;
+	}
+	fb->painted = true;
+	return 0;
+}
+
 static int create_fb(struct producer *p, struct output *o, uint32_t w, uint32_t h,
 	struct dumb_fb *fb)
 {
@@ -311,14 +337,26 @@ static int create_fb(struct producer *p, struct output *o, uint32_t w, uint32_t 
 		return ret;
 	fb->generation = o->generation;
 	log_fb(p, o, fb, true);
-	return 0;
+	/* The background costs a full-frame write: pay it here, not between vblank and flip. */
+	return paint(p, o, fb, 0);
 }
 
 static void destroy_fb(struct producer *p, struct output *o, struct dumb_fb *fb)
 {
-	if (fb->fb_id)
+	uint32_t fb_id = fb->fb_id;
+	int ret;
+
+	if (fb_id)
 		log_fb(p, o, fb, false);
 	dumb_fb_destroy(p->drm_fd, fb);
+	if (!fb_id || p->opts.reuse_fb_ids || p->stop)
+		return;
+	ret = fb_id_reserve(p->drm_fd, fb_id, &p->reserved_ids);
+	if (ret < 0 && !p->reserved_ids.full_warned) {
+		fprintf(stderr, "kms-producer: cannot hold freed FB id %u, ids may be reused: %s\n",
+			fb_id, strerror(-ret));
+		p->reserved_ids.full_warned = true;
+	}
 }
 
 static void destroy_fbs(struct producer *p, struct output *o, struct dumb_fb *fbs)
@@ -337,25 +375,6 @@ static int create_fbs(struct producer *p, struct output *o, uint32_t w, uint32_t
 			return ret;
 		}
 	}
-	return 0;
-}
-
-static int paint(struct producer *p, struct output *o, struct dumb_fb *fb, uint64_t frame)
-{
-	int ret;
-
-	if (fb->painted)
-		ret = pattern_paint_frame(fb->map, fb->width, fb->height, fb->pitch, fb->fourcc,
-			o->crtc_index, (uint32_t)(frame & PATTERN_FRAME_MASK));
-	else
-		ret = pattern_paint_full(fb->map, fb->width, fb->height, fb->pitch, fb->fourcc,
-			o->crtc_index, (uint32_t)(frame & PATTERN_FRAME_MASK));
-	if (ret < 0) {
-		fprintf(stderr, "kms-producer: cannot paint %ux%u: %s\n", fb->width, fb->height,
-			strerror(-ret));
-		return ret;
-	}
-	fb->painted = true;
 	return 0;
 }
 
@@ -542,14 +561,28 @@ static void switch_off(struct producer *p, struct output *o, uint64_t t)
 
 static void schedule_next(struct output *o, uint64_t now)
 {
-	if (o->vblank_paced) {
+	if (o->vblank_paced)
 		o->next_ns = now;
-		return;
-	}
-	/* Keep an absolute schedule; after a stall longer than a period, restart it from now. */
-	o->next_ns += o->period_ns;
-	if (now > o->next_ns + o->period_ns)
-		o->next_ns = now;
+	else
+		o->next_ns += o->period_ns;
+}
+
+/*
+ * Timer pacing emulates vblank: flips go out on an absolute grid of slots one period apart.
+ * A slot missed by more than a quarter period is skipped, as hardware would show the frame
+ * a vblank later; catching up instead would flip faster than the refresh rate. Returns
+ * whether the output is due now.
+ */
+static bool slot_due(struct output *o, uint64_t now)
+{
+	uint64_t slack = o->period_ns / 4, missed;
+
+	if (o->vblank_paced || o->state == OUTPUT_OFF || now <= o->next_ns + slack)
+		return o->next_ns <= now;
+	missed = (now - o->next_ns - slack) / o->period_ns + 1;
+	o->next_ns += missed * o->period_ns;
+	o->skipped_slots += missed;
+	return o->next_ns <= now;
 }
 
 static struct producer *the_producer; /* for the libdrm event callback */
@@ -584,7 +617,7 @@ static void submit_due(struct producer *p, uint64_t now)
 {
 	for (uint32_t i = 0; i < p->n_outs && !p->stop; i++) {
 		struct output *o = &p->outs[i];
-		if ((o->state == OUTPUT_IDLE || o->state == OUTPUT_OFF) && o->next_ns <= now &&
+		if ((o->state == OUTPUT_IDLE || o->state == OUTPUT_OFF) && slot_due(o, now) &&
 				submit_frame(p, o) < 0) {
 			p->exit_code = 1;
 			p->stop = true;
@@ -612,9 +645,7 @@ static void arm_timer(struct producer *p)
 				(deadline == 0 || o->next_ns < deadline))
 			deadline = o->next_ns;
 	}
-	/* An it_value of zero would disarm; a deadline in the past fires at once. */
-	if (deadline == 0)
-		deadline = 1;
+	/* Nothing due (all flips pending): an it_value of zero disarms, the flip events wake us. */
 	its.it_value.tv_sec = (time_t)(deadline / NSEC_PER_SEC);
 	its.it_value.tv_nsec = (long)(deadline % NSEC_PER_SEC);
 	timerfd_settime(p->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
@@ -687,14 +718,15 @@ static void drain_flips(struct producer *p)
 
 static void cleanup(struct producer *p)
 {
+	p->stop = true; /* no FB id reservations while tearing down */
 	if (p->drm_fd >= 0)
 		drain_flips(p);
 	for (uint32_t i = 0; i < p->n_outs; i++) {
 		struct output *o = &p->outs[i];
 		if (o->front >= 0)
 			fprintf(p->log, "done crtc=%u index=%u flips=%" PRIu64
-					" last_frame=%" PRIu64 "\n",
-				o->crtc_id, o->crtc_index, o->flips, o->frame);
+					" last_frame=%" PRIu64 " skipped_slots=%" PRIu64 "\n",
+				o->crtc_id, o->crtc_index, o->flips, o->frame, o->skipped_slots);
 		cursor_finish(p->drm_fd, o);
 		output_restore(p->drm_fd, o);
 		destroy_fbs(p, o, o->fbs);
@@ -703,6 +735,8 @@ static void cleanup(struct producer *p)
 		fclose(p->log);
 	else if (p->log)
 		fflush(p->log);
+	if (p->drm_fd >= 0)
+		fb_id_release_all(p->drm_fd, &p->reserved_ids);
 	if (p->timer_fd >= 0)
 		close(p->timer_fd);
 	if (p->signal_fd >= 0)

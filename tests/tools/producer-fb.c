@@ -81,3 +81,27 @@ void dumb_fb_destroy(int drm_fd, struct dumb_fb *fb)
 	}
 	memset(fb, 0, sizeof(*fb));
 }
+
+int fb_id_reserve(int drm_fd, uint32_t freed_id, struct id_reservations *res)
+{
+	static const uint32_t placeholder = 0;
+
+	/* Lower free ids are taken first; stop once the freed one (or a higher one) is held. */
+	while (res->count < MAX_RESERVED_IDS) {
+		uint32_t blob_id = 0;
+		if (drmModeCreatePropertyBlob(drm_fd, &placeholder, sizeof(placeholder),
+			    &blob_id) < 0)
+			return -errno;
+		res->blob_ids[res->count++] = blob_id;
+		if (blob_id >= freed_id)
+			return 0;
+	}
+	return -ENOSPC;
+}
+
+void fb_id_release_all(int drm_fd, struct id_reservations *res)
+{
+	for (uint32_t i = 0; i < res->count; i++)
+		drmModeDestroyPropertyBlob(drm_fd, res->blob_ids[i]);
+	res->count = 0;
+}

@@ -47,8 +47,10 @@ static void make_cvt_rb_mode(uint32_t width, uint32_t height, drmModeModeInfo *m
 	vtotal = height + vbi_lines;
 
 	memset(mode, 0, sizeof(*mode));
-	mode->clock = (uint32_t)((uint64_t)refresh * htotal * vtotal / 1000 / clock_step_khz *
-		clock_step_khz);
+	/* CVT rounds the clock down; rounding up keeps the refresh at 60 Hz or above, so a
+	 * 60 Hz producer on a forced connector is not slowed to 59.87 Hz. */
+	mode->clock = (uint32_t)(((uint64_t)refresh * htotal * vtotal / 1000 + clock_step_khz - 1) /
+		clock_step_khz * clock_step_khz);
 	mode->hdisplay = (uint16_t)hdisplay;
 	mode->hsync_start = (uint16_t)(hdisplay + h_front);
 	mode->hsync_end = (uint16_t)(hdisplay + h_front + h_sync);

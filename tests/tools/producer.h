@@ -15,6 +15,8 @@
 #define CURSOR_SIZE 64
 #define DEFAULT_WIDTH 1024
 #define DEFAULT_HEIGHT 768
+/* Freed FB ids held by placeholder blobs so that --recreate never reuses an id. */
+#define MAX_RESERVED_IDS 16384
 
 /* A dumb buffer with its framebuffer and CPU mapping. */
 struct dumb_fb {
@@ -62,6 +64,7 @@ struct output {
 	uint64_t period_ns;
 	bool vblank_paced; /* the driver throttles flips to vblank: flip on each event */
 	uint64_t flips;
+	uint64_t skipped_slots; /* timer pacing: slots missed because we were late */
 
 	struct cursor cursor;
 };
@@ -82,7 +85,15 @@ struct producer_options {
 	uint64_t off_at; /* 0: never */
 	uint64_t off_ns;
 	bool cursor;
+	bool reuse_fb_ids; /* let the kernel hand out freed FB ids again */
 	const char *log_path;
+};
+
+/* Mode object ids kept out of circulation, see fb_id_reserve(). */
+struct id_reservations {
+	uint32_t blob_ids[MAX_RESERVED_IDS];
+	uint32_t count;
+	bool full_warned;
 };
 
 /* producer-fb.c */
@@ -96,6 +107,17 @@ int dumb_fb_create(int drm_fd, uint32_t width, uint32_t height, uint32_t fourcc,
 
 /* Unmap, remove the framebuffer and destroy the dumb buffer. Accepts empty buffers. */
 void dumb_fb_destroy(int drm_fd, struct dumb_fb *fb);
+
+/*
+ * Keep a just-freed FB id from being handed out again. Kernel 6.1 gives mode objects the
+ * lowest free id, so a re-created FB would often get an id an earlier FB had; placeholder
+ * property blobs (same id space) take the freed ids instead. Returns 0 or -errno; -ENOSPC
+ * once MAX_RESERVED_IDS are held.
+ */
+int fb_id_reserve(int drm_fd, uint32_t freed_id, struct id_reservations *res);
+
+/* Destroy the placeholder blobs. */
+void fb_id_release_all(int drm_fd, struct id_reservations *res);
 
 /* producer-output.c */
 
