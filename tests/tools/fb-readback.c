@@ -182,8 +182,8 @@ static void dump_and_decode(const uint8_t *pixels, struct fb_sample *s)
 	}
 	for (uint32_t y = 0; y < fb2->height; y++)
 		memcpy(copy + y * row, pixels + (size_t)y * fb2->pitches[0], row);
-	s->err = pattern_decode(copy, fb2->width, fb2->height, (uint32_t)row, fb2->pixel_format,
-		&s->pattern);
+	s->err = pattern_decode(
+		copy, fb2->width, fb2->height, (uint32_t)row, fb2->pixel_format, &s->pattern);
 	s->reason = s->pattern.reason;
 	if (fwrite(copy, row, fb2->height, s->dump) != fb2->height) {
 		s->err = -EIO;
@@ -198,8 +198,8 @@ static void decode_mapped(const uint8_t *map, bool is_cursor, struct fb_sample *
 	const uint8_t *pixels = map + fb2->offsets[0];
 
 	if (is_cursor) {
-		s->err = pattern_decode_cursor(pixels, fb2->width, fb2->height, fb2->pitches[0],
-			&s->cursor_image);
+		s->err = pattern_decode_cursor(
+			pixels, fb2->width, fb2->height, fb2->pitches[0], &s->cursor_image);
 		memcpy(&s->cursor_color, pixels, 4);
 		s->reason = s->err ? "cursor image is not a pattern cursor" : NULL;
 		return;
@@ -208,17 +208,18 @@ static void decode_mapped(const uint8_t *map, bool is_cursor, struct fb_sample *
 		dump_and_decode(pixels, s);
 		return;
 	}
-	s->err = pattern_decode(pixels, fb2->width, fb2->height, fb2->pitches[0],
-		fb2->pixel_format, &s->pattern);
+	s->err = pattern_decode(
+		pixels, fb2->width, fb2->height, fb2->pitches[0], fb2->pixel_format, &s->pattern);
 	s->reason = s->pattern.reason;
 }
 
 /* Map the DMA-BUF and decode it between DMA_BUF_IOCTL_SYNC start and end. */
 static void read_dmabuf(int dmabuf, bool is_cursor, struct fb_sample *s)
 {
-	struct dma_buf_sync sync = { .flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ };
+	struct dma_buf_sync sync = {.flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ};
 	off_t size = lseek(dmabuf, 0, SEEK_END);
-	uint64_t need = (uint64_t)s->fb2->offsets[0] + (uint64_t)s->fb2->pitches[0] * s->fb2->height;
+	uint64_t need =
+		(uint64_t)s->fb2->offsets[0] + (uint64_t)s->fb2->pitches[0] * s->fb2->height;
 	void *map;
 
 	if (size <= 0 || (uint64_t)size < need || (uint64_t)size > MAX_MAP_SIZE) {
@@ -400,17 +401,17 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
-		{ "card", required_argument, NULL, 'c' },
-		{ "crtc", required_argument, NULL, 'C' },
-		{ "count", required_argument, NULL, 'n' },
-		{ "interval-ms", required_argument, NULL, 'i' },
-		{ "cursor", no_argument, NULL, 'k' },
-		{ "expect-advancing", no_argument, NULL, 'a' },
-		{ "dump", required_argument, NULL, 'D' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{"card", required_argument, NULL, 'c'},
+		{"crtc", required_argument, NULL, 'C'},
+		{"count", required_argument, NULL, 'n'},
+		{"interval-ms", required_argument, NULL, 'i'},
+		{"cursor", no_argument, NULL, 'k'},
+		{"expect-advancing", no_argument, NULL, 'a'},
+		{"dump", required_argument, NULL, 'D'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
-	struct readback rb = { .drm_fd = -1 };
+	struct readback rb = {.drm_fd = -1};
 	const char *card = "card0";
 	long count = 1, interval_ms = 100;
 	bool expect_advancing = false;

@@ -11,6 +11,7 @@
  *   cursor crtc=<id> index=<i> frame=<k> x=<x> y=<y> hot_x=<hx> hot_y=<hy> color=0x<argb>
  *   ready crtcs=<n>                    (after the first page flip on every CRTC)
  *   off crtc=<id> index=<i> frame=<k> t_ns=<ns>
+ *   rusage user_ms=<u> sys_ms=<s> minflt=<n> majflt=<n>       (at exit)
  *   done crtc=<id> index=<i> flips=<n> last_frame=<k> skipped_slots=<timer slots missed>
  *
  * Frame k is painted with frame number k mod 2^20 and CRTC index <i>. Frame 0 is shown by the
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -83,9 +85,10 @@ static void usage(FILE *f)
 		"  --rate HZ                 flip rate, capped at the mode refresh (default 60)\n"
 		"  --fourcc CC               XR24 (default), AR24, XB24, AB24 or RG16\n"
 		"  --frames N | --duration SEC   stop after N frames per CRTC or SEC seconds\n"
-		"  --recreate K              re-create the framebuffers every K frames; new FB ids\n"
-		"  --reuse-fb-ids            let re-created FBs get ids of destroyed ones, as\n"
-		"                            compositors do (kernel 6.1 hands out the lowest free id)\n"
+		"  --recreate K              re-create the framebuffers every K frames\n"
+		"                            (each new FB gets an id never used before)\n"
+		"  --reuse-fb-ids            let new FBs take freed ids, as compositors'\n"
+		"                            FBs do (kernel 6.1 hands out the lowest id)\n"
 		"  --mode-change-at K:WxH    modeset to WxH at frame K\n"
 		"  --off-at K[:MS]           switch the CRTC off after frame K for MS ms (1000)\n"
 		"  --cursor                  a moving, changing cursor\n"
@@ -112,7 +115,7 @@ static int parse_size(const char *s, uint32_t *w, uint32_t *h)
 	char tail;
 
 	if (sscanf(s, "%ux%u%c", &a, &b, &tail) != 2 || a < PATTERN_MIN_WIDTH ||
-			b < PATTERN_MIN_HEIGHT || a > PATTERN_MAX_DIM || b > PATTERN_MAX_DIM)
+		b < PATTERN_MIN_HEIGHT || a > PATTERN_MAX_DIM || b > PATTERN_MAX_DIM)
 		return -EINVAL;
 	*w = a;
 	*h = b;
@@ -123,7 +126,7 @@ static int parse_size(const char *s, uint32_t *w, uint32_t *h)
 static int parse_connectors(char *list, struct producer_options *opts)
 {
 	for (char *save = NULL, *name = strtok_r(list, ",", &save); name;
-			name = strtok_r(NULL, ",", &save)) {
+		name = strtok_r(NULL, ",", &save)) {
 		if (opts->n_forced == MAX_FORCED_CONNECTORS) {
 			fprintf(stderr, "kms-producer: more than %d connectors\n",
 				MAX_FORCED_CONNECTORS);
@@ -173,11 +176,11 @@ static int parse_option(int opt, char *arg, struct producer_options *opts)
 	case 'f':
 		opts->fourcc = pattern_format_from_name(arg);
 		ret = opts->fourcc == DRM_FORMAT_XRGB8888 || opts->fourcc == DRM_FORMAT_ARGB8888 ||
-				opts->fourcc == DRM_FORMAT_XBGR8888 ||
-				opts->fourcc == DRM_FORMAT_ABGR8888 ||
-				opts->fourcc == DRM_FORMAT_RGB565 ?
-			0 :
-			-EINVAL;
+				      opts->fourcc == DRM_FORMAT_XBGR8888 ||
+				      opts->fourcc == DRM_FORMAT_ABGR8888 ||
+				      opts->fourcc == DRM_FORMAT_RGB565
+			      ? 0
+			      : -EINVAL;
 		break;
 	case 'n':
 		ret = parse_u64(arg, 1, UINT64_MAX, &opts->frames);
@@ -192,8 +195,8 @@ static int parse_option(int opt, char *arg, struct producer_options *opts)
 	case 'M':
 		ret = parse_frame_arg(arg, &opts->mode_change_at, &rest);
 		if (ret == 0)
-			ret = rest ? parse_size(rest, &opts->mode_change_w, &opts->mode_change_h) :
-				     -EINVAL;
+			ret = rest ? parse_size(rest, &opts->mode_change_w, &opts->mode_change_h)
+				   : -EINVAL;
 		break;
 	case 'o':
 		ret = parse_frame_arg(arg, &opts->off_at, &rest);
@@ -221,22 +224,22 @@ static int parse_option(int opt, char *arg, struct producer_options *opts)
 static int parse_options(int argc, char **argv, struct producer_options *opts)
 {
 	static const struct option long_opts[] = {
-		{ "card", required_argument, NULL, 'c' },
-		{ "connector", required_argument, NULL, 'C' },
-		{ "mode", required_argument, NULL, 'm' },
-		{ "buffers", required_argument, NULL, 'b' },
-		{ "rate", required_argument, NULL, 'r' },
-		{ "fourcc", required_argument, NULL, 'f' },
-		{ "frames", required_argument, NULL, 'n' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "recreate", required_argument, NULL, 'R' },
-		{ "mode-change-at", required_argument, NULL, 'M' },
-		{ "off-at", required_argument, NULL, 'o' },
-		{ "cursor", no_argument, NULL, 'k' },
-		{ "reuse-fb-ids", no_argument, NULL, 'u' },
-		{ "log", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{"card", required_argument, NULL, 'c'},
+		{"connector", required_argument, NULL, 'C'},
+		{"mode", required_argument, NULL, 'm'},
+		{"buffers", required_argument, NULL, 'b'},
+		{"rate", required_argument, NULL, 'r'},
+		{"fourcc", required_argument, NULL, 'f'},
+		{"frames", required_argument, NULL, 'n'},
+		{"duration", required_argument, NULL, 'd'},
+		{"recreate", required_argument, NULL, 'R'},
+		{"mode-change-at", required_argument, NULL, 'M'},
+		{"off-at", required_argument, NULL, 'o'},
+		{"cursor", no_argument, NULL, 'k'},
+		{"reuse-fb-ids", no_argument, NULL, 'u'},
+		{"log", required_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	int opt;
 
@@ -283,8 +286,9 @@ static int open_card(struct producer *p)
 		return -errno;
 	}
 	if (drmSetMaster(p->drm_fd) < 0 || !drmIsMaster(p->drm_fd)) {
-		fprintf(stderr, "kms-producer: cannot become DRM master of %s "
-				"(another compositor running, or not root?): %m\n",
+		fprintf(stderr,
+			"kms-producer: cannot become DRM master of %s "
+			"(another compositor running, or not root?): %m\n",
 			path);
 		return -EBUSY;
 	}
@@ -295,8 +299,8 @@ static int open_card(struct producer *p)
 	return 0;
 }
 
-static void log_fb(struct producer *p, const struct output *o, const struct dumb_fb *fb,
-	bool created)
+static void log_fb(
+	struct producer *p, const struct output *o, const struct dumb_fb *fb, bool created)
 {
 	char cc[5];
 
@@ -328,8 +332,8 @@ static int paint(struct producer *p, struct output *o, struct dumb_fb *fb, uint6
 	return 0;
 }
 
-static int create_fb(struct producer *p, struct output *o, uint32_t w, uint32_t h,
-	struct dumb_fb *fb)
+static int create_fb(
+	struct producer *p, struct output *o, uint32_t w, uint32_t h, struct dumb_fb *fb)
 {
 	int ret = dumb_fb_create(p->drm_fd, w, h, p->opts.fourcc, true, fb);
 
@@ -365,8 +369,8 @@ static void destroy_fbs(struct producer *p, struct output *o, struct dumb_fb *fb
 		destroy_fb(p, o, &fbs[i]);
 }
 
-static int create_fbs(struct producer *p, struct output *o, uint32_t w, uint32_t h,
-	struct dumb_fb *fbs)
+static int create_fbs(
+	struct producer *p, struct output *o, uint32_t w, uint32_t h, struct dumb_fb *fbs)
 {
 	for (uint32_t i = 0; i < o->n_fbs; i++) {
 		int ret = create_fb(p, o, w, h, &fbs[i]);
@@ -506,8 +510,8 @@ static int flip_next(struct producer *p, struct output *o)
 	ret = paint(p, o, &o->fbs[back], frame);
 	if (ret < 0)
 		return ret;
-	if (drmModePageFlip(p->drm_fd, o->crtc_id, o->fbs[back].fb_id,
-		    DRM_MODE_PAGE_FLIP_EVENT, o) < 0) {
+	if (drmModePageFlip(
+		    p->drm_fd, o->crtc_id, o->fbs[back].fb_id, DRM_MODE_PAGE_FLIP_EVENT, o) < 0) {
 		ret = -errno;
 		fprintf(stderr, "kms-producer: page flip on CRTC %u: %m\n", o->crtc_id);
 		return ret;
@@ -618,7 +622,7 @@ static void submit_due(struct producer *p, uint64_t now)
 	for (uint32_t i = 0; i < p->n_outs && !p->stop; i++) {
 		struct output *o = &p->outs[i];
 		if ((o->state == OUTPUT_IDLE || o->state == OUTPUT_OFF) && slot_due(o, now) &&
-				submit_frame(p, o) < 0) {
+			submit_frame(p, o) < 0) {
 			p->exit_code = 1;
 			p->stop = true;
 		}
@@ -637,12 +641,12 @@ static bool all_done(const struct producer *p)
 static void arm_timer(struct producer *p)
 {
 	uint64_t deadline = p->stop_ns;
-	struct itimerspec its = { 0 };
+	struct itimerspec its = {0};
 
 	for (uint32_t i = 0; i < p->n_outs; i++) {
 		const struct output *o = &p->outs[i];
 		if ((o->state == OUTPUT_IDLE || o->state == OUTPUT_OFF) &&
-				(deadline == 0 || o->next_ns < deadline))
+			(deadline == 0 || o->next_ns < deadline))
 			deadline = o->next_ns;
 	}
 	/* Nothing due (all flips pending): an it_value of zero disarms, the flip events wake us. */
@@ -662,11 +666,11 @@ static void handle_signal(struct producer *p)
 
 static int run(struct producer *p)
 {
-	drmEventContext evctx = { .version = 3, .page_flip_handler2 = on_flip };
+	drmEventContext evctx = {.version = 3, .page_flip_handler2 = on_flip};
 	struct pollfd fds[3] = {
-		{ .fd = p->drm_fd, .events = POLLIN },
-		{ .fd = p->timer_fd, .events = POLLIN },
-		{ .fd = p->signal_fd, .events = POLLIN },
+		{.fd = p->drm_fd, .events = POLLIN},
+		{.fd = p->timer_fd, .events = POLLIN},
+		{.fd = p->signal_fd, .events = POLLIN},
 	};
 	uint64_t expirations;
 
@@ -689,7 +693,7 @@ static int run(struct producer *p)
 		}
 		if (fds[1].revents & POLLIN) {
 			if (read(p->timer_fd, &expirations, sizeof(expirations)) < 0 &&
-					errno != EAGAIN)
+				errno != EAGAIN)
 				return -errno;
 		}
 		if (fds[2].revents & POLLIN)
@@ -701,8 +705,8 @@ static int run(struct producer *p)
 /* Let pending flips land before the buffers go, so no RMFB hits a buffer in flight. */
 static void drain_flips(struct producer *p)
 {
-	drmEventContext evctx = { .version = 3, .page_flip_handler2 = on_flip };
-	struct pollfd pfd = { .fd = p->drm_fd, .events = POLLIN };
+	drmEventContext evctx = {.version = 3, .page_flip_handler2 = on_flip};
+	struct pollfd pfd = {.fd = p->drm_fd, .events = POLLIN};
 	uint64_t give_up = now_ns() + NSEC_PER_SEC / 2;
 
 	p->opts.off_at = 0;
@@ -716,6 +720,18 @@ static void drain_flips(struct producer *p)
 	}
 }
 
+/* CPU cost for the bench's figures: user is painting, sys mostly the drivers' flip work. */
+static void log_rusage(struct producer *p)
+{
+	struct rusage ru;
+
+	if (!p->log || p->n_outs == 0 || getrusage(RUSAGE_SELF, &ru) < 0)
+		return;
+	fprintf(p->log, "rusage user_ms=%ld sys_ms=%ld minflt=%ld majflt=%ld\n",
+		ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000,
+		ru.ru_stime.tv_sec * 1000 + ru.ru_stime.tv_usec / 1000, ru.ru_minflt, ru.ru_majflt);
+}
+
 static void cleanup(struct producer *p)
 {
 	p->stop = true; /* no FB id reservations while tearing down */
@@ -724,13 +740,15 @@ static void cleanup(struct producer *p)
 	for (uint32_t i = 0; i < p->n_outs; i++) {
 		struct output *o = &p->outs[i];
 		if (o->front >= 0)
-			fprintf(p->log, "done crtc=%u index=%u flips=%" PRIu64
-					" last_frame=%" PRIu64 " skipped_slots=%" PRIu64 "\n",
+			fprintf(p->log,
+				"done crtc=%u index=%u flips=%" PRIu64 " last_frame=%" PRIu64
+				" skipped_slots=%" PRIu64 "\n",
 				o->crtc_id, o->crtc_index, o->flips, o->frame, o->skipped_slots);
 		cursor_finish(p->drm_fd, o);
 		output_restore(p->drm_fd, o);
 		destroy_fbs(p, o, o->fbs);
 	}
+	log_rusage(p);
 	if (p->log && p->log != stdout)
 		fclose(p->log);
 	else if (p->log)
@@ -775,7 +793,7 @@ static int setup_fds(struct producer *p)
 
 int main(int argc, char **argv)
 {
-	static struct producer p = { .drm_fd = -1, .timer_fd = -1, .signal_fd = -1 };
+	static struct producer p = {.drm_fd = -1, .timer_fd = -1, .signal_fd = -1};
 	int ret;
 
 	the_producer = &p;

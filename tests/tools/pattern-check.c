@@ -36,8 +36,8 @@ struct check_options {
 	const char *path;
 };
 
-static void note_decoded(struct check_stats *st, const struct check_options *opts,
-	const struct pattern_result *res)
+static void note_decoded(
+	struct check_stats *st, const struct check_options *opts, const struct pattern_result *res)
 {
 	if (opts->crtc_index >= 0 && res->crtc_index != (uint32_t)opts->crtc_index)
 		st->wrong_crtc++;
@@ -56,12 +56,12 @@ static void note_decoded(struct check_stats *st, const struct check_options *opt
 	st->decoded++;
 }
 
-static void check_frame(const uint8_t *pixels, const struct check_options *opts,
-	struct check_stats *st)
+static void check_frame(
+	const uint8_t *pixels, const struct check_options *opts, struct check_stats *st)
 {
 	struct pattern_result res;
-	int ret = pattern_decode(pixels, opts->width, opts->height, opts->stride, opts->fourcc,
-		&res);
+	int ret =
+		pattern_decode(pixels, opts->width, opts->height, opts->stride, opts->fourcc, &res);
 
 	if (ret == 0) {
 		if (!opts->quiet)
@@ -81,7 +81,7 @@ static void check_frame(const uint8_t *pixels, const struct check_options *opts,
 static bool consecutive(const struct check_stats *st)
 {
 	return st->frames > 0 && st->decoded == st->frames && st->gaps == 0 &&
-		st->duplicates == 0 && st->backwards == 0 && st->wrong_crtc == 0;
+	       st->duplicates == 0 && st->backwards == 0 && st->wrong_crtc == 0;
 }
 
 static void usage(FILE *f)
@@ -95,19 +95,19 @@ static void usage(FILE *f)
 static int parse_options(int argc, char **argv, struct check_options *opts)
 {
 	static const struct option long_opts[] = {
-		{ "width", required_argument, NULL, 'w' },
-		{ "height", required_argument, NULL, 'H' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "stride", required_argument, NULL, 's' },
-		{ "crtc-index", required_argument, NULL, 'c' },
-		{ "expect-consecutive", no_argument, NULL, 'e' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{"width", required_argument, NULL, 'w'},
+		{"height", required_argument, NULL, 'H'},
+		{"format", required_argument, NULL, 'f'},
+		{"stride", required_argument, NULL, 's'},
+		{"crtc-index", required_argument, NULL, 'c'},
+		{"expect-consecutive", no_argument, NULL, 'e'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	int opt;
 
-	*opts = (struct check_options){ .crtc_index = -1 };
+	*opts = (struct check_options){.crtc_index = -1};
 	while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'w':
@@ -143,8 +143,8 @@ static int parse_options(int argc, char **argv, struct check_options *opts)
 		}
 	}
 	if (optind + 1 != argc || !opts->fourcc || opts->width < PATTERN_MIN_WIDTH ||
-			opts->height < PATTERN_MIN_HEIGHT || opts->width > PATTERN_MAX_DIM ||
-			opts->height > PATTERN_MAX_DIM)
+		opts->height < PATTERN_MIN_HEIGHT || opts->width > PATTERN_MAX_DIM ||
+		opts->height > PATTERN_MAX_DIM)
 		return -EINVAL;
 	opts->path = argv[optind];
 	if (!opts->stride)
@@ -157,7 +157,7 @@ static int parse_options(int argc, char **argv, struct check_options *opts)
 int main(int argc, char **argv)
 {
 	struct check_options opts;
-	struct check_stats st = { 0 };
+	struct check_stats st = {0};
 	size_t frame_size, got;
 	uint8_t *buf;
 	FILE *f;
@@ -180,8 +180,8 @@ int main(int argc, char **argv)
 	while ((got = fread(buf, 1, frame_size, f)) == frame_size)
 		check_frame(buf, &opts, &st);
 	if (got > 0)
-		fprintf(stderr, "pattern-check: %zu trailing bytes ignored (wrong size or stride?)\n",
-			got);
+		fprintf(stderr,
+			"pattern-check: %zu trailing bytes ignored (wrong size or stride?)\n", got);
 	if (ferror(f)) {
 		fprintf(stderr, "pattern-check: reading %s: %m\n", opts.path);
 		return 2;

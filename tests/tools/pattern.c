@@ -20,15 +20,15 @@ struct pixel_format {
 };
 
 static const struct pixel_format formats[] = {
-	{ DRM_FORMAT_XRGB8888, "BGRx", 4, 2, 1, 0, 3, false },
-	{ DRM_FORMAT_ARGB8888, "BGRA", 4, 2, 1, 0, 3, false },
-	{ DRM_FORMAT_XBGR8888, "RGBx", 4, 0, 1, 2, 3, false },
-	{ DRM_FORMAT_ABGR8888, "RGBA", 4, 0, 1, 2, 3, false },
-	{ DRM_FORMAT_BGRX8888, "xRGB", 4, 1, 2, 3, 0, false },
-	{ DRM_FORMAT_RGBX8888, "xBGR", 4, 3, 2, 1, 0, false },
-	{ DRM_FORMAT_RGB888, "BGR", 3, 2, 1, 0, 0, false },
-	{ DRM_FORMAT_BGR888, "RGB", 3, 0, 1, 2, 0, false },
-	{ DRM_FORMAT_RGB565, "RGB16", 2, 0, 0, 0, 0, true },
+	{DRM_FORMAT_XRGB8888, "BGRx", 4, 2, 1, 0, 3, false},
+	{DRM_FORMAT_ARGB8888, "BGRA", 4, 2, 1, 0, 3, false},
+	{DRM_FORMAT_XBGR8888, "RGBx", 4, 0, 1, 2, 3, false},
+	{DRM_FORMAT_ABGR8888, "RGBA", 4, 0, 1, 2, 3, false},
+	{DRM_FORMAT_BGRX8888, "xRGB", 4, 1, 2, 3, 0, false},
+	{DRM_FORMAT_RGBX8888, "xBGR", 4, 3, 2, 1, 0, false},
+	{DRM_FORMAT_RGB888, "BGR", 3, 2, 1, 0, 0, false},
+	{DRM_FORMAT_BGR888, "RGB", 3, 0, 1, 2, 0, false},
+	{DRM_FORMAT_RGB565, "RGB16", 2, 0, 0, 0, 0, true},
 };
 
 struct rgb {
@@ -43,10 +43,10 @@ enum cell_colour {
 	CELL_UNCLEAR,
 };
 
-static const struct rgb colour_black = { 0, 0, 0 };
-static const struct rgb colour_white = { 255, 255, 255 };
-static const struct rgb colour_red = { 255, 0, 0 };
-static const struct rgb colour_blue = { 0, 0, 255 };
+static const struct rgb colour_black = {0, 0, 0};
+static const struct rgb colour_white = {255, 255, 255};
+static const struct rgb colour_red = {255, 0, 0};
+static const struct rgb colour_blue = {0, 0, 255};
 
 struct geometry {
 	uint32_t cell_w;
@@ -88,8 +88,8 @@ static int get_geometry(uint32_t width, uint32_t height, uint32_t stride,
 	const struct pixel_format *fmt, struct geometry *geo)
 {
 	if (!fmt || width < PATTERN_MIN_WIDTH || height < PATTERN_MIN_HEIGHT ||
-			width > PATTERN_MAX_DIM || height > PATTERN_MAX_DIM ||
-			stride < (uint64_t)width * fmt->cpp)
+		width > PATTERN_MAX_DIM || height > PATTERN_MAX_DIM ||
+		stride < (uint64_t)width * fmt->cpp)
 		return -EINVAL;
 	geo->cell_w = width / PATTERN_COLUMNS;
 	geo->band_h = height / PATTERN_BAND_DIVISOR;
@@ -152,7 +152,7 @@ static enum cell_colour classify(struct rgb c)
 static uint32_t make_word(uint32_t crtc_index, uint32_t frame)
 {
 	return (PATTERN_MAGIC << 24) | ((crtc_index & PATTERN_CRTC_MASK) << PATTERN_FRAME_BITS) |
-		(frame & PATTERN_FRAME_MASK);
+	       (frame & PATTERN_FRAME_MASK);
 }
 
 static struct rgb column_colour(uint32_t word, uint32_t column)
@@ -193,7 +193,7 @@ static void paint_background(uint8_t *pixels, uint32_t width, uint32_t height, u
 			};
 			/* A 64-pixel grid makes scaling and offsets visible in screenshots. */
 			if (x % 64 == 0 || y % 64 == 0)
-				c = (struct rgb){ 0x80, 0x80, 0x80 };
+				c = (struct rgb){0x80, 0x80, 0x80};
 			store_pixel(row + (size_t)x * fmt->cpp, fmt, c);
 		}
 	}
@@ -241,7 +241,7 @@ static enum cell_colour sample_cell(const uint8_t *pixels, uint32_t stride,
 {
 	const uint8_t *row = pixels + (size_t)(geo->band_y[band] + geo->band_h / 2) * stride;
 	uint32_t x0 = column * geo->cell_w;
-	uint32_t xs[3] = { x0 + geo->cell_w / 4, x0 + geo->cell_w / 2, x0 + geo->cell_w * 3 / 4 };
+	uint32_t xs[3] = {x0 + geo->cell_w / 4, x0 + geo->cell_w / 2, x0 + geo->cell_w * 3 / 4};
 	enum cell_colour first = CELL_UNCLEAR;
 
 	for (int i = 0; i < 3; i++) {
@@ -260,7 +260,7 @@ static int decode_band(const uint8_t *pixels, uint32_t stride, const struct pixe
 	uint32_t w = 0;
 
 	if (sample_cell(pixels, stride, fmt, geo, band, 0) != CELL_RED ||
-			sample_cell(pixels, stride, fmt, geo, band, PATTERN_COLUMNS - 1) != CELL_BLUE) {
+		sample_cell(pixels, stride, fmt, geo, band, PATTERN_COLUMNS - 1) != CELL_BLUE) {
 		*reason = "marker colours wrong (channel order, stride or not a pattern frame)";
 		return -EBADMSG;
 	}
@@ -323,8 +323,8 @@ bool pattern_cursor_color_index(uint32_t argb, uint32_t *index)
 	return true;
 }
 
-void pattern_paint_cursor(void *pixels, uint32_t width, uint32_t height, uint32_t stride,
-	uint32_t frame)
+void pattern_paint_cursor(
+	void *pixels, uint32_t width, uint32_t height, uint32_t stride, uint32_t frame)
 {
 	uint32_t argb = pattern_cursor_color(frame);
 
@@ -335,8 +335,8 @@ void pattern_paint_cursor(void *pixels, uint32_t width, uint32_t height, uint32_
 	}
 }
 
-int pattern_decode_cursor(const void *pixels, uint32_t width, uint32_t height, uint32_t stride,
-	uint32_t *index)
+int pattern_decode_cursor(
+	const void *pixels, uint32_t width, uint32_t height, uint32_t stride, uint32_t *index)
 {
 	uint32_t first, argb;
 

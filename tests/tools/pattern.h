@@ -94,14 +94,14 @@ uint32_t pattern_cursor_color(uint32_t frame);
 bool pattern_cursor_color_index(uint32_t argb, uint32_t *index);
 
 /* Fill an ARGB8888 cursor image with pattern_cursor_color(frame). */
-void pattern_paint_cursor(void *pixels, uint32_t width, uint32_t height, uint32_t stride,
-	uint32_t frame);
+void pattern_paint_cursor(
+	void *pixels, uint32_t width, uint32_t height, uint32_t stride, uint32_t frame);
 
 /*
  * Check that an ARGB8888 cursor image is one uniform pattern colour and return its index
  * (frame / PATTERN_CURSOR_PERIOD) in *index. Returns 0 or -EBADMSG.
  */
-int pattern_decode_cursor(const void *pixels, uint32_t width, uint32_t height, uint32_t stride,
-	uint32_t *index);
+int pattern_decode_cursor(
+	const void *pixels, uint32_t width, uint32_t height, uint32_t stride, uint32_t *index);
 
 #endif

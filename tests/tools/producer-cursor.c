@@ -41,8 +41,8 @@ static int set_image(int drm_fd, struct output *out, uint64_t frame, uint32_t in
 	struct dumb_fb *image = &cursor->images[next];
 
 	/* Paint the image not on screen, then switch: the visible one is never half painted. */
-	pattern_paint_cursor(image->map, image->width, image->height, image->pitch,
-		(uint32_t)frame);
+	pattern_paint_cursor(
+		image->map, image->width, image->height, image->pitch, (uint32_t)frame);
 	if (drmModeSetCursor2(drm_fd, out->crtc_id, image->handle, CURSOR_SIZE, CURSOR_SIZE,
 		    (int32_t)(8 * (index % 8)), (int32_t)(16 * (index % 4))) < 0) {
 		int ret = -errno;

@@ -18,8 +18,8 @@ int dumb_fb_create(int drm_fd, uint32_t width, uint32_t height, uint32_t fourcc,
 		.height = height,
 		.bpp = pattern_format_cpp(fourcc) * 8,
 	};
-	struct drm_mode_map_dumb map = { 0 };
-	uint32_t handles[4] = { 0 }, pitches[4] = { 0 }, offsets[4] = { 0 };
+	struct drm_mode_map_dumb map = {0};
+	uint32_t handles[4] = {0}, pitches[4] = {0}, offsets[4] = {0};
 	int ret;
 
 	memset(fb, 0, sizeof(*fb));
@@ -76,7 +76,7 @@ void dumb_fb_destroy(int drm_fd, struct dumb_fb *fb)
 	if (fb->fb_id)
 		drmModeRmFB(drm_fd, fb->fb_id);
 	if (fb->handle) {
-		struct drm_mode_destroy_dumb destroy = { .handle = fb->handle };
+		struct drm_mode_destroy_dumb destroy = {.handle = fb->handle};
 		drmIoctl(drm_fd, DRM_IOCTL_MODE_DESTROY_DUMB, &destroy);
 	}
 	memset(fb, 0, sizeof(*fb));
@@ -89,8 +89,8 @@ int fb_id_reserve(int drm_fd, uint32_t freed_id, struct id_reservations *res)
 	/* Lower free ids are taken first; stop once the freed one (or a higher one) is held. */
 	while (res->count < MAX_RESERVED_IDS) {
 		uint32_t blob_id = 0;
-		if (drmModeCreatePropertyBlob(drm_fd, &placeholder, sizeof(placeholder),
-			    &blob_id) < 0)
+		if (drmModeCreatePropertyBlob(drm_fd, &placeholder, sizeof(placeholder), &blob_id) <
+			0)
 			return -errno;
 		res->blob_ids[res->count++] = blob_id;
 		if (blob_id >= freed_id)

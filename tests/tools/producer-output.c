@@ -50,7 +50,7 @@ static void make_cvt_rb_mode(uint32_t width, uint32_t height, drmModeModeInfo *m
 	/* CVT rounds the clock down; rounding up keeps the refresh at 60 Hz or above, so a
 	 * 60 Hz producer on a forced connector is not slowed to 59.87 Hz. */
 	mode->clock = (uint32_t)(((uint64_t)refresh * htotal * vtotal / 1000 + clock_step_khz - 1) /
-		clock_step_khz * clock_step_khz);
+				 clock_step_khz * clock_step_khz);
 	mode->hdisplay = (uint16_t)hdisplay;
 	mode->hsync_start = (uint16_t)(hdisplay + h_front);
 	mode->hsync_end = (uint16_t)(hdisplay + h_front + h_sync);
@@ -66,15 +66,16 @@ static void make_cvt_rb_mode(uint32_t width, uint32_t height, drmModeModeInfo *m
 }
 
 /* The listed mode of this size nearest to 60 Hz, the preferred one winning ties. */
-static const drmModeModeInfo *find_listed_mode(const drmModeConnector *conn, uint32_t width,
-	uint32_t height)
+static const drmModeModeInfo *find_listed_mode(
+	const drmModeConnector *conn, uint32_t width, uint32_t height)
 {
 	const drmModeModeInfo *best = NULL;
 	uint64_t best_dist = UINT64_MAX;
 
 	for (int i = 0; i < conn->count_modes; i++) {
 		const drmModeModeInfo *m = &conn->modes[i];
-		uint64_t hz = output_mode_refresh_mhz(m), dist = hz > 60000 ? hz - 60000 : 60000 - hz;
+		uint64_t hz = output_mode_refresh_mhz(m),
+			 dist = hz > 60000 ? hz - 60000 : 60000 - hz;
 		if (m->hdisplay != width || m->vdisplay != height)
 			continue;
 		if (m->type & DRM_MODE_TYPE_PREFERRED)
@@ -96,7 +97,7 @@ int output_pick_mode(int drm_fd, const struct output *out, uint32_t width, uint3
 	if (!conn)
 		return -errno;
 	if (width < PATTERN_MIN_WIDTH || height < PATTERN_MIN_HEIGHT || width > PATTERN_MAX_DIM ||
-			height > PATTERN_MAX_DIM) {
+		height > PATTERN_MAX_DIM) {
 		drmModeFreeConnector(conn);
 		return -EINVAL;
 	}
@@ -116,8 +117,8 @@ static void connector_name(const drmModeConnector *conn, char *name, size_t size
 	snprintf(name, size, "%s-%u", type ? type : "Unknown", conn->connector_type_id);
 }
 
-static bool is_wanted(const struct producer_options *opts, const drmModeConnector *conn,
-	const char *name)
+static bool is_wanted(
+	const struct producer_options *opts, const drmModeConnector *conn, const char *name)
 {
 	if (opts->n_forced == 0)
 		return conn->connection == DRM_MODE_CONNECTED;
@@ -129,8 +130,7 @@ static bool is_wanted(const struct producer_options *opts, const drmModeConnecto
 }
 
 /* A free CRTC for the connector, the one it is on already if possible; -1 if none. */
-static int pick_crtc(int drm_fd, const drmModeRes *res, const drmModeConnector *conn,
-	uint32_t used)
+static int pick_crtc(int drm_fd, const drmModeRes *res, const drmModeConnector *conn, uint32_t used)
 {
 	int found = -1;
 
@@ -182,8 +182,8 @@ static int setup_output(int drm_fd, const struct producer_options *opts, const d
 	return 0;
 }
 
-static bool all_forced_found(const struct producer_options *opts, const struct output *outs,
-	uint32_t n_outs)
+static bool all_forced_found(
+	const struct producer_options *opts, const struct output *outs, uint32_t n_outs)
 {
 	bool ok = true;
 
@@ -192,7 +192,8 @@ static bool all_forced_found(const struct producer_options *opts, const struct o
 		for (uint32_t o = 0; o < n_outs; o++)
 			found |= strcmp(outs[o].connector_name, opts->forced[i]) == 0;
 		if (!found) {
-			fprintf(stderr, "kms-producer: connector %s not found or has no free CRTC\n",
+			fprintf(stderr,
+				"kms-producer: connector %s not found or has no free CRTC\n",
 				opts->forced[i]);
 			ok = false;
 		}
@@ -200,8 +201,8 @@ static bool all_forced_found(const struct producer_options *opts, const struct o
 	return ok;
 }
 
-int output_discover(int drm_fd, const struct producer_options *opts, struct output *outs,
-	uint32_t *n_outs)
+int output_discover(
+	int drm_fd, const struct producer_options *opts, struct output *outs, uint32_t *n_outs)
 {
 	drmModeRes *res = drmModeGetResources(drm_fd);
 	uint32_t used = 0, n = 0;
@@ -243,8 +244,9 @@ int output_discover(int drm_fd, const struct producer_options *opts, struct outp
 	if (!all_forced_found(opts, outs, n))
 		return -ENOENT;
 	if (n == 0) {
-		fprintf(stderr, "kms-producer: no connected connector on %s "
-				"(force one with --connector NAME)\n",
+		fprintf(stderr,
+			"kms-producer: no connected connector on %s "
+			"(force one with --connector NAME)\n",
 			opts->card);
 		return -ENODEV;
 	}
@@ -253,11 +255,12 @@ int output_discover(int drm_fd, const struct producer_options *opts, struct outp
 
 int output_modeset(int drm_fd, struct output *out, const struct dumb_fb *fb)
 {
-	if (drmModeSetCrtc(drm_fd, out->crtc_id, fb->fb_id, 0, 0, &out->connector_id, 1,
-		    &out->mode) < 0) {
+	if (drmModeSetCrtc(
+		    drm_fd, out->crtc_id, fb->fb_id, 0, 0, &out->connector_id, 1, &out->mode) < 0) {
 		int ret = -errno;
-		fprintf(stderr, "kms-producer: modeset %s on CRTC %u to %ux%u: %m\n",
-			out->connector_name, out->crtc_id, out->mode.hdisplay, out->mode.vdisplay);
+		fprintf(stderr, "kms-producer: modeset %s on CRTC %u to %ux%u with a %.4s FB: %m\n",
+			out->connector_name, out->crtc_id, out->mode.hdisplay, out->mode.vdisplay,
+			(const char *)&fb->fourcc);
 		return ret;
 	}
 	return 0;
@@ -280,8 +283,8 @@ void output_restore(int drm_fd, struct output *out)
 	out->saved = NULL;
 	/* The saved FB is usually fbcon's; it may be gone, then the CRTC is switched off. */
 	if (saved && saved->mode_valid && saved->buffer_id &&
-			drmModeSetCrtc(drm_fd, out->crtc_id, saved->buffer_id, saved->x, saved->y,
-				&out->connector_id, 1, &saved->mode) == 0) {
+		drmModeSetCrtc(drm_fd, out->crtc_id, saved->buffer_id, saved->x, saved->y,
+			&out->connector_id, 1, &saved->mode) == 0) {
 		drmModeFreeCrtc(saved);
 		return;
 	}

@@ -126,8 +126,8 @@ void fb_id_release_all(int drm_fd, struct id_reservations *res);
  * free CRTC and a mode. Fills outs[0..*n_outs). Returns 0, -ENODEV when there is none, or
  * -errno. Logs its reasons to stderr.
  */
-int output_discover(int drm_fd, const struct producer_options *opts, struct output *outs,
-	uint32_t *n_outs);
+int output_discover(
+	int drm_fd, const struct producer_options *opts, struct output *outs, uint32_t *n_outs);
 
 /*
  * Find a mode of width x height for an output's connector, else make a CVT reduced-blanking

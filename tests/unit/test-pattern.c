@@ -10,14 +10,14 @@
 
 static int failures;
 
-#define CHECK(cond, ...)                                                                    \
-	do {                                                                                \
-		if (!(cond)) {                                                              \
-			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                                       \
-			fputc('\n', stderr);                                                \
-			failures++;                                                         \
-		}                                                                           \
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);   \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fputc('\n', stderr);                                                       \
+			failures++;                                                                \
+		}                                                                                  \
 	} while (0)
 
 struct size {
@@ -25,17 +25,28 @@ struct size {
 };
 
 static const struct size sizes[] = {
-	{ 1024, 768 }, { 1280, 800 }, { 1920, 1080 }, { 3840, 2160 }, { 1366, 768 }, { 641, 479 },
-	{ PATTERN_MIN_WIDTH, PATTERN_MIN_HEIGHT },
+	{1024, 768},
+	{1280, 800},
+	{1920, 1080},
+	{3840, 2160},
+	{1366, 768},
+	{641, 479},
+	{PATTERN_MIN_WIDTH, PATTERN_MIN_HEIGHT},
 };
 
 static const uint32_t all_formats[] = {
-	DRM_FORMAT_XRGB8888, DRM_FORMAT_ARGB8888, DRM_FORMAT_XBGR8888, DRM_FORMAT_ABGR8888,
-	DRM_FORMAT_BGRX8888, DRM_FORMAT_RGBX8888, DRM_FORMAT_RGB888, DRM_FORMAT_BGR888,
+	DRM_FORMAT_XRGB8888,
+	DRM_FORMAT_ARGB8888,
+	DRM_FORMAT_XBGR8888,
+	DRM_FORMAT_ABGR8888,
+	DRM_FORMAT_BGRX8888,
+	DRM_FORMAT_RGBX8888,
+	DRM_FORMAT_RGB888,
+	DRM_FORMAT_BGR888,
 	DRM_FORMAT_RGB565,
 };
 
-static const uint32_t frames[] = { 0, 1, 2, 59, 60, 12345, PATTERN_FRAME_MASK };
+static const uint32_t frames[] = {0, 1, 2, 59, 60, 12345, PATTERN_FRAME_MASK};
 
 struct image {
 	uint8_t *pixels;
@@ -44,7 +55,7 @@ struct image {
 
 static struct image image_create(uint32_t w, uint32_t h, uint32_t fourcc, uint32_t pad)
 {
-	struct image img = { .w = w, .h = h, .fourcc = fourcc };
+	struct image img = {.w = w, .h = h, .fourcc = fourcc};
 
 	img.stride = w * pattern_format_cpp(fourcc) + pad;
 	img.pixels = calloc(img.h, img.stride);
@@ -57,8 +68,8 @@ static struct image image_create(uint32_t w, uint32_t h, uint32_t fourcc, uint32
 
 static int paint_full(struct image *img, uint32_t crtc, uint32_t frame)
 {
-	return pattern_paint_full(img->pixels, img->w, img->h, img->stride, img->fourcc, crtc,
-		frame);
+	return pattern_paint_full(
+		img->pixels, img->w, img->h, img->stride, img->fourcc, crtc, frame);
 }
 
 static int decode(const struct image *img, struct pattern_result *res)
@@ -83,8 +94,8 @@ static void test_round_trip(void)
 				int ret = decode(&img, &res);
 				CHECK(ret == 0 && res.frame == frames[k] && res.crtc_index == crtc,
 					"%ux%u fourcc %.4s frame %u: ret %d frame %u crtc %u (%s)",
-					img.w, img.h, (char *)&img.fourcc, frames[k], ret, res.frame,
-					res.crtc_index, res.reason ? res.reason : "");
+					img.w, img.h, (char *)&img.fourcc, frames[k], ret,
+					res.frame, res.crtc_index, res.reason ? res.reason : "");
 			}
 			free(img.pixels);
 		}
@@ -97,7 +108,7 @@ static void test_torn(void)
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 		struct image a = image_create(sizes[s].w, sizes[s].h, DRM_FORMAT_XRGB8888, 0);
 		struct image b = image_create(sizes[s].w, sizes[s].h, DRM_FORMAT_XRGB8888, 0);
-		uint32_t tears[] = { a.h / 4, a.h * 3 / 4 };
+		uint32_t tears[] = {a.h / 4, a.h * 3 / 4};
 		struct pattern_result res;
 
 		paint_full(&a, 1, 1000);
@@ -106,7 +117,8 @@ static void test_torn(void)
 			struct image torn = image_create(a.w, a.h, a.fourcc, 0);
 			size_t split = (size_t)tears[t] * a.stride;
 			memcpy(torn.pixels, a.pixels, split);
-			memcpy(torn.pixels + split, b.pixels + split, (size_t)a.h * a.stride - split);
+			memcpy(torn.pixels + split, b.pixels + split,
+				(size_t)a.h * a.stride - split);
 			CHECK(decode(&torn, &res) == -EBADMSG, "%ux%u tear at %u not detected", a.w,
 				a.h, tears[t]);
 			CHECK(res.reason && strstr(res.reason, "torn"), "reason %s", res.reason);
@@ -122,7 +134,7 @@ static void test_bad_magic(void)
 {
 	struct image img = image_create(1024, 768, DRM_FORMAT_XRGB8888, 0);
 	uint32_t cell_w = img.w / PATTERN_COLUMNS, band_h = img.h / PATTERN_BAND_DIVISOR;
-	uint32_t band_y[] = { 0, (img.h - band_h) / 2, img.h - band_h };
+	uint32_t band_y[] = {0, (img.h - band_h) / 2, img.h - band_h};
 	struct pattern_result res;
 
 	paint_full(&img, 0, 5);
@@ -142,7 +154,8 @@ static void test_wrong_stride(void)
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 		for (size_t f = 0; f < sizeof(all_formats) / sizeof(all_formats[0]); f++) {
 			uint32_t cpp = pattern_format_cpp(all_formats[f]);
-			struct image img = image_create(sizes[s].w, sizes[s].h, all_formats[f], cpp);
+			struct image img =
+				image_create(sizes[s].w, sizes[s].h, all_formats[f], cpp);
 			struct pattern_result res;
 
 			paint_full(&img, 2, 4242);
@@ -178,7 +191,7 @@ static void yuv420_round_trip(struct image *img)
 			double luma[4], cb = 0, cr = 0;
 			for (int i = 0; i < 4; i++) {
 				uint8_t *p = img->pixels + (size_t)(y + i / 2) * img->stride +
-					(size_t)(x + i % 2) * 4;
+					     (size_t)(x + i % 2) * 4;
 				double r = p[2], g = p[1], b = p[0];
 				luma[i] = 16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255;
 				cb += (128 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255) / 4;
@@ -186,11 +199,12 @@ static void yuv420_round_trip(struct image *img)
 			}
 			for (int i = 0; i < 4; i++) {
 				uint8_t *p = img->pixels + (size_t)(y + i / 2) * img->stride +
-					(size_t)(x + i % 2) * 4;
+					     (size_t)(x + i % 2) * 4;
 				double yy = (luma[i] - 16) * 255 / 219;
 				double v[3] = {
 					yy + 1.402 * (cr - 128) * 255 / 224,
-					yy - (0.344136 * (cb - 128) + 0.714136 * (cr - 128)) * 255 / 224,
+					yy - (0.344136 * (cb - 128) + 0.714136 * (cr - 128)) * 255 /
+							224,
 					yy + 1.772 * (cb - 128) * 255 / 224,
 				};
 				for (int c = 0; c < 3; c++) {
@@ -240,8 +254,7 @@ static void test_bad_input(void)
 	struct pattern_result res;
 
 	CHECK(paint_full(&img, 16, 0) == -EINVAL, "crtc index 16 accepted");
-	CHECK(pattern_paint_full(img.pixels, 1024, 768, 1024 * 4, DRM_FORMAT_NV12, 0, 0) ==
-			-EINVAL,
+	CHECK(pattern_paint_full(img.pixels, 1024, 768, 1024 * 4, DRM_FORMAT_NV12, 0, 0) == -EINVAL,
 		"NV12 accepted");
 	CHECK(pattern_decode(img.pixels, 1024, 768, 1023 * 4, img.fourcc, &res) == -EINVAL,
 		"short stride accepted");
