@@ -12,7 +12,7 @@ void helper_log_set_debug(bool debug)
 	debug_enabled = debug;
 }
 
-static void log_va(const char *fmt, va_list ap)
+__attribute__((format(printf, 1, 0))) static void log_va(const char *fmt, va_list ap)
 {
 	char line[256];
 	int prefix = snprintf(line, sizeof(line), "kmscast-helper: ");
