@@ -1,0 +1,79 @@
+# Shared setup for the t-node-*.sh tests (issue 4). Source after fixtures.sh, inside the VM.
+#
+#   node_setup                  plugin dir, helper with cap_sys_admin, $NODE_TMP
+#   node_start_daemon [ARGS]    starts kmscast as the test user, logs to $NODE_TMP/daemon.log
+#   node_stop_daemon            SIGTERM, waits, fails if it did not exit cleanly
+#   node_wait NAME [SEC]        waits for node NAME and prints its id
+#   dmabuf_inodes PID           prints the inodes of PID's dma-buf fds, one per line, sorted
+#   cpu_ticks PID               utime+stime of PID in clock ticks
+#   node_stats                  the node's final counters from the daemon log
+
+: "${KMSCAST_BUILD_DIR:?the vm tests need KMSCAST_BUILD_DIR}"
+B=$KMSCAST_BUILD_DIR
+NODE_TMP=$(mktemp -d /tmp/kmscast-node.XXXXXX)
+chmod 0755 "$NODE_TMP"
+SYS_SPA=$(pkg-config --variable=plugindir libspa-0.2 2>/dev/null || echo /usr/lib/x86_64-linux-gnu/spa-0.2)
+
+node_setup() {
+	# Nothing is installed: PipeWire's plugins plus ours, side by side, for SPA_PLUGIN_DIR.
+	mkdir -p "$NODE_TMP/spa"
+	for p in "$SYS_SPA"/*; do
+		ln -s "$p" "$NODE_TMP/spa/"
+	done
+	ln -s "$B/spa-plugin" "$NODE_TMP/spa/kmscast"
+	# The host root is read-only: install a copy of the helper, as meson install would
+	# (root:kmscast 0750, cap_sys_admin+ep). The bench's /tmp is nosuid, and exec ignores
+	# file capabilities there: the helper gets a tmpfs of its own.
+	chmod -R a+rX "$NODE_TMP"
+	mkdir -p "$NODE_TMP/helper"
+	mount -t tmpfs -o mode=0755,nodev tmpfs "$NODE_TMP/helper" || vm_fail "tmpfs for the helper"
+	install -m 0750 -o root -g kmscast "$B/helper/kmscast-helper" "$NODE_TMP/helper/"
+	setcap cap_sys_admin+ep "$NODE_TMP/helper/kmscast-helper" || vm_fail "setcap"
+	export SPA_PLUGIN_DIR="$NODE_TMP/spa"
+	export KMSCAST_HELPER="$NODE_TMP/helper/kmscast-helper"
+}
+
+node_start_daemon() {
+	as_user env SPA_PLUGIN_DIR="$SPA_PLUGIN_DIR" KMSCAST_HELPER="$KMSCAST_HELPER" \
+		PIPEWIRE_DEBUG="${NODE_DEBUG:-3}" "$B/src/kmscast" "$@" \
+		>"$NODE_TMP/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	# as_user is setpriv: it execs, so $! is the daemon itself.
+}
+
+node_stop_daemon() {
+	kill -TERM "$DAEMON_PID" 2>/dev/null
+	for _ in $(seq 50); do
+		kill -0 "$DAEMON_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$DAEMON_PID" 2>/dev/null; then
+		kill -KILL "$DAEMON_PID"
+		vm_fail "kmscast did not exit on SIGTERM"
+	fi
+	wait "$DAEMON_PID"
+	DAEMON_RC=$?
+	[ "$DAEMON_RC" = 0 ] || { cat "$NODE_TMP/daemon.log" >&2; vm_fail "kmscast exited $DAEMON_RC"; }
+}
+
+node_wait() {
+	wait_for_pw_node "$1" "${2:-20}" || { cat "$NODE_TMP/daemon.log" >&2; vm_fail "no node $1"; }
+	pw_node_id "$1"
+}
+
+dmabuf_inodes() {
+	for f in /proc/"$1"/fd/*; do
+		case $(readlink "$f" 2>/dev/null) in
+		/dmabuf:*) stat -L -c %i "$f" 2>/dev/null ;;
+		esac
+	done | sort -u
+}
+
+cpu_ticks() {
+	# Fields 14 and 15 of /proc/PID/stat, counted after the ")" that ends the command name.
+	sed 's/.*) //' /proc/"$1"/stat | awk '{ print $12 + $13 }'
+}
+
+node_stats() {
+	grep -E "gone; [0-9]+ flips" "$NODE_TMP/daemon.log" | tail -n "${1:-1}"
+}

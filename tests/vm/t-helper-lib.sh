@@ -1,0 +1,107 @@
+# Shared shell for the kmscast-helper vm tests (sourced by t-helper-*.sh, inside the bench).
+# shellcheck shell=sh
+
+B=$KMSCAST_BUILD_DIR
+TOOL=$B/tests/unit/test-helper-vmtool
+HELPER_DIR=/tmp/kmscast-helper-bin
+HELPER=$HELPER_DIR/kmscast-helper
+
+# Installs the built helper the way `meson install` does on a real system: root:kmscast 0750,
+# with cap_sys_admin+ep. The host root is read-only in the bench, so this is a tmpfs copy.
+install_helper() {
+	install -d -m 0755 "$HELPER_DIR"
+	# The bench mounts /tmp, /run and /var/tmp nosuid, and exec ignores file capabilities
+	# on nosuid mounts: give the helper a tmpfs of its own.
+	mountpoint -q "$HELPER_DIR" || mount -t tmpfs -o mode=0755,nodev tmpfs "$HELPER_DIR"
+	install -m 0750 -o root -g kmscast "$B/helper/kmscast-helper" "$HELPER"
+	if [ "${1:-caps}" = caps ]; then
+		setcap cap_sys_admin+ep "$HELPER"
+	fi
+	ls -l "$HELPER"
+	getcap "$HELPER"
+}
+
+# start_producer LOG ARGS...: kms-producer on card0 in the background; waits for "ready".
+start_producer() {
+	_log=$1
+	shift
+	"$B/tests/tools/kms-producer" --card /dev/dri/card0 "$@" >"$_log" 2>&1 &
+	PRODUCER_PID=$!
+	_n=150
+	until grep -q '^ready' "$_log"; do
+		_n=$((_n - 1))
+		[ "$_n" -gt 0 ] || vm_fail "producer not ready: $(cat "$_log")"
+		sleep 0.1
+	done
+	CRTC=$(sed -n 's/^mode crtc=\([0-9]*\).*/\1/p' "$_log" | head -n 1)
+	[ -n "$CRTC" ] || vm_fail "no mode line in $_log"
+}
+
+stop_producer() {
+	kill "$PRODUCER_PID" 2>/dev/null || true
+	wait "$PRODUCER_PID" 2>/dev/null || true
+}
+
+# field NAME LINE: the value of NAME=value in LINE.
+field() {
+	echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1
+}
+
+# status_check PID CAPBND: the helper's /proc status shows the hardening.
+status_check() {
+	_st=/proc/$1/status
+	grep -E '^(NoNewPrivs|Seccomp|CapInh|CapPrm|CapEff|CapBnd|CapAmb):' "$_st"
+	grep -q '^NoNewPrivs:[[:space:]]*1$' "$_st" || vm_fail "NoNewPrivs is not 1"
+	grep -q '^Seccomp:[[:space:]]*2$' "$_st" || vm_fail "Seccomp is not 2 (filter)"
+	grep -q '^CapEff:[[:space:]]*0000000000200000$' "$_st" || vm_fail "CapEff is not cap_sys_admin"
+	grep -q '^CapPrm:[[:space:]]*0000000000200000$' "$_st" || vm_fail "CapPrm is not cap_sys_admin"
+	grep -q '^CapAmb:[[:space:]]*0000000000000000$' "$_st" || vm_fail "CapAmb is not empty"
+	if [ -n "${2:-}" ]; then
+		grep -q "^CapBnd:[[:space:]]*$2\$" "$_st" || vm_fail "CapBnd is not $2"
+	fi
+}
+
+# Runs `TOOL stress ARGS...` as the test user with two holds; at each hold the helper's fds
+# are counted as root. Sets STRESS_OUT to the tool's output file.
+#   run_stress AT_HOLD1_CMD ARGS...   (AT_HOLD1_CMD runs after release 1, e.g. a kill)
+run_stress() {
+	_after_release=$1
+	shift
+	STRESS_OUT=/tmp/stress.$$.out
+	_ctl=/tmp/stress.$$.ctl
+	rm -f "$_ctl"
+	mkfifo -m 0666 "$_ctl"
+	as_user "$TOOL" stress "$@" <"$_ctl" >"$STRESS_OUT" 2>&1 &
+	_stress_pid=$!
+	exec 7>"$_ctl"
+	_n=300
+	until grep -q '^hold1' "$STRESS_OUT"; do
+		_n=$((_n - 1))
+		[ "$_n" -gt 0 ] || vm_fail "stress did not start: $(cat "$STRESS_OUT")"
+		sleep 0.1
+	done
+	_l=$(grep '^hold1' "$STRESS_OUT")
+	HELPER_PID=$(field pid "$_l")
+	HELPER_FDS1=$(ls /proc/"$HELPER_PID"/fd | wc -l)
+	status_check "$HELPER_PID" "${STATUS_CAPBND:-}"
+	echo go >&7
+	eval "$_after_release"
+	_n=3000
+	until grep -qE '^(hold2|export)' "$STRESS_OUT"; do
+		_n=$((_n - 1))
+		[ "$_n" -gt 0 ] || vm_fail "stress did not finish: $(cat "$STRESS_OUT")"
+		sleep 0.1
+	done
+	_l=$(grep '^hold2' "$STRESS_OUT") || vm_fail "stress failed: $(cat "$STRESS_OUT")"
+	HELPER_PID2=$(field pid "$_l")
+	HELPER_FDS2=$(ls /proc/"$HELPER_PID2"/fd | wc -l)
+	HANDLES_MIN=$(field handles_min "$_l")
+	HANDLES_MAX=$(field handles_max "$_l")
+	AFTER_HOLD2=${AFTER_HOLD2:-:}
+	eval "$AFTER_HOLD2"
+	echo go >&7
+	exec 7>&-
+	wait "$_stress_pid" || vm_fail "stress tool failed: $(cat "$STRESS_OUT")"
+	cat "$STRESS_OUT"
+	rm -f "$_ctl"
+}
