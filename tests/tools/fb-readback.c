@@ -34,6 +34,8 @@
 
 #define MAX_CRTCS 32
 #define MAX_PLANES 64
+/* Reads of a plane whose FB vanished under us before giving up. */
+#define MAX_ATTEMPTS 3
 /* Sanity bound on a buffer we map: 16384 x 16384 x 4 bytes. */
 #define MAX_MAP_SIZE (1ull << 30)
 
@@ -330,9 +332,19 @@ static void print_sample(struct readback *rb, uint32_t crtc_id, uint32_t fb_id, 
 static void sample_plane(struct readback *rb, uint32_t crtc_id, uint64_t type)
 {
 	bool is_cursor = type == DRM_PLANE_TYPE_CURSOR;
-	uint32_t fb_id = plane_fb(rb, crtc_id, type);
-	struct fb_sample s;
+	uint32_t fb_id = 0;
+	struct fb_sample s = { 0 };
 
+	/* The producer may remove the FB between our two ioctls (--recreate): read it again. */
+	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+		drmModeFreeFB2(s.fb2);
+		fb_id = plane_fb(rb, crtc_id, type);
+		if (!fb_id)
+			break;
+		sample_fb(rb, fb_id, is_cursor, &s);
+		if (s.fb2 || s.err != -ENOENT)
+			break;
+	}
 	if (!fb_id) {
 		if (!is_cursor) {
 			printf("crtc=%u fb=0 error=\"no framebuffer on the primary plane\"\n",
@@ -341,7 +353,6 @@ static void sample_plane(struct readback *rb, uint32_t crtc_id, uint64_t type)
 		}
 		return;
 	}
-	sample_fb(rb, fb_id, is_cursor, &s);
 	print_sample(rb, crtc_id, fb_id, is_cursor, &s);
 	if (s.err)
 		rb->failed = true;
