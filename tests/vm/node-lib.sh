@@ -12,6 +12,10 @@
 B=$KMSCAST_BUILD_DIR
 NODE_TMP=$(mktemp -d /tmp/kmscast-node.XXXXXX)
 chmod 0755 "$NODE_TMP"
+# Consumers run as the test user and write their captures here.
+OUT=$NODE_TMP/out
+mkdir -p "$OUT"
+chown "$KMSCAST_TEST_UID:$KMSCAST_TEST_UID" "$OUT"
 SYS_SPA=$(pkg-config --variable=plugindir libspa-0.2 2>/dev/null || echo /usr/lib/x86_64-linux-gnu/spa-0.2)
 
 node_setup() {

@@ -118,10 +118,9 @@ grep -q '^control: GETFB2 handle [0-9]* in the helper.s file, GEM_CLOSE -> 0$' /
 	vm_fail "control handle not closable: the GEM_CLOSE check would prove nothing"
 
 echo "== SIGKILL of the helper during exports: the client re-spawns and carries on"
-AFTER_HOLD2=:
+# At the second hold: the new helper is hardened too, and the killed one has been reaped.
+AFTER_HOLD2='status_check "$HELPER_PID2"; [ ! -e "/proc/$HELPER_PID" ] || vm_fail "killed helper not reaped"'
 run_stress 'sleep 1; kill -9 "$HELPER_PID"' card0 "$CRTC" 3000 respawn-ok
 [ "$HELPER_PID" != "$HELPER_PID2" ] || vm_fail "helper was not re-spawned"
-[ ! -e "/proc/$HELPER_PID" ] || vm_fail "killed helper not reaped"
-status_check "$HELPER_PID2"
 stop_producer
 echo "PASS"
