@@ -8,7 +8,8 @@
  *   crtc=<id> fb=<fb> ... error=<reason>                 (when it cannot be read or decoded)
  *   cursor crtc=<id> fb=<fb> <W>x<H> fourcc=<cc> image=<frame/30> color=0x<argb>   (--cursor)
  *
- * --dump FILE appends each sampled primary frame to FILE as raw rows without padding.
+ * --dump FILE appends each sampled primary frame to FILE as raw video, rows padded to 4 bytes
+ * as GStreamer lays them out, so pattern-check reads it with its default stride.
  *
  * Exit status: 0 when every sample decoded (and, with --expect-advancing, the frame numbers
  * of each CRTC never went back and advanced overall), 1 otherwise, 2 on bad usage.
@@ -168,14 +169,15 @@ static int export_dmabuf(int fd, uint32_t handle)
 
 /*
  * --dump: copy the frame out first and decode the copy, so the file holds exactly what was
- * decoded even when writing it is slower than the producer's repaint. Rows are tightly
- * packed, as `filesink` writes raw video of the same format.
+ * decoded even when writing it is slower than the producer's repaint. Rows are laid out as
+ * GStreamer's raw video of the same format: width * bytes per pixel, rounded up to 4.
  */
 static void dump_and_decode(const uint8_t *pixels, struct fb_sample *s)
 {
 	const drmModeFB2 *fb2 = s->fb2;
 	size_t row = (size_t)fb2->width * pattern_format_cpp(fb2->pixel_format);
-	uint8_t *copy = row ? malloc(row * fb2->height) : NULL;
+	size_t stride = (row + 3) & ~(size_t)3;
+	uint8_t *copy = row ? calloc(fb2->height, stride) : NULL;
 
 	if (!copy) {
 		s->err = -ENOMEM;
@@ -183,11 +185,11 @@ static void dump_and_decode(const uint8_t *pixels, struct fb_sample *s)
 		return;
 	}
 	for (uint32_t y = 0; y < fb2->height; y++)
-		memcpy(copy + y * row, pixels + (size_t)y * fb2->pitches[0], row);
+		memcpy(copy + y * stride, pixels + (size_t)y * fb2->pitches[0], row);
 	s->err = pattern_decode(
-		copy, fb2->width, fb2->height, (uint32_t)row, fb2->pixel_format, &s->pattern);
+		copy, fb2->width, fb2->height, (uint32_t)stride, fb2->pixel_format, &s->pattern);
 	s->reason = s->pattern.reason;
-	if (fwrite(copy, row, fb2->height, s->dump) != fb2->height) {
+	if (fwrite(copy, stride, fb2->height, s->dump) != fb2->height) {
 		s->err = -EIO;
 		s->reason = "writing the --dump file failed";
 	}
@@ -333,7 +335,7 @@ static void sample_plane(struct readback *rb, uint32_t crtc_id, uint64_t type)
 {
 	bool is_cursor = type == DRM_PLANE_TYPE_CURSOR;
 	uint32_t fb_id = 0;
-	struct fb_sample s = { 0 };
+	struct fb_sample s = {0};
 
 	/* The producer may remove the FB between our two ioctls (--recreate): read it again. */
 	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {

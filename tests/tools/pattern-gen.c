@@ -7,7 +7,7 @@
  *
  * Frame numbers run from K (wrapping at 2^20). --drop J leaves out the J-th frame (0-based),
  * --duplicate J writes it twice, --tear J writes it with its lower half from the next frame.
- * Rows are tightly packed (stride = width * bytes per pixel).
+ * Rows are laid out as GStreamer's raw video: stride = width * bytes per pixel rounded up to 4.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -102,9 +102,9 @@ static int paint(const struct gen_options *opts, uint8_t *buf, uint32_t stride, 
 
 static int write_frames(const struct gen_options *opts, FILE *f)
 {
-	uint32_t stride = opts->width * pattern_format_cpp(opts->fourcc);
+	uint32_t stride = (opts->width * pattern_format_cpp(opts->fourcc) + 3) & ~3u;
 	size_t size = (size_t)stride * opts->height, half = (size_t)stride * (opts->height / 2);
-	uint8_t *buf = malloc(size), *next = malloc(size);
+	uint8_t *buf = calloc(1, size), *next = calloc(1, size);
 	int ret = 0;
 
 	for (uint32_t i = 0; i < opts->count && ret == 0 && buf && next; i++) {

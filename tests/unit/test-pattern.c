@@ -154,9 +154,13 @@ static void test_wrong_stride(void)
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 		for (size_t f = 0; f < sizeof(all_formats) / sizeof(all_formats[0]); f++) {
 			uint32_t cpp = pattern_format_cpp(all_formats[f]);
-			struct image img =
-				image_create(sizes[s].w, sizes[s].h, all_formats[f], cpp);
 			struct pattern_result res;
+			struct image img;
+
+			/* 4K in one format is enough; it would dominate the run time. */
+			if (sizes[s].w > 2000 && f > 0)
+				continue;
+			img = image_create(sizes[s].w, sizes[s].h, all_formats[f], cpp);
 
 			paint_full(&img, 2, 4242);
 			/* One pixel short: still a valid stride for the width, but wrong. */
