@@ -254,6 +254,27 @@ static int wait_fd(struct helper_client *client, short events, int64_t deadline)
 	}
 }
 
+/*
+ * The helper closed the connection: if it said why first (a refused peer, an error record
+ * with seq 0), that record is still queued. Returns its error, or r.
+ */
+static int parting_error(struct helper_client *client, int r)
+{
+	uint8_t buf[HELPER_MAX_MSG_SIZE];
+	struct helper_msg_error msg;
+	ssize_t n = recv(client->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n != (ssize_t)sizeof(msg)) {
+		return r;
+	}
+	memcpy(&msg, buf, sizeof(msg));
+	if (msg.hdr.magic != HELPER_PROTO_MAGIC || msg.hdr.type != HELPER_MSG_ERROR ||
+			msg.hdr.size != sizeof(msg) || msg.error >= 0 || msg.error < -4095) {
+		return r;
+	}
+	msg.reason[sizeof(msg.reason) - 1] = '\0';
+	return set_error(client, msg.error, "helper: %s", msg.reason);
+}
+
 static int send_request(struct helper_client *client, const void *msg, size_t size,
 		int64_t deadline)
 {
@@ -264,7 +285,8 @@ static int send_request(struct helper_client *client, const void *msg, size_t si
 	ssize_t n = send(client->fd, msg, size, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (n < 0) {
 		r = errno == EAGAIN ? -ETIMEDOUT : -ECONNRESET;
-		return set_error(client, r, "send to helper: %s", strerror(errno));
+		set_error(client, r, "send to helper: %s", strerror(errno));
+		return r == -ECONNRESET ? parting_error(client, r) : r;
 	}
 	return 0;
 }
@@ -316,8 +338,10 @@ static int receive_reply(struct helper_client *client, uint32_t seq, uint16_t ex
 			.msg_controllen = sizeof(control.buf)};
 	ssize_t n = recvmsg(client->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	if (n < 0) {
-		return set_error(client, errno == EAGAIN ? -ETIMEDOUT : -ECONNRESET,
-				"receive from helper: %s", strerror(errno));
+		r = errno == EAGAIN ? -ETIMEDOUT : -ECONNRESET;
+		set_error(client, r, "receive from helper: %s", strerror(errno));
+		/* ECONNRESET is reported before what is still queued, such as the reason. */
+		return r == -ECONNRESET ? parting_error(client, r) : r;
 	}
 
 	int fds[HELPER_MAX_FDS] = {-1, -1, -1, -1};

@@ -1,0 +1,76 @@
+#!/bin/sh
+# Issue 3, socket-activated mode: root starts kmscast-helper through systemd-socket-activate
+# on a SOCK_SEQPACKET socket (root:kmscast 0660, as kmscast-helper.socket makes it); the
+# helper keeps only CAP_SYS_ADMIN, including in its bounding set.
+#  - probe as kmscast-test (group kmscast) over the socket: primary and cursor exported;
+#  - the helper's /proc status: NoNewPrivs 1, Seccomp 2, CapEff = CapBnd = cap_sys_admin;
+#  - 2000 exports over the socket: fds and GEM handles flat;
+#  - a user outside the group: refused by the socket mode, and, with the socket opened to
+#    everyone, refused by the helper's own SO_PEERGROUPS check;
+#  - several clients at once are served.
+#
+# usage (inside the bench, --kms vkms --with user): t-helper-socket.sh
+set -eu
+. "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
+. "$KMSCAST_SRC_DIR/tests/vm/t-helper-lib.sh"
+
+install_helper nocaps
+SOCK=/run/kmscast/helper.sock
+install -d -m 0755 /run/kmscast
+systemd-socket-activate --seqpacket -l "$SOCK" "$HELPER" --socket-activated \
+	>/tmp/helper.log 2>&1 &
+wait_for_file "$SOCK" 10 || vm_fail "no socket: $(cat /tmp/helper.log)"
+chgrp kmscast "$SOCK"
+chmod 0660 "$SOCK"
+ls -l "$SOCK"
+
+start_producer /tmp/producer.log --cursor --buffers 3 --rate 60 --duration 600
+
+echo "== probe over the socket, as a member of group kmscast"
+as_user "$TOOL" probe --socket "$SOCK" | tee /tmp/probe.out || vm_fail "probe failed"
+grep -Eq "^card0 crtc $CRTC primary fb [0-9]+ 1024x768 XR24 modifier 0x0 explicit fnv1a64 0x[0-9a-f]{16} planes 1 fds 1 handles [0-9]+$" /tmp/probe.out ||
+	vm_fail "no primary line for CRTC $CRTC"
+grep -Eq "^card0 crtc $CRTC cursor fb [0-9]+ [0-9]+x[0-9]+ AR24 .* fnv1a64 0x[0-9a-f]{16}" /tmp/probe.out ||
+	vm_fail "no cursor line for CRTC $CRTC"
+
+echo "== hardening and 2000 exports"
+STATUS_CAPBND=0000000000200000
+run_stress : --socket "$SOCK" card0 "$CRTC" 2000
+[ "$HELPER_PID" = "$HELPER_PID2" ] || vm_fail "helper changed"
+[ "$HELPER_FDS1" = "$HELPER_FDS2" ] || vm_fail "helper fd count changed: $HELPER_FDS1 -> $HELPER_FDS2"
+[ "$HANDLES_MAX" -le $((HANDLES_MIN + 1)) ] || vm_fail "GEM handle numbers climb"
+
+echo "== several clients at once"
+pids=""
+for i in 1 2 3 4; do
+	as_user "$TOOL" export --socket "$SOCK" card0 "$CRTC" cursor >"/tmp/multi$i.out" 2>&1 &
+	pids="$pids $!"
+done
+for p in $pids; do
+	wait "$p" || vm_fail "a concurrent client failed: $(cat /tmp/multi*.out)"
+done
+cat /tmp/multi*.out
+
+echo "== a user outside the group"
+nobody() {
+	setpriv --reuid=1001 --regid=1001 --clear-groups sh -c 'exec "$0" "$@"' "$TOOL" "$@"
+}
+out=$(nobody export --socket "$SOCK" card0 "$CRTC" primary) && vm_fail "non-member exported: $out"
+echo "$out"
+echo "$out" | grep -q 'connect /run/kmscast/helper.sock: Permission denied' || vm_fail "$out"
+chmod 0666 "$SOCK"
+out=$(nobody export --socket "$SOCK" card0 "$CRTC" primary) && vm_fail "non-member exported: $out"
+echo "$out"
+echo "$out" | grep -q '^error=-13 reason=helper: peer uid 1001 is not in group' || vm_fail "$out"
+grep -q 'refusing connection: peer uid 1001 is not in group' /tmp/helper.log ||
+	vm_fail "helper did not log the refusal"
+chmod 0660 "$SOCK"
+
+echo "== the helper still serves members"
+out=$(as_user "$TOOL" export --socket "$SOCK" card0 "$CRTC" primary) || {
+	echo "$out" | grep -q 'decode-error=torn' || vm_fail "$out"
+}
+echo "$out"
+stop_producer
+cat /tmp/helper.log
+echo PASS
