@@ -342,7 +342,10 @@ static int create_fb(
 	fb->generation = o->generation;
 	log_fb(p, o, fb, true);
 	/* The background costs a full-frame write: pay it here, not between vblank and flip. */
-	return paint(p, o, fb, 0);
+	ret = paint(p, o, fb, 0);
+	if (ret < 0)
+		dumb_fb_destroy(p->drm_fd, fb);
+	return ret;
 }
 
 static void destroy_fb(struct producer *p, struct output *o, struct dumb_fb *fb)
@@ -589,13 +592,11 @@ static bool slot_due(struct output *o, uint64_t now)
 	return o->next_ns <= now;
 }
 
-static struct producer *the_producer; /* for the libdrm event callback */
-
 static void on_flip(int fd, unsigned int seq, unsigned int sec, unsigned int usec,
 	unsigned int crtc_id, void *data)
 {
-	struct producer *p = the_producer;
 	struct output *o = data;
+	struct producer *p = o->producer;
 	uint64_t now = now_ns();
 	/* DRM event timestamps are CLOCK_MONOTONIC; 0 would mean the driver gave none. */
 	uint64_t t = sec || usec ? (uint64_t)sec * NSEC_PER_SEC + (uint64_t)usec * 1000 : now;
@@ -796,7 +797,6 @@ int main(int argc, char **argv)
 	static struct producer p = {.drm_fd = -1, .timer_fd = -1, .signal_fd = -1};
 	int ret;
 
-	the_producer = &p;
 	p.log = stdout;
 	if (parse_options(argc, argv, &p.opts) < 0)
 		return 2;
@@ -807,8 +807,10 @@ int main(int argc, char **argv)
 		ret = output_discover(p.drm_fd, &p.opts, p.outs, &p.n_outs);
 	if (ret == 0 && p.opts.duration_ns)
 		p.stop_ns = now_ns() + p.opts.duration_ns;
-	for (uint32_t i = 0; i < p.n_outs && ret == 0; i++)
+	for (uint32_t i = 0; i < p.n_outs && ret == 0; i++) {
+		p.outs[i].producer = &p;
 		ret = start_output(&p, &p.outs[i]);
+	}
 	if (ret == 0)
 		ret = run(&p);
 	if (ret < 0)

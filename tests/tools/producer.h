@@ -44,7 +44,10 @@ enum output_state {
 	OUTPUT_DONE, /* showed its last frame for --frames */
 };
 
+struct producer;
+
 struct output {
+	struct producer *producer; /* owner, for the page-flip event callback */
 	uint32_t connector_id;
 	char connector_name[32];
 	uint32_t crtc_id;
