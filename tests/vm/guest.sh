@@ -43,21 +43,36 @@ wait_path() {
 # Root may use the user's PipeWire socket: one exec per readiness poll instead of three.
 as_root_pw() { PIPEWIRE_RUNTIME_DIR=/run/user/1000 "$@"; }
 
-# --fork returns once the bus socket is listening.
+# The fixtures start concurrently (2 vCPUs) and are waited for afterwards: dbus-daemon,
+# pipewire and wireplumber each take a second or more to start under TCG. PipeWire only
+# uses the session bus to look for the portal and RealtimeKit, which are absent anyway.
 start_dbus() {
+	# --fork returns once the bus socket is listening.
 	as_user dbus-daemon --session --fork --nopidfile --address=unix:path=/run/user/1000/bus \
-		>"$run/logs/dbus.log" 2>&1 </dev/null || die "session dbus-daemon did not start"
+		>"$run/logs/dbus.log" 2>&1 </dev/null &
+	dbus_pid=$!
+}
+
+wait_dbus() {
+	wait "$dbus_pid" || die "session dbus-daemon did not start (see logs/dbus.log)"
+}
+
+start_pipewire() {
+	as_user pipewire >"$run/logs/pipewire.log" 2>&1 &
+	pipewire_pid=$!
 }
 
 # The socket exists once module-protocol-native is loaded; a client that connects then is
 # served when the main loop runs, so one 'pw-cli info 0' tells that the daemon answers.
-start_pipewire() {
-	as_user pipewire >"$run/logs/pipewire.log" 2>&1 &
-	local pid=$! i
+wait_pipewire_socket() {
 	wait_path /run/user/1000/pipewire-0 20 || die "pipewire did not create its socket"
+}
+
+wait_pipewire() {
+	local i
 	for ((i = 0; i < 20; i++)); do
 		as_root_pw pw-cli info 0 >/dev/null 2>&1 && return 0
-		kill -0 "$pid" 2>/dev/null || die "pipewire exited (see logs/pipewire.log)"
+		kill -0 "$pipewire_pid" 2>/dev/null || die "pipewire exited (see logs/pipewire.log)"
 		nap 0.1
 	done
 	die "pipewire does not answer 'pw-cli info 0'"
@@ -73,13 +88,17 @@ start_wireplumber() {
 	sed -i -e '/^alsa_monitor.enable()/d' -e '/^libcamera_monitor.enable()/d' \
 		"$conf/main.lua.d/90-enable-all.lua"
 	WIREPLUMBER_CONFIG_DIR=$conf as_user wireplumber >"$run/logs/wireplumber.log" 2>&1 &
-	local pid=$!
-	# Ready once its "default" metadata is in the graph: the policy scripts load after it
-	# but pick up nodes that already exist, so a command racing them loses nothing.
+	wireplumber_pid=$!
+}
+
+# Ready once its "default" metadata is in the graph: the policy scripts load after it but
+# pick up nodes that already exist, so a command racing them loses nothing.
+wait_wireplumber() {
 	local i
 	for ((i = 0; i < 300; i++)); do
 		[[ $(as_root_pw pw-cli ls Metadata 2>/dev/null) == *'"default"'* ]] && return 0
-		kill -0 "$pid" 2>/dev/null || die "wireplumber exited (see logs/wireplumber.log)"
+		kill -0 "$wireplumber_pid" 2>/dev/null ||
+			die "wireplumber exited (see logs/wireplumber.log)"
 		nap 0.05
 	done
 	die "wireplumber did not publish its default metadata (see logs/wireplumber.log)"
@@ -91,9 +110,15 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 mark guest.sh
 # shellcheck source=fixtures.sh
 . "$run/fixtures.sh"
-has_fixture dbus && start_dbus && mark dbus
-has_fixture pipewire && start_pipewire && mark pipewire
-has_fixture wireplumber && start_wireplumber && mark wireplumber
+if has_fixture dbus; then start_dbus; fi
+if has_fixture pipewire; then start_pipewire; fi
+if has_fixture wireplumber; then
+	wait_pipewire_socket
+	start_wireplumber
+fi
+if has_fixture dbus; then wait_dbus && mark dbus; fi
+if has_fixture pipewire; then wait_pipewire && mark pipewire; fi
+if has_fixture wireplumber; then wait_wireplumber && mark wireplumber; fi
 
 # The command's environment: a clean root environment, what the host passed through, the
 # bench's variables and, with fixtures, the user session's so root can reach its PipeWire.
@@ -112,6 +137,7 @@ if [ -n "$KMSCAST_VM_WITH" ]; then
 	has_fixture dbus && export DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus
 fi
 
+exec {nap_fd}>&-
 cd "$cwd" || die "cannot enter $cwd inside the VM"
 mark command
 set +x

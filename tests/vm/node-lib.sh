@@ -41,8 +41,14 @@ node_start_daemon() {
 	as_user env SPA_PLUGIN_DIR="$SPA_PLUGIN_DIR" KMSCAST_HELPER="$KMSCAST_HELPER" \
 		PIPEWIRE_DEBUG="${NODE_DEBUG:-3}" "$B/src/kmscast" "$@" \
 		>"$NODE_TMP/daemon.log" 2>&1 &
-	DAEMON_PID=$!
-	# as_user is setpriv: it execs, so $! is the daemon itself.
+	DAEMON_JOB=$!
+	# as_user is a shell function: $! is a subshell; the daemon is its child.
+	DAEMON_PID=
+	for _ in $(seq 50); do
+		DAEMON_PID=$(pgrep -P "$DAEMON_JOB" -x kmscast) && break
+		sleep 0.1
+	done
+	[ -n "$DAEMON_PID" ] || vm_fail "kmscast did not start"
 }
 
 node_stop_daemon() {
@@ -55,7 +61,7 @@ node_stop_daemon() {
 		kill -KILL "$DAEMON_PID"
 		vm_fail "kmscast did not exit on SIGTERM"
 	fi
-	wait "$DAEMON_PID"
+	wait "$DAEMON_JOB"
 	DAEMON_RC=$?
 	[ "$DAEMON_RC" = 0 ] || { cat "$NODE_TMP/daemon.log" >&2; vm_fail "kmscast exited $DAEMON_RC"; }
 }
