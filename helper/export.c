@@ -21,6 +21,8 @@
 #define DRM_MAJOR 226
 #define DRM_MAX_PRIMARY_MINOR 63 /* 64..127 control (gone), 128.. render nodes */
 #define MAX_PLANES_PER_CARD 64 /* planes we look at on one card */
+/* Flips racing one export; a 60 Hz flipper under qemu TCG needed more than two. */
+#define EXPORT_ATTEMPTS 4
 
 struct card {
 	char name[HELPER_MAX_CARD_NAME];
@@ -381,24 +383,29 @@ static int export_fb(void *data, void *conn_state, const struct helper_request *
 	if (r < 0) {
 		return r;
 	}
-	/* One retry covers a page flip between reading FB_ID and GETFB2. */
-	for (int attempt = 0; attempt < 2; attempt++) {
-		r = check_crtc_active(card, req->crtc_id, reason, size);
-		if (r < 0) {
-			return r;
-		}
-		uint32_t plane_id = 0, fb_id = 0;
-		r = find_plane(card, req->crtc_id, req->plane, &plane_id, &fb_id, reason, size);
-		if (r < 0) {
-			return r;
-		}
+	r = check_crtc_active(card, req->crtc_id, reason, size);
+	if (r < 0) {
+		return r;
+	}
+	uint32_t plane_id = 0, fb_id = 0;
+	r = find_plane(card, req->crtc_id, req->plane, &plane_id, &fb_id, reason, size);
+	for (int attempt = 0; r == 0 && attempt < EXPORT_ATTEMPTS; attempt++) {
 		memset(fb, 0, sizeof(*fb));
 		r = export_once(card, plane_id, fb_id, fb, fds, reason, size);
 		if (r != -EAGAIN) {
 			return r;
 		}
+		/* A flip landed between reading FB_ID and GETFB2: take the new one. */
+		struct plane_state now;
+		if (read_plane(card, plane_id, &now) < 0 || now.crtc_id != req->crtc_id ||
+				now.fb_id == 0) {
+			return fail(reason, size, -ENOENT, "plane %u left CRTC %u", plane_id,
+					req->crtc_id);
+		}
+		fb_id = (uint32_t)now.fb_id;
+		r = 0;
 	}
-	return fail(reason, size, -EAGAIN, "framebuffer changed during export");
+	return r < 0 ? r : fail(reason, size, -EAGAIN, "framebuffer changed during export");
 }
 
 const struct helper_backend helper_drm_backend = {
