@@ -15,7 +15,16 @@
  *   done crtc=<id> index=<i> flips=<n> last_frame=<k> skipped_slots=<timer slots missed>
  *
  * Frame k is painted with frame number k mod 2^20 and CRTC index <i>. Frame 0 is shown by the
- * initial modeset, later frames by page flips (or a modeset after --mode-change-at/--off-at).
+ * initial modeset, later frames by page flips (or a modeset after a mode change or off-at).
+ *
+ * Pacing: with vblank (vkms) and --rate at the refresh rate, each flip is queued as soon as
+ * the previous one completed, so the driver paces them. Otherwise (virtio-gpu, or a lower
+ * rate) flips go out on an absolute CLOCK_MONOTONIC grid at min(rate, refresh); a slot
+ * missed by more than a quarter period is skipped (counted in skipped_slots), never caught up.
+ *
+ * FB ids: with --recreate every new FB gets an id no earlier FB of this producer had; freed
+ * ids are parked in placeholder property blobs (--reuse-fb-ids turns this off). The kernel's
+ * own cursor FBs, one per drmModeSetCursor2, share the id space and are not parked.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -91,6 +100,9 @@ static void usage(FILE *f)
 		"                            FBs do (kernel 6.1 hands out the lowest id)\n"
 		"  --mode-change-at K:WxH    modeset to WxH at frame K\n"
 		"  --off-at K[:MS]           switch the CRTC off after frame K for MS ms (1000)\n"
+		"  --mode-change-every K:WxH  every K frames, toggle between the first mode and "
+		"WxH\n"
+		"  --off-every K[:MS]        switch the CRTC off after every K-th frame\n"
 		"  --cursor                  a moving, changing cursor\n"
 		"  --log FILE                log to FILE instead of stdout\n",
 		MAX_BUFFERS);
@@ -192,12 +204,18 @@ static int parse_option(int opt, char *arg, struct producer_options *opts)
 	case 'R':
 		ret = parse_u64(arg, 1, UINT32_MAX, &opts->recreate_every);
 		break;
+	case 'E':
+		opts->mode_change_repeat = true;
+		/* fall through */
 	case 'M':
 		ret = parse_frame_arg(arg, &opts->mode_change_at, &rest);
 		if (ret == 0)
 			ret = rest ? parse_size(rest, &opts->mode_change_w, &opts->mode_change_h)
 				   : -EINVAL;
 		break;
+	case 'O':
+		opts->off_repeat = true;
+		/* fall through */
 	case 'o':
 		ret = parse_frame_arg(arg, &opts->off_at, &rest);
 		opts->off_ns = NSEC_PER_SEC;
@@ -235,6 +253,8 @@ static int parse_options(int argc, char **argv, struct producer_options *opts)
 		{"recreate", required_argument, NULL, 'R'},
 		{"mode-change-at", required_argument, NULL, 'M'},
 		{"off-at", required_argument, NULL, 'o'},
+		{"mode-change-every", required_argument, NULL, 'E'},
+		{"off-every", required_argument, NULL, 'O'},
 		{"cursor", no_argument, NULL, 'k'},
 		{"reuse-fb-ids", no_argument, NULL, 'u'},
 		{"log", required_argument, NULL, 'l'},
@@ -445,6 +465,8 @@ static int start_output(struct producer *p, struct output *o)
 	int ret;
 
 	o->n_fbs = p->opts.buffers;
+	o->base_w = o->mode.hdisplay;
+	o->base_h = o->mode.vdisplay;
 	ret = create_fbs(p, o, o->mode.hdisplay, o->mode.vdisplay, o->fbs);
 	if (ret < 0)
 		return ret;
@@ -459,9 +481,15 @@ static int change_mode(struct producer *p, struct output *o)
 {
 	struct dumb_fb old[MAX_BUFFERS];
 	drmModeModeInfo mode, old_mode = o->mode;
+	uint32_t w = p->opts.mode_change_w, h = p->opts.mode_change_h;
 	int ret;
 
-	ret = output_pick_mode(p->drm_fd, o, p->opts.mode_change_w, p->opts.mode_change_h, &mode);
+	/* --mode-change-every toggles between the first mode and the given one. */
+	if (p->opts.mode_change_repeat && o->mode.hdisplay == w && o->mode.vdisplay == h) {
+		w = o->base_w;
+		h = o->base_h;
+	}
+	ret = output_pick_mode(p->drm_fd, o, w, h, &mode);
 	if (ret < 0)
 		return ret;
 	memcpy(old, o->fbs, sizeof(old));
@@ -524,9 +552,30 @@ static int flip_next(struct producer *p, struct output *o)
 	return 0;
 }
 
+/* --off-at: the frame just shown stays the last one before the CRTC goes dark. */
+static void switch_off(struct producer *p, struct output *o, uint64_t t)
+{
+	if (output_disable(p->drm_fd, o) < 0) {
+		p->exit_code = 1;
+		p->stop = true;
+		return;
+	}
+	fprintf(p->log, "off crtc=%u index=%u frame=%" PRIu64 " t_ns=%" PRIu64 "\n", o->crtc_id,
+		o->crtc_index, o->frame, t);
+	o->state = OUTPUT_OFF;
+	o->next_ns = t + p->opts.off_ns;
+}
+
+/* Whether frame is when a --*-at K (once) or --*-every K (repeat) event happens. */
+static bool at_frame(uint64_t frame, uint64_t k, bool repeat)
+{
+	return k && (repeat ? frame % k == 0 : frame == k);
+}
+
 static int submit_frame(struct producer *p, struct output *o)
 {
-	if (o->state == OUTPUT_OFF || o->frame + 1 == p->opts.mode_change_at) {
+	if (o->state == OUTPUT_OFF ||
+		at_frame(o->frame + 1, p->opts.mode_change_at, p->opts.mode_change_repeat)) {
 		int ret;
 		o->frame++;
 		if (o->state == OUTPUT_OFF)
@@ -535,6 +584,9 @@ static int submit_frame(struct producer *p, struct output *o)
 			ret = change_mode(p, o);
 		if (ret < 0)
 			o->frame--;
+		else if (o->state == OUTPUT_IDLE &&
+			 at_frame(o->frame, p->opts.off_at, p->opts.off_repeat))
+			switch_off(p, o, now_ns());
 		return ret;
 	}
 	return flip_next(p, o);
@@ -550,20 +602,6 @@ static void check_ready(struct producer *p)
 	}
 	p->ready = true;
 	fprintf(p->log, "ready crtcs=%u\n", p->n_outs);
-}
-
-/* --off-at: the frame just shown stays the last one before the CRTC goes dark. */
-static void switch_off(struct producer *p, struct output *o, uint64_t t)
-{
-	if (output_disable(p->drm_fd, o) < 0) {
-		p->exit_code = 1;
-		p->stop = true;
-		return;
-	}
-	fprintf(p->log, "off crtc=%u index=%u frame=%" PRIu64 " t_ns=%" PRIu64 "\n", o->crtc_id,
-		o->crtc_index, o->frame, t);
-	o->state = OUTPUT_OFF;
-	o->next_ns = t + p->opts.off_ns;
 }
 
 static void schedule_next(struct output *o, uint64_t now)
@@ -612,7 +650,7 @@ static void on_flip(int fd, unsigned int seq, unsigned int sec, unsigned int use
 	o->state = OUTPUT_IDLE;
 	if (frames_done(p, o))
 		o->state = OUTPUT_DONE;
-	else if (p->opts.off_at && o->frame == p->opts.off_at)
+	else if (at_frame(o->frame, p->opts.off_at, p->opts.off_repeat))
 		switch_off(p, o, now);
 	else
 		schedule_next(o, now);

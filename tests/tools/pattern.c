@@ -93,6 +93,8 @@ static int get_geometry(uint32_t width, uint32_t height, uint32_t stride,
 		return -EINVAL;
 	geo->cell_w = width / PATTERN_COLUMNS;
 	geo->band_h = height / PATTERN_BAND_DIVISOR;
+	if (geo->band_h > PATTERN_BAND_MAX_HEIGHT)
+		geo->band_h = PATTERN_BAND_MAX_HEIGHT;
 	geo->band_y[0] = 0;
 	geo->band_y[1] = (height - geo->band_h) / 2;
 	geo->band_y[2] = height - geo->band_h;

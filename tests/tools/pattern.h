@@ -10,7 +10,8 @@
  *   column 33       pure blue   (marker)
  *
  * Geometry, in pixels, from the frame size only:
- *   cell_w = width / PATTERN_COLUMNS, band_h = height / PATTERN_BAND_DIVISOR
+ *   cell_w = width / PATTERN_COLUMNS
+ *   band_h = min(height / PATTERN_BAND_DIVISOR, PATTERN_BAND_MAX_HEIGHT)
  *   bands at y = 0, y = (height - band_h) / 2 and y = height - band_h
  * Everything outside the bands is a static background, painted once per buffer.
  *
@@ -32,6 +33,8 @@
 #define PATTERN_BITS 32
 #define PATTERN_COLUMNS (PATTERN_BITS + 2)
 #define PATTERN_BAND_DIVISOR 24
+/* Taller bands buy nothing; at 4K they would triple the per-frame painting. */
+#define PATTERN_BAND_MAX_HEIGHT 32
 #define PATTERN_BANDS 3
 /* Smallest frame whose cells are 2x2 pixels. */
 #define PATTERN_MIN_WIDTH (PATTERN_COLUMNS * 2)

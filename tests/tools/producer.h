@@ -53,6 +53,7 @@ struct output {
 	uint32_t crtc_id;
 	uint32_t crtc_index; /* index in drmModeRes::crtcs, painted into the pattern */
 	drmModeModeInfo mode;
+	uint32_t base_w, base_h; /* the first mode's size, for --mode-change-every */
 	drmModeCrtc *saved; /* CRTC state before we touched it, restored at exit */
 
 	struct dumb_fb fbs[MAX_BUFFERS];
@@ -84,8 +85,10 @@ struct producer_options {
 	uint64_t duration_ns; /* 0: unlimited */
 	uint64_t recreate_every; /* 0: never */
 	uint64_t mode_change_at; /* 0: never */
+	bool mode_change_repeat; /* every mode_change_at frames, toggling back and forth */
 	uint32_t mode_change_w, mode_change_h;
 	uint64_t off_at; /* 0: never */
+	bool off_repeat; /* every off_at frames */
 	uint64_t off_ns;
 	bool cursor;
 	bool reuse_fb_ids; /* let the kernel hand out freed FB ids again */

@@ -132,9 +132,15 @@ static void test_torn(void)
 /* Overwrite magic bit 31 (column 1) in every band, using the documented geometry. */
 static void test_bad_magic(void)
 {
-	struct image img = image_create(1024, 768, DRM_FORMAT_XRGB8888, 0);
+	struct image img = image_create(1920, 1080, DRM_FORMAT_XRGB8888, 0);
 	uint32_t cell_w = img.w / PATTERN_COLUMNS, band_h = img.h / PATTERN_BAND_DIVISOR;
-	uint32_t band_y[] = {0, (img.h - band_h) / 2, img.h - band_h};
+	uint32_t band_y[3];
+
+	if (band_h > PATTERN_BAND_MAX_HEIGHT)
+		band_h = PATTERN_BAND_MAX_HEIGHT;
+	band_y[0] = 0;
+	band_y[1] = (img.h - band_h) / 2;
+	band_y[2] = img.h - band_h;
 	struct pattern_result res;
 
 	paint_full(&img, 0, 5);
