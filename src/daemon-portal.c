@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's side of struct portal_host: monitors come from the daemon's last KMS rescan,
+ * and each portal stream gets an api.kmscast.source node of its own, exported beside the
+ * daemon's shared one. The daemon tells us when it rescanned (a monitor may be gone) and when
+ * it lost PipeWire (every node is gone).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pipewire/pipewire.h>
+#include <spa/node/node.h>
+#include <spa/utils/result.h>
+
+#include "config-file.h"
+#include "daemon-portal.h"
+#include "portal.h"
+
+PW_LOG_TOPIC_STATIC(dportal_topic, "kmscast.portal");
+#define PW_LOG_TOPIC_DEFAULT dportal_topic
+
+#define KMSCAST_FACTORY "api.kmscast.source"
+#define KMSCAST_LIBRARY "kmscast/libspa-kmscast"
+/* Per-session nodes at once; each one also holds a helper connection and buffers. */
+#define MAX_PORTAL_NODES 32
+
+struct portal_node {
+	struct daemon_portal *dp;
+	struct spa_list link; /* daemon_portal::nodes */
+	struct portal_monitor monitor;
+	struct spa_handle *handle; /* owned */
+	struct pw_proxy *proxy; /* owned */
+	struct spa_hook proxy_listener;
+	bool ready, dead;
+	const struct portal_node_events *events;
+	void *data;
+};
+
+struct daemon_portal {
+	struct daemon *daemon;
+	struct portal *portal; /* owned */
+	struct spa_list nodes; /* portal_node::link */
+	uint32_t n_nodes;
+};
+
+static bool crtc_published(struct daemon *d, struct kms_device *dev, const struct kms_crtc *crtc,
+		const struct kms_connector **conn_out)
+{
+	const struct daemon_options *opts = daemon_get_options(d);
+	const struct kms_connector *conn;
+
+	if (!crtc->active || !crtc->primary || crtc->primary->state.fb_id == 0)
+		return false;
+	conn = kms_crtc_connector(dev, crtc);
+	if (!conn)
+		return false;
+	if (opts->config && !config_monitor_published(opts->config, dev->name, conn->name,
+					    conn->has_edid ? conn->monitor.name : NULL))
+		return false;
+	*conn_out = conn;
+	return true;
+}
+
+static void fill_monitor(struct portal_monitor *m, const struct kms_device *dev,
+		const struct kms_crtc *crtc, const struct kms_connector *conn)
+{
+	memset(m, 0, sizeof(*m));
+	snprintf(m->card, sizeof(m->card), "%s", dev->name);
+	snprintf(m->connector, sizeof(m->connector), "%s", conn->name);
+	m->crtc_id = crtc->id;
+	m->width = crtc->mode.hdisplay;
+	m->height = crtc->mode.vdisplay;
+	/* The CRTC's place in its framebuffer: SRC_X/Y, 16.16 fixed point. */
+	m->x = (int32_t)(crtc->primary->state.src_x >> 16);
+	m->y = (int32_t)(crtc->primary->state.src_y >> 16);
+	m->has_edid = conn->has_edid;
+	if (conn->has_edid)
+		m->edid = conn->monitor;
+}
+
+static int list_monitors(void *host, struct portal_monitor *out, uint32_t max)
+{
+	struct daemon_portal *dp = host;
+	struct kms_device *const *cards;
+	uint32_t n_cards = daemon_get_cards(dp->daemon, &cards);
+	uint32_t n = 0;
+
+	for (uint32_t c = 0; c < n_cards; c++) {
+		struct kms_device *dev = cards[c];
+
+		for (uint32_t i = 0; dev && i < dev->n_crtcs && n < max; i++) {
+			const struct kms_connector *conn;
+
+			if (crtc_published(dp->daemon, dev, &dev->crtcs[i], &conn))
+				fill_monitor(&out[n++], dev, &dev->crtcs[i], conn);
+		}
+	}
+	return (int)n;
+}
+
+static void node_gone(struct portal_node *node, int res)
+{
+	if (node->dead)
+		return;
+	node->dead = true;
+	node->events->gone(node->data, res);
+}
+
+static void on_proxy_bound(void *data, uint32_t global_id)
+{
+	struct portal_node *node = data;
+
+	if (node->ready || node->dead)
+		return;
+	node->ready = true;
+	node->events->ready(node->data, global_id);
+}
+
+static void on_proxy_error(void *data, int seq, int res, const char *message)
+{
+	struct portal_node *node = data;
+
+	pw_log_warn("portal node %s.%s: %s (%s)", node->monitor.card, node->monitor.connector,
+			message, spa_strerror(res));
+	node_gone(node, res < 0 ? res : -EIO);
+}
+
+static void on_proxy_removed(void *data)
+{
+	node_gone(data, -EPIPE);
+}
+
+static const struct pw_proxy_events proxy_events = {
+	PW_VERSION_PROXY_EVENTS,
+	.bound = on_proxy_bound,
+	.error = on_proxy_error,
+	.removed = on_proxy_removed,
+};
+
+static struct pw_properties *node_props(struct daemon_portal *dp, const struct portal_monitor *m,
+		const struct spa_dict *extra)
+{
+	const struct daemon_options *opts = daemon_get_options(dp->daemon);
+	struct pw_properties *props;
+
+	props = pw_properties_new(SPA_KEY_LIBRARY_NAME, KMSCAST_LIBRARY,
+			SPA_KEY_FACTORY_NAME, KMSCAST_FACTORY,
+			PW_KEY_MEDIA_CLASS, "Video/Source",
+			PW_KEY_MEDIA_ROLE, "Screen",
+			PW_KEY_NODE_DRIVER, "true",
+			"kmscast.card", m->card,
+			"kmscast.connector", m->connector,
+			NULL);
+	if (!props)
+		return NULL;
+	pw_properties_setf(props, "kmscast.crtc", "%u", m->crtc_id);
+	if (m->has_edid && m->edid.name[0])
+		pw_properties_setf(props, PW_KEY_NODE_DESCRIPTION, "%s (%s, screen cast)",
+				m->edid.name, m->connector);
+	else
+		pw_properties_setf(props, PW_KEY_NODE_DESCRIPTION, "%s (screen cast)", m->connector);
+	if (opts->helper_path)
+		pw_properties_set(props, "kmscast.helper.path", opts->helper_path);
+	if (opts->helper_socket)
+		pw_properties_set(props, "kmscast.helper.socket", opts->helper_socket);
+	pw_properties_update(props, extra);
+	return props;
+}
+
+static void destroy_node(void *host, struct portal_node *node)
+{
+	if (!node)
+		return;
+	if (node->proxy) {
+		spa_hook_remove(&node->proxy_listener);
+		pw_proxy_destroy(node->proxy);
+	}
+	if (node->handle)
+		pw_unload_spa_handle(node->handle);
+	spa_list_remove(&node->link);
+	node->dp->n_nodes--;
+	free(node);
+}
+
+static int export_node(struct daemon_portal *dp, struct portal_node *node,
+		struct pw_properties *props)
+{
+	struct pw_core *core = daemon_get_core(dp->daemon);
+	void *iface;
+	int res;
+
+	if (!core)
+		return -ENOTCONN;
+	node->handle = pw_context_load_spa_handle(daemon_get_context(dp->daemon), KMSCAST_FACTORY,
+			&props->dict);
+	if (!node->handle)
+		return -errno;
+	if ((res = spa_handle_get_interface(node->handle, SPA_TYPE_INTERFACE_Node, &iface)) < 0)
+		return res;
+	node->proxy = pw_core_export(core, SPA_TYPE_INTERFACE_Node, &props->dict, iface, 0);
+	if (!node->proxy)
+		return -errno;
+	pw_proxy_add_listener(node->proxy, &node->proxy_listener, &proxy_events, node);
+	return 0;
+}
+
+static struct portal_node *create_node(void *host, const struct portal_monitor *monitor,
+		const struct spa_dict *extra_props, const struct portal_node_events *events,
+		void *data)
+{
+	struct daemon_portal *dp = host;
+	struct portal_node *node;
+	struct pw_properties *props;
+	int res;
+
+	if (dp->n_nodes >= MAX_PORTAL_NODES) {
+		pw_log_warn("more than %d portal streams; refusing another", MAX_PORTAL_NODES);
+		errno = ENOSPC;
+		return NULL;
+	}
+	node = calloc(1, sizeof(*node));
+	if (!node)
+		return NULL;
+	node->dp = dp;
+	node->monitor = *monitor;
+	node->events = events;
+	node->data = data;
+	spa_list_append(&dp->nodes, &node->link);
+	dp->n_nodes++;
+	props = node_props(dp, monitor, extra_props);
+	res = props ? export_node(dp, node, props) : -ENOMEM;
+	pw_properties_free(props);
+	if (res < 0) {
+		pw_log_error("portal node for %s.%s: %s", monitor->card, monitor->connector,
+				spa_strerror(res));
+		destroy_node(dp, node);
+		errno = -res;
+		return NULL;
+	}
+	return node;
+}
+
+static const struct portal_host_ops host_ops = {
+	.list_monitors = list_monitors,
+	.create_node = create_node,
+	.destroy_node = destroy_node,
+};
+
+int daemon_portal_create(struct daemon *d, struct daemon_portal **out)
+{
+	const struct daemon_options *opts = daemon_get_options(d);
+	struct portal_options popts = {0};
+	struct daemon_portal *dp;
+	int res;
+
+	PW_LOG_TOPIC_INIT(dportal_topic);
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return -ENOMEM;
+	dp->daemon = d;
+	spa_list_init(&dp->nodes);
+	if (opts->config)
+		popts.chooser = opts->config->chooser;
+	if ((res = portal_create(daemon_get_loop(d), &host_ops, dp, &popts, &dp->portal)) < 0) {
+		free(dp);
+		return res;
+	}
+	*out = dp;
+	return 0;
+}
+
+/* Nodes whose monitor is no longer lit on the same CRTC are gone. */
+void daemon_portal_rescanned(struct daemon_portal *dp)
+{
+	struct portal_monitor now[PORTAL_MAX_MONITORS];
+	struct portal_node *node, *tmp;
+	int n;
+
+	if (!dp)
+		return;
+	n = list_monitors(dp, now, PORTAL_MAX_MONITORS);
+	spa_list_for_each_safe(node, tmp, &dp->nodes, link) {
+		bool lit = false;
+
+		if (node->dead)
+			continue;
+		for (int i = 0; i < n && !lit; i++) {
+			lit = !strcmp(now[i].card, node->monitor.card) &&
+					!strcmp(now[i].connector, node->monitor.connector) &&
+					now[i].crtc_id == node->monitor.crtc_id;
+		}
+		if (!lit) {
+			pw_log_info("portal node for %s.%s: monitor gone", node->monitor.card,
+					node->monitor.connector);
+			/* gone() may destroy this node and others: restart the walk after it. */
+			node_gone(node, -ENODEV);
+			daemon_portal_rescanned(dp);
+			return;
+		}
+	}
+}
+
+void daemon_portal_core_lost(struct daemon_portal *dp)
+{
+	struct portal_node *node;
+	bool again = true;
+
+	if (!dp)
+		return;
+	/* Every proxy belongs to the dead core: drop them first, then tell the sessions. */
+	spa_list_for_each(node, &dp->nodes, link) {
+		if (node->proxy) {
+			spa_hook_remove(&node->proxy_listener);
+			pw_proxy_destroy(node->proxy);
+			node->proxy = NULL;
+		}
+	}
+	while (again) {
+		again = false;
+		spa_list_for_each(node, &dp->nodes, link) {
+			if (!node->dead) {
+				node_gone(node, -EPIPE);
+				again = true;
+				break; /* the list may have changed */
+			}
+		}
+	}
+}
+
+void daemon_portal_destroy(struct daemon_portal *dp)
+{
+	struct portal_node *node, *tmp;
+
+	if (!dp)
+		return;
+	portal_destroy(dp->portal);
+	spa_list_for_each_safe(node, tmp, &dp->nodes, link)
+		destroy_node(dp, node);
+	free(dp);
+}

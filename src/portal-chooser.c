@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <pipewire/pipewire.h>
+
+#include "portal-chooser.h"
+
+PW_LOG_TOPIC_STATIC(chooser_topic, "kmscast.portal");
+#define PW_LOG_TOPIC_DEFAULT chooser_topic
+
+/* After the child closes stdout, how often we look for its exit status. */
+#define CHOOSER_REAP_MS 20
+#define CHOOSER_KILL_MS 100
+
+extern char **environ;
+
+struct portal_chooser {
+	struct pw_loop *loop;
+	pid_t pid; /* -1 once reaped */
+	int out_fd; /* owned: read end of the child's stdout; -1 after EOF */
+	struct spa_source *out_io; /* owned while out_fd is open */
+	struct spa_source *reap_timer; /* owned */
+	char output[PORTAL_CHOOSER_MAX_OUTPUT + 1];
+	size_t len;
+	int res; /* first error while reading */
+	bool done; /* callback delivered */
+	portal_chooser_done callback;
+	void *data;
+};
+
+static void finish(struct portal_chooser *c, int status)
+{
+	int res = c->res;
+
+	if (res == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
+		pw_log_info("chooser exited with status %d: cancelled",
+				WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		res = -ECANCELED;
+	}
+	if (res == 0 && c->len == 0)
+		res = -ECANCELED;
+	c->output[c->len] = '\0';
+	c->done = true;
+	c->callback(c->data, res, res == 0 ? c->output : NULL, res == 0 ? c->len : 0);
+}
+
+static void try_reap(struct portal_chooser *c)
+{
+	struct timespec value = {0, CHOOSER_REAP_MS * 1000000L};
+	int status;
+	pid_t r = waitpid(c->pid, &status, WNOHANG);
+
+	if (r == 0) {
+		pw_loop_update_timer(c->loop, c->reap_timer, &value, NULL, false);
+		return;
+	}
+	if (r < 0) {
+		c->res = c->res ? c->res : -errno;
+		status = 0;
+	}
+	c->pid = -1;
+	finish(c, status);
+}
+
+static void on_reap_timer(void *data, uint64_t expirations)
+{
+	try_reap(data);
+}
+
+static void close_output(struct portal_chooser *c)
+{
+	if (c->out_io) {
+		pw_loop_destroy_source(c->loop, c->out_io);
+		c->out_io = NULL;
+	}
+	if (c->out_fd >= 0) {
+		close(c->out_fd);
+		c->out_fd = -1;
+	}
+}
+
+static void on_output(void *data, int fd, uint32_t mask)
+{
+	struct portal_chooser *c = data;
+	ssize_t n;
+
+	n = read(fd, c->output + c->len, sizeof(c->output) - 1 - c->len);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0) {
+		c->len += (size_t)n;
+		if (c->len < sizeof(c->output) - 1)
+			return;
+		pw_log_warn("chooser printed more than %d bytes; ignoring it",
+				PORTAL_CHOOSER_MAX_OUTPUT);
+		c->res = -E2BIG;
+		kill(-c->pid, SIGTERM);
+	} else if (n < 0) {
+		c->res = -errno;
+	}
+	/* EOF (or an error): the answer is complete once the child has exited. */
+	close_output(c);
+	try_reap(c);
+}
+
+static int spawn(struct portal_chooser *c, const char *command, int in_fd, int out_fd)
+{
+	posix_spawn_file_actions_t actions;
+	posix_spawnattr_t attr;
+	char *argv[] = {"sh", "-c", (char *)command, NULL};
+	int res;
+
+	if ((res = posix_spawnattr_init(&attr)) != 0)
+		return -res;
+	/* Its own process group, so that cancelling reaches what sh started too. */
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setpgroup(&attr, 0);
+	if ((res = posix_spawn_file_actions_init(&actions)) != 0) {
+		posix_spawnattr_destroy(&attr);
+		return -res;
+	}
+	/* dup2 clears FD_CLOEXEC on 0 and 1; every other fd of ours is O_CLOEXEC. */
+	res = posix_spawn_file_actions_adddup2(&actions, in_fd, STDIN_FILENO);
+	if (res == 0)
+		res = posix_spawn_file_actions_adddup2(&actions, out_fd, STDOUT_FILENO);
+	if (res == 0)
+		res = posix_spawn(&c->pid, "/bin/sh", &actions, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&actions);
+	posix_spawnattr_destroy(&attr);
+	return -res;
+}
+
+static int write_input(int fd, const char *input, size_t len)
+{
+	ssize_t n = write(fd, input, len);
+
+	if (n < 0)
+		return -errno;
+	/* The list is a few lines and the pipe holds 64 KiB; a short write means it did not fit. */
+	return (size_t)n == len ? 0 : -E2BIG;
+}
+
+int portal_chooser_start(struct pw_loop *loop, const char *command, const char *input,
+		size_t len, portal_chooser_done done, void *data, struct portal_chooser **out)
+{
+	struct portal_chooser *c;
+	int in_pipe[2], out_pipe[2];
+	int res;
+
+	PW_LOG_TOPIC_INIT(chooser_topic);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->loop = loop;
+	c->pid = -1;
+	c->out_fd = -1;
+	c->callback = done;
+	c->data = data;
+	if (pipe2(in_pipe, O_CLOEXEC) < 0) {
+		res = -errno;
+		goto err_free;
+	}
+	if (pipe2(out_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		res = -errno;
+		goto err_close_in;
+	}
+	/* The child's end of stdout must block, or a chooser's printf could fail with EAGAIN. */
+	fcntl(out_pipe[1], F_SETFL, 0);
+	c->reap_timer = pw_loop_add_timer(loop, on_reap_timer, c);
+	if (!c->reap_timer) {
+		res = -errno;
+		goto err_close_out;
+	}
+	if ((res = spawn(c, command, in_pipe[0], out_pipe[1])) < 0) {
+		pw_log_error("cannot run chooser '%s': %s", command, strerror(-res));
+		goto err_close_out;
+	}
+	close(in_pipe[0]);
+	close(out_pipe[1]);
+	fcntl(in_pipe[1], F_SETFL, O_NONBLOCK);
+	res = write_input(in_pipe[1], input, len);
+	close(in_pipe[1]);
+	c->out_fd = out_pipe[0]; /* now owned by c */
+	if (res < 0) {
+		pw_log_warn("chooser: cannot write the monitor list: %s", strerror(-res));
+		c->res = res;
+	}
+	c->out_io = pw_loop_add_io(loop, c->out_fd, SPA_IO_IN | SPA_IO_HUP, false, on_output, c);
+	if (!c->out_io) {
+		res = -errno;
+		portal_chooser_destroy(c);
+		return res;
+	}
+	pw_log_info("chooser started: pid %d", (int)c->pid);
+	*out = c;
+	return 0;
+
+err_close_out:
+	close(out_pipe[0]);
+	close(out_pipe[1]);
+err_close_in:
+	close(in_pipe[0]);
+	close(in_pipe[1]);
+err_free:
+	if (c->reap_timer)
+		pw_loop_destroy_source(loop, c->reap_timer);
+	free(c);
+	return res;
+}
+
+/* A cancelled chooser gets CHOOSER_KILL_MS to go after SIGTERM, then SIGKILL: no zombie. */
+static void kill_and_reap(pid_t pid)
+{
+	kill(-pid, SIGTERM);
+	for (int i = 0; i < CHOOSER_KILL_MS; i++) {
+		if (waitpid(pid, NULL, WNOHANG) != 0)
+			return;
+		usleep(1000);
+	}
+	kill(-pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+void portal_chooser_destroy(struct portal_chooser *c)
+{
+	if (!c)
+		return;
+	close_output(c);
+	if (c->pid > 0)
+		kill_and_reap(c->pid);
+	if (c->reap_timer)
+		pw_loop_destroy_source(c->loop, c->reap_timer);
+	free(c);
+}

@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The bus side of the portal backend: the connection, its place in the PipeWire loop, and the
+ * org.freedesktop.impl.portal.ScreenCast object. Sessions live in portal-session.c.
+ *
+ * sd-bus does its own buffering: a reply sent from a PipeWire callback may sit in the output
+ * queue until the fd is writable. So every entry point ends with portal_bus_update(), which
+ * asks sd-bus what it waits for (sd_bus_get_events/get_timeout) and re-arms the io source and
+ * the timer to match.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pipewire/pipewire.h>
+
+#include "portal-internal.h"
+
+PW_LOG_TOPIC_STATIC(portal_topic, "kmscast.portal");
+#define PW_LOG_TOPIC_DEFAULT portal_topic
+
+int portal_reply_response(sd_bus_message *call, uint32_t response)
+{
+	return sd_bus_reply_method_return(call, "ua{sv}", response, 0);
+}
+
+void portal_bus_update(struct portal *p)
+{
+	struct timespec value = {0, 0};
+	uint64_t usec = UINT64_MAX;
+	uint32_t mask = SPA_IO_IN;
+	int events;
+
+	if (!p->bus)
+		return;
+	events = sd_bus_get_events(p->bus);
+	if (events > 0 && (events & POLLOUT))
+		mask |= SPA_IO_OUT;
+	pw_loop_update_io(p->loop, p->bus_io, mask);
+	if (sd_bus_get_timeout(p->bus, &usec) < 0 || usec == UINT64_MAX) {
+		pw_loop_update_timer(p->loop, p->bus_timer, &value, NULL, true); /* disarm */
+		return;
+	}
+	/* An absolute CLOCK_MONOTONIC time; 0 means now, and a zero timespec would disarm. */
+	value.tv_sec = (time_t)(usec / 1000000);
+	value.tv_nsec = (long)(usec % 1000000) * 1000;
+	if (usec == 0)
+		value.tv_nsec = 1;
+	pw_loop_update_timer(p->loop, p->bus_timer, &value, NULL, true);
+}
+
+static void process_bus(struct portal *p)
+{
+	int r;
+
+	do {
+		r = sd_bus_process(p->bus, NULL);
+	} while (r > 0);
+	if (r < 0) {
+		/* The session bus is gone (the user logged out): the portal ends, nodes stay. */
+		pw_log_error("session bus: %s; portal backend stopped", strerror(-r));
+		pw_loop_update_io(p->loop, p->bus_io, 0);
+		return;
+	}
+	portal_bus_update(p);
+}
+
+static void on_bus_io(void *data, int fd, uint32_t mask)
+{
+	process_bus(data);
+}
+
+static void on_bus_timer(void *data, uint64_t expirations)
+{
+	process_bus(data);
+}
+
+static int read_handles(sd_bus_message *m, const char **handle, const char **session,
+		const char **app_id)
+{
+	return sd_bus_message_read(m, "oos", handle, session, app_id);
+}
+
+static int method_create_session(sd_bus_message *m, void *data, sd_bus_error *error)
+{
+	struct portal *p = data;
+	struct portal_session *session;
+	const char *handle, *session_path, *app_id;
+	int r;
+
+	if ((r = read_handles(m, &handle, &session_path, &app_id)) < 0)
+		return r;
+	/* CreateSession takes no option we use; they are ignored. */
+	r = portal_session_create(p, session_path, app_id, sd_bus_message_get_sender(m),
+			&session);
+	if (r < 0) {
+		pw_log_warn("CreateSession %s for '%s': %s", session_path, app_id, strerror(-r));
+		return portal_reply_response(m, PORTAL_RESPONSE_OTHER);
+	}
+	pw_log_info("session %s created for '%s'", session_path, app_id);
+	return portal_reply_response(m, PORTAL_RESPONSE_SUCCESS);
+}
+
+/* The session named in a call, if the caller is the one that created it. */
+static struct portal_session *caller_session(struct portal *p, sd_bus_message *m,
+		const char *path, sd_bus_error *error)
+{
+	struct portal_session *session = portal_session_find(p, path);
+	const char *sender = sd_bus_message_get_sender(m);
+
+	if (!session) {
+		sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "no session %s", path);
+		return NULL;
+	}
+	if (sender && session->owner && strcmp(sender, session->owner) != 0) {
+		sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "session %s is not yours",
+				path);
+		return NULL;
+	}
+	return session;
+}
+
+static int method_select_sources(sd_bus_message *m, void *data, sd_bus_error *error)
+{
+	struct portal *p = data;
+	struct portal_session *session;
+	const char *handle, *session_path, *app_id;
+	int r;
+
+	if ((r = read_handles(m, &handle, &session_path, &app_id)) < 0)
+		return r;
+	if (!(session = caller_session(p, m, session_path, error)))
+		return -EINVAL;
+	return portal_session_select_sources(session, m);
+}
+
+static int method_start(sd_bus_message *m, void *data, sd_bus_error *error)
+{
+	struct portal *p = data;
+	struct portal_session *session;
+	const char *handle, *session_path, *app_id, *parent_window;
+	int r;
+
+	if ((r = read_handles(m, &handle, &session_path, &app_id)) < 0 ||
+			(r = sd_bus_message_read(m, "s", &parent_window)) < 0)
+		return r;
+	if (!(session = caller_session(p, m, session_path, error)))
+		return -EINVAL;
+	return portal_session_start(session, m);
+}
+
+static int get_u32(sd_bus *bus, const char *path, const char *iface, const char *prop,
+		sd_bus_message *reply, void *data, sd_bus_error *error)
+{
+	uint32_t value = 0;
+
+	if (!strcmp(prop, "AvailableSourceTypes"))
+		value = PORTAL_SOURCE_MONITOR;
+	else if (!strcmp(prop, "AvailableCursorModes"))
+		/* No "embedded": kmscast never draws the cursor into the scanout buffers. */
+		value = PORTAL_CURSOR_HIDDEN | PORTAL_CURSOR_METADATA;
+	else if (!strcmp(prop, "version"))
+		value = PORTAL_SCREENCAST_VERSION;
+	return sd_bus_message_append(reply, "u", value);
+}
+
+static const sd_bus_vtable screencast_vtable[] = {
+	SD_BUS_VTABLE_START(0),
+	SD_BUS_METHOD("CreateSession", "oosa{sv}", "ua{sv}", method_create_session,
+			SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD("SelectSources", "oosa{sv}", "ua{sv}", method_select_sources,
+			SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD("Start", "oossa{sv}", "ua{sv}", method_start, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_PROPERTY("AvailableSourceTypes", "u", get_u32, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+	SD_BUS_PROPERTY("AvailableCursorModes", "u", get_u32, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+	SD_BUS_PROPERTY("version", "u", get_u32, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+	SD_BUS_VTABLE_END,
+};
+
+/* A frontend that dies cannot close its sessions: close them for it. */
+static int on_name_owner_changed(sd_bus_message *m, void *data, sd_bus_error *error)
+{
+	struct portal *p = data;
+	struct portal_session *session, *tmp;
+	const char *name, *old_owner, *new_owner;
+
+	if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 || new_owner[0])
+		return 0;
+	spa_list_for_each_safe(session, tmp, &p->sessions, link) {
+		if (session->owner && !strcmp(session->owner, name)) {
+			pw_log_info("session %s: %s left the bus", session->path, name);
+			portal_session_destroy(session);
+		}
+	}
+	return 0;
+}
+
+static int open_bus(struct portal *p, const struct portal_options *opts)
+{
+	int r;
+
+	if (!opts->bus_address)
+		return sd_bus_open_user(&p->bus);
+	if ((r = sd_bus_new(&p->bus)) < 0)
+		return r;
+	if ((r = sd_bus_set_address(p->bus, opts->bus_address)) < 0 ||
+			(r = sd_bus_set_bus_client(p->bus, 1)) < 0 || (r = sd_bus_start(p->bus)) < 0)
+		return r;
+	return 0;
+}
+
+static int setup_bus(struct portal *p, const struct portal_options *opts)
+{
+	const char *name = opts->bus_name ? opts->bus_name : PORTAL_BUS_NAME;
+	int r;
+
+	if ((r = open_bus(p, opts)) < 0) {
+		pw_log_error("cannot connect to the session bus: %s", strerror(-r));
+		return r;
+	}
+	r = sd_bus_add_object_vtable(p->bus, &p->vtable_slot, PORTAL_OBJECT_PATH,
+			PORTAL_SCREENCAST_IFACE, screencast_vtable, p);
+	if (r < 0)
+		return r;
+	r = sd_bus_match_signal(p->bus, &p->owner_match, "org.freedesktop.DBus",
+			"/org/freedesktop/DBus", "org.freedesktop.DBus", "NameOwnerChanged",
+			on_name_owner_changed, p);
+	if (r < 0)
+		return r;
+	/* Exported before the name is taken: a frontend that sees the name finds the object. */
+	if ((r = sd_bus_request_name(p->bus, name, 0)) < 0) {
+		pw_log_error("cannot own %s: %s", name,
+				r == -EEXIST ? "another backend has it" : strerror(-r));
+		return r;
+	}
+	pw_log_info("portal backend on the session bus as %s", name);
+	return 0;
+}
+
+int portal_create(struct pw_loop *loop, const struct portal_host_ops *ops, void *host,
+		const struct portal_options *opts, struct portal **out)
+{
+	struct portal *p;
+	int r;
+
+	PW_LOG_TOPIC_INIT(portal_topic);
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->loop = loop;
+	p->ops = ops;
+	p->host = host;
+	spa_list_init(&p->sessions);
+	if (opts->chooser && opts->chooser[0] && !(p->chooser = strdup(opts->chooser))) {
+		r = -ENOMEM;
+		goto err;
+	}
+	if ((r = setup_bus(p, opts)) < 0)
+		goto err;
+	p->bus_io = pw_loop_add_io(loop, sd_bus_get_fd(p->bus), SPA_IO_IN, false, on_bus_io, p);
+	p->bus_timer = pw_loop_add_timer(loop, on_bus_timer, p);
+	if (!p->bus_io || !p->bus_timer) {
+		r = -errno;
+		goto err;
+	}
+	portal_bus_update(p);
+	*out = p;
+	return 0;
+
+err:
+	portal_destroy(p);
+	return r;
+}
+
+void portal_destroy(struct portal *p)
+{
+	struct portal_session *session, *tmp;
+
+	if (!p)
+		return;
+	spa_list_for_each_safe(session, tmp, &p->sessions, link)
+		portal_session_destroy(session);
+	if (p->bus_io)
+		pw_loop_destroy_source(p->loop, p->bus_io);
+	if (p->bus_timer)
+		pw_loop_destroy_source(p->loop, p->bus_timer);
+	sd_bus_slot_unref(p->owner_match);
+	sd_bus_slot_unref(p->vtable_slot);
+	if (p->bus) {
+		sd_bus_flush(p->bus); /* the last replies; a local socket, so this is brief */
+		sd_bus_flush_close_unref(p->bus);
+	}
+	free(p->chooser);
+	free(p);
+}
+
+uint32_t portal_session_count(const struct portal *p)
+{
+	return p ? p->n_sessions : 0;
+}

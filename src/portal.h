@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef KMSCAST_PORTAL_H
+#define KMSCAST_PORTAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <pipewire/loop.h>
+#include <spa/utils/dict.h>
+
+#include "kms.h"
+
+/*
+ * kmscast's org.freedesktop.impl.portal.ScreenCast backend (interface version 4). It runs in
+ * the daemon's PipeWire main loop, on the session bus, as
+ * org.freedesktop.impl.portal.desktop.kmscast. It knows nothing of KMS or of how nodes are
+ * made: the daemon hands it a struct portal_host, and tests hand it a fake.
+ */
+
+#define PORTAL_BUS_NAME "org.freedesktop.impl.portal.desktop.kmscast"
+#define PORTAL_OBJECT_PATH "/org/freedesktop/portal/desktop"
+#define PORTAL_SCREENCAST_IFACE "org.freedesktop.impl.portal.ScreenCast"
+#define PORTAL_REQUEST_IFACE "org.freedesktop.impl.portal.Request"
+#define PORTAL_SESSION_IFACE "org.freedesktop.impl.portal.Session"
+#define PORTAL_SCREENCAST_VERSION 4
+
+/* Portal constants (org.freedesktop.portal.ScreenCast). */
+#define PORTAL_SOURCE_MONITOR 1u
+#define PORTAL_SOURCE_WINDOW 2u
+#define PORTAL_SOURCE_VIRTUAL 4u
+#define PORTAL_CURSOR_HIDDEN 1u
+#define PORTAL_CURSOR_EMBEDDED 2u
+#define PORTAL_CURSOR_METADATA 4u
+#define PORTAL_RESPONSE_SUCCESS 0u
+#define PORTAL_RESPONSE_CANCELLED 1u
+#define PORTAL_RESPONSE_OTHER 2u
+
+/* Upper bound on the monitors one listing or one session may hold. */
+#define PORTAL_MAX_MONITORS 16
+
+/* A monitor the host publishes now. */
+struct portal_monitor {
+	char card[KMS_NAME_MAX];
+	char connector[KMS_NAME_MAX];
+	uint32_t crtc_id;
+	uint32_t width, height; /* the CRTC's mode */
+	int32_t x, y; /* the CRTC's offset in its framebuffer: primary plane SRC_X/Y */
+	bool has_edid;
+	struct kms_monitor edid;
+};
+
+struct portal_node;
+
+struct portal_node_events {
+	/* The node has global id global_id in PipeWire. Called at most once. */
+	void (*ready)(void *data, uint32_t global_id);
+	/*
+	 * The node is gone: it failed to export (before ready), the server removed it, its
+	 * monitor went dark or was unplugged, or PipeWire went away. res says why (-ENODEV
+	 * for the monitor). The host destroys nothing: the portal calls destroy_node.
+	 */
+	void (*gone)(void *data, int res);
+};
+
+struct portal_host_ops {
+	/* Writes up to max published monitors into out. Returns the count or -errno. */
+	int (*list_monitors)(void *host, struct portal_monitor *out, uint32_t max);
+	/*
+	 * Creates a node of its own for one portal stream on monitor, with extra_props added to
+	 * the node's properties. Events arrive later from the loop, never from inside this call.
+	 * Returns the node (owned by the caller until destroy_node) or NULL with errno set.
+	 */
+	struct portal_node *(*create_node)(void *host, const struct portal_monitor *monitor,
+			const struct spa_dict *extra_props, const struct portal_node_events *events,
+			void *data);
+	/* Removes the node from PipeWire and frees it. Accepts NULL. No event follows. */
+	void (*destroy_node)(void *host, struct portal_node *node);
+};
+
+struct portal_options {
+	const char *chooser; /* shell command, NULL or "" for the default choice */
+	const char *bus_address; /* NULL: the user's session bus */
+	const char *bus_name; /* NULL: PORTAL_BUS_NAME */
+};
+
+struct portal;
+
+/*
+ * Connects to the session bus, exports the ScreenCast object, takes the bus name and adds
+ * the bus fd to loop. ops/host must outlive the portal; opts is copied. On success *out is
+ * owned by the caller. Returns 0 or -errno (-EEXIST: another backend owns the name).
+ */
+int portal_create(struct pw_loop *loop, const struct portal_host_ops *ops, void *host,
+		const struct portal_options *opts, struct portal **out);
+
+/* Closes every session (removing their nodes), leaves the bus and frees. Accepts NULL. */
+void portal_destroy(struct portal *portal);
+
+/* Number of open sessions, for tests and the log. */
+uint32_t portal_session_count(const struct portal *portal);
+
+#endif

@@ -1,0 +1,787 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The portal backend on a private dbus-daemon, against a fake portal_host. The client side
+ * makes the calls xdg-desktop-portal's frontend makes, asynchronously, from the same loop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <pipewire/pipewire.h>
+#include <systemd/sd-bus.h>
+
+#include "portal.h"
+#include "test.h"
+
+#define FAKE_MAX_NODES 8
+#define DEST PORTAL_BUS_NAME
+#define SC PORTAL_SCREENCAST_IFACE
+
+extern char **environ;
+
+struct portal_node {
+	bool used, readied;
+	struct portal_monitor monitor;
+	char name[128], cursor[16], session[128];
+	uint32_t id;
+	const struct portal_node_events *events;
+	void *data;
+};
+
+static struct {
+	struct portal_monitor monitors[4];
+	uint32_t n_monitors;
+	struct portal_node nodes[FAKE_MAX_NODES];
+	uint32_t n_live, n_created;
+	bool hold_ready;
+	uint32_t next_id;
+} fake;
+
+static pid_t bus_pid;
+static char bus_address[256];
+static struct pw_loop *loop;
+static sd_bus *client;
+static struct portal *portal;
+static char tmpdir[] = "/tmp/kmscast-portal-test-XXXXXX";
+
+/* ---- the fake host ----------------------------------------------------------------------- */
+
+static int fake_list(void *host, struct portal_monitor *out, uint32_t max)
+{
+	uint32_t n = fake.n_monitors < max ? fake.n_monitors : max;
+
+	memcpy(out, fake.monitors, sizeof(out[0]) * n);
+	return (int)n;
+}
+
+static struct portal_node *fake_create(void *host, const struct portal_monitor *monitor,
+		const struct spa_dict *props, const struct portal_node_events *events, void *data)
+{
+	for (int i = 0; i < FAKE_MAX_NODES; i++) {
+		struct portal_node *n = &fake.nodes[i];
+		const char *v;
+
+		if (n->used)
+			continue;
+		memset(n, 0, sizeof(*n));
+		n->used = true;
+		n->monitor = *monitor;
+		n->events = events;
+		n->data = data;
+		n->id = fake.next_id++;
+		if ((v = spa_dict_lookup(props, "node.name")))
+			snprintf(n->name, sizeof(n->name), "%s", v);
+		if ((v = spa_dict_lookup(props, "kmscast.cursor-mode")))
+			snprintf(n->cursor, sizeof(n->cursor), "%s", v);
+		if ((v = spa_dict_lookup(props, "kmscast.portal.session")))
+			snprintf(n->session, sizeof(n->session), "%s", v);
+		fake.n_live++;
+		fake.n_created++;
+		return n;
+	}
+	errno = ENOSPC;
+	return NULL;
+}
+
+static void fake_destroy(void *host, struct portal_node *node)
+{
+	if (!node)
+		return;
+	test_assert(node->used);
+	node->used = false;
+	fake.n_live--;
+}
+
+static const struct portal_host_ops fake_ops = {
+	.list_monitors = fake_list,
+	.create_node = fake_create,
+	.destroy_node = fake_destroy,
+};
+
+static void fake_deliver(void)
+{
+	for (int i = 0; i < FAKE_MAX_NODES && !fake.hold_ready; i++) {
+		struct portal_node *n = &fake.nodes[i];
+
+		if (n->used && !n->readied) {
+			n->readied = true;
+			n->events->ready(n->data, n->id);
+		}
+	}
+}
+
+static struct portal_monitor fake_monitor(const char *connector, int32_t x, uint32_t w,
+		uint32_t h)
+{
+	struct portal_monitor m = {.width = w, .height = h, .x = x, .y = 0, .crtc_id = 40};
+
+	snprintf(m.card, sizeof(m.card), "card0");
+	snprintf(m.connector, sizeof(m.connector), "%s", connector);
+	m.has_edid = true;
+	snprintf(m.edid.vendor, sizeof(m.edid.vendor), "QEM");
+	snprintf(m.edid.name, sizeof(m.edid.name), "%s mon", connector);
+	m.edid.product = 0x1234;
+	m.edid.serial = (uint32_t)x + 1;
+	return m;
+}
+
+static void fake_reset(uint32_t n_monitors)
+{
+	memset(&fake, 0, sizeof(fake));
+	fake.next_id = 100;
+	fake.n_monitors = n_monitors;
+	fake.monitors[0] = fake_monitor("Virtual-1", 0, 1280, 800);
+	fake.monitors[1] = fake_monitor("Virtual-2", 1280, 1024, 768);
+}
+
+/* ---- bus and loop ------------------------------------------------------------------------ */
+
+static void start_bus(void)
+{
+	char *argv[] = {"dbus-daemon", "--session", "--nofork", "--print-address=1", NULL};
+	posix_spawn_file_actions_t fa;
+	int fds[2];
+	ssize_t n;
+
+	test_assert(pipe2(fds, O_CLOEXEC) == 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+	test_assert(posix_spawnp(&bus_pid, "dbus-daemon", &fa, NULL, argv, environ) == 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(fds[1]);
+	n = read(fds[0], bus_address, sizeof(bus_address) - 1);
+	test_assert(n > 0);
+	bus_address[strcspn(bus_address, "\n")] = '\0';
+	close(fds[0]);
+}
+
+static sd_bus *connect_client(void)
+{
+	sd_bus *bus;
+
+	test_assert(sd_bus_new(&bus) >= 0);
+	test_assert(sd_bus_set_address(bus, bus_address) >= 0);
+	test_assert(sd_bus_set_bus_client(bus, 1) >= 0);
+	test_assert(sd_bus_start(bus) >= 0);
+	return bus;
+}
+
+static void spin_once(void)
+{
+	while (sd_bus_process(client, NULL) > 0)
+		;
+	pw_loop_iterate(loop, 2);
+	fake_deliver();
+	while (sd_bus_process(client, NULL) > 0)
+		;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void spin_until(const bool *flag, int ms)
+{
+	uint64_t end = now_ms() + (uint64_t)ms;
+
+	while (!*flag) {
+		if (now_ms() > end)
+			test_fail("timed out after %d ms", ms);
+		spin_once();
+	}
+}
+
+static void spin_for(int ms)
+{
+	uint64_t end = now_ms() + (uint64_t)ms;
+
+	while (now_ms() < end)
+		spin_once();
+}
+
+static void start_portal(const char *chooser)
+{
+	struct portal_options opts = {.chooser = chooser, .bus_address = bus_address};
+
+	test_assert_int_eq(portal_create(loop, &fake_ops, NULL, &opts, &portal), 0);
+}
+
+static void stop_portal(void)
+{
+	portal_destroy(portal);
+	portal = NULL;
+	test_assert_int_eq(fake.n_live, 0);
+}
+
+/* ---- calls ------------------------------------------------------------------------------- */
+
+struct pending {
+	bool done;
+	sd_bus_message *reply;
+};
+
+static int on_reply(sd_bus_message *m, void *data, sd_bus_error *error)
+{
+	struct pending *p = data;
+
+	p->reply = sd_bus_message_ref(m);
+	p->done = true;
+	return 0;
+}
+
+static void call_async(sd_bus *bus, sd_bus_message *m, struct pending *p)
+{
+	p->done = false;
+	p->reply = NULL;
+	test_assert(sd_bus_call_async(bus, NULL, m, on_reply, p, 10 * 1000000) >= 0);
+	sd_bus_message_unref(m);
+}
+
+static sd_bus_message *call(sd_bus_message *m)
+{
+	struct pending p;
+
+	call_async(client, m, &p);
+	spin_until(&p.done, 5000);
+	return p.reply;
+}
+
+static sd_bus_message *new_call(sd_bus *bus, const char *path, const char *iface,
+		const char *method)
+{
+	sd_bus_message *m = NULL;
+
+	test_assert(sd_bus_message_new_method_call(bus, &m, DEST, path, iface, method) >= 0);
+	return m;
+}
+
+/* Reads the response code; leaves the message at the results dict. */
+static uint32_t response_of(sd_bus_message *reply)
+{
+	uint32_t response;
+
+	if (sd_bus_message_is_method_error(reply, NULL))
+		test_fail("error reply: %s", sd_bus_message_get_error(reply)->message);
+	test_assert(sd_bus_message_read(reply, "u", &response) > 0);
+	return response;
+}
+
+static uint32_t get_property(const char *name)
+{
+	sd_bus_message *m = new_call(client, PORTAL_OBJECT_PATH, "org.freedesktop.DBus.Properties",
+			"Get");
+	sd_bus_message *reply;
+	uint32_t value;
+
+	test_assert(sd_bus_message_append(m, "ss", SC, name) >= 0);
+	reply = call(m);
+	test_assert(sd_bus_message_read(reply, "v", "u", &value) > 0);
+	sd_bus_message_unref(reply);
+	return value;
+}
+
+static uint32_t create_session(const char *session)
+{
+	sd_bus_message *m = new_call(client, PORTAL_OBJECT_PATH, SC, "CreateSession");
+	sd_bus_message *reply;
+	uint32_t r;
+
+	test_assert(sd_bus_message_append(m, "oosa{sv}", "/org/freedesktop/portal/desktop/request/1_1/c",
+			    session, "org.example.App", 0) >= 0);
+	reply = call(m);
+	r = response_of(reply);
+	sd_bus_message_unref(reply);
+	return r;
+}
+
+struct select {
+	uint32_t types, cursor_mode, persist_mode;
+	int multiple;
+	sd_bus_message *restore_from; /* a Start reply positioned at its restore_data variant */
+};
+
+static sd_bus_message *select_call(sd_bus *bus, const char *request, const char *session,
+		const struct select *s)
+{
+	sd_bus_message *m = new_call(bus, PORTAL_OBJECT_PATH, SC, "SelectSources");
+
+	test_assert(sd_bus_message_append(m, "oos", request, session, "org.example.App") >= 0);
+	test_assert(sd_bus_message_open_container(m, 'a', "{sv}") >= 0);
+	test_assert(sd_bus_message_append(m, "{sv}", "types", "u", s->types) >= 0);
+	test_assert(sd_bus_message_append(m, "{sv}", "multiple", "b", s->multiple) >= 0);
+	test_assert(sd_bus_message_append(m, "{sv}", "cursor_mode", "u", s->cursor_mode) >= 0);
+	test_assert(sd_bus_message_append(m, "{sv}", "persist_mode", "u", s->persist_mode) >= 0);
+	if (s->restore_from) {
+		test_assert(sd_bus_message_open_container(m, 'e', "sv") >= 0);
+		test_assert(sd_bus_message_append(m, "s", "restore_data") >= 0);
+		test_assert(sd_bus_message_copy(m, s->restore_from, false) >= 0);
+		test_assert(sd_bus_message_close_container(m) >= 0);
+	}
+	test_assert(sd_bus_message_close_container(m) >= 0);
+	return m;
+}
+
+static uint32_t select_sources(const char *session, const struct select *s)
+{
+	sd_bus_message *reply = call(select_call(client, "/org/freedesktop/portal/desktop/request/1_1/s",
+			session, s));
+	uint32_t r = response_of(reply);
+
+	sd_bus_message_unref(reply);
+	return r;
+}
+
+struct stream {
+	uint32_t node_id, source_type;
+	int32_t x, y, w, h;
+	char id[64];
+};
+
+static void read_stream_props(sd_bus_message *m, struct stream *s)
+{
+	const char *key;
+
+	test_assert(sd_bus_message_enter_container(m, 'a', "{sv}") > 0);
+	while (sd_bus_message_enter_container(m, 'e', "sv") > 0) {
+		test_assert(sd_bus_message_read(m, "s", &key) > 0);
+		if (!strcmp(key, "id")) {
+			const char *id;
+
+			test_assert(sd_bus_message_read(m, "v", "s", &id) > 0);
+			snprintf(s->id, sizeof(s->id), "%s", id);
+		} else if (!strcmp(key, "position")) {
+			test_assert(sd_bus_message_read(m, "v", "(ii)", &s->x, &s->y) > 0);
+		} else if (!strcmp(key, "size")) {
+			test_assert(sd_bus_message_read(m, "v", "(ii)", &s->w, &s->h) > 0);
+		} else if (!strcmp(key, "source_type")) {
+			test_assert(sd_bus_message_read(m, "v", "u", &s->source_type) > 0);
+		} else {
+			test_fail("unexpected stream property %s", key);
+		}
+		test_assert(sd_bus_message_exit_container(m) >= 0);
+	}
+	test_assert(sd_bus_message_exit_container(m) >= 0);
+}
+
+struct started {
+	uint32_t response, n_streams, persist_mode;
+	struct stream streams[4];
+	sd_bus_message *restore; /* positioned at the restore_data variant, or NULL */
+};
+
+static void read_started(sd_bus_message *reply, struct started *st)
+{
+	const char *key;
+
+	memset(st, 0, sizeof(*st));
+	st->response = response_of(reply);
+	test_assert(sd_bus_message_enter_container(reply, 'a', "{sv}") > 0);
+	while (sd_bus_message_enter_container(reply, 'e', "sv") > 0) {
+		test_assert(sd_bus_message_read(reply, "s", &key) > 0);
+		if (!strcmp(key, "streams")) {
+			test_assert(sd_bus_message_enter_container(reply, 'v', "a(ua{sv})") > 0);
+			test_assert(sd_bus_message_enter_container(reply, 'a', "(ua{sv})") > 0);
+			while (sd_bus_message_enter_container(reply, 'r', "ua{sv}") > 0) {
+				struct stream *s = &st->streams[st->n_streams++];
+
+				test_assert(sd_bus_message_read(reply, "u", &s->node_id) > 0);
+				read_stream_props(reply, s);
+				test_assert(sd_bus_message_exit_container(reply) >= 0);
+			}
+			test_assert(sd_bus_message_exit_container(reply) >= 0);
+			test_assert(sd_bus_message_exit_container(reply) >= 0);
+		} else if (!strcmp(key, "persist_mode")) {
+			test_assert(sd_bus_message_read(reply, "v", "u", &st->persist_mode) > 0);
+		} else if (!strcmp(key, "restore_data")) {
+			/* Leave the reply here for the next SelectSources to copy from. */
+			st->restore = reply;
+			return;
+		} else {
+			test_fail("unexpected result %s", key);
+		}
+		test_assert(sd_bus_message_exit_container(reply) >= 0);
+	}
+	sd_bus_message_unref(reply);
+}
+
+static sd_bus_message *start_call(const char *session)
+{
+	sd_bus_message *m = new_call(client, PORTAL_OBJECT_PATH, SC, "Start");
+
+	test_assert(sd_bus_message_append(m, "oossa{sv}", "/org/freedesktop/portal/desktop/request/1_1/t",
+			    session, "org.example.App", "", 0) >= 0);
+	return m;
+}
+
+static void start(const char *session, struct started *st)
+{
+	read_started(call(start_call(session)), st);
+}
+
+static void close_session(const char *session)
+{
+	sd_bus_message_unref(call(new_call(client, session, PORTAL_SESSION_IFACE, "Close")));
+}
+
+static const struct select monitor_only = {.types = PORTAL_SOURCE_MONITOR,
+		.cursor_mode = PORTAL_CURSOR_HIDDEN};
+
+/* ---- tests ------------------------------------------------------------------------------- */
+
+static void test_properties(void)
+{
+	fake_reset(1);
+	start_portal(NULL);
+	test_assert_int_eq(get_property("AvailableSourceTypes"), PORTAL_SOURCE_MONITOR);
+	/* No "embedded": the cursor plane is never drawn into the frames. */
+	test_assert_int_eq(get_property("AvailableCursorModes"),
+			PORTAL_CURSOR_HIDDEN | PORTAL_CURSOR_METADATA);
+	test_assert_int_eq(get_property("version"), 4);
+	stop_portal();
+}
+
+static void test_single_monitor_flow(void)
+{
+	const char *session = "/org/freedesktop/portal/desktop/session/1_1/a";
+	struct select s = monitor_only;
+	struct started st;
+
+	fake_reset(1);
+	fake.monitors[0].x = 64; /* a CRTC showing part of a bigger framebuffer */
+	fake.monitors[0].y = 32;
+	start_portal("exit 1"); /* one monitor: the chooser must not run */
+	test_assert_int_eq(create_session(session), 0);
+	test_assert_int_eq(portal_session_count(portal), 1);
+	s.cursor_mode = PORTAL_CURSOR_METADATA;
+	test_assert_int_eq(select_sources(session, &s), 0);
+	test_assert_int_eq(fake.n_live, 0); /* nodes come with Start, not before */
+	start(session, &st);
+	test_assert_int_eq(st.response, 0);
+	test_assert_int_eq(st.n_streams, 1);
+	test_assert_int_eq(st.streams[0].node_id, 100);
+	test_assert_int_eq(st.streams[0].source_type, PORTAL_SOURCE_MONITOR);
+	test_assert_int_eq(st.streams[0].x, 64);
+	test_assert_int_eq(st.streams[0].y, 32);
+	test_assert_int_eq(st.streams[0].w, 1280);
+	test_assert_int_eq(st.streams[0].h, 800);
+	test_assert_str_eq(st.streams[0].id, "Virtual-1");
+	test_assert(st.restore == NULL); /* persist_mode 0 */
+	test_assert_int_eq(fake.n_live, 1);
+	test_assert_str_eq(fake.nodes[0].name, "kmscast.card0.Virtual-1.portal-1");
+	test_assert_str_eq(fake.nodes[0].cursor, "metadata");
+	test_assert_str_eq(fake.nodes[0].session, session);
+	close_session(session);
+	test_assert_int_eq(fake.n_live, 0);
+	test_assert_int_eq(portal_session_count(portal), 0);
+	stop_portal();
+}
+
+static void test_window_only_refused(void)
+{
+	const char *session = "/org/freedesktop/portal/desktop/session/1_1/w";
+	struct select s = monitor_only;
+
+	fake_reset(1);
+	start_portal(NULL);
+	test_assert_int_eq(create_session(session), 0);
+	s.types = PORTAL_SOURCE_WINDOW;
+	test_assert_int_eq(select_sources(session, &s), PORTAL_RESPONSE_OTHER);
+	s.types = PORTAL_SOURCE_WINDOW | PORTAL_SOURCE_MONITOR;
+	test_assert_int_eq(select_sources(session, &s), 0);
+	s.cursor_mode = PORTAL_CURSOR_EMBEDDED; /* not advertised */
+	test_assert_int_eq(select_sources(session, &s), PORTAL_RESPONSE_OTHER);
+	close_session(session);
+	stop_portal();
+}
+
+static void test_default_choice(void)
+{
+	const char *a = "/org/freedesktop/portal/desktop/session/1_1/d1";
+	const char *b = "/org/freedesktop/portal/desktop/session/1_1/d2";
+	struct select s = monitor_only;
+	struct started st;
+
+	fake_reset(2);
+	start_portal(NULL);
+	test_assert_int_eq(create_session(a), 0);
+	test_assert_int_eq(select_sources(a, &s), 0);
+	start(a, &st);
+	test_assert_int_eq(st.n_streams, 1);
+	test_assert_str_eq(st.streams[0].id, "Virtual-1");
+	test_assert_int_eq(create_session(b), 0);
+	s.multiple = 1;
+	test_assert_int_eq(select_sources(b, &s), 0);
+	start(b, &st);
+	test_assert_int_eq(st.n_streams, 2);
+	test_assert_str_eq(st.streams[1].id, "Virtual-2");
+	test_assert_int_eq(st.streams[1].x, 1280);
+	/* Two sessions on one monitor: a node each. */
+	test_assert_int_eq(fake.n_live, 3);
+	test_assert(st.streams[0].node_id != 100);
+	close_session(a);
+	test_assert_int_eq(fake.n_live, 2);
+	close_session(b);
+	stop_portal();
+}
+
+static bool file_exists(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	return access(path, F_OK) == 0;
+}
+
+static void test_chooser_and_restore(void)
+{
+	const char *a = "/org/freedesktop/portal/desktop/session/1_1/r1";
+	const char *b = "/org/freedesktop/portal/desktop/session/1_1/r2";
+	char chooser[512];
+	struct select s = monitor_only;
+	struct started st, st2;
+
+	fake_reset(2);
+	/* Picks the second line, and leaves a mark each time it runs. */
+	snprintf(chooser, sizeof(chooser), "cat > %s/input; touch %s/ran; sed -n 2p %s/input",
+			tmpdir, tmpdir, tmpdir);
+	start_portal(chooser);
+	test_assert_int_eq(create_session(a), 0);
+	s.persist_mode = 2;
+	test_assert_int_eq(select_sources(a, &s), 0);
+	test_assert(file_exists("ran"));
+	start(a, &st);
+	test_assert_int_eq(st.response, 0);
+	test_assert_int_eq(st.n_streams, 1);
+	test_assert_str_eq(st.streams[0].id, "Virtual-2");
+	test_assert_int_eq(st.persist_mode, 2);
+	test_assert(st.restore);
+	close_session(a);
+
+	/* The frontend hands restore_data back: same monitor, no chooser. */
+	snprintf(chooser, sizeof(chooser), "%s/ran", tmpdir);
+	unlink(chooser);
+	test_assert_int_eq(create_session(b), 0);
+	s.restore_from = st.restore;
+	test_assert_int_eq(select_sources(b, &s), 0);
+	test_assert(!file_exists("ran"));
+	sd_bus_message_unref(st.restore);
+	start(b, &st2);
+	test_assert_int_eq(st2.n_streams, 1);
+	test_assert_str_eq(st2.streams[0].id, "Virtual-2");
+	sd_bus_message_unref(st2.restore);
+	close_session(b);
+	stop_portal();
+}
+
+static void test_chooser_cancel(void)
+{
+	const char *a = "/org/freedesktop/portal/desktop/session/1_1/c1";
+	struct select s = monitor_only;
+
+	fake_reset(2);
+	start_portal("exit 3");
+	test_assert_int_eq(create_session(a), 0);
+	test_assert_int_eq(select_sources(a, &s), PORTAL_RESPONSE_CANCELLED);
+	close_session(a);
+	stop_portal();
+	/* A chooser naming no monitor is a cancel too. */
+	fake_reset(2);
+	start_portal("echo HDMI-A-9");
+	test_assert_int_eq(create_session(a), 0);
+	test_assert_int_eq(select_sources(a, &s), PORTAL_RESPONSE_CANCELLED);
+	close_session(a);
+	stop_portal();
+}
+
+/* A slow chooser blocks nothing: another session is served meanwhile, and Request.Close
+ * ends the chooser at once. */
+static void test_chooser_async_and_request_close(void)
+{
+	const char *a = "/org/freedesktop/portal/desktop/session/1_1/s1";
+	const char *b = "/org/freedesktop/portal/desktop/session/1_1/s2";
+	const char *req = "/org/freedesktop/portal/desktop/request/1_1/slow";
+	struct select s = monitor_only;
+	struct pending p;
+	uint32_t response;
+	uint64_t t0;
+
+	fake_reset(2);
+	start_portal("sleep 30; echo Virtual-1");
+	test_assert_int_eq(create_session(a), 0);
+	call_async(client, select_call(client, req, a, &s), &p);
+	spin_for(200);
+	test_assert(!p.done);
+	t0 = now_ms();
+	test_assert_int_eq(create_session(b), 0);
+	test_assert(now_ms() - t0 < 1000);
+	sd_bus_message_unref(call(new_call(client, req, PORTAL_REQUEST_IFACE, "Close")));
+	spin_until(&p.done, 2000);
+	response = response_of(p.reply);
+	test_assert_int_eq(response, PORTAL_RESPONSE_CANCELLED);
+	sd_bus_message_unref(p.reply);
+	test_assert(now_ms() - t0 < 2000);
+	close_session(a);
+	close_session(b);
+	stop_portal();
+}
+
+static bool closed_seen;
+
+static int on_closed(sd_bus_message *m, void *data, sd_bus_error *error)
+{
+	closed_seen = true;
+	return 0;
+}
+
+static void test_monitor_gone_emits_closed(void)
+{
+	const char *a = "/org/freedesktop/portal/desktop/session/1_1/g1";
+	struct select s = monitor_only;
+	sd_bus_slot *match = NULL;
+	struct started st;
+
+	fake_reset(1);
+	start_portal(NULL);
+	test_assert(sd_bus_match_signal(client, &match, NULL, a, PORTAL_SESSION_IFACE, "Closed",
+			    on_closed, NULL) >= 0);
+	test_assert_int_eq(create_session(a), 0);
+	test_assert_int_eq(select_sources(a, &s), 0);
+	start(a, &st);
+	test_assert_int_eq(fake.n_live, 1);
+	closed_seen = false;
+	fake.nodes[0].events->gone(fake.nodes[0].data, -ENODEV);
+	spin_until(&closed_seen, 2000);
+	test_assert_int_eq(fake.n_live, 0);
+	test_assert_int_eq(portal_session_count(portal), 0);
+	sd_bus_slot_unref(match);
+	stop_portal();
+}
+
+static void test_node_fails_before_ready(void)
+{
+	const char *a = "/org/freedesktop/portal/desktop/session/1_1/f1";
+	struct select s = monitor_only;
+	struct pending p;
+	struct started st;
+
+	fake_reset(1);
+	start_portal(NULL);
+	test_assert_int_eq(create_session(a), 0);
+	test_assert_int_eq(select_sources(a, &s), 0);
+	fake.hold_ready = true;
+	call_async(client, start_call(a), &p);
+	spin_for(100);
+	test_assert(!p.done);
+	fake.nodes[0].events->gone(fake.nodes[0].data, -EPIPE);
+	spin_until(&p.done, 2000);
+	read_started(p.reply, &st);
+	test_assert_int_eq(st.response, PORTAL_RESPONSE_OTHER);
+	test_assert_int_eq(fake.n_live, 0);
+	close_session(a);
+	stop_portal();
+}
+
+static void test_other_caller_denied_and_owner_exit(void)
+{
+	const char *a = "/org/freedesktop/portal/desktop/session/1_1/o1";
+	sd_bus *other = connect_client();
+	struct select s = monitor_only;
+	struct started st;
+	struct pending p;
+
+	fake_reset(1);
+	start_portal(NULL);
+	test_assert_int_eq(create_session(a), 0);
+	call_async(other, select_call(other, "/r/x", a, &s), &p);
+	while (!p.done) {
+		sd_bus_process(other, NULL);
+		spin_once();
+	}
+	test_assert(sd_bus_message_is_method_error(p.reply, SD_BUS_ERROR_ACCESS_DENIED));
+	sd_bus_message_unref(p.reply);
+	sd_bus_flush_close_unref(other);
+
+	test_assert_int_eq(select_sources(a, &s), 0);
+	start(a, &st);
+	test_assert_int_eq(fake.n_live, 1);
+	/* The frontend dies: its sessions and their nodes go with it. */
+	sd_bus_flush_close_unref(client);
+	client = connect_client();
+	for (int i = 0; i < 200 && portal_session_count(portal) > 0; i++)
+		spin_once();
+	test_assert_int_eq(portal_session_count(portal), 0);
+	test_assert_int_eq(fake.n_live, 0);
+	stop_portal();
+}
+
+static void test_name_taken(void)
+{
+	struct portal_options opts = {.bus_address = bus_address};
+	struct portal *second = NULL;
+
+	fake_reset(1);
+	start_portal(NULL);
+	test_assert_int_eq(portal_create(loop, &fake_ops, NULL, &opts, &second), -EEXIST);
+	stop_portal();
+}
+
+static void kill_bus(void)
+{
+	if (bus_pid > 0)
+		kill(bus_pid, SIGTERM);
+}
+
+int main(void)
+{
+	static const struct test_case cases[] = {
+		TEST(test_properties),
+		TEST(test_single_monitor_flow),
+		TEST(test_window_only_refused),
+		TEST(test_default_choice),
+		TEST(test_chooser_and_restore),
+		TEST(test_chooser_cancel),
+		TEST(test_chooser_async_and_request_close),
+		TEST(test_monitor_gone_emits_closed),
+		TEST(test_node_fails_before_ready),
+		TEST(test_other_caller_denied_and_owner_exit),
+		TEST(test_name_taken),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	test_assert(mkdtemp(tmpdir));
+	pw_init(NULL, NULL);
+	loop = pw_loop_new(NULL);
+	test_assert(loop);
+	pw_loop_enter(loop);
+	start_bus();
+	atexit(kill_bus); /* a failed check exits: take the dbus-daemon along */
+	client = connect_client();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cases[i].func();
+		printf("ok %zu - %s\n", i + 1, cases[i].name);
+	}
+	sd_bus_flush_close_unref(client);
+	kill(bus_pid, SIGTERM);
+	waitpid(bus_pid, NULL, 0);
+	bus_pid = 0;
+	pw_loop_leave(loop);
+	pw_loop_destroy(loop);
+	pw_deinit();
+	{
+		char cmd[300];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+		if (system(cmd) != 0)
+			return 1;
+	}
+	return 0;
+}
