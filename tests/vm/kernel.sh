@@ -205,6 +205,11 @@ build_initramfs() {
 	cp /bin/busybox "$stage/bin/busybox"
 	file -b /bin/busybox | grep -q 'statically linked' ||
 		die "/bin/busybox is not static (install busybox-static)"
+	# Applet links made here rather than by "busybox --install" at every boot.
+	local applet
+	for applet in $(/bin/busybox --list); do
+		[ "$applet" = busybox ] || ln -s busybox "$stage/bin/$applet"
+	done
 	cp "$here/init" "$stage/init"
 	chmod 0755 "$stage/init"
 	module_list "$common_modules" >"$stage/etc/kmscast/common.list"
