@@ -37,6 +37,17 @@ node_setup() {
 	export KMSCAST_HELPER="$NODE_TMP/helper/kmscast-helper"
 }
 
+# gst's first run in a fresh HOME scans every plugin (about 20 s under TCG): start it early.
+gst_warm_registry() {
+	as_user gst-inspect-1.0 pipewiresrc >/dev/null 2>&1 &
+	GST_WARM=$!
+}
+
+gst_wait_registry() {
+	[ -n "${GST_WARM:-}" ] && wait "$GST_WARM"
+	GST_WARM=
+}
+
 node_start_daemon() {
 	as_user env SPA_PLUGIN_DIR="$SPA_PLUGIN_DIR" KMSCAST_HELPER="$KMSCAST_HELPER" \
 		PIPEWIRE_DEBUG="${NODE_DEBUG:-3}" "$B/src/kmscast" "$@" \

@@ -11,6 +11,7 @@ set -u
 FRAMES=${FRAMES:-120}
 
 node_setup
+gst_warm_registry
 "$B/tests/tools/kms-producer" --rate 60 --duration 120 --buffers 3 \
 	--log "$NODE_TMP/producer.log" &
 PRODUCER=$!
@@ -35,9 +36,10 @@ for o in json.load(sys.stdin):
 read -r W H <<<"$geom"
 [ -n "${W:-}" ] || { cat "$NODE_TMP/daemon.log"; vm_fail "no EnumFormat size"; }
 echo "format ${W}x${H}"
+gst_wait_registry
 
 as_user gst-launch-1.0 -q pipewiresrc path="$ID" num-buffers="$FRAMES" ! videoconvert ! \
-	video/x-raw,format=BGRx ! filesink location="$NODE_TMP/out.raw" \
+	video/x-raw,format=BGRx ! filesink location="$OUT/out.raw" \
 	>"$NODE_TMP/gst.log" 2>&1 &
 GST=$!
 # Sample gst's fds mid-stream.
@@ -67,8 +69,8 @@ for i in $GST_INODES; do
 	echo "$DAEMON_INODES" | grep -qx "$i" || vm_fail "gst dma-buf inode $i is not one the daemon exported"
 done
 "$B/tests/tools/pattern-check" --width "$W" --height "$H" --format BGRx --expect-consecutive \
-	"$NODE_TMP/out.raw" || vm_fail "frames not consecutive"
-n=$(( $(stat -c %s "$NODE_TMP/out.raw") / (W * H * 4) ))
+	"$OUT/out.raw" || vm_fail "frames not consecutive"
+n=$(( $(stat -c %s "$OUT/out.raw") / (W * H * 4) ))
 [ "$n" = "$FRAMES" ] || vm_fail "captured $n frames, wanted $FRAMES"
 echo "idle daemon CPU: $((T1 - T0)) ticks in 2 s"
 node_stats
