@@ -20,6 +20,9 @@
  *       completion the producer has not logged yet), never the third, offscreen one. Prints
  *       "onscreen samples=<race-free> shown=<n> pending=<n> distinct=<fbs>", exits 1 on a
  *       mismatch.
+ *   test-helper-vmtool fnv-frames FILE WIDTH HEIGHT BPP
+ *       FNV-1a 64 of each frame of a raw video file (rows of WIDTH * BPP bytes), one
+ *       "0x<hex>" line per frame: the checksum `kmscast --probe` prints for that image.
  *   test-helper-vmtool gemclose PID HANDLE...        (as root)
  *       borrows each DRM fd of process PID with pidfd_getfd (same open file, so the same
  *       GEM handle table) and checks that GEM_CLOSE of every HANDLE fails with EINVAL. As a
@@ -272,6 +275,29 @@ static int cmd_onscreen(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_fnv_frames(int argc, char **argv)
+{
+	if (argc != 4) {
+		return 64;
+	}
+	size_t frame = (size_t)atol(argv[1]) * (size_t)atol(argv[3]) * (size_t)atol(argv[2]);
+	FILE *f = fopen(argv[0], "rbe");
+	uint8_t *buf = frame > 0 ? malloc(frame) : NULL;
+	if (f == NULL || buf == NULL) {
+		return 1;
+	}
+	while (fread(buf, 1, frame, f) == frame) {
+		uint64_t h = 0xcbf29ce484222325ull;
+		for (size_t i = 0; i < frame; i++) {
+			h = (h ^ buf[i]) * 0x100000001b3ull;
+		}
+		printf("0x%016" PRIx64 "\n", h);
+	}
+	free(buf);
+	fclose(f);
+	return 0;
+}
+
 static bool is_drm_fd(int pid, int fd)
 {
 	char path[64];
@@ -397,6 +423,9 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "onscreen") == 0) {
 		return cmd_onscreen(argc, argv);
+	}
+	if (strcmp(cmd, "fnv-frames") == 0) {
+		return cmd_fnv_frames(argc, argv);
 	}
 	if (strcmp(cmd, "gemclose") == 0) {
 		return cmd_gemclose(argc, argv);

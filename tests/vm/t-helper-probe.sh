@@ -1,0 +1,67 @@
+#!/bin/sh
+# Issue 3, "done when": the unprivileged diagnostic `kmscast --probe` obtains, through the
+# helper, in both modes, a DMA-BUF of the current scanout of each active CRTC and prints its
+# format, modifier and a checksum of its pixels. The checksum is checked independently: it
+# must be the FNV-1a 64 of one of the frames pattern-gen paints for the frame numbers the
+# producer showed while the probe ran.
+#
+# Until src/main.c wires --probe, the same kmscast_probe() is run through
+# test-helper-vmtool, and the test says so.
+#
+# usage (inside the bench, --kms vkms --with user): t-helper-probe.sh
+set -eu
+. "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
+. "$KMSCAST_SRC_DIR/tests/vm/t-helper-lib.sh"
+
+if "$B/src/kmscast" --help 2>&1 | grep -q -- '--probe'; then
+	probe_spawn() { as_user env KMSCAST_HELPER="$HELPER" "$B/src/kmscast" --probe; }
+	probe_socket() {
+		as_user "$B/src/kmscast" --probe --helper-mode socket --helper-socket "$SOCK"
+	}
+else
+	echo "NOTE: kmscast has no --probe yet; running kmscast_probe() via test-helper-vmtool"
+	probe_spawn() { as_user env KMSCAST_HELPER="$HELPER" "$TOOL" probe; }
+	probe_socket() { as_user "$TOOL" probe --socket "$SOCK"; }
+fi
+
+install_helper caps
+SOCK=/run/kmscast/helper.sock
+install -d -m 0755 /run/kmscast
+systemd-socket-activate --seqpacket -l "$SOCK" "$HELPER" --socket-activated \
+	>/tmp/helper.log 2>&1 &
+wait_for_file "$SOCK" 10 || vm_fail "no socket"
+chgrp kmscast "$SOCK"
+chmod 0660 "$SOCK"
+
+# 2 Hz keeps the range of candidate frames small.
+start_producer /tmp/producer.log --cursor --buffers 3 --rate 2 --duration 600
+
+last_frame() {
+	grep "^flip crtc=$CRTC " /tmp/producer.log | tail -n 1 | sed 's/.* frame=\([0-9]*\) .*/\1/'
+}
+
+check_probe() { # MODE
+	first=$(last_frame)
+	"probe_$1" >/tmp/probe-$1.out 2>&1 || vm_fail "$1 probe failed: $(cat /tmp/probe-$1.out)"
+	last=$(last_frame)
+	cat /tmp/probe-$1.out
+	line=$(grep "^card0 crtc $CRTC primary " /tmp/probe-$1.out) || vm_fail "no primary line"
+	echo "$line" | grep -Eq ' 1024x768 XR24 modifier 0x0 explicit fnv1a64 0x[0-9a-f]{16} ' ||
+		vm_fail "unexpected format: $line"
+	grep -Eq "^card0 crtc $CRTC cursor fb [0-9]+ [0-9]+x[0-9]+ AR24 " /tmp/probe-$1.out ||
+		vm_fail "no cursor line"
+	sum=$(echo "$line" | sed 's/.* fnv1a64 \(0x[0-9a-f]*\) .*/\1/')
+	count=$((last - first + 2))
+	"$B/tests/tools/pattern-gen" --width 1024 --height 768 --format XR24 --first "$first" \
+		--count "$count" /tmp/frames.raw
+	"$TOOL" fnv-frames /tmp/frames.raw 1024 768 4 >/tmp/sums.txt
+	rm -f /tmp/frames.raw
+	grep -qx "$sum" /tmp/sums.txt ||
+		vm_fail "$1: checksum $sum is none of frames $first..$((first + count - 1))"
+	echo "$1: checksum $sum is a frame in $first..$((first + count - 1)), as painted"
+}
+
+check_probe spawn
+check_probe socket
+stop_producer
+echo PASS
