@@ -6,7 +6,8 @@
  *   crtc=<id> fb=<fb> <W>x<H> fourcc=<cc> modifier=0x<m> explicit=<0|1> frame=<k>
  *        crtc_index=<i> t_ns=<CLOCK_MONOTONIC ns>
  *   crtc=<id> fb=<fb> ... error=<reason>                 (when it cannot be read or decoded)
- *   cursor crtc=<id> fb=<fb> <W>x<H> fourcc=<cc> image=<frame/30> color=0x<argb>   (--cursor)
+ *   cursor crtc=<id> fb=<fb> <W>x<H> fourcc=<cc> ... image=<frame/30> color=0x<argb> x=<X> y=<Y>
+ *        (--cursor; x, y are the cursor plane's CRTC_X/CRTC_Y)
  *
  * --dump FILE appends each sampled primary frame to FILE as raw video, rows padded to 4 bytes
  * as GStreamer lays them out, so pattern-check reads it with its default stride.
@@ -83,22 +84,23 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static uint64_t plane_type(int fd, uint32_t plane_id)
+/* A plane property's current value, or fallback when the plane has no such property. */
+static uint64_t plane_prop(int fd, uint32_t plane_id, const char *name, uint64_t fallback)
 {
 	drmModeObjectProperties *props =
 		drmModeObjectGetProperties(fd, plane_id, DRM_MODE_OBJECT_PLANE);
-	uint64_t type = DRM_PLANE_TYPE_OVERLAY;
+	uint64_t value = fallback;
 
 	if (!props)
-		return type;
+		return value;
 	for (uint32_t i = 0; i < props->count_props; i++) {
 		drmModePropertyRes *prop = drmModeGetProperty(fd, props->props[i]);
-		if (prop && strcmp(prop->name, "type") == 0)
-			type = props->prop_values[i];
+		if (prop && strcmp(prop->name, name) == 0)
+			value = props->prop_values[i];
 		drmModeFreeProperty(prop);
 	}
 	drmModeFreeObjectProperties(props);
-	return type;
+	return value;
 }
 
 static int load_planes(struct readback *rb)
@@ -109,6 +111,8 @@ static int load_planes(struct readback *rb)
 		fprintf(stderr, "fb-readback: universal planes: %m\n");
 		return -errno;
 	}
+	/* CRTC_X/CRTC_Y are atomic properties: hidden unless the client opts in. */
+	drmSetClientCap(rb->drm_fd, DRM_CLIENT_CAP_ATOMIC, 1);
 	res = drmModeGetPlaneResources(rb->drm_fd);
 	if (!res) {
 		fprintf(stderr, "fb-readback: drmModeGetPlaneResources: %m\n");
@@ -116,15 +120,17 @@ static int load_planes(struct readback *rb)
 	}
 	for (uint32_t i = 0; i < res->count_planes && rb->n_planes < MAX_PLANES; i++) {
 		rb->planes[rb->n_planes].id = res->planes[i];
-		rb->planes[rb->n_planes].type = plane_type(rb->drm_fd, res->planes[i]);
+		rb->planes[rb->n_planes].type =
+			plane_prop(rb->drm_fd, res->planes[i], "type", DRM_PLANE_TYPE_OVERLAY);
 		rb->n_planes++;
 	}
 	drmModeFreePlaneResources(res);
 	return 0;
 }
 
-/* The FB on the CRTC's plane of this type, 0 when none. */
-static uint32_t plane_fb(const struct readback *rb, uint32_t crtc_id, uint64_t type)
+/* The FB on the CRTC's plane of this type, 0 when none; the plane's id in *plane_id. */
+static uint32_t plane_fb(
+	const struct readback *rb, uint32_t crtc_id, uint64_t type, uint32_t *plane_id)
 {
 	for (uint32_t i = 0; i < rb->n_planes; i++) {
 		drmModePlane *plane;
@@ -135,6 +141,7 @@ static uint32_t plane_fb(const struct readback *rb, uint32_t crtc_id, uint64_t t
 		if (plane && plane->crtc_id == crtc_id)
 			fb = plane->fb_id;
 		drmModeFreePlane(plane);
+		*plane_id = rb->planes[i].id;
 		if (fb)
 			return fb;
 	}
@@ -310,8 +317,8 @@ static void note_frame(struct readback *rb, uint32_t crtc_id, uint32_t frame)
 	t->last = frame;
 }
 
-static void print_sample(struct readback *rb, uint32_t crtc_id, uint32_t fb_id, bool is_cursor,
-	const struct fb_sample *s)
+static void print_sample(struct readback *rb, uint32_t crtc_id, uint32_t plane_id, uint32_t fb_id,
+	bool is_cursor, const struct fb_sample *s)
 {
 	char cc[5];
 
@@ -325,7 +332,10 @@ static void print_sample(struct readback *rb, uint32_t crtc_id, uint32_t fb_id, 
 	if (s->err)
 		printf(" error=\"%s\" (%s)\n", s->reason ? s->reason : "?", strerror(-s->err));
 	else if (is_cursor)
-		printf(" image=%u color=0x%08x\n", s->cursor_image, s->cursor_color);
+		/* CRTC_X/Y: the image's top-left, what the producer logs as x, y. */
+		printf(" image=%u color=0x%08x x=%" PRId64 " y=%" PRId64 "\n", s->cursor_image,
+			s->cursor_color, (int64_t)plane_prop(rb->drm_fd, plane_id, "CRTC_X", 0),
+			(int64_t)plane_prop(rb->drm_fd, plane_id, "CRTC_Y", 0));
 	else
 		printf(" frame=%u crtc_index=%u t_ns=%" PRIu64 "\n", s->pattern.frame,
 			s->pattern.crtc_index, now_ns());
@@ -334,13 +344,13 @@ static void print_sample(struct readback *rb, uint32_t crtc_id, uint32_t fb_id, 
 static void sample_plane(struct readback *rb, uint32_t crtc_id, uint64_t type)
 {
 	bool is_cursor = type == DRM_PLANE_TYPE_CURSOR;
-	uint32_t fb_id = 0;
+	uint32_t fb_id = 0, plane_id = 0;
 	struct fb_sample s = {0};
 
 	/* The producer may remove the FB between our two ioctls (--recreate): read it again. */
 	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
 		drmModeFreeFB2(s.fb2);
-		fb_id = plane_fb(rb, crtc_id, type);
+		fb_id = plane_fb(rb, crtc_id, type, &plane_id);
 		if (!fb_id)
 			break;
 		sample_fb(rb, fb_id, is_cursor, &s);
@@ -355,7 +365,7 @@ static void sample_plane(struct readback *rb, uint32_t crtc_id, uint64_t type)
 		}
 		return;
 	}
-	print_sample(rb, crtc_id, fb_id, is_cursor, &s);
+	print_sample(rb, crtc_id, plane_id, fb_id, is_cursor, &s);
 	if (s.err)
 		rb->failed = true;
 	else if (!is_cursor)
