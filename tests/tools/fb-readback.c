@@ -118,6 +118,9 @@ static int load_planes(struct readback *rb)
 		fprintf(stderr, "fb-readback: drmModeGetPlaneResources: %m\n");
 		return -errno;
 	}
+	if (res->count_planes > MAX_PLANES)
+		fprintf(stderr, "fb-readback: %u planes, only the first %d are looked at\n",
+			res->count_planes, MAX_PLANES);
 	for (uint32_t i = 0; i < res->count_planes && rb->n_planes < MAX_PLANES; i++) {
 		rb->planes[rb->n_planes].id = res->planes[i];
 		rb->planes[rb->n_planes].type =

@@ -6,6 +6,9 @@
 
 #include "pattern.h"
 
+/* Cursor pixels are stored as host uint32_t ARGB; DRM's ARGB8888 is little-endian. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "DRM formats are little-endian");
+
 /*
  * Byte layout of one pixel. DRM fourccs name little-endian words, so XR24 (XRGB8888) is
  * the byte sequence B, G, R, X in memory, i.e. GStreamer's BGRx.
