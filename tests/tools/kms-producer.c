@@ -88,7 +88,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: kms-producer [options]\n"
 		"  --card NAME|PATH          DRM card (default card0, i.e. /dev/dri/card0)\n"
-		"  --connector NAME[,NAME]   drive only these, even if disconnected (e.g. Virtual-2)\n"
+		"  --connector NAME[,NAME]   drive only these, even if disconnected\n"
 		"  --mode WxH                mode (default: the connector's preferred one)\n"
 		"  --buffers N               dumb buffers per CRTC (default 3, 2..%d)\n"
 		"  --rate HZ                 flip rate, capped at the mode refresh (default 60)\n"
