@@ -95,14 +95,15 @@ static int lookup_props(struct card *card, char *reason, size_t size)
 		card->prop_fb_id = find_prop(card->fd, plane, DRM_MODE_OBJECT_PLANE, "FB_ID");
 	}
 	if (res != NULL && res->count_crtcs > 0) {
-		card->prop_active = find_prop(card->fd, res->crtcs[0], DRM_MODE_OBJECT_CRTC, "ACTIVE");
+		card->prop_active =
+			find_prop(card->fd, res->crtcs[0], DRM_MODE_OBJECT_CRTC, "ACTIVE");
 	}
 	drmModeFreePlaneResources(planes);
 	drmModeFreeResources(res);
 	if (card->prop_type == 0 || card->prop_crtc_id == 0 || card->prop_fb_id == 0 ||
-			card->prop_active == 0) {
+		card->prop_active == 0) {
 		return fail(reason, size, -EOPNOTSUPP, "%s: no atomic plane/CRTC properties",
-				card->name);
+			card->name);
 	}
 	return 0;
 }
@@ -125,7 +126,7 @@ static int open_card(const char *name, struct card *card, char *reason, size_t s
 	}
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != DRM_MAJOR ||
-			minor(st.st_rdev) > DRM_MAX_PRIMARY_MINOR) {
+		minor(st.st_rdev) > DRM_MAX_PRIMARY_MINOR) {
 		close(fd);
 		return fail(reason, size, -ENODEV, "%s is not a DRM primary node", path);
 	}
@@ -135,7 +136,7 @@ static int open_card(const char *name, struct card *card, char *reason, size_t s
 	drop_master(card);
 
 	if (drmSetClientCap(fd, DRM_CLIENT_CAP_UNIVERSAL_PLANES, 1) < 0 ||
-			drmSetClientCap(fd, DRM_CLIENT_CAP_ATOMIC, 1) < 0) {
+		drmSetClientCap(fd, DRM_CLIENT_CAP_ATOMIC, 1) < 0) {
 		close(fd);
 		return fail(reason, size, -EOPNOTSUPP, "%s: no atomic modesetting", name);
 	}
@@ -146,8 +147,8 @@ static int open_card(const char *name, struct card *card, char *reason, size_t s
 	return r;
 }
 
-static int get_card(struct card_cache *cache, const char *name, struct card **out, char *reason,
-		size_t size)
+static int get_card(
+	struct card_cache *cache, const char *name, struct card **out, char *reason, size_t size)
 {
 	if (!helper_card_name_valid(name)) {
 		return fail(reason, size, -EINVAL, "invalid card name");
@@ -160,7 +161,7 @@ static int get_card(struct card_cache *cache, const char *name, struct card **ou
 	}
 	if (cache->n_cards == HELPER_MAX_CARDS) {
 		return fail(reason, size, -ENOSPC, "more than %d cards on one connection",
-				HELPER_MAX_CARDS);
+			HELPER_MAX_CARDS);
 	}
 	int r = open_card(name, &cache->cards[cache->n_cards], reason, size);
 	if (r < 0) {
@@ -170,8 +171,8 @@ static int get_card(struct card_cache *cache, const char *name, struct card **ou
 	return 0;
 }
 
-static int get_prop_value(int fd, uint32_t obj_id, uint32_t obj_type, uint32_t prop_id,
-		uint64_t *value)
+static int get_prop_value(
+	int fd, uint32_t obj_id, uint32_t obj_type, uint32_t prop_id, uint64_t *value)
 {
 	drmModeObjectProperties *props = drmModeObjectGetProperties(fd, obj_id, obj_type);
 	if (props == NULL) {
@@ -192,7 +193,7 @@ static int get_prop_value(int fd, uint32_t obj_id, uint32_t obj_type, uint32_t p
 static int read_plane(const struct card *card, uint32_t plane_id, struct plane_state *state)
 {
 	drmModeObjectProperties *props =
-			drmModeObjectGetProperties(card->fd, plane_id, DRM_MODE_OBJECT_PLANE);
+		drmModeObjectGetProperties(card->fd, plane_id, DRM_MODE_OBJECT_PLANE);
 	if (props == NULL) {
 		return -errno;
 	}
@@ -225,9 +226,10 @@ static int check_crtc_active(const struct card *card, uint32_t crtc_id, char *re
 
 /* Finds the plane of kind that scans out on crtc_id now and returns its plane id and fb id. */
 static int find_plane(const struct card *card, uint32_t crtc_id, enum kmscast_plane_kind kind,
-		uint32_t *plane_id, uint32_t *fb_id, char *reason, size_t size)
+	uint32_t *plane_id, uint32_t *fb_id, char *reason, size_t size)
 {
-	uint64_t want = kind == KMSCAST_PLANE_CURSOR ? DRM_PLANE_TYPE_CURSOR : DRM_PLANE_TYPE_PRIMARY;
+	uint64_t want =
+		kind == KMSCAST_PLANE_CURSOR ? DRM_PLANE_TYPE_CURSOR : DRM_PLANE_TYPE_PRIMARY;
 	const char *kind_name = kind == KMSCAST_PLANE_CURSOR ? "cursor" : "primary";
 	drmModePlaneRes *planes = drmModeGetPlaneResources(card->fd);
 	if (planes == NULL) {
@@ -297,7 +299,7 @@ static int same_dmabuf(const int *fds, size_t n, int fd)
  * *fb. Read-only DMA-BUFs (no DRM_RDWR): consumers import or mmap them for reading only.
  */
 static int export_planes(int card_fd, const drmModeFB2 *fb2, struct helper_msg_fb *fb,
-		int fds[HELPER_MAX_FDS], char *reason, size_t size)
+	int fds[HELPER_MAX_FDS], char *reason, size_t size)
 {
 	uint32_t handle_of_fd[HELPER_MAX_FDS];
 	for (int i = 0; i < HELPER_MAX_PLANES && fb2->handles[i] != 0; i++) {
@@ -310,7 +312,7 @@ static int export_planes(int card_fd, const drmModeFB2 *fb2, struct helper_msg_f
 			if (drmPrimeHandleToFD(card_fd, fb2->handles[i], DRM_CLOEXEC, &fd) < 0) {
 				close_fds(fds, fb->n_fds);
 				return fail(reason, size, -errno, "PRIME export failed: %s",
-						strerror(errno));
+					strerror(errno));
 			}
 			/* Two handles of one BO export the same dma-buf: keep one fd. */
 			index = same_dmabuf(fds, fb->n_fds, fd);
@@ -354,7 +356,7 @@ static void fill_fb(const drmModeFB2 *fb2, struct helper_msg_fb *fb)
  * after GETFB2: fb ids are reused by the kernel, and only a fb still on the plane is exported.
  */
 static int export_once(const struct card *card, uint32_t plane_id, uint32_t fb_id,
-		struct helper_msg_fb *fb, int fds[HELPER_MAX_FDS], char *reason, size_t size)
+	struct helper_msg_fb *fb, int fds[HELPER_MAX_FDS], char *reason, size_t size)
 {
 	drmModeFB2 *fb2 = drmModeGetFB2(card->fd, fb_id);
 	if (fb2 == NULL) {
@@ -363,7 +365,8 @@ static int export_once(const struct card *card, uint32_t plane_id, uint32_t fb_i
 	int r = 0;
 	struct plane_state after;
 	if (fb2->handles[0] == 0) {
-		r = fail(reason, size, -EPERM, "GETFB2 gave no GEM handle: helper lacks CAP_SYS_ADMIN");
+		r = fail(reason, size, -EPERM,
+			"GETFB2 gave no GEM handle: helper lacks CAP_SYS_ADMIN");
 	} else if (read_plane(card, plane_id, &after) < 0 || after.fb_id != fb_id) {
 		r = -EAGAIN;
 	} else {
@@ -376,7 +379,7 @@ static int export_once(const struct card *card, uint32_t plane_id, uint32_t fb_i
 }
 
 static int export_fb(void *data, void *conn_state, const struct helper_request *req,
-		struct helper_msg_fb *fb, int fds[HELPER_MAX_FDS], char *reason, size_t size)
+	struct helper_msg_fb *fb, int fds[HELPER_MAX_FDS], char *reason, size_t size)
 {
 	struct card *card = NULL;
 	int r = get_card(conn_state, req->card, &card, reason, size);
@@ -398,9 +401,9 @@ static int export_fb(void *data, void *conn_state, const struct helper_request *
 		/* A flip landed between reading FB_ID and GETFB2: take the new one. */
 		struct plane_state now;
 		if (read_plane(card, plane_id, &now) < 0 || now.crtc_id != req->crtc_id ||
-				now.fb_id == 0) {
+			now.fb_id == 0) {
 			return fail(reason, size, -ENOENT, "plane %u left CRTC %u", plane_id,
-					req->crtc_id);
+				req->crtc_id);
 		}
 		fb_id = (uint32_t)now.fb_id;
 		r = 0;

@@ -43,7 +43,8 @@ int helper_drop_capabilities(void)
 		for (cap_value_t c = 0; c <= CAP_LAST_CAP; c++) {
 			if (c != CAP_SYS_ADMIN && CAP_IS_SUPPORTED(c) && cap_drop_bound(c) < 0) {
 				int r = -errno;
-				helper_log("cannot drop capability %d from the bounding set: %m", c);
+				helper_log(
+					"cannot drop capability %d from the bounding set: %m", c);
 				return r;
 			}
 		}
@@ -58,7 +59,8 @@ int helper_drop_capabilities(void)
 	}
 	cap_value_t keep[] = {CAP_SYS_ADMIN};
 	int r = 0;
-	if (permitted == CAP_SET && (cap_set_flag(caps, CAP_PERMITTED, 1, keep, CAP_SET) < 0 ||
+	if (permitted == CAP_SET &&
+		(cap_set_flag(caps, CAP_PERMITTED, 1, keep, CAP_SET) < 0 ||
 			cap_set_flag(caps, CAP_EFFECTIVE, 1, keep, CAP_SET) < 0)) {
 		r = -errno;
 	}
@@ -67,7 +69,8 @@ int helper_drop_capabilities(void)
 	}
 	cap_free(caps);
 	if (r == 0 && permitted != CAP_SET) {
-		helper_log("started without CAP_SYS_ADMIN: exports will fail (see docs/security.md)");
+		helper_log(
+			"started without CAP_SYS_ADMIN: exports will fail (see docs/security.md)");
 	}
 	return r;
 }
@@ -95,10 +98,22 @@ static int allow_common(scmp_filter_ctx ctx)
 {
 	/* The connection loop, logging, and glibc's malloc. */
 	const int syscalls[] = {
-		SCMP_SYS(recvmsg), SCMP_SYS(sendmsg), SCMP_SYS(poll), SCMP_SYS(ppoll),
-		SCMP_SYS(close), SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(clock_gettime),
-		SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap),
-		SCMP_SYS(madvise), SCMP_SYS(exit_group), SCMP_SYS(exit), SCMP_SYS(rt_sigreturn),
+		SCMP_SYS(recvmsg),
+		SCMP_SYS(sendmsg),
+		SCMP_SYS(poll),
+		SCMP_SYS(ppoll),
+		SCMP_SYS(close),
+		SCMP_SYS(fstat),
+		SCMP_SYS(newfstatat),
+		SCMP_SYS(clock_gettime),
+		SCMP_SYS(brk),
+		SCMP_SYS(mmap),
+		SCMP_SYS(munmap),
+		SCMP_SYS(mremap),
+		SCMP_SYS(madvise),
+		SCMP_SYS(exit_group),
+		SCMP_SYS(exit),
+		SCMP_SYS(rt_sigreturn),
 		SCMP_SYS(restart_syscall),
 	};
 	int r = 0;
@@ -107,24 +122,24 @@ static int allow_common(scmp_filter_ctx ctx)
 	}
 	/* Logging goes to stderr only. */
 	if (r == 0) {
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, 2));
+		r = seccomp_rule_add(
+			ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, 2));
 	}
 	/* Only the card open, with exactly its flags (glibc's open() is openat). */
 	if (r == 0) {
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
-				SCMP_A2(SCMP_CMP_MASKED_EQ, 0xffffffffu,
-						O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
+			SCMP_A2(SCMP_CMP_MASKED_EQ, 0xffffffffu,
+				O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
 	}
 	/* setrlimit() is prlimit64(0, ...) and comes after this filter; only for ourselves. */
 	if (r == 0) {
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1,
-				SCMP_A0(SCMP_CMP_EQ, 0));
+		r = seccomp_rule_add(
+			ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, SCMP_A0(SCMP_CMP_EQ, 0));
 	}
 	for (size_t i = 0; i < sizeof(allowed_ioctls) / sizeof(allowed_ioctls[0]) && r == 0; i++) {
 		/* Compare the low 32 bits: callers may pass the request sign- or zero-extended. */
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu,
-						allowed_ioctls[i] & 0xffffffffu));
+			SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, allowed_ioctls[i] & 0xffffffffu));
 	}
 	return r;
 }

@@ -45,7 +45,7 @@ struct helper_rx_meta {
  * reason_size bytes) says what was wrong. Never reads past len bytes of buf.
  */
 int helper_parse_request(const void *buf, size_t len, const struct helper_rx_meta *meta,
-		struct helper_request *req, char *reason, size_t reason_size);
+	struct helper_request *req, char *reason, size_t reason_size);
 
 /* True if name is "card" followed by 1-3 decimal digits without leading zero, <= MAX index. */
 bool helper_card_name_valid(const char *name);
@@ -70,8 +70,8 @@ struct helper_backend {
 	 * short reason and leaves no fd or GEM handle open.
 	 */
 	int (*export_fb)(void *data, void *conn_state, const struct helper_request *req,
-			struct helper_msg_fb *fb, int fds[HELPER_MAX_FDS], char *reason,
-			size_t reason_size);
+		struct helper_msg_fb *fb, int fds[HELPER_MAX_FDS], char *reason,
+		size_t reason_size);
 };
 
 /* The real backend, talking to /dev/dri/card* (export.c). data is unused (NULL). */

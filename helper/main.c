@@ -63,7 +63,7 @@ static int parse_args(int argc, char **argv, struct options *opts)
 			opts->debug = true;
 		} else if (strcmp(argv[i], "--version") == 0) {
 			printf("kmscast-helper %s (protocol %d)\n", KMSCAST_VERSION,
-					HELPER_PROTO_VERSION);
+				HELPER_PROTO_VERSION);
 			exit(EXIT_SUCCESS);
 		} else {
 			return -EINVAL;
@@ -102,7 +102,8 @@ static int verify_spawned_peer(int fd)
 static int verify_listeners(const struct options *opts, gid_t *gid)
 {
 	if (opts->listen_pid != (long)getpid() || opts->listen_fds < 1) {
-		helper_log("--socket-activated: no listening sockets passed (LISTEN_PID/LISTEN_FDS)");
+		helper_log(
+			"--socket-activated: no listening sockets passed (LISTEN_PID/LISTEN_FDS)");
 		return -EINVAL;
 	}
 	for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + opts->listen_fds; fd++) {

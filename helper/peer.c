@@ -44,8 +44,8 @@ int helper_peer_check_uid(int fd, uid_t uid, char *reason, size_t reason_size)
 {
 	int r = check_seqpacket(fd, false);
 	if (r < 0) {
-		snprintf(reason, reason_size, "fd %d is not a connected AF_UNIX SOCK_SEQPACKET socket",
-				fd);
+		snprintf(reason, reason_size,
+			"fd %d is not a connected AF_UNIX SOCK_SEQPACKET socket", fd);
 		return r == -EBADF ? r : -ENOTSOCK;
 	}
 	struct ucred cred;
@@ -56,7 +56,7 @@ int helper_peer_check_uid(int fd, uid_t uid, char *reason, size_t reason_size)
 	}
 	if (cred.uid != uid) {
 		snprintf(reason, reason_size, "peer uid %u is not the helper's uid %u",
-				(unsigned int)cred.uid, (unsigned int)uid);
+			(unsigned int)cred.uid, (unsigned int)uid);
 		return -EACCES;
 	}
 	return 0;
@@ -86,7 +86,7 @@ int helper_peer_check_group(int fd, gid_t gid, char *reason, size_t reason_size)
 		}
 	}
 	snprintf(reason, reason_size, "peer uid %u is not in group %u", (unsigned int)cred.uid,
-			(unsigned int)gid);
+		(unsigned int)gid);
 	return -EACCES;
 }
 

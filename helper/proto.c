@@ -39,7 +39,7 @@ static int check_meta(const struct helper_rx_meta *meta, char *reason, size_t re
 {
 	if (meta->msg_flags & MSG_TRUNC) {
 		return malformed(reason, reason_size, "oversized message (more than %d bytes)",
-				HELPER_MAX_MSG_SIZE);
+			HELPER_MAX_MSG_SIZE);
 	}
 	if (meta->msg_flags & MSG_CTRUNC) {
 		return malformed(reason, reason_size, "control data truncated");
@@ -48,26 +48,26 @@ static int check_meta(const struct helper_rx_meta *meta, char *reason, size_t re
 		return malformed(reason, reason_size, "unexpected control message");
 	}
 	if (meta->n_fds > 0) {
-		return malformed(reason, reason_size, "request carries %zu fds, requests carry none",
-				meta->n_fds);
+		return malformed(reason, reason_size,
+			"request carries %zu fds, requests carry none", meta->n_fds);
 	}
 	return 0;
 }
 
-static int check_header(const struct helper_msg_header *hdr, size_t len, char *reason,
-		size_t reason_size)
+static int check_header(
+	const struct helper_msg_header *hdr, size_t len, char *reason, size_t reason_size)
 {
 	if (hdr->magic != HELPER_PROTO_MAGIC) {
 		return malformed(reason, reason_size, "bad magic 0x%08x", hdr->magic);
 	}
 	if (hdr->version != HELPER_PROTO_VERSION) {
 		snprintf(reason, reason_size, "unsupported protocol version %u (helper speaks %u)",
-				hdr->version, HELPER_PROTO_VERSION);
+			hdr->version, HELPER_PROTO_VERSION);
 		return -EPROTONOSUPPORT;
 	}
 	if (hdr->size != len) {
 		return malformed(reason, reason_size, "size field %u but record has %zu bytes",
-				hdr->size, len);
+			hdr->size, len);
 	}
 	size_t expected = request_size(hdr->type);
 	if (expected == 0) {
@@ -75,13 +75,13 @@ static int check_header(const struct helper_msg_header *hdr, size_t len, char *r
 	}
 	if (len != expected) {
 		return malformed(reason, reason_size, "type 0x%x needs %zu bytes, got %zu",
-				hdr->type, expected, len);
+			hdr->type, expected, len);
 	}
 	return 0;
 }
 
-static int parse_hello(const void *buf, struct helper_request *req, char *reason,
-		size_t reason_size)
+static int parse_hello(
+	const void *buf, struct helper_request *req, char *reason, size_t reason_size)
 {
 	struct helper_msg_hello msg;
 	memcpy(&msg, buf, sizeof(msg));
@@ -90,15 +90,15 @@ static int parse_hello(const void *buf, struct helper_request *req, char *reason
 	}
 	if (msg.proto_version != HELPER_PROTO_VERSION) {
 		snprintf(reason, reason_size, "unsupported protocol version %u (helper speaks %u)",
-				msg.proto_version, HELPER_PROTO_VERSION);
+			msg.proto_version, HELPER_PROTO_VERSION);
 		return -EPROTONOSUPPORT;
 	}
 	req->type = HELPER_MSG_HELLO;
 	return 0;
 }
 
-static int parse_export(const void *buf, struct helper_request *req, char *reason,
-		size_t reason_size)
+static int parse_export(
+	const void *buf, struct helper_request *req, char *reason, size_t reason_size)
 {
 	struct helper_msg_export msg;
 	memcpy(&msg, buf, sizeof(msg));
@@ -127,7 +127,7 @@ static int parse_export(const void *buf, struct helper_request *req, char *reaso
 }
 
 int helper_parse_request(const void *buf, size_t len, const struct helper_rx_meta *meta,
-		struct helper_request *req, char *reason, size_t reason_size)
+	struct helper_request *req, char *reason, size_t reason_size)
 {
 	memset(req, 0, sizeof(*req));
 	int r = check_meta(meta, reason, reason_size);

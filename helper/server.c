@@ -71,7 +71,7 @@ static void drop_connection(struct helper_server *server, size_t index)
 {
 	connection_destroy(server, server->conns[index]);
 	memmove(&server->conns[index], &server->conns[index + 1],
-			(server->n_conns - index - 1) * sizeof(server->conns[0]));
+		(server->n_conns - index - 1) * sizeof(server->conns[0]));
 	server->n_conns--;
 }
 
@@ -151,8 +151,8 @@ int helper_server_add_client(struct helper_server *server, int fd)
 	}
 	conn->fd = fd; /* fd now owned by conn */
 	conn->hello_deadline_ms = now_ms() + server->config.hello_timeout_ms;
-	int r = server->config.backend->conn_create(server->config.backend_data,
-			&conn->backend_state);
+	int r = server->config.backend->conn_create(
+		server->config.backend_data, &conn->backend_state);
 	if (r < 0) {
 		connection_destroy(server, conn);
 		return r;
@@ -175,7 +175,7 @@ static void close_fds(int *fds, size_t n)
 static void collect_control(struct msghdr *msg, struct helper_rx_meta *meta)
 {
 	for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(msg); cmsg != NULL;
-			cmsg = CMSG_NXTHDR(msg, cmsg)) {
+		cmsg = CMSG_NXTHDR(msg, cmsg)) {
 		if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) {
 			meta->n_foreign_cmsgs++;
 			continue;
@@ -205,8 +205,10 @@ static void discard_pending(int fd)
 			struct cmsghdr align;
 		} control;
 		struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-				.msg_controllen = sizeof(control.buf)};
+		struct msghdr msg = {.msg_iov = &iov,
+			.msg_iovlen = 1,
+			.msg_control = control.buf,
+			.msg_controllen = sizeof(control.buf)};
 		struct helper_rx_meta meta = {0};
 		if (recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0) {
 			return;
@@ -222,16 +224,16 @@ static bool peer_hung_up(int fd)
 	return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
-static int handle_export(struct helper_server *server, struct connection *conn,
-		const struct helper_request *req)
+static int handle_export(
+	struct helper_server *server, struct connection *conn, const struct helper_request *req)
 {
 	struct helper_msg_fb fb;
 	int fds[HELPER_MAX_FDS] = {-1, -1, -1, -1};
 	char reason[HELPER_MAX_REASON] = "";
 	memset(&fb, 0, sizeof(fb));
 
-	int r = server->config.backend->export_fb(server->config.backend_data,
-			conn->backend_state, req, &fb, fds, reason, sizeof(reason));
+	int r = server->config.backend->export_fb(server->config.backend_data, conn->backend_state,
+		req, &fb, fds, reason, sizeof(reason));
 	if (r < 0) {
 		helper_log_debug("export %s crtc %u failed: %s", req->card, req->crtc_id, reason);
 		struct helper_msg_error err;
@@ -245,7 +247,7 @@ static int handle_export(struct helper_server *server, struct connection *conn,
 }
 
 static int handle_request(struct helper_server *server, struct connection *conn,
-		const struct helper_request *req, char *reason, size_t reason_size)
+	const struct helper_request *req, char *reason, size_t reason_size)
 {
 	if (req->type == HELPER_MSG_HELLO) {
 		if (conn->said_hello) {
@@ -368,7 +370,7 @@ static void expire_connections(struct helper_server *server)
 		struct connection *conn = server->conns[i];
 		if (!conn->said_hello && now >= conn->hello_deadline_ms) {
 			helper_log("protocol error: no hello within %d ms",
-					server->config.hello_timeout_ms);
+				server->config.hello_timeout_ms);
 			send_error(conn->fd, 0, -ETIMEDOUT, "no hello in time");
 			drop_connection(server, i);
 		}

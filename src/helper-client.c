@@ -192,8 +192,8 @@ static int spawn_helper(struct helper_client *client)
 	posix_spawn_file_actions_addclosefrom_np(&fa, HELPER_CHILD_FD + 1);
 
 	char fd_arg[] = "3";
-	char *argv[] = {client->helper_path, "--fd", fd_arg, client->helper_debug ? "--debug" : NULL,
-			NULL};
+	char *argv[] = {
+		client->helper_path, "--fd", fd_arg, client->helper_debug ? "--debug" : NULL, NULL};
 	char *envp[] = {NULL}; /* the helper clears its environment anyway */
 	pid_t pid = 0;
 	int r = posix_spawn(&pid, client->helper_path, &fa, NULL, argv, envp);
@@ -241,7 +241,7 @@ static int wait_fd(struct helper_client *client, short events, int64_t deadline)
 		int64_t left = deadline - now_ms();
 		if (left <= 0) {
 			return set_error(client, -ETIMEDOUT, "helper did not answer in %d ms",
-					client->timeout_ms);
+				client->timeout_ms);
 		}
 		struct pollfd pfd = {.fd = client->fd, .events = events};
 		int n = poll(&pfd, 1, (int)left);
@@ -268,15 +268,15 @@ static int parting_error(struct helper_client *client, int r)
 	}
 	memcpy(&msg, buf, sizeof(msg));
 	if (msg.hdr.magic != HELPER_PROTO_MAGIC || msg.hdr.type != HELPER_MSG_ERROR ||
-			msg.hdr.size != sizeof(msg) || msg.error >= 0 || msg.error < -4095) {
+		msg.hdr.size != sizeof(msg) || msg.error >= 0 || msg.error < -4095) {
 		return r;
 	}
 	msg.reason[sizeof(msg.reason) - 1] = '\0';
 	return set_error(client, msg.error, "helper: %s", msg.reason);
 }
 
-static int send_request(struct helper_client *client, const void *msg, size_t size,
-		int64_t deadline)
+static int send_request(
+	struct helper_client *client, const void *msg, size_t size, int64_t deadline)
 {
 	int r = wait_fd(client, POLLOUT, deadline);
 	if (r < 0) {
@@ -296,7 +296,7 @@ static size_t take_fds(struct msghdr *msg, int *fds, size_t max, bool *extra)
 {
 	size_t n_fds = 0;
 	for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(msg); cmsg != NULL;
-			cmsg = CMSG_NXTHDR(msg, cmsg)) {
+		cmsg = CMSG_NXTHDR(msg, cmsg)) {
 		if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) {
 			*extra = true;
 			continue;
@@ -322,7 +322,7 @@ static size_t take_fds(struct msghdr *msg, int *fds, size_t max, bool *extra)
  * to fb->fds; every other fd is closed.
  */
 static int receive_reply(struct helper_client *client, uint32_t seq, uint16_t expect,
-		struct helper_fb *fb, int64_t deadline)
+	struct helper_fb *fb, int64_t deadline)
 {
 	int r = wait_fd(client, POLLIN, deadline);
 	if (r < 0) {
@@ -334,8 +334,10 @@ static int receive_reply(struct helper_client *client, uint32_t seq, uint16_t ex
 		struct cmsghdr align;
 	} control;
 	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-			.msg_controllen = sizeof(control.buf)};
+	struct msghdr msg = {.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = control.buf,
+		.msg_controllen = sizeof(control.buf)};
 	ssize_t n = recvmsg(client->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	if (n < 0) {
 		r = errno == EAGAIN ? -ETIMEDOUT : -ECONNRESET;
@@ -357,8 +359,8 @@ static int receive_reply(struct helper_client *client, uint32_t seq, uint16_t ex
 
 	uint16_t type = 0;
 	char reason[HELPER_MAX_REASON] = "";
-	r = helper_client_parse_reply(buf, (size_t)n, n_fds, seq, &type, fb, reason,
-			sizeof(reason));
+	r = helper_client_parse_reply(
+		buf, (size_t)n, n_fds, seq, &type, fb, reason, sizeof(reason));
 	if (r == 0 && type != expect) {
 		r = -EPROTO;
 		snprintf(reason, sizeof(reason), "unexpected reply type 0x%x", type);
@@ -415,7 +417,7 @@ int helper_client_connect(struct helper_client *client)
 }
 
 static int export_once(struct helper_client *client, const char *card, uint32_t crtc_id,
-		enum kmscast_plane_kind kind, struct helper_fb *out)
+	enum kmscast_plane_kind kind, struct helper_fb *out)
 {
 	struct helper_msg_export req;
 	memset(&req, 0, sizeof(req));
@@ -434,7 +436,7 @@ static int export_once(struct helper_client *client, const char *card, uint32_t 
 }
 
 int helper_client_export(struct helper_client *client, const char *card, uint32_t crtc_id,
-		enum kmscast_plane_kind kind, struct helper_fb *out)
+	enum kmscast_plane_kind kind, struct helper_fb *out)
 {
 	init_fb(out);
 	if (strlen(card) >= HELPER_MAX_CARD_NAME) {
@@ -484,10 +486,10 @@ static size_t reply_size(uint16_t type)
 }
 
 static int parse_fb(const struct helper_msg_fb *msg, size_t n_fds, struct helper_fb *fb,
-		char *reason, size_t size)
+	char *reason, size_t size)
 {
 	if (msg->n_planes < 1 || msg->n_planes > HELPER_MAX_PLANES || msg->n_fds < 1 ||
-			msg->n_fds > HELPER_MAX_FDS) {
+		msg->n_fds > HELPER_MAX_FDS) {
 		return bad_reply(reason, size, "plane or fd count out of range");
 	}
 	if (msg->n_fds != n_fds) {
@@ -526,7 +528,7 @@ static int parse_fb(const struct helper_msg_fb *msg, size_t n_fds, struct helper
 }
 
 int helper_client_parse_reply(const void *buf, size_t len, size_t n_fds, uint32_t seq,
-		uint16_t *type, struct helper_fb *fb, char *reason, size_t reason_size)
+	uint16_t *type, struct helper_fb *fb, char *reason, size_t reason_size)
 {
 	struct helper_msg_header hdr;
 	*type = 0;
@@ -563,8 +565,8 @@ int helper_client_parse_reply(const void *buf, size_t len, size_t n_fds, uint32_
 		struct helper_msg_hello msg;
 		memcpy(&msg, buf, sizeof(msg));
 		return msg.proto_version == HELPER_PROTO_VERSION
-				? 0
-				: bad_reply(reason, reason_size, "helper speaks another version");
+			       ? 0
+			       : bad_reply(reason, reason_size, "helper speaks another version");
 	}
 	struct helper_msg_fb msg;
 	memcpy(&msg, buf, sizeof(msg));

@@ -81,7 +81,7 @@ int helper_client_connect(struct helper_client *client);
  * On failure *out holds no fd.
  */
 int helper_client_export(struct helper_client *client, const char *card, uint32_t crtc_id,
-		enum kmscast_plane_kind kind, struct helper_fb *out);
+	enum kmscast_plane_kind kind, struct helper_fb *out);
 
 /* Why the last call failed, for the caller's log; never NULL. */
 const char *helper_client_last_error(const struct helper_client *client);
@@ -100,6 +100,6 @@ void helper_fb_finish(struct helper_fb *fb);
  * *type receives the record type.
  */
 int helper_client_parse_reply(const void *buf, size_t len, size_t n_fds, uint32_t seq,
-		uint16_t *type, struct helper_fb *fb, char *reason, size_t reason_size);
+	uint16_t *type, struct helper_fb *fb, char *reason, size_t reason_size);
 
 #endif

@@ -70,22 +70,22 @@ int kmscast_probe_checksum(const struct helper_fb *fb, uint64_t *sum)
 }
 
 static int probe_plane(struct helper_client *client, const char *card, uint32_t crtc_id,
-		enum kmscast_plane_kind kind, FILE *out)
+	enum kmscast_plane_kind kind, FILE *out)
 {
 	const char *kind_name = kind == KMSCAST_PLANE_CURSOR ? "cursor" : "primary";
 	struct helper_fb fb = {.fds = {-1, -1, -1, -1}};
 	int r = helper_client_export(client, card, crtc_id, kind, &fb);
 	if (r < 0) {
 		fprintf(out, "%s crtc %u %s error %d %s\n", card, crtc_id, kind_name, r,
-				helper_client_last_error(client));
+			helper_client_last_error(client));
 		return r;
 	}
 	uint64_t sum = 0;
 	r = kmscast_probe_checksum(&fb, &sum);
 	char fourcc[5];
 	fprintf(out, "%s crtc %u %s fb %u %ux%u %s modifier 0x%" PRIx64 " %s", card, crtc_id,
-			kind_name, fb.fb_id, fb.width, fb.height, kms_fourcc_str(fb.fourcc, fourcc),
-			fb.modifier, fb.modifier_explicit ? "explicit" : "implicit");
+		kind_name, fb.fb_id, fb.width, fb.height, kms_fourcc_str(fb.fourcc, fourcc),
+		fb.modifier, fb.modifier_explicit ? "explicit" : "implicit");
 	if (r == 0) {
 		fprintf(out, " fnv1a64 0x%016" PRIx64, sum);
 	} else {
@@ -121,7 +121,7 @@ static int probe_card(struct helper_client *client, const char *name, FILE *out,
 		}
 		(*exported)++;
 		if (crtc->cursor != NULL && crtc->cursor->state.fb_id != 0 &&
-				probe_plane(client, name, crtc->id, KMSCAST_PLANE_CURSOR, out) == 0) {
+			probe_plane(client, name, crtc->id, KMSCAST_PLANE_CURSOR, out) == 0) {
 			(*exported)++;
 		}
 	}

@@ -46,7 +46,7 @@ static void fake_conn_destroy(void *data, void *state)
 
 /* crtc_id picks the outcome: even = an error reply, odd = a 1- or 2-fd FB. */
 static int fake_export(void *data, void *state, const struct helper_request *req,
-		struct helper_msg_fb *fb, int fds[HELPER_MAX_FDS], char *reason, size_t size)
+	struct helper_msg_fb *fb, int fds[HELPER_MAX_FDS], char *reason, size_t size)
 {
 	if (req->crtc_id % 2 == 0) {
 		snprintf(reason, size, "CRTC %u is off", req->crtc_id);
@@ -83,8 +83,8 @@ static void parse_whole(const uint8_t *data, size_t size)
 	memset(&fb, 0, sizeof(fb));
 	uint16_t type;
 	size_t n_fds = size > 1 ? data[1] % 5 : 0;
-	(void)helper_client_parse_reply(data, size, n_fds, size > 2 ? data[2] : 0, &type, &fb,
-			reason, sizeof(reason));
+	(void)helper_client_parse_reply(
+		data, size, n_fds, size > 2 ? data[2] : 0, &type, &fb, reason, sizeof(reason));
 }
 
 static void drain(int fd)
@@ -96,8 +96,10 @@ static void drain(int fd)
 	} control;
 	for (;;) {
 		struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-				.msg_controllen = sizeof(control.buf)};
+		struct msghdr msg = {.msg_iov = &iov,
+			.msg_iovlen = 1,
+			.msg_control = control.buf,
+			.msg_controllen = sizeof(control.buf)};
 		if (recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0) {
 			return;
 		}
@@ -138,8 +140,9 @@ static void feed_server(const uint8_t *data, size_t size)
 			record = big;
 			len = OVERSIZED_LEN;
 		}
-		pos += data[pos - 1] == 0xff ? (size - pos < OVERSIZED_LEN ? size - pos : OVERSIZED_LEN)
-					     : len;
+		pos += data[pos - 1] == 0xff
+			       ? (size - pos < OVERSIZED_LEN ? size - pos : OVERSIZED_LEN)
+			       : len;
 		if (send(sv[0], record, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
 			break;
 		}

@@ -82,15 +82,15 @@ static void test_failed_exports_keep_connection(void)
 	struct helper_client *client = make_client(HELPER_EXE, 2000);
 	struct helper_fb fb;
 	memset(&fb, 0, sizeof(fb));
-	test_assert_int_eq(helper_client_export(client, "card0", 1, KMSCAST_PLANE_PRIMARY, &fb),
-			-ENOENT);
+	test_assert_int_eq(
+		helper_client_export(client, "card0", 1, KMSCAST_PLANE_PRIMARY, &fb), -ENOENT);
 	test_assert(strstr(helper_client_last_error(client), "/dev/dri/card0") != NULL);
 	int pid = helper_client_helper_pid(client);
-	test_assert_int_eq(helper_client_export(client, "../x", 1, KMSCAST_PLANE_PRIMARY, &fb),
-			-EINVAL);
+	test_assert_int_eq(
+		helper_client_export(client, "../x", 1, KMSCAST_PLANE_PRIMARY, &fb), -EINVAL);
 	test_assert(strstr(helper_client_last_error(client), "invalid card name") != NULL);
-	test_assert_int_eq(helper_client_export(client, "card300", 1, KMSCAST_PLANE_CURSOR, &fb),
-			-EINVAL);
+	test_assert_int_eq(
+		helper_client_export(client, "card300", 1, KMSCAST_PLANE_CURSOR, &fb), -EINVAL);
 	test_assert_int_eq(helper_client_helper_pid(client), pid); /* same helper throughout */
 	test_assert_int_eq(fb.n_fds, 0);
 	test_assert_int_eq(fb.fds[0], -1);
@@ -123,8 +123,8 @@ static void test_many_requests_flat_fds(void)
 	int pid = helper_client_helper_pid(client);
 	int before = count_fds(), helper_before = count_pid_fds(pid);
 	for (int i = 0; i < 2000; i++) {
-		int r = helper_client_export(client, i % 2 ? "card0" : "card7", 1,
-				KMSCAST_PLANE_PRIMARY, &fb);
+		int r = helper_client_export(
+			client, i % 2 ? "card0" : "card7", 1, KMSCAST_PLANE_PRIMARY, &fb);
 		test_assert_int_eq(r, -ENOENT);
 	}
 	test_assert_int_eq(count_fds(), before);
@@ -143,7 +143,7 @@ static void test_respawn_after_kill(void)
 	test_assert(kill(pid, SIGKILL) == 0);
 	usleep(50 * 1000);
 	test_assert_int_eq(helper_client_export(client, "card0", 1, KMSCAST_PLANE_PRIMARY, &fb),
-			-ENOENT); /* an answer from a new helper */
+		-ENOENT); /* an answer from a new helper */
 	int pid2 = helper_client_helper_pid(client);
 	test_assert(pid2 > 0 && pid2 != pid);
 	test_assert(waitpid(pid, NULL, WNOHANG) < 0 && errno == ECHILD);
@@ -184,7 +184,7 @@ static void test_helper_dies_mid_request(void)
 	test_assert_int_eq(helper_client_connect(client), 0);
 	int pid = helper_client_helper_pid(client);
 	test_assert_int_eq(helper_client_export(client, "card0", 1, KMSCAST_PLANE_PRIMARY, &fb),
-			-ENOENT); /* the real helper's answer, after the fake one died */
+		-ENOENT); /* the real helper's answer, after the fake one died */
 	test_assert(helper_client_helper_pid(client) != pid);
 	helper_client_destroy(client);
 	test_assert_int_eq(count_fds(), before);
@@ -195,8 +195,8 @@ static void test_missing_helper(void)
 	int before = count_fds();
 	struct helper_client *client = make_client("/nonexistent/kmscast-helper", 500);
 	struct helper_fb fb = {.fds = {-1, -1, -1, -1}};
-	test_assert_int_eq(helper_client_export(client, "card0", 1, KMSCAST_PLANE_PRIMARY, &fb),
-			-ENOENT);
+	test_assert_int_eq(
+		helper_client_export(client, "card0", 1, KMSCAST_PLANE_PRIMARY, &fb), -ENOENT);
 	test_assert(strstr(helper_client_last_error(client), "cannot run") != NULL);
 	helper_client_destroy(client);
 	test_assert_int_eq(count_fds(), before);

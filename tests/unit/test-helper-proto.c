@@ -10,7 +10,7 @@
 #include "test-helper-util.h"
 
 static int parse(const void *buf, size_t len, const struct helper_rx_meta *meta,
-		struct helper_request *req, const char *want_reason)
+	struct helper_request *req, const char *want_reason)
 {
 	char reason[HELPER_MAX_REASON] = "";
 	struct helper_rx_meta none = {0};
@@ -73,8 +73,8 @@ static void test_bad_header(void)
 	test_assert_int_eq(parse(&hello, sizeof(hello), NULL, &req, "version 2"), -EPROTONOSUPPORT);
 	hello = make_hello(1);
 	hello.hdr.type = HELPER_MSG_ERROR;
-	test_assert_int_eq(parse(&hello, sizeof(hello), NULL, &req, "unknown message type"),
-			-EPROTO);
+	test_assert_int_eq(
+		parse(&hello, sizeof(hello), NULL, &req, "unknown message type"), -EPROTO);
 	hello = make_hello(1);
 	hello.reserved = 1;
 	test_assert_int_eq(parse(&hello, sizeof(hello), NULL, &req, "reserved"), -EPROTO);
@@ -90,8 +90,8 @@ static void test_control_data(void)
 	test_assert_int_eq(parse(&hello, sizeof(hello), &one, &req, "carries 1 fds"), -EPROTO);
 	test_assert_int_eq(parse(&hello, sizeof(hello), &three, &req, "carries 3 fds"), -EPROTO);
 	test_assert_int_eq(parse(&hello, sizeof(hello), &ctrunc, &req, "truncated"), -EPROTO);
-	test_assert_int_eq(parse(&hello, sizeof(hello), &foreign, &req, "control message"),
-			-EPROTO);
+	test_assert_int_eq(
+		parse(&hello, sizeof(hello), &foreign, &req, "control message"), -EPROTO);
 }
 
 static void test_bad_export_fields(void)
@@ -116,7 +116,7 @@ static void test_card_names(void)
 {
 	const char *good[] = {"card0", "card1", "card9", "card10", "card255"};
 	const char *bad[] = {"", "card", "card-1", "card00", "card01", "card256", "card1000",
-			"renderD128", "card0/", "../card0", "card 1", "Card0", "card1a", "controlD64"};
+		"renderD128", "card0/", "../card0", "card 1", "Card0", "card1a", "controlD64"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		test_assert(helper_card_name_valid(good[i]));
 	}
@@ -147,7 +147,7 @@ static struct helper_msg_fb make_fb(uint32_t seq)
 }
 
 static int parse_reply(const void *buf, size_t len, size_t n_fds, uint32_t seq, uint16_t *type,
-		struct helper_fb *fb)
+	struct helper_fb *fb)
 {
 	char reason[HELPER_MAX_REASON];
 	return helper_client_parse_reply(buf, len, n_fds, seq, type, fb, reason, sizeof(reason));
@@ -198,5 +198,5 @@ static void test_client_reply_parser(void)
 }
 
 TEST_MAIN(TEST(test_valid_requests), TEST(test_bad_sizes), TEST(test_bad_header),
-		TEST(test_control_data), TEST(test_bad_export_fields), TEST(test_card_names),
-		TEST(test_client_reply_parser))
+	TEST(test_control_data), TEST(test_bad_export_fields), TEST(test_card_names),
+	TEST(test_client_reply_parser))

@@ -28,7 +28,7 @@ static void fake_conn_destroy(void *data, void *state)
 }
 
 static int fake_export(void *data, void *state, const struct helper_request *req,
-		struct helper_msg_fb *fb, int fds[HELPER_MAX_FDS], char *reason, size_t size)
+	struct helper_msg_fb *fb, int fds[HELPER_MAX_FDS], char *reason, size_t size)
 {
 	if (strcmp(req->card, "card0") != 0) {
 		snprintf(reason, size, "cannot open /dev/dri/%s", req->card);
@@ -134,8 +134,8 @@ static void expect_closed_with(struct fixture *f, int error, const char *what)
 	test_assert_int_eq(helper_server_client_count(f->server), 0);
 }
 
-static void send_and_expect_close(const void *buf, size_t len, bool hello_first, int error,
-		const char *what)
+static void send_and_expect_close(
+	const void *buf, size_t len, bool hello_first, int error, const char *what)
 {
 	struct fixture f = setup();
 	if (hello_first) {
@@ -158,7 +158,8 @@ static void test_short_message(void)
 	struct helper_msg_hello hello = make_hello(1);
 	send_and_expect_close(&hello, 8, false, -EPROTO, "short message (8 bytes)");
 	struct helper_msg_export req = make_export(2, "card0", 1, KMSCAST_PLANE_PRIMARY);
-	send_and_expect_close(&req, sizeof(req) - 1, true, -EPROTO, "size field 48 but record has 47 bytes");
+	send_and_expect_close(
+		&req, sizeof(req) - 1, true, -EPROTO, "size field 48 but record has 47 bytes");
 }
 
 static void test_oversized_message(void)
@@ -175,12 +176,12 @@ static void test_wrong_version(void)
 {
 	struct helper_msg_hello hello = make_hello(1);
 	hello.hdr.version = HELPER_PROTO_VERSION + 1;
-	send_and_expect_close(&hello, sizeof(hello), false, -EPROTONOSUPPORT,
-			"unsupported protocol version 2");
+	send_and_expect_close(
+		&hello, sizeof(hello), false, -EPROTONOSUPPORT, "unsupported protocol version 2");
 	hello = make_hello(1);
 	hello.proto_version = 7;
-	send_and_expect_close(&hello, sizeof(hello), false, -EPROTONOSUPPORT,
-			"unsupported protocol version 7");
+	send_and_expect_close(
+		&hello, sizeof(hello), false, -EPROTONOSUPPORT, "unsupported protocol version 7");
 	struct helper_msg_export req = make_export(2, "card0", 1, KMSCAST_PLANE_PRIMARY);
 	req.hdr.version = 0;
 	send_and_expect_close(&req, sizeof(req), true, -EPROTONOSUPPORT, "version 0");
@@ -381,7 +382,7 @@ static void test_failed_request_keeps_connection(void)
 	} cases[] = {{"card9", 1, -ENOENT}, {"card0", 99, -ENODATA}, {"card0", 3, 0}};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct helper_msg_export req =
-				make_export(10 + i, cases[i].card, cases[i].crtc, KMSCAST_PLANE_CURSOR);
+			make_export(10 + i, cases[i].card, cases[i].crtc, KMSCAST_PLANE_CURSOR);
 		test_assert_int_eq(send_with_fds(f.peer, &req, sizeof(req), -1, 0), sizeof(req));
 		dispatch(&f);
 		union {
@@ -481,9 +482,8 @@ static void test_group_policy(void)
 }
 
 TEST_MAIN(TEST(test_empty_message), TEST(test_short_message), TEST(test_oversized_message),
-		TEST(test_wrong_version), TEST(test_unknown_type), TEST(test_bad_header_fields),
-		TEST(test_sequence_errors), TEST(test_request_with_fds),
-		TEST(test_request_with_300_fds), TEST(test_split_into_bytes),
-		TEST(test_eof_mid_message), TEST(test_peer_never_reads), TEST(test_flood),
-		TEST(test_failed_request_keeps_connection), TEST(test_hello_timeout),
-		TEST(test_max_clients), TEST(test_group_policy))
+	TEST(test_wrong_version), TEST(test_unknown_type), TEST(test_bad_header_fields),
+	TEST(test_sequence_errors), TEST(test_request_with_fds), TEST(test_request_with_300_fds),
+	TEST(test_split_into_bytes), TEST(test_eof_mid_message), TEST(test_peer_never_reads),
+	TEST(test_flood), TEST(test_failed_request_keeps_connection), TEST(test_hello_timeout),
+	TEST(test_max_clients), TEST(test_group_policy))

@@ -28,8 +28,8 @@ static inline int count_fds(void)
 	return n - 1;
 }
 
-static inline void fill_test_header(struct helper_msg_header *hdr, uint16_t type, uint32_t size,
-		uint32_t seq)
+static inline void fill_test_header(
+	struct helper_msg_header *hdr, uint16_t type, uint32_t size, uint32_t seq)
 {
 	hdr->magic = HELPER_PROTO_MAGIC;
 	hdr->version = HELPER_PROTO_VERSION;
@@ -47,8 +47,8 @@ static inline struct helper_msg_hello make_hello(uint32_t seq)
 	return msg;
 }
 
-static inline struct helper_msg_export make_export(uint32_t seq, const char *card, uint32_t crtc,
-		uint32_t plane)
+static inline struct helper_msg_export make_export(
+	uint32_t seq, const char *card, uint32_t crtc, uint32_t plane)
 {
 	struct helper_msg_export msg;
 	memset(&msg, 0, sizeof(msg));
@@ -100,8 +100,10 @@ static inline int recv_record(int sock, void *buf, size_t size, int timeout_ms, 
 		struct cmsghdr align;
 	} control;
 	struct iovec iov = {.iov_base = buf, .iov_len = size};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-			.msg_controllen = sizeof(control.buf)};
+	struct msghdr msg = {.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = control.buf,
+		.msg_controllen = sizeof(control.buf)};
 	ssize_t n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	if (n < 0) {
 		return -errno;

@@ -87,9 +87,9 @@ static int decode(const struct helper_fb *fb, enum kmscast_plane_kind kind)
 	struct stat st;
 	fstat(fd, &st);
 	printf("fb=%u size=%ux%u modifier=0x%" PRIx64 " %s fds=%u handle=%u inode=%lu ", fb->fb_id,
-			fb->width, fb->height, fb->modifier,
-			fb->modifier_explicit ? "explicit" : "implicit", fb->n_fds,
-			fb->helper_gem_handles[0], (unsigned long)st.st_ino);
+		fb->width, fb->height, fb->modifier,
+		fb->modifier_explicit ? "explicit" : "implicit", fb->n_fds,
+		fb->helper_gem_handles[0], (unsigned long)st.st_ino);
 	int r;
 	if (kind == KMSCAST_PLANE_CURSOR) {
 		uint32_t index = 0;
@@ -115,7 +115,7 @@ static int cmd_export(int argc, char **argv)
 		return 64;
 	}
 	enum kmscast_plane_kind kind =
-			strcmp(argv[2], "cursor") == 0 ? KMSCAST_PLANE_CURSOR : KMSCAST_PLANE_PRIMARY;
+		strcmp(argv[2], "cursor") == 0 ? KMSCAST_PLANE_CURSOR : KMSCAST_PLANE_PRIMARY;
 	struct helper_client *client = client_or_die(&opts);
 	struct helper_fb fb;
 	int r = helper_client_export(client, argv[0], (uint32_t)atoi(argv[1]), kind, &fb);
@@ -164,7 +164,8 @@ static int cmd_stress(int argc, char **argv)
 	for (long i = 0; i < n; i++) {
 		int r = helper_client_export(client, argv[0], crtc, KMSCAST_PLANE_PRIMARY, &fb);
 		if (r < 0) {
-			printf("export %ld failed: %d %s\n", i, r, helper_client_last_error(client));
+			printf("export %ld failed: %d %s\n", i, r,
+				helper_client_last_error(client));
 			return 1;
 		}
 		for (uint32_t p = 0; p < fb.n_planes; p++) {
@@ -177,7 +178,7 @@ static int cmd_stress(int argc, char **argv)
 	}
 	int fds_after = count_fds();
 	printf("hold2 pid=%d fds=%d handles_min=%u handles_max=%u last_handles=%u\n",
-			helper_client_helper_pid(client), fds_after, hmin, hmax, last[0]);
+		helper_client_helper_pid(client), fds_after, hmin, hmax, last[0]);
 	wait_line();
 	int ok = fds_after == fds_before && (respawn_ok || helper_client_helper_pid(client) == pid);
 	helper_client_destroy(client);
@@ -186,8 +187,8 @@ static int cmd_stress(int argc, char **argv)
 
 /* fb id of the last "<what> crtc=<crtc> " line of the producer log, 0 if none; with cycle,
  * also collects the fb ids of all such lines (fb-create: the flip order). */
-static uint32_t log_fbs(const char *log, const char *what, uint32_t crtc, uint32_t *cycle,
-		int *n_cycle)
+static uint32_t log_fbs(
+	const char *log, const char *what, uint32_t crtc, uint32_t *cycle, int *n_cycle)
 {
 	FILE *f = fopen(log, "re");
 	if (f == NULL) {
@@ -270,7 +271,7 @@ static int cmd_onscreen(int argc, char **argv)
 		usleep(50 * 1000);
 	}
 	printf("onscreen samples=%d shown=%d pending=%d distinct=%d\n", samples, shown, pending,
-			distinct);
+		distinct);
 	helper_client_destroy(client);
 	return 0;
 }
@@ -317,8 +318,9 @@ static int control_handle(int card)
 			drmModeFB2 *fb2 = drmModeGetFB2(card, crtc->buffer_id);
 			if (fb2 != NULL && fb2->handles[0] != 0) {
 				r = drmCloseBufferHandle(card, fb2->handles[0]);
-				printf("control: GETFB2 handle %u in the helper's file, GEM_CLOSE -> %d\n",
-						fb2->handles[0], r);
+				printf("control: GETFB2 handle %u in the helper's file, GEM_CLOSE "
+				       "-> %d\n",
+					fb2->handles[0], r);
 			}
 			drmModeFreeFB2(fb2);
 		}
@@ -355,7 +357,7 @@ static int cmd_gemclose(int argc, char **argv)
 			int r = drmIoctl(card, DRM_IOCTL_GEM_CLOSE, &req);
 			int err = r < 0 ? errno : 0;
 			printf("helper fd %d: GEM_CLOSE %s -> %s\n", fd, argv[i],
-					err ? strerror(err) : "closed (LEAKED)");
+				err ? strerror(err) : "closed (LEAKED)");
 			failures += err != EINVAL;
 			checked++;
 		}
@@ -398,7 +400,7 @@ static int cmd_refuse_uid(int argc, char **argv)
 		return 1;
 	}
 	printf("refused error=%d reason=%s exit=%d\n", err.error, err.reason,
-			WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	return err.error == -EACCES ? 0 : 1;
 }
 
