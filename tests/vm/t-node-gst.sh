@@ -12,7 +12,7 @@ FRAMES=${FRAMES:-120}
 
 node_setup
 gst_warm_registry
-"$B/tests/tools/kms-producer" --rate 60 --duration 120 --buffers 3 \
+"$B/tests/tools/kms-producer" --rate 60 --duration 120 --buffers "${BUFFERS:-3}" ${MODE:+--mode $MODE} \
 	--log "$NODE_TMP/producer.log" &
 PRODUCER=$!
 for _ in $(seq 100); do grep -q '^ready' "$NODE_TMP/producer.log" 2>/dev/null && break; sleep 0.1; done
@@ -42,12 +42,13 @@ as_user gst-launch-1.0 -q pipewiresrc path="$ID" num-buffers="$FRAMES" ! videoco
 	video/x-raw,format=BGRx ! filesink location="$OUT/out.raw" \
 	>"$NODE_TMP/gst.log" 2>&1 &
 GST=$!
-# Sample gst's fds mid-stream.
+# Sample gst's fds mid-stream (as_user runs in a subshell: gst is its child).
 GST_INODES=
-for _ in $(seq 100); do
-	sleep 0.1
-	GST_INODES=$(dmabuf_inodes "$GST")
-	[ -n "$GST_INODES" ] && { sleep 0.3; GST_INODES=$(dmabuf_inodes "$GST"); break; }
+for _ in $(seq 200); do
+	sleep 0.05
+	gst_pid=$(pgrep -P "$GST" -x gst-launch-1.0) || continue
+	GST_INODES=$(dmabuf_inodes "$gst_pid")
+	[ -n "$GST_INODES" ] && { sleep 0.3; GST_INODES=$(dmabuf_inodes "$gst_pid"); break; }
 	kill -0 "$GST" 2>/dev/null || break
 done
 DAEMON_INODES=$(dmabuf_inodes "$DAEMON_PID")
@@ -62,14 +63,14 @@ wait "$PRODUCER" 2>/dev/null
 
 echo "--- daemon log (tail)"; grep -v "^$" "$NODE_TMP/daemon.log" | tail -n 25
 [ "$GST_RC" = 0 ] || { cat "$NODE_TMP/gst.log"; vm_fail "gst-launch exited $GST_RC"; }
+"$B/tests/tools/pattern-check" --width "$W" --height "$H" --format BGRx --expect-consecutive \
+	"$OUT/out.raw" || vm_fail "frames not consecutive"
 echo "gst dma-buf inodes: $(echo $GST_INODES)"
 echo "daemon dma-buf inodes: $(echo $DAEMON_INODES)"
 [ -n "$GST_INODES" ] || vm_fail "gst held no dma-buf: not zero copy"
 for i in $GST_INODES; do
 	echo "$DAEMON_INODES" | grep -qx "$i" || vm_fail "gst dma-buf inode $i is not one the daemon exported"
 done
-"$B/tests/tools/pattern-check" --width "$W" --height "$H" --format BGRx --expect-consecutive \
-	"$OUT/out.raw" || vm_fail "frames not consecutive"
 n=$(( $(stat -c %s "$OUT/out.raw") / (W * H * 4) ))
 [ "$n" = "$FRAMES" ] || vm_fail "captured $n frames, wanted $FRAMES"
 echo "idle daemon CPU: $((T1 - T0)) ticks in 2 s"
