@@ -13,11 +13,20 @@ case $rel in
 esac
 dest=${MESON_INSTALL_DESTDIR_PREFIX:-$MESON_INSTALL_PREFIX}/${target#"$MESON_INSTALL_PREFIX"/}
 
+# meson 1.0 swallows the output of install scripts that succeed: say it on stderr (newer
+# meson shows it), on the terminal if there is one, and in meson-logs/install-caps.log.
+log=${MESON_BUILD_ROOT:+$MESON_BUILD_ROOT/meson-logs/install-caps.log}
+say() {
+	echo "$*" >&2
+	{ echo "$*" >/dev/tty; } 2>/dev/null || true
+	[ -z "$log" ] || echo "$*" >>"$log"
+}
+
 print_commands() {
-	echo "kmscast-helper: $1; as root, run:" >&2
-	echo "  getent group $group >/dev/null || groupadd --system $group" >&2
-	echo "  chown root:$group $target && chmod 0750 $target" >&2
-	echo "  setcap cap_sys_admin+ep $target" >&2
+	say "kmscast-helper: $1; as root, run:"
+	say "  getent group $group >/dev/null || groupadd --system $group"
+	say "  chown root:$group $target && chmod 0750 $target"
+	say "  setcap cap_sys_admin+ep $target"
 }
 
 if [ -n "${DESTDIR:-}" ]; then
@@ -40,4 +49,4 @@ chown "root:$group" "$dest" && chmod 0750 "$dest" && setcap cap_sys_admin+ep "$d
 	print_commands "applying ownership or capability failed"
 	exit 0
 }
-echo "kmscast-helper: $dest is root:$group 0750 with $(getcap "$dest" | cut -d' ' -f2-)"
+say "kmscast-helper: $dest is root:$group 0750 with $(getcap "$dest" | cut -d' ' -f2-)"
