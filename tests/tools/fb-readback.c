@@ -424,7 +424,15 @@ static void usage(FILE *f)
 		   "[--interval-ms MS] [--cursor] [--expect-advancing] [--dump FILE]\n");
 }
 
-int main(int argc, char **argv)
+struct readback_options {
+	const char *card;
+	long count, interval_ms;
+	bool expect_advancing;
+	const char *dump_path;
+};
+
+/* Returns 0, 1 after --help, or -EINVAL. */
+static int parse_options(int argc, char **argv, struct readback *rb, struct readback_options *o)
 {
 	static const struct option long_opts[] = {
 		{"card", required_argument, NULL, 'c'},
@@ -437,53 +445,60 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	struct readback rb = {.drm_fd = -1};
-	const char *card = "card0";
-	long count = 1, interval_ms = 100;
-	bool expect_advancing = false;
-	char path[256];
-	int opt, ret = 0;
+	int opt;
 
+	*o = (struct readback_options){.card = "card0", .count = 1, .interval_ms = 100};
 	while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			card = optarg;
+			o->card = optarg;
 			break;
 		case 'C':
-			rb.only_crtc = (uint32_t)strtoul(optarg, NULL, 10);
+			rb->only_crtc = (uint32_t)strtoul(optarg, NULL, 10);
 			break;
 		case 'n':
-			count = strtol(optarg, NULL, 10);
+			o->count = strtol(optarg, NULL, 10);
 			break;
 		case 'i':
-			interval_ms = strtol(optarg, NULL, 10);
+			o->interval_ms = strtol(optarg, NULL, 10);
 			break;
 		case 'k':
-			rb.cursor = true;
+			rb->cursor = true;
 			break;
 		case 'a':
-			expect_advancing = true;
+			o->expect_advancing = true;
 			break;
 		case 'D':
-			rb.dump = fopen(optarg, "we");
-			if (!rb.dump) {
-				fprintf(stderr, "fb-readback: cannot open %s: %m\n", optarg);
-				return 2;
-			}
+			o->dump_path = optarg;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return 1;
 		default:
-			usage(stderr);
-			return 2;
+			return -EINVAL;
 		}
 	}
-	if (count < 1 || interval_ms < 0 || optind < argc) {
-		usage(stderr);
+	return o->count < 1 || o->interval_ms < 0 || optind < argc ? -EINVAL : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct readback rb = {.drm_fd = -1};
+	struct readback_options opts;
+	char path[256];
+	int ret;
+
+	ret = parse_options(argc, argv, &rb, &opts);
+	if (ret != 0) {
+		if (ret < 0)
+			usage(stderr);
+		return ret < 0 ? 2 : 0;
+	}
+	if (opts.dump_path && !(rb.dump = fopen(opts.dump_path, "we"))) {
+		fprintf(stderr, "fb-readback: cannot open %s: %m\n", opts.dump_path);
 		return 2;
 	}
-	snprintf(path, sizeof(path), strchr(card, '/') ? "%s" : "/dev/dri/%s", card);
+	snprintf(path, sizeof(path), strchr(opts.card, '/') ? "%s" : "/dev/dri/%s", opts.card);
 	rb.drm_fd = open(path, O_RDWR | O_CLOEXEC);
 	if (rb.drm_fd < 0) {
 		fprintf(stderr, "fb-readback: cannot open %s: %m\n", path);
@@ -493,16 +508,16 @@ int main(int argc, char **argv)
 	if (drmIsMaster(rb.drm_fd))
 		drmDropMaster(rb.drm_fd);
 	ret = load_planes(&rb);
-	for (long n = 0; n < count && ret >= 0; n++) {
+	for (long n = 0; n < opts.count && ret >= 0; n++) {
 		if (n > 0)
-			usleep((useconds_t)interval_ms * 1000);
+			usleep((useconds_t)opts.interval_ms * 1000);
 		ret = sample_all(&rb);
 		if (ret == 0) {
 			fprintf(stderr, "fb-readback: no active CRTC on %s\n", path);
 			ret = -ENODEV;
 		}
 	}
-	if (ret >= 0 && expect_advancing && !check_advancing(&rb))
+	if (ret >= 0 && opts.expect_advancing && !check_advancing(&rb))
 		ret = -EBADMSG;
 	close(rb.drm_fd);
 	if (rb.dump)

@@ -28,12 +28,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -41,7 +39,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <drm_fourcc.h>
 #include <xf86drm.h>
 #include <xf86drmMode.h>
 
@@ -49,8 +46,6 @@
 #include "producer.h"
 
 #define NSEC_PER_SEC 1000000000ull
-/* Upper bound for --rate; flips never go faster than the mode's refresh anyway. */
-#define MAX_RATE_HZ 1000
 
 struct producer {
 	struct producer_options opts;
@@ -81,214 +76,6 @@ static const char *fourcc_str(uint32_t fourcc, char buf[5])
 		buf[i] = (char)((fourcc >> (8 * i)) & 0xff);
 	buf[4] = '\0';
 	return buf;
-}
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: kms-producer [options]\n"
-		"  --card NAME|PATH          DRM card (default card0, i.e. /dev/dri/card0)\n"
-		"  --connector NAME[,NAME]   drive only these, even if disconnected\n"
-		"  --mode WxH                mode (default: the connector's preferred one)\n"
-		"  --buffers N               dumb buffers per CRTC (default 3, 2..%d)\n"
-		"  --rate HZ                 flip rate, capped at the mode refresh (default 60)\n"
-		"  --fourcc CC               XR24 (default), AR24, XB24, AB24 or RG16 if the\n"
-		"                            primary plane takes it (vkms 6.1: XR24, RG16)\n"
-		"  --frames N | --duration SEC   stop after N frames per CRTC or SEC seconds\n"
-		"  --recreate K              re-create the framebuffers every K frames\n"
-		"                            (each new FB gets an id never used before)\n"
-		"  --reuse-fb-ids            let new FBs take freed ids, as compositors'\n"
-		"                            FBs do (kernel 6.1 hands out the lowest id)\n"
-		"  --mode-change-at K:WxH    modeset to WxH at frame K\n"
-		"  --off-at K[:MS]           switch the CRTC off after frame K for MS ms (1000)\n"
-		"  --mode-change-every K:WxH  every K frames, toggle between the first mode and "
-		"WxH\n"
-		"  --off-every K[:MS]        switch the CRTC off after every K-th frame\n"
-		"  --cursor                  a moving, changing cursor\n"
-		"  --log FILE                log to FILE instead of stdout\n",
-		MAX_BUFFERS);
-}
-
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end != '\0' || v < min || v > max || s[0] == '-')
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-static int parse_size(const char *s, uint32_t *w, uint32_t *h)
-{
-	unsigned int a, b;
-	char tail;
-
-	if (sscanf(s, "%ux%u%c", &a, &b, &tail) != 2 || a < PATTERN_MIN_WIDTH ||
-		b < PATTERN_MIN_HEIGHT || a > PATTERN_MAX_DIM || b > PATTERN_MAX_DIM)
-		return -EINVAL;
-	*w = a;
-	*h = b;
-	return 0;
-}
-
-/* Split a comma list into opts->forced; the strings stay in argv. */
-static int parse_connectors(char *list, struct producer_options *opts)
-{
-	for (char *save = NULL, *name = strtok_r(list, ",", &save); name;
-		name = strtok_r(NULL, ",", &save)) {
-		if (opts->n_forced == MAX_FORCED_CONNECTORS) {
-			fprintf(stderr, "kms-producer: more than %d connectors\n",
-				MAX_FORCED_CONNECTORS);
-			return -ENOSPC;
-		}
-		opts->forced[opts->n_forced++] = name;
-	}
-	return 0;
-}
-
-static int parse_frame_arg(char *arg, uint64_t *frame, char **rest)
-{
-	char *colon = strchr(arg, ':');
-
-	*rest = NULL;
-	if (colon) {
-		*colon = '\0';
-		*rest = colon + 1;
-	}
-	return parse_u64(arg, 1, UINT32_MAX, frame);
-}
-
-static int parse_option(int opt, char *arg, struct producer_options *opts)
-{
-	uint64_t v;
-	char *rest;
-	int ret = 0;
-
-	switch (opt) {
-	case 'c':
-		opts->card = arg;
-		break;
-	case 'C':
-		ret = parse_connectors(arg, opts);
-		break;
-	case 'm':
-		ret = parse_size(arg, &opts->mode_w, &opts->mode_h);
-		break;
-	case 'b':
-		ret = parse_u64(arg, 2, MAX_BUFFERS, &v);
-		opts->buffers = (uint32_t)v;
-		break;
-	case 'r':
-		ret = parse_u64(arg, 1, MAX_RATE_HZ, &v);
-		opts->rate_hz = (uint32_t)v;
-		break;
-	case 'f':
-		opts->fourcc = pattern_format_from_name(arg);
-		ret = opts->fourcc == DRM_FORMAT_XRGB8888 || opts->fourcc == DRM_FORMAT_ARGB8888 ||
-				      opts->fourcc == DRM_FORMAT_XBGR8888 ||
-				      opts->fourcc == DRM_FORMAT_ABGR8888 ||
-				      opts->fourcc == DRM_FORMAT_RGB565
-			      ? 0
-			      : -EINVAL;
-		break;
-	case 'n':
-		ret = parse_u64(arg, 1, UINT64_MAX, &opts->frames);
-		break;
-	case 'd':
-		ret = parse_u64(arg, 1, 365 * 24 * 3600, &v);
-		opts->duration_ns = v * NSEC_PER_SEC;
-		break;
-	case 'R':
-		ret = parse_u64(arg, 1, UINT32_MAX, &opts->recreate_every);
-		break;
-	case 'E':
-		opts->mode_change_repeat = true;
-		/* fall through */
-	case 'M':
-		ret = parse_frame_arg(arg, &opts->mode_change_at, &rest);
-		if (ret == 0)
-			ret = rest ? parse_size(rest, &opts->mode_change_w, &opts->mode_change_h)
-				   : -EINVAL;
-		break;
-	case 'O':
-		opts->off_repeat = true;
-		/* fall through */
-	case 'o':
-		ret = parse_frame_arg(arg, &opts->off_at, &rest);
-		opts->off_ns = NSEC_PER_SEC;
-		if (ret == 0 && rest) {
-			ret = parse_u64(rest, 1, 600000, &v);
-			opts->off_ns = v * 1000000;
-		}
-		break;
-	case 'k':
-		opts->cursor = true;
-		break;
-	case 'u':
-		opts->reuse_fb_ids = true;
-		break;
-	case 'l':
-		opts->log_path = arg;
-		break;
-	default:
-		return -EINVAL;
-	}
-	return ret;
-}
-
-static int parse_options(int argc, char **argv, struct producer_options *opts)
-{
-	static const struct option long_opts[] = {
-		{"card", required_argument, NULL, 'c'},
-		{"connector", required_argument, NULL, 'C'},
-		{"mode", required_argument, NULL, 'm'},
-		{"buffers", required_argument, NULL, 'b'},
-		{"rate", required_argument, NULL, 'r'},
-		{"fourcc", required_argument, NULL, 'f'},
-		{"frames", required_argument, NULL, 'n'},
-		{"duration", required_argument, NULL, 'd'},
-		{"recreate", required_argument, NULL, 'R'},
-		{"mode-change-at", required_argument, NULL, 'M'},
-		{"off-at", required_argument, NULL, 'o'},
-		{"mode-change-every", required_argument, NULL, 'E'},
-		{"off-every", required_argument, NULL, 'O'},
-		{"cursor", no_argument, NULL, 'k'},
-		{"reuse-fb-ids", no_argument, NULL, 'u'},
-		{"log", required_argument, NULL, 'l'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
-	int opt;
-
-	*opts = (struct producer_options){
-		.card = "card0",
-		.buffers = 3,
-		.rate_hz = 60,
-		.fourcc = DRM_FORMAT_XRGB8888,
-	};
-	while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-		if (opt == 'h') {
-			usage(stdout);
-			exit(0);
-		}
-		if (parse_option(opt, optarg, opts) < 0) {
-			if (opt != '?')
-				fprintf(stderr, "kms-producer: bad option value: %s\n",
-					optarg ? optarg : "");
-			usage(stderr);
-			return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "kms-producer: unexpected argument %s\n", argv[optind]);
-		usage(stderr);
-		return -EINVAL;
-	}
-	return 0;
 }
 
 /* Open the card and become DRM master; a second compositor cannot be master at once. */
@@ -837,7 +624,7 @@ int main(int argc, char **argv)
 	int ret;
 
 	p.log = stdout;
-	if (parse_options(argc, argv, &p.opts) < 0)
+	if (producer_parse_options(argc, argv, &p.opts) < 0)
 		return 2;
 	ret = setup_fds(&p);
 	if (ret == 0)

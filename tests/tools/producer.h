@@ -102,6 +102,14 @@ struct id_reservations {
 	bool full_warned;
 };
 
+/* producer-options.c */
+
+/*
+ * Parse the command line into opts, with defaults for what is not given. Prints the usage
+ * and exits 0 for --help. Returns 0, or -EINVAL after printing why and the usage.
+ */
+int producer_parse_options(int argc, char **argv, struct producer_options *opts);
+
 /* producer-fb.c */
 
 /*
