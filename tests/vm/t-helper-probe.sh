@@ -8,10 +8,17 @@
 # Until src/main.c wires --probe, the same kmscast_probe() is run through
 # test-helper-vmtool, and the test says so.
 #
-# usage (inside the bench, --kms vkms --with user): t-helper-probe.sh
+# usage (inside the bench, --with user): t-helper-probe.sh vkms|virtio-gpu
 set -eu
 . "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
 . "$KMSCAST_SRC_DIR/tests/vm/t-helper-lib.sh"
+# vkms adds its FBs with DRM_MODE_FB_MODIFIERS (LINEAR); virtio-gpu (6.1) does not, so the
+# modifier is implicit and reported as DRM_FORMAT_MOD_INVALID.
+case ${1:-vkms} in
+vkms) modifier='modifier 0x0 explicit' ;;
+virtio-gpu) modifier='modifier 0xffffffffffffff implicit' ;;
+*) vm_fail "unknown device kind $1" ;;
+esac
 
 if "$B/src/kmscast" --help 2>&1 | grep -q -- '--probe'; then
 	probe_spawn() { as_user env KMSCAST_HELPER="$HELPER" "$B/src/kmscast" --probe; }
@@ -35,6 +42,10 @@ chmod 0660 "$SOCK"
 
 # 2 Hz keeps the range of candidate frames small.
 start_producer /tmp/producer.log --cursor --buffers 3 --rate 2 --duration 600
+size=$(sed -n "s/^mode crtc=$CRTC .* size=\([0-9]*x[0-9]*\) .*/\1/p" /tmp/producer.log)
+width=${size%x*}
+height=${size#*x}
+echo "CRTC $CRTC: $size"
 
 last_frame() {
 	grep "^flip crtc=$CRTC " /tmp/producer.log | tail -n 1 | sed 's/.* frame=\([0-9]*\) .*/\1/'
@@ -46,15 +57,15 @@ check_probe() { # MODE
 	last=$(last_frame)
 	cat /tmp/probe-$1.out
 	line=$(grep "^card0 crtc $CRTC primary " /tmp/probe-$1.out) || vm_fail "no primary line"
-	echo "$line" | grep -Eq ' 1024x768 XR24 modifier 0x0 explicit fnv1a64 0x[0-9a-f]{16} ' ||
+	echo "$line" | grep -Eq " ${size} XR24 $modifier fnv1a64 0x[0-9a-f]{16} " ||
 		vm_fail "unexpected format: $line"
 	grep -Eq "^card0 crtc $CRTC cursor fb [0-9]+ [0-9]+x[0-9]+ AR24 " /tmp/probe-$1.out ||
 		vm_fail "no cursor line"
 	sum=$(echo "$line" | sed 's/.* fnv1a64 \(0x[0-9a-f]*\) .*/\1/')
 	count=$((last - first + 2))
-	"$B/tests/tools/pattern-gen" --width 1024 --height 768 --format XR24 --first "$first" \
-		--count "$count" /tmp/frames.raw
-	"$TOOL" fnv-frames /tmp/frames.raw 1024 768 4 >/tmp/sums.txt
+	"$B/tests/tools/pattern-gen" --width "$width" --height "$height" --format XR24 \
+		--first "$first" --count "$count" /tmp/frames.raw
+	"$TOOL" fnv-frames /tmp/frames.raw "$width" "$height" 4 >/tmp/sums.txt
 	rm -f /tmp/frames.raw
 	grep -qx "$sum" /tmp/sums.txt ||
 		vm_fail "$1: checksum $sum is none of frames $first..$((first + count - 1))"
