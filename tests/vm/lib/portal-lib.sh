@@ -1,0 +1,99 @@
+# Shared setup for the t-portal-*.sh tests (issue 6). Source after fixtures.sh and
+# node-lib.sh, inside the VM, with --with wireplumber.
+#
+#   portal_producer [ARGS]        kms-producer at 60 Hz into $NODE_TMP/producer.log; waits ready
+#   portal_start_kmscast [ARGS]   node_setup + kmscast (as the user) + waits for its bus name
+#   portal_start_frontend         the real /usr/libexec/xdg-desktop-portal, as the user, with
+#                                 XDG_DESKTOP_PORTAL_DIR holding `kmscast --print-portal-file`
+#   portal_client [ARGS]          tests/vm/lib/portal-client.py as the user
+#   portal_capture N FILE         an --exec command: gst pipewiresrc fd= path= N frames, BGRx
+#   portal_nodes                  "id name" of every kmscast portal node (pw-dump, as root)
+#   portal_dump_logs              the daemon's, frontend's and producer's logs, on failure
+
+PORTAL_DESKTOP=kmscast-test
+PORTAL_CLIENT="/usr/bin/python3 $KMSCAST_SRC_DIR/tests/vm/lib/portal-client.py"
+
+portal_dump_logs() {
+	for f in daemon.log frontend.log producer.log; do
+		[ -f "$NODE_TMP/$f" ] || continue
+		echo "--- $f (tail)"
+		tail -n "${1:-40}" "$NODE_TMP/$f"
+	done
+}
+
+portal_fail() {
+	portal_dump_logs >&2
+	vm_fail "$@"
+}
+
+portal_producer() {
+	"$B/tests/tools/kms-producer" --rate 60 --buffers 3 --log "$NODE_TMP/producer.log" "$@" &
+	PRODUCER=$!
+	for _ in $(seq 100); do
+		grep -q '^ready' "$NODE_TMP/producer.log" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	portal_fail "producer did not start"
+}
+
+bus_has_owner() {
+	as_user dbus-send --session --print-reply --dest=org.freedesktop.DBus / \
+		org.freedesktop.DBus.NameHasOwner "string:$1" 2>/dev/null | grep -q 'boolean true'
+}
+
+wait_bus_name() {
+	for _ in $(seq "$((${2:-20} * 10))"); do
+		bus_has_owner "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+portal_start_kmscast() {
+	node_setup
+	node_start_daemon --portal-desktop "$PORTAL_DESKTOP" "$@"
+	wait_bus_name org.freedesktop.impl.portal.desktop.kmscast 20 ||
+		portal_fail "kmscast did not take its portal bus name"
+}
+
+portal_start_frontend() {
+	mkdir -p "$NODE_TMP/portals"
+	# The .portal file comes from the daemon itself: UseIn follows --portal-desktop.
+	"$B/src/kmscast" --portal-desktop "$PORTAL_DESKTOP" --print-portal-file \
+		>"$NODE_TMP/portals/kmscast.portal" || portal_fail "--print-portal-file"
+	grep -qx "UseIn=$PORTAL_DESKTOP;" "$NODE_TMP/portals/kmscast.portal" ||
+		portal_fail "kmscast.portal has no UseIn=$PORTAL_DESKTOP"
+	chmod -R a+rX "$NODE_TMP/portals"
+	as_user env XDG_DESKTOP_PORTAL_DIR="$NODE_TMP/portals" XDG_CURRENT_DESKTOP="$PORTAL_DESKTOP" \
+		G_MESSAGES_DEBUG=all /usr/libexec/xdg-desktop-portal -r \
+		>"$NODE_TMP/frontend.log" 2>&1 &
+	FRONTEND_PID=$!
+	wait_bus_name org.freedesktop.portal.Desktop 30 ||
+		portal_fail "xdg-desktop-portal did not start"
+}
+
+portal_client() {
+	as_user $PORTAL_CLIENT "$@"
+}
+
+# gst's pipewiresrc on the portal's remote: {fd} and {node} are filled in by portal-client.py.
+portal_capture() {
+	echo "gst-launch-1.0 -q pipewiresrc fd={fd} path={node} num-buffers=$1 ! videoconvert !" \
+		"video/x-raw,format=BGRx ! filesink location=$2"
+}
+
+portal_nodes() {
+	as_user pw-dump 2>/dev/null | python3 -c '
+import json, sys
+for o in json.load(sys.stdin):
+    p = (o.get("info") or {}).get("props") or {}
+    if o.get("type") == "PipeWire:Interface:Node" and ".portal-" in p.get("node.name", ""):
+        print(o["id"], p["node.name"])
+'
+}
+
+# Reads a key of the client's --state JSON: json_get FILE EXPR (python expression on "s").
+json_get() {
+	python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
+		"$1" "$2"
+}

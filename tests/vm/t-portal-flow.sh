@@ -1,0 +1,72 @@
+#!/bin/bash
+# The app's view, through the real xdg-desktop-portal 1.16 frontend: CreateSession,
+# SelectSources, Start (each answered by Request::Response), OpenPipeWireRemote, then gst
+# pipewiresrc fd=<fd> path=<node>. Asserts:
+#  - the stream: a per-session node (not the shared one), source_type 1, id = connector,
+#    size = the mode, position = the CRTC's offset;
+#  - the captured frames decode to consecutive frame numbers of the test producer;
+#  - isolation: the remote sees exactly its node among all nodes (not the shared
+#    kmscast node, not WirePlumber's dummy/freewheel drivers);
+#  - Session.Close (by the frontend, when the app closes) removes the node.
+# Run: tests/vm/run --kms vkms --with wireplumber -- tests/vm/t-portal-flow.sh
+set -u
+. "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
+. "$KMSCAST_SRC_DIR/tests/vm/node-lib.sh"
+. "$KMSCAST_SRC_DIR/tests/vm/lib/portal-lib.sh"
+FRAMES=${FRAMES:-60}
+OUT=$NODE_TMP/out
+mkdir -p "$OUT" && chown "$KMSCAST_TEST_UID" "$OUT"
+
+portal_producer --duration 150
+read -r W H < <(sed -n 's/.* size=\([0-9]*\)x\([0-9]*\) .*/\1 \2/p' "$NODE_TMP/producer.log" | head -n1)
+conn=$(sed -n 's/.* connector=\([^ ]*\) .*/\1/p' "$NODE_TMP/producer.log" | head -n1)
+echo "producer: $conn ${W}x${H}"
+portal_start_kmscast
+SHARED=$(node_wait "kmscast.card0.$conn") || exit 1
+portal_start_frontend
+
+portal_client --cursor-mode 4 --state "$OUT/state.json" --after close --exec \
+	"$(portal_capture "$FRAMES" "$OUT/out.raw") && \
+	 $B/tests/unit/portal-remote --fd {fd} --list > $OUT/visible.txt && \
+	 pw-cli info {node} > $OUT/node-info.txt" \
+	>"$NODE_TMP/client.log" 2>&1
+rc=$?
+cat "$NODE_TMP/client.log"
+[ "$rc" = 0 ] || portal_fail "portal client exited $rc"
+
+NODE=$(json_get "$OUT/state.json" 's["streams"][0]["node"]')
+echo "stream: $(json_get "$OUT/state.json" 's["streams"][0]')"
+[ "$(json_get "$OUT/state.json" 'len(s["streams"])')" = 1 ] || portal_fail "not one stream"
+[ "$NODE" != "$SHARED" ] || portal_fail "the portal handed out the shared node $SHARED"
+[ "$(json_get "$OUT/state.json" 's["streams"][0]["source_type"]')" = 1 ] ||
+	portal_fail "source_type is not MONITOR"
+[ "$(json_get "$OUT/state.json" 's["streams"][0]["id"]')" = "$conn" ] || portal_fail "id"
+[ "$(json_get "$OUT/state.json" 's["streams"][0]["size"]')" = "[$W, $H]" ] ||
+	portal_fail "size is not the mode ${W}x${H}"
+[ "$(json_get "$OUT/state.json" 's["streams"][0]["position"]')" = "[0, 0]" ] ||
+	portal_fail "position: the producer scans out from 0,0"
+grep -q "kmscast.portal.session" "$OUT/node-info.txt" || portal_fail "node props"
+grep -q 'kmscast.cursor-mode = "metadata"' "$OUT/node-info.txt" || portal_fail "cursor mode prop"
+
+"$B/tests/tools/pattern-check" --width "$W" --height "$H" --format BGRx --expect-consecutive \
+	"$OUT/out.raw" || portal_fail "frames through the portal are not consecutive"
+n=$(($(stat -c %s "$OUT/out.raw") / (W * H * 4)))
+[ "$n" = "$FRAMES" ] || portal_fail "captured $n frames, wanted $FRAMES"
+
+echo "--- visible through the portal remote"
+cat "$OUT/visible.txt"
+grep -q "^global $NODE PipeWire:Interface:Node " "$OUT/visible.txt" || portal_fail "own node not visible"
+others=$(grep ' PipeWire:Interface:Node ' "$OUT/visible.txt" | grep -v "^global $NODE ")
+[ -z "$others" ] || portal_fail "the remote sees other nodes: $others"
+all_nodes=$(as_user pw-dump 2>/dev/null | grep -c '"type": "PipeWire:Interface:Node"')
+echo "nodes in the graph: $all_nodes; visible to the app: 1"
+[ "$all_nodes" -ge 3 ] || portal_fail "isolation is only meaningful with other nodes around"
+
+# The client closed its session: the frontend called Session.Close, the node is gone.
+sleep 0.5
+left=$(portal_nodes)
+[ -z "$left" ] || portal_fail "portal node still there after Close: $left"
+grep -q "closed by the caller" "$NODE_TMP/daemon.log" || portal_fail "no Session.Close seen"
+node_stop_daemon
+kill "$PRODUCER" 2>/dev/null
+echo "PASS t-portal-flow"
