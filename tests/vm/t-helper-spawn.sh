@@ -8,7 +8,8 @@
 #  - /proc status: NoNewPrivs 1, Seccomp 2, CapEff = CapPrm = cap_sys_admin only;
 #  - 10000 exports: client and helper fd counts flat, GEM handle numbers flat, and GEM_CLOSE
 #    on the handles the helper reported fails with EINVAL in the helper's own DRM file;
-#  - SIGKILL of the helper in the middle of a run of exports: the client re-spawns.
+#  - SIGKILL of the helper in the middle of a run of exports: the client re-spawns;
+#  - installed with cap_setpcap,cap_sys_admin+ep, the helper empties its bounding set too.
 #
 # usage (inside the bench, --kms vkms --with user): t-helper-spawn.sh
 set -eu
@@ -131,5 +132,11 @@ echo "== SIGKILL of the helper during exports: the client re-spawns and carries 
 AFTER_HOLD2='status_check "$HELPER_PID2"; [ ! -e "/proc/$HELPER_PID" ] || vm_fail "killed helper not reaped"'
 run_stress 'sleep 1; kill -9 "$HELPER_PID"' card0 "$CRTC" 3000 respawn-ok
 [ "$HELPER_PID" != "$HELPER_PID2" ] || vm_fail "helper was not re-spawned"
+echo "== optional install with cap_setpcap too: the bounding set shrinks to cap_sys_admin"
+setcap cap_setpcap,cap_sys_admin+ep "$HELPER"
+getcap "$HELPER"
+AFTER_HOLD2=:
+STATUS_CAPBND=0000000000200000
+run_stress : card0 "$CRTC" 10
 stop_producer
 echo "PASS"
