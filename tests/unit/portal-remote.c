@@ -5,6 +5,8 @@
  *
  *   portal-remote --fd N --list
  *       prints "global <id> <type> <node.name>" for every global the remote can see
+ *   portal-remote --fd N --destroy ID
+ *       destroys global ID through the registry, as an app with RWX on it can
  *   portal-remote --fd N --node ID --frames K --out FILE [--shm]
  *       captures K frames of ID as packed BGRx rows into FILE; --shm offers no DMA-BUF
  *       (formats without a modifier, MemFd/MemPtr buffers only), so the node must serve it
@@ -36,6 +38,7 @@ struct remote {
 	struct pw_stream *stream;
 	struct spa_video_info_raw format;
 	bool shm, listing;
+	uint32_t destroy_id;
 	int sync_seq;
 	uint32_t frames_wanted, frames;
 	FILE *out;
@@ -192,9 +195,10 @@ int main(int argc, char **argv)
 		{"frames", required_argument, NULL, 'k'},
 		{"out", required_argument, NULL, 'o'},
 		{"shm", no_argument, NULL, 's'},
+		{"destroy", required_argument, NULL, 'd'},
 		{0},
 	};
-	struct remote r = {.frames_wanted = 10};
+	struct remote r = {.frames_wanted = 10, .destroy_id = SPA_ID_INVALID};
 	struct timespec timeout = {TIMEOUT_S, 0};
 	struct spa_source *timer;
 	const char *out = NULL;
@@ -209,6 +213,10 @@ int main(int argc, char **argv)
 		case 'k': r.frames_wanted = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'o': out = optarg; break;
 		case 's': r.shm = true; break;
+		case 'd':
+			r.destroy_id = (uint32_t)strtoul(optarg, NULL, 10);
+			r.listing = true;
+			break;
 		default: return 2;
 		}
 	}
@@ -231,7 +239,11 @@ int main(int argc, char **argv)
 	pw_loop_update_timer(pw_main_loop_get_loop(r.main_loop), timer, &timeout, NULL, false);
 	if (r.listing) {
 		r.registry = pw_core_get_registry(r.core, PW_VERSION_REGISTRY, 0);
-		pw_registry_add_listener(r.registry, &r.registry_listener, &registry_events, &r);
+		if (r.destroy_id != SPA_ID_INVALID)
+			pw_registry_destroy(r.registry, r.destroy_id);
+		else
+			pw_registry_add_listener(r.registry, &r.registry_listener, &registry_events,
+					&r);
 		r.sync_seq = pw_core_sync(r.core, PW_ID_CORE, 0);
 	} else {
 		r.out = fopen(out, "w");

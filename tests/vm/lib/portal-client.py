@@ -68,7 +68,8 @@ class Client:
             fail("%s: request handle %s, expected %s" % (step, handle, path))
         timer = GLib.timeout_add_seconds(self.args.timeout, self.loop.quit)
         self.loop.run()
-        GLib.source_remove(timer) if "code" in answer else None
+        if "code" in answer:
+            GLib.source_remove(timer)
         match.remove()
         if "code" not in answer:
             fail("%s: no Response within %d s" % (step, self.args.timeout))
@@ -138,6 +139,8 @@ class Client:
 
         GLib.timeout_add(100, poll)
         self.loop.run()
+        if proc.poll() is None:  # Session::Closed came first: let the command finish
+            proc.wait()
         self.state["exec_status"] = proc.returncode
         print("exec status %d" % proc.returncode, flush=True)
         return 0 if proc.returncode == 0 else 1
@@ -156,7 +159,8 @@ class Client:
         elif what == "wait-closed" and not self.closed:
             timer = GLib.timeout_add_seconds(self.args.timeout, self.loop.quit)
             self.loop.run()
-            GLib.source_remove(timer) if self.closed else None
+            if self.closed:
+                GLib.source_remove(timer)
             if not self.closed:
                 print("no Session::Closed within %d s" % self.args.timeout, flush=True)
                 return self.finish(3)

@@ -1,0 +1,48 @@
+#!/bin/bash
+# Two portal sessions at once on one monitor, each with its own node: one DMA-BUF consumer
+# (gst pipewiresrc, zero copy) and one SHM-only consumer (portal-remote --shm: formats
+# without a modifier, MemFd/MemPtr buffers only). Both receive the producer's frames, both
+# through their own portal remote.
+# Run: tests/vm/run --kms vkms --with wireplumber -- tests/vm/t-portal-two.sh
+set -u
+. "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
+. "$KMSCAST_SRC_DIR/tests/vm/node-lib.sh"
+. "$KMSCAST_SRC_DIR/tests/vm/lib/portal-lib.sh"
+FRAMES=${FRAMES:-30}
+OUT=$NODE_TMP/out
+mkdir -p "$OUT" && chown "$KMSCAST_TEST_UID" "$OUT"
+
+portal_producer --duration 150
+read -r W H < <(sed -n 's/.* size=\([0-9]*\)x\([0-9]*\) .*/\1 \2/p' "$NODE_TMP/producer.log" | head -n1)
+portal_start_kmscast
+portal_start_frontend
+
+# Each client holds its session until both captures ran: they overlap in time.
+portal_client --state "$OUT/dmabuf.json" --exec \
+	"touch $OUT/a.up; while [ ! -e $OUT/b.up ]; do sleep 0.1; done; $(portal_capture "$FRAMES" "$OUT/dmabuf.raw")" \
+	>"$NODE_TMP/client-a.log" 2>&1 &
+A=$!
+portal_client --state "$OUT/shm.json" --exec \
+	"touch $OUT/b.up; while [ ! -e $OUT/a.up ]; do sleep 0.1; done; $B/tests/unit/portal-remote --fd {fd} --node {node} --frames $FRAMES --shm --out $OUT/shm.raw" \
+	>"$NODE_TMP/client-b.log" 2>&1 &
+C=$!
+wait "$A"; RA=$?
+wait "$C"; RB=$?
+cat "$NODE_TMP/client-a.log" "$NODE_TMP/client-b.log"
+[ "$RA" = 0 ] || portal_fail "DMA-BUF client exited $RA"
+[ "$RB" = 0 ] || portal_fail "SHM client exited $RB"
+NA=$(json_get "$OUT/dmabuf.json" 's["streams"][0]["node"]')
+NB=$(json_get "$OUT/shm.json" 's["streams"][0]["node"]')
+[ "$NA" != "$NB" ] || portal_fail "two sessions share node $NA"
+grep -q "data=memfd\|data=memptr" "$NODE_TMP/client-b.log" || portal_fail "SHM client got DMA-BUFs"
+for f in dmabuf shm; do
+	summary=$("$B/tests/tools/pattern-check" --width "$W" --height "$H" --format BGRx --quiet \
+		"$OUT/$f.raw" | tail -n1)
+	echo "$f: $summary"
+	decoded=$(sed -n 's/.*decoded=\([0-9]*\).*/\1/p' <<<"$summary")
+	[ "${decoded:-0}" -ge $((FRAMES / 2)) ] || portal_fail "$f: only $decoded of $FRAMES decode"
+	case $summary in *duplicates=0*backwards=0*) ;; *) portal_fail "$f: frames repeat or go back" ;; esac
+done
+node_stop_daemon
+kill "$PRODUCER" 2>/dev/null
+echo "PASS t-portal-two"
