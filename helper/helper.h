@@ -20,6 +20,8 @@ void helper_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void helper_log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Enables or disables helper_log_debug output. */
 void helper_log_set_debug(bool debug);
+/* Where log lines go: STDERR_FILENO (the default), or nowhere for -1 (the fuzzer). */
+void helper_log_set_fd(int fd);
 
 /* proto.c: pure functions, no I/O, fuzzed by tests/fuzz/fuzz-helper-protocol.c */
 

@@ -6,10 +6,16 @@
 #include "helper.h"
 
 static bool debug_enabled;
+static int log_fd = STDERR_FILENO;
 
 void helper_log_set_debug(bool debug)
 {
 	debug_enabled = debug;
+}
+
+void helper_log_set_fd(int fd)
+{
+	log_fd = fd;
 }
 
 __attribute__((format(printf, 1, 0))) static void log_va(const char *fmt, va_list ap)
@@ -26,7 +32,10 @@ __attribute__((format(printf, 1, 0))) static void log_va(const char *fmt, va_lis
 	}
 	line[len++] = '\n';
 	/* One write(2) so lines from several helpers do not interleave; the result is moot. */
-	ssize_t r = write(STDERR_FILENO, line, len);
+	if (log_fd < 0) {
+		return;
+	}
+	ssize_t r = write(log_fd, line, len);
 	(void)r;
 }
 
