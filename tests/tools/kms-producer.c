@@ -7,7 +7,9 @@
  *        period_ns=<p>
  *   fb-create crtc=<id> index=<i> fb=<fb_id> size=<W>x<H> fourcc=<cc> pitch=<bytes>
  *   fb-destroy crtc=<id> index=<i> fb=<fb_id>
- *   flip crtc=<id> index=<i> frame=<k> fb=<fb_id> t_ns=<ns> via=flip|modeset
+ *   flip crtc=<id> index=<i> frame=<k> fb=<fb_id> t_ns=<ns> via=flip|modeset submit_ns=<ns>
+ *        (t_ns: the flip event's CLOCK_MONOTONIC time, or the clock after a modeset returned;
+ *        submit_ns: just before the page-flip or modeset ioctl)
  *   cursor crtc=<id> index=<i> frame=<k> x=<x> y=<y> hot_x=<hx> hot_y=<hy> color=0x<argb>
  *   ready crtcs=<n>                    (after the first page flip on every CRTC)
  *   off crtc=<id> index=<i> frame=<k> t_ns=<ns>
@@ -195,8 +197,11 @@ static int create_fbs(
 
 static void log_flip(struct producer *p, const struct output *o, uint64_t t_ns, const char *via)
 {
-	fprintf(p->log, "flip crtc=%u index=%u frame=%" PRIu64 " fb=%u t_ns=%" PRIu64 " via=%s\n",
-		o->crtc_id, o->crtc_index, o->frame, o->fbs[o->front].fb_id, t_ns, via);
+	fprintf(p->log,
+		"flip crtc=%u index=%u frame=%" PRIu64 " fb=%u t_ns=%" PRIu64
+		" via=%s submit_ns=%" PRIu64 "\n",
+		o->crtc_id, o->crtc_index, o->frame, o->fbs[o->front].fb_id, t_ns, via,
+		o->submit_ns);
 }
 
 /*
@@ -234,6 +239,7 @@ static int show_by_modeset(struct producer *p, struct output *o, int index)
 	ret = paint(p, o, &o->fbs[index], o->frame);
 	if (ret < 0)
 		return ret;
+	o->submit_ns = now_ns();
 	ret = output_modeset(p->drm_fd, o, &o->fbs[index]);
 	if (ret < 0)
 		return ret;
@@ -329,6 +335,7 @@ static int flip_next(struct producer *p, struct output *o)
 	ret = paint(p, o, &o->fbs[back], frame);
 	if (ret < 0)
 		return ret;
+	o->submit_ns = now_ns();
 	if (drmModePageFlip(
 		    p->drm_fd, o->crtc_id, o->fbs[back].fb_id, DRM_MODE_PAGE_FLIP_EVENT, o) < 0) {
 		ret = -errno;

@@ -68,6 +68,7 @@ struct output {
 	uint64_t period_ns;
 	bool vblank_paced; /* the driver throttles flips to vblank: flip on each event */
 	uint64_t flips;
+	uint64_t submit_ns; /* when the pending flip (or the last modeset) was asked for */
 	uint64_t skipped_slots; /* timer pacing: slots missed because we were late */
 
 	struct cursor cursor;
