@@ -235,9 +235,9 @@ build_initramfs() {
 		cpio --null -o -H newc --quiet --owner=0:0 >"$tmp/initrd.cpio")
 	mv -f "$tmp/initrd.cpio" "$out"
 	rm -rf "$tmp"
-	# Initramfs images of older init/kernel.sh revisions; a run that already started qemu
-	# keeps its open copy.
-	find "$vdir" -maxdepth 1 -name 'initrd-*.cpio' ! -path "$out" -delete
+	# Images of other init/kernel.sh revisions may belong to another checkout sharing the
+	# cache: only those unused for two days go (prepare touches the one it hands out).
+	find "$vdir" -maxdepth 1 -name 'initrd-*.cpio' ! -path "$out" -mtime +2 -delete
 }
 
 cmd_prepare() {
@@ -259,6 +259,7 @@ cmd_prepare() {
 		flock -u 9
 		exec 9>&-
 	fi
+	touch -c "$initrd"
 	local kernel=$vdir/vmlinux
 	[ -s "$kernel" ] || kernel=$vdir/root/boot/vmlinuz-$kver
 	printf 'KMSCAST_VM_KVER=%q\nKMSCAST_VM_KERNEL=%q\nKMSCAST_VM_INITRD=%q\nKMSCAST_VM_VERSION=%q\n' \
