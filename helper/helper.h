@@ -118,8 +118,9 @@ void helper_server_destroy(struct helper_server *server);
 /* Adds a listening socket. Takes ownership of fd, also on failure. Returns 0 or -errno. */
 int helper_server_add_listener(struct helper_server *server, int fd);
 /*
- * Adds an already verified connection. Takes ownership of fd, also on failure; sets it
- * non-blocking. Returns 0 or -errno (-EBUSY past HELPER_MAX_CLIENTS).
+ * Adds an already verified connection. Takes ownership of fd, also on failure. The fd may
+ * stay blocking: every send and receive uses MSG_DONTWAIT. Returns 0 or -errno (-EBUSY past
+ * HELPER_MAX_CLIENTS, after telling the peer).
  */
 int helper_server_add_client(struct helper_server *server, int fd);
 /*

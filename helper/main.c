@@ -10,6 +10,7 @@
  * nothing in it widens what the helper does; the environment is not read beyond LISTEN_*.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +110,16 @@ static int verify_listeners(const struct options *opts, gid_t *gid)
 	for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + opts->listen_fds; fd++) {
 		if (helper_check_listener(fd) < 0) {
 			helper_log("fd %d is not a listening AF_UNIX SOCK_SEQPACKET socket", fd);
+			return -EINVAL;
+		}
+		/*
+		 * Non-blocking, so an accept4() after poll() cannot hang when the peer gave up
+		 * in between; close-on-exec for good measure. fcntl() is gone after seccomp.
+		 */
+		int flags = fcntl(fd, F_GETFL);
+		if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+			fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+			helper_log("fd %d: fcntl: %m", fd);
 			return -EINVAL;
 		}
 	}
