@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -190,6 +191,30 @@ static void test_helper_dies_mid_request(void)
 	test_assert_int_eq(count_fds(), before);
 }
 
+/* Whatever a broken helper sends, the client closes every fd it did not hand out. */
+static void test_hostile_replies(void)
+{
+	const char *modes[] = {"fds-on-error", "too-many-fds", "fd-count"};
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		int before = count_fds();
+		struct helper_client *client = make_client(fake_path(modes[i]), 2000);
+		struct helper_fb fb;
+		for (int j = 0; j < 3; j++) {
+			int r = helper_client_export(
+				client, "card0", 1, KMSCAST_PLANE_PRIMARY, &fb);
+			if (r != -EPROTO) {
+				test_fail("%s: export returned %d (%s)", modes[i], r,
+					helper_client_last_error(client));
+			}
+			test_assert_int_eq(fb.n_fds, 0);
+			test_assert_int_eq(fb.fds[0], -1);
+			test_assert_int_eq(helper_client_helper_pid(client), 0); /* dropped */
+		}
+		helper_client_destroy(client);
+		test_assert_int_eq(count_fds(), before);
+	}
+}
+
 static void test_missing_helper(void)
 {
 	int before = count_fds();
@@ -234,11 +259,47 @@ static void test_other_uid_refused(void)
 }
 
 /* fake-helper-silent: never answers. fake-helper-die: dies mid-request once, then is real. */
+/*
+ * A hostile helper: answers the export with a bad reply carrying fds.
+ *   fds-on-error: an ERROR record with 3 fds attached;
+ *   too-many-fds: an FB record claiming 1 fd with 7 attached (more than the client's
+ *                 control buffer: MSG_CTRUNC);
+ *   fd-count:     an FB record claiming 2 fds with 1 attached.
+ */
+static void hostile_reply(const char *mode, uint32_t seq)
+{
+	int memfd = memfd_create("hostile", MFD_CLOEXEC);
+	test_assert(memfd >= 0);
+	if (strcmp(mode, "fds-on-error") == 0) {
+		struct helper_msg_error err;
+		helper_build_error(&err, seq, -ENOENT, "no such thing");
+		send_with_fds(3, &err, sizeof(err), memfd, 3);
+		return;
+	}
+	struct helper_msg_fb fb;
+	memset(&fb, 0, sizeof(fb));
+	helper_build_fb_header(&fb, seq);
+	fb.width = fb.height = 64;
+	fb.n_planes = 1;
+	fb.n_fds = strcmp(mode, "fd-count") == 0 ? 2 : 1;
+	send_with_fds(3, &fb, sizeof(fb), memfd, strcmp(mode, "too-many-fds") == 0 ? 7 : 1);
+}
+
 static int fake_helper(const char *mode)
 {
 	char buf[HELPER_MAX_MSG_SIZE];
 	if (strcmp(mode, "silent") == 0) {
 		while (read(3, buf, sizeof(buf)) > 0) {
+		}
+		return 0;
+	}
+	if (strcmp(mode, "die") != 0) {
+		test_assert(read(3, buf, sizeof(buf)) == sizeof(struct helper_msg_hello));
+		struct helper_msg_hello reply;
+		helper_build_hello_reply(&reply, ((struct helper_msg_header *)buf)->seq);
+		test_assert(write(3, &reply, sizeof(reply)) == sizeof(reply));
+		while (read(3, buf, sizeof(buf)) == sizeof(struct helper_msg_export)) {
+			hostile_reply(mode, ((struct helper_msg_header *)buf)->seq);
 		}
 		return 0;
 	}
@@ -277,6 +338,7 @@ int main(int argc, char **argv)
 		TEST(test_respawn_after_kill),
 		TEST(test_timeout),
 		TEST(test_helper_dies_mid_request),
+		TEST(test_hostile_replies),
 		TEST(test_missing_helper),
 		TEST(test_other_uid_refused),
 	};
