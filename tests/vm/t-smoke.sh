@@ -15,8 +15,14 @@ virtio-gpu) driver=virtio_gpu ;;
 esac
 
 [ "${KMSCAST_VM:-}" = 1 ] || vm_fail "KMSCAST_VM is not 1"
-[ "$(pwd -P)" = "$(cd "$KMSCAST_SRC_DIR" && pwd -P)" ] || [ -n "${KMSCAST_SMOKE_ANY_CWD:-}" ] ||
-	vm_fail "cwd $(pwd) is not the host cwd"
+# The source tree and the build tree are writable shares inside.
+for dir in "$KMSCAST_SRC_DIR" ${KMSCAST_BUILD_DIR:+"$KMSCAST_BUILD_DIR"}; do
+	probe=$dir/.kmscast-smoke.$$
+	echo probe >"$probe" && [ "$(cat "$probe")" = probe ] || vm_fail "$dir is not writable"
+	rm -f "$probe"
+done
+[ -x "$KMSCAST_SRC_DIR/tests/vm/t-smoke.sh" ] || vm_fail "source tree not visible"
+echo "ok: shares writable (${KMSCAST_BUILD_DIR:-no build dir})"
 
 i=0
 while [ "$i" -lt "$ncards" ]; do
