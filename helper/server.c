@@ -240,6 +240,9 @@ static int handle_export(
 		helper_build_error(&err, req->seq, r, reason);
 		return send_record(conn->fd, &err, sizeof(err), NULL, 0);
 	}
+	helper_log_debug("export %s crtc %u plane %d: fb %u %ux%u, %u fds, GEM handle %u (closed)",
+		req->card, req->crtc_id, req->plane, fb.fb_id, fb.width, fb.height, fb.n_fds,
+		fb.gem_handles[0]);
 	helper_build_fb_header(&fb, req->seq);
 	r = send_record(conn->fd, &fb, sizeof(fb), fds, fb.n_fds);
 	close_fds(fds, HELPER_MAX_FDS); /* the peer has its own copies now, or none */
