@@ -7,17 +7,26 @@
 #include <string.h>
 
 #include "config.h"
+#include "config-file.h" /* issue 6: kmscast.conf */
+#include "daemon.h"
 #include "list.h"
 
 enum kmscast_mode {
 	MODE_DAEMON,
 	MODE_LIST,
+	MODE_PRINT_PORTAL, /* issue 6 */
 };
 
 struct options {
 	enum kmscast_mode mode;
 	bool json;
 	const char *dri_dir;
+	const char *helper_path;
+	const char *helper_socket;
+	/* Issue 6: --config and the options that override its keys. */
+	const char *config_path;
+	struct config_override overrides[CONFIG_MAX_OVERRIDES];
+	size_t n_overrides;
 };
 
 static void usage(FILE *out, const char *argv0)
@@ -29,6 +38,18 @@ static void usage(FILE *out, const char *argv0)
 		"  -l, --list          list DRM cards, connectors, CRTCs and their framebuffers\n"
 		"  -j, --json          with --list: print JSON\n"
 		"      --dri-dir DIR   where the card nodes are (default /dev/dri)\n"
+		"      --helper PATH   spawn this kmscast-helper (default $KMSCAST_HELPER, else\n"
+		"                      the installed one)\n"
+		"      --helper-socket PATH  use the socket-activated helper at PATH\n"
+		"      --config FILE   read FILE instead of kmscast/kmscast.conf in the XDG\n"
+		"                      config dirs\n"
+		"      --monitors LIST publish only these monitors (connector, card:connector\n"
+		"                      or EDID name, comma-separated; \"all\")\n"
+		"      --portal, --no-portal  serve the xdg-desktop-portal ScreenCast backend\n"
+		"      --chooser CMD   portal: command that picks a monitor (see kmscast(1))\n"
+		"      --portal-desktop NAMES  UseIn for --print-portal-file\n"
+		"      --helper-mode spawn|socket  how to reach kmscast-helper\n"
+		"      --print-portal-file  print kmscast.portal for xdg-desktop-portal\n"
 		"  -h, --help          show this help\n"
 		"  -V, --version       show the version\n",
 		argv0);
@@ -36,18 +57,30 @@ static void usage(FILE *out, const char *argv0)
 
 static int parse_args(int argc, char **argv, struct options *opts)
 {
-	enum { OPT_DRI_DIR = 0x100 };
+	enum { OPT_DRI_DIR = 0x100, OPT_HELPER, OPT_HELPER_SOCKET, OPT_CONFIG, OPT_PRINT_PORTAL,
+		OPT_SET };
 	static const struct option long_opts[] = {
 		{"list", no_argument, NULL, 'l'},
 		{"json", no_argument, NULL, 'j'},
 		{"dri-dir", required_argument, NULL, OPT_DRI_DIR},
+		{"helper", required_argument, NULL, OPT_HELPER},
+		{"helper-socket", required_argument, NULL, OPT_HELPER_SOCKET},
+		{"config", required_argument, NULL, OPT_CONFIG},
+		{"print-portal-file", no_argument, NULL, OPT_PRINT_PORTAL},
+		/* Issue 6: each of these overrides the config key of the same name. */
+		{"monitors", required_argument, NULL, OPT_SET},
+		{"portal", no_argument, NULL, OPT_SET},
+		{"no-portal", no_argument, NULL, OPT_SET},
+		{"chooser", required_argument, NULL, OPT_SET},
+		{"portal-desktop", required_argument, NULL, OPT_SET},
+		{"helper-mode", required_argument, NULL, OPT_SET},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
 	};
-	int c;
+	int c, index = 0;
 
-	while ((c = getopt_long(argc, argv, "ljhV", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "ljhV", long_opts, &index)) != -1) {
 		switch (c) {
 		case 'l':
 			opts->mode = MODE_LIST;
@@ -58,6 +91,32 @@ static int parse_args(int argc, char **argv, struct options *opts)
 		case OPT_DRI_DIR:
 			opts->dri_dir = optarg;
 			break;
+		case OPT_HELPER:
+			opts->helper_path = optarg;
+			break;
+		case OPT_HELPER_SOCKET:
+			opts->helper_socket = optarg;
+			break;
+		case OPT_CONFIG:
+			opts->config_path = optarg;
+			break;
+		case OPT_PRINT_PORTAL:
+			opts->mode = MODE_PRINT_PORTAL;
+			break;
+		case OPT_SET: {
+			const char *name = long_opts[index].name;
+			struct config_override *o = &opts->overrides[opts->n_overrides];
+
+			if (opts->n_overrides >= CONFIG_MAX_OVERRIDES) {
+				fprintf(stderr, "%s: too many options\n", argv[0]);
+				return -E2BIG;
+			}
+			o->key = !strcmp(name, "no-portal") ? "portal"
+				: !strcmp(name, "helper-mode") ? "helper" : name;
+			o->value = optarg ? optarg : !strcmp(name, "portal") ? "true" : "false";
+			opts->n_overrides++;
+			break;
+		}
 		case 'h':
 			usage(stdout, argv[0]);
 			exit(EXIT_SUCCESS);
@@ -83,9 +142,13 @@ static int parse_args(int argc, char **argv, struct options *opts)
 int main(int argc, char **argv)
 {
 	struct options opts = {.mode = MODE_DAEMON, .dri_dir = "/dev/dri"};
+	struct kmscast_config cfg;
 	int ret;
 
 	if (parse_args(argc, argv, &opts) < 0)
+		return 2;
+	config_init(&cfg, KMSCAST_HELPER_SOCKET);
+	if (config_load(&cfg, opts.config_path, opts.overrides, opts.n_overrides) < 0)
 		return 2;
 
 	switch (opts.mode) {
@@ -96,9 +159,27 @@ int main(int argc, char **argv)
 		else if (ret < 0)
 			fprintf(stderr, "kmscast: listing failed: %s\n", strerror(-ret));
 		return ret < 0 ? 1 : 0;
+	case MODE_PRINT_PORTAL:
+		return config_write_portal_file(&cfg, stdout) < 0 ? 1 : 0;
 	case MODE_DAEMON:
-	default:
-		fprintf(stderr, "kmscast: the capture daemon is not built yet; try --list\n");
-		return 1;
+	default: {
+		struct daemon_options dopts = {
+			.dri_dir = opts.dri_dir,
+			.helper_path = opts.helper_path,
+			.helper_socket = opts.helper_socket,
+			.config = &cfg,
+			.portal = cfg.portal,
+		};
+
+		/* --helper and --helper-socket win over the config file's helper keys. */
+		if (!opts.helper_path && !opts.helper_socket) {
+			if (cfg.helper_mode == CONFIG_HELPER_SOCKET)
+				dopts.helper_socket = cfg.helper_socket;
+			else if (cfg.helper_path[0])
+				dopts.helper_path = cfg.helper_path;
+		}
+
+		return kmscast_daemon_run(&dopts, &argc, &argv);
+	}
 	}
 }

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SPA_META_Cursor from the CRTC's cursor plane. Position and hotspot are read on every tick
+ * (one ioctl); the image is exported through the helper and copied only when the cursor
+ * plane shows a different FB, and sent to consumers only when it changed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include <drm_fourcc.h>
+#include <linux/dma-buf.h>
+
+#include <spa/param/video/raw.h>
+#include <spa/utils/result.h>
+
+#include "kmscast-source.h"
+
+#define CURSOR_BITMAP_BYTES (MAX_CURSOR_SIZE * MAX_CURSOR_SIZE * 4)
+
+int cursor_init(struct cursor_state *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->bitmap = calloc(1, CURSOR_BITMAP_BYTES);
+	return c->bitmap ? 0 : -ENOMEM;
+}
+
+void cursor_finish(struct cursor_state *c)
+{
+	free(c->bitmap);
+	c->bitmap = NULL;
+}
+
+struct cursor_image {
+	uint32_t fb_id, width, height;
+	uint8_t *pixels; /* CURSOR_BITMAP_BYTES, tightly packed */
+};
+
+static int do_swap_image(struct spa_loop *loop, bool async, uint32_t seq, const void *data,
+		size_t size, void *user_data)
+{
+	struct impl *this = user_data;
+	struct cursor_image *img = *(struct cursor_image *const *)data;
+	uint8_t *old = this->cursor.bitmap;
+
+	this->cursor.bitmap = img->pixels; /* ownership swapped */
+	img->pixels = old;
+	this->cursor.bitmap_fb = img->fb_id;
+	this->cursor.width = img->width;
+	this->cursor.height = img->height;
+	this->cursor.bitmap_serial++;
+	return 0;
+}
+
+/* Copies the exported cursor FB into img; only 32-bit ARGB/XRGB linear cursors. */
+static int copy_cursor(const struct helper_fb *hfb, struct cursor_image *img)
+{
+	struct dma_buf_sync sync = {.flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ};
+	size_t len = (size_t)hfb->offsets[0] + (size_t)hfb->pitches[0] * hfb->height;
+	const uint8_t *map;
+
+	if (hfb->fourcc != DRM_FORMAT_ARGB8888 && hfb->fourcc != DRM_FORMAT_XRGB8888)
+		return -ENOTSUP;
+	if (hfb->width > MAX_CURSOR_SIZE || hfb->height > MAX_CURSOR_SIZE || hfb->n_fds < 1 ||
+			hfb->pitches[0] < hfb->width * 4)
+		return -E2BIG;
+	map = mmap(NULL, len, PROT_READ, MAP_SHARED, hfb->fds[0], 0);
+	if (map == MAP_FAILED)
+		return -errno;
+	ioctl(hfb->fds[0], DMA_BUF_IOCTL_SYNC, &sync);
+	for (uint32_t y = 0; y < hfb->height; y++)
+		memcpy(img->pixels + (size_t)y * hfb->width * 4,
+				map + hfb->offsets[0] + (size_t)y * hfb->pitches[0], hfb->width * 4);
+	sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ;
+	ioctl(hfb->fds[0], DMA_BUF_IOCTL_SYNC, &sync);
+	munmap((void *)map, len);
+	img->fb_id = hfb->fb_id;
+	img->width = hfb->width;
+	img->height = hfb->height;
+	return 0;
+}
+
+/* Main loop: export the cursor plane's FB and hand its pixels to the data loop. */
+static void learn_cursor(struct impl *this)
+{
+	struct cursor_image img = {0};
+	struct cursor_image *imgp = &img;
+	struct helper_fb hfb;
+	int res;
+
+	if (this->closing || !this->helper)
+		return;
+	memset(&hfb, 0, sizeof(hfb));
+	res = helper_client_export(this->helper, this->card, this->crtc_id, KMSCAST_PLANE_CURSOR,
+			&hfb);
+	if (res < 0) {
+		spa_log_debug(this->log, "%s: cursor export: %s", this->name, spa_strerror(res));
+		return;
+	}
+	img.pixels = malloc(CURSOR_BITMAP_BYTES);
+	res = img.pixels ? copy_cursor(&hfb, &img) : -ENOMEM;
+	helper_fb_finish(&hfb);
+	if (res == 0)
+		spa_loop_invoke(this->data_loop, do_swap_image, 0, &imgp, sizeof(imgp), true, this);
+	else
+		spa_log_warn(this->log, "%s: cursor FB not copied: %s", this->name,
+				spa_strerror(res));
+	free(img.pixels);
+}
+
+static int do_learn_cursor(struct spa_loop *loop, bool async, uint32_t seq, const void *data,
+		size_t size, void *user_data)
+{
+	learn_cursor(user_data);
+	return 0;
+}
+
+bool cursor_update(struct impl *this)
+{
+	struct cursor_state *c = &this->cursor;
+	const struct kms_plane_state *st = &this->cursor_plane.state;
+	uint32_t fb;
+	bool changed;
+
+	if (kms_plane_read_state(this->kms, &this->cursor_plane) < 0)
+		return false;
+	fb = st->crtc_id == this->crtc_id ? st->fb_id : 0;
+	changed = fb != c->fb_id || st->crtc_x != c->x || st->crtc_y != c->y;
+	if (fb != c->fb_id)
+		c->bitmap_serial++; /* shown, hidden or another image: resend */
+	c->fb_id = fb;
+	c->x = st->crtc_x;
+	c->y = st->crtc_y;
+	if (this->cursor_plane.has_hotspot) {
+		c->hot_x = st->hotspot_x;
+		c->hot_y = st->hotspot_y;
+	}
+	if (fb && fb != c->bitmap_fb && fb != c->requested_fb) {
+		c->requested_fb = fb;
+		spa_loop_invoke(this->main_loop, do_learn_cursor, 0, NULL, 0, false, this);
+	}
+	return changed;
+}
+
+void cursor_fill_meta(struct impl *this, struct spa_meta_cursor *meta, size_t size)
+{
+	struct cursor_state *c = &this->cursor;
+	struct spa_meta_bitmap *bm;
+	size_t need = sizeof(*meta) + sizeof(*bm) + (size_t)c->width * c->height * 4;
+
+	meta->id = 1;
+	meta->flags = 0;
+	/* SPA positions the pointer (the hotspot); KMS positions the image's top-left. */
+	meta->position = SPA_POINT(c->x + c->hot_x, c->y + c->hot_y);
+	meta->hotspot = SPA_POINT(c->hot_x, c->hot_y);
+	meta->bitmap_offset = 0;
+	if (c->sent_serial == c->bitmap_serial || size < sizeof(*meta) + sizeof(*bm))
+		return;
+	meta->bitmap_offset = sizeof(*meta);
+	bm = SPA_PTROFF(meta, meta->bitmap_offset, struct spa_meta_bitmap);
+	bm->format = SPA_VIDEO_FORMAT_BGRA; /* DRM ARGB8888 in memory order */
+	if (c->fb_id == 0 || c->bitmap_fb != c->fb_id || need > size) {
+		/* Hidden (or its image not copied yet): an empty bitmap means invisible. */
+		bm->size = SPA_RECTANGLE(0, 0);
+		bm->stride = 0;
+		bm->offset = 0;
+		if (c->fb_id == 0)
+			c->sent_serial = c->bitmap_serial;
+		return;
+	}
+	bm->size = SPA_RECTANGLE(c->width, c->height);
+	bm->stride = (int32_t)c->width * 4;
+	bm->offset = sizeof(*bm);
+	memcpy(SPA_PTROFF(bm, bm->offset, void), c->bitmap, (size_t)c->width * c->height * 4);
+	c->sent_serial = c->bitmap_serial;
+}

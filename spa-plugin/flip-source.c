@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include <xf86drm.h>
+
+#include <spa/utils/result.h>
+
+#include "flip-source.h"
+
+/* A CRTC that refuses a sequence event (off, or mid-modeset) is asked again this often. */
+#define VBLANK_RETRY_NS (100 * SPA_NSEC_PER_MSEC)
+
+static void arm_timer(struct flip_source *fs, uint64_t first_ns, uint64_t interval_ns)
+{
+	struct itimerspec its = {
+		.it_value = {first_ns / SPA_NSEC_PER_SEC, first_ns % SPA_NSEC_PER_SEC},
+		.it_interval = {interval_ns / SPA_NSEC_PER_SEC, interval_ns % SPA_NSEC_PER_SEC},
+	};
+
+	spa_system_timerfd_settime(fs->system, fs->timer_fd, 0, &its, NULL);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return SPA_TIMESPEC_TO_NSEC(&ts);
+}
+
+/* ---- timer: virtio-gpu and anything else without vblank ---- */
+
+static void on_timer(struct spa_source *source)
+{
+	struct flip_source *fs = source->data;
+	uint64_t expirations;
+
+	if (spa_system_timerfd_read(fs->system, fs->timer_fd, &expirations) < 0)
+		return;
+	if (expirations > 1)
+		fs->missed += expirations - 1;
+	fs->events->tick(fs->data, now_ns());
+}
+
+static int timer_start(struct flip_source *fs)
+{
+	fs->source.func = on_timer;
+	fs->source.fd = fs->timer_fd;
+	fs->source.mask = SPA_IO_IN;
+	spa_loop_add_source(fs->data_loop, &fs->source);
+	arm_timer(fs, fs->interval_ns, fs->interval_ns);
+	return 0;
+}
+
+static void timer_stop(struct flip_source *fs)
+{
+	arm_timer(fs, 0, 0);
+	spa_loop_remove_source(fs->data_loop, &fs->source);
+}
+
+static const struct flip_source_ops timer_ops = {
+	.name = "timer",
+	.start = timer_start,
+	.stop = timer_stop,
+};
+
+/* ---- vblank: CRTC sequence events on the card fd ---- */
+
+static int queue_vblank(struct flip_source *fs)
+{
+	uint64_t queued_seq;
+
+	/* NEXT_ON_MISS: if we were late, the next vblank, never one that already passed. */
+	if (drmCrtcQueueSequence(fs->card_fd, fs->crtc_id,
+				DRM_CRTC_SEQUENCE_RELATIVE | DRM_CRTC_SEQUENCE_NEXT_ON_MISS, 1,
+				&queued_seq, (uint64_t)(uintptr_t)fs) < 0) {
+		int res = -errno;
+
+		if (!fs->queued)
+			spa_log_debug(fs->log, "crtc %u: no vblank event: %s", fs->crtc_id,
+					spa_strerror(res));
+		else
+			spa_log_info(fs->log, "crtc %u: vblank events stopped: %s; retrying",
+					fs->crtc_id, spa_strerror(res));
+		fs->queued = false;
+		arm_timer(fs, VBLANK_RETRY_NS, 0);
+		return res;
+	}
+	fs->queued = true;
+	return 0;
+}
+
+static void on_sequence(int fd, uint64_t sequence, uint64_t ns, uint64_t user_data)
+{
+	struct flip_source *fs = (struct flip_source *)(uintptr_t)user_data;
+
+	if (!fs->started)
+		return;
+	/* Woken late: a flip in a vblank we slept through is lost for good. */
+	if (fs->last_seq && sequence > fs->last_seq + 1)
+		fs->missed += sequence - fs->last_seq - 1;
+	fs->last_seq = sequence;
+	queue_vblank(fs);
+	fs->events->tick(fs->data, ns);
+}
+
+static void on_card_fd(struct spa_source *source)
+{
+	struct flip_source *fs = source->data;
+	drmEventContext ctx = {
+		.version = 4,
+		.sequence_handler = on_sequence,
+	};
+
+	if (source->rmask & (SPA_IO_ERR | SPA_IO_HUP)) {
+		spa_log_error(fs->log, "crtc %u: card fd error %08x", fs->crtc_id, source->rmask);
+		spa_loop_remove_source(fs->data_loop, source);
+		return;
+	}
+	if (drmHandleEvent(fs->card_fd, &ctx) < 0)
+		spa_log_warn(fs->log, "crtc %u: reading DRM events: %m", fs->crtc_id);
+}
+
+static void on_retry(struct spa_source *source)
+{
+	struct flip_source *fs = source->data;
+	uint64_t expirations;
+
+	if (spa_system_timerfd_read(fs->system, fs->timer_fd, &expirations) < 0)
+		return;
+	if (!fs->queued && queue_vblank(fs) == 0)
+		spa_log_info(fs->log, "crtc %u: vblank events resumed", fs->crtc_id);
+}
+
+static int vblank_start(struct flip_source *fs)
+{
+	struct spa_source *retry = &fs->retry;
+
+	fs->source.func = on_card_fd;
+	fs->source.fd = fs->card_fd;
+	fs->source.mask = SPA_IO_IN | SPA_IO_ERR | SPA_IO_HUP;
+	spa_loop_add_source(fs->data_loop, &fs->source);
+	retry->func = on_retry;
+	retry->data = fs;
+	retry->fd = fs->timer_fd;
+	retry->mask = SPA_IO_IN;
+	spa_loop_add_source(fs->data_loop, retry);
+	fs->queued = true; /* so that a first failure logs at info, once */
+	/* A refusal is not fatal: the retry timer asks again until the CRTC lights up. */
+	queue_vblank(fs);
+	return 0;
+}
+
+static void vblank_stop(struct flip_source *fs)
+{
+	arm_timer(fs, 0, 0);
+	spa_loop_remove_source(fs->data_loop, &fs->retry);
+	spa_loop_remove_source(fs->data_loop, &fs->source);
+	/* An event already queued arrives later; on_sequence drops it while stopped. */
+}
+
+static const struct flip_source_ops vblank_ops = {
+	.name = "vblank",
+	.start = vblank_start,
+	.stop = vblank_stop,
+};
+
+/* ---- common ---- */
+
+int flip_source_init(struct flip_source *fs, struct spa_log *log, struct spa_loop *data_loop,
+		struct spa_system *system, int card_fd, uint32_t crtc_id, bool vblank,
+		uint32_t refresh_mhz, const struct flip_source_events *events, void *data)
+{
+	uint32_t mhz = refresh_mhz ? refresh_mhz : 60000;
+
+	memset(fs, 0, sizeof(*fs));
+	fs->timer_fd = -1;
+	fs->ops = vblank ? &vblank_ops : &timer_ops;
+	fs->log = log;
+	fs->data_loop = data_loop;
+	fs->system = system;
+	fs->card_fd = card_fd;
+	fs->crtc_id = crtc_id;
+	fs->events = events;
+	fs->data = data;
+	fs->source.data = fs;
+	/*
+	 * Polling exactly at the refresh rate beats against the flipper's own clock and misses or
+	 * doubles flips as the phases drift; at FLIP_TIMER_OVERSAMPLE times the rate a flip is
+	 * missed only if two land within one period, i.e. when we are scheduled very late.
+	 */
+	fs->interval_ns = SPA_NSEC_PER_SEC * 1000ull / mhz / FLIP_TIMER_OVERSAMPLE;
+	fs->timer_fd = spa_system_timerfd_create(system, CLOCK_MONOTONIC,
+			SPA_FD_CLOEXEC | SPA_FD_NONBLOCK);
+	if (fs->timer_fd < 0)
+		return fs->timer_fd;
+	return 0;
+}
+
+int flip_source_start(struct flip_source *fs)
+{
+	int res;
+
+	if (fs->started)
+		return 0;
+	res = fs->ops->start(fs);
+	if (res == 0)
+		fs->started = true;
+	spa_log_debug(fs->log, "crtc %u: %s flip source started", fs->crtc_id, fs->ops->name);
+	return res;
+}
+
+void flip_source_stop(struct flip_source *fs)
+{
+	if (!fs->started)
+		return;
+	fs->ops->stop(fs);
+	fs->started = false;
+}
+
+void flip_source_finish(struct flip_source *fs)
+{
+	if (!fs->ops)
+		return;
+	flip_source_stop(fs);
+	if (fs->timer_fd >= 0)
+		spa_system_close(fs->system, fs->timer_fd);
+	fs->timer_fd = -1;
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef KMSCAST_FLIP_SOURCE_H
+#define KMSCAST_FLIP_SOURCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <spa/support/log.h>
+#include <spa/support/loop.h>
+#include <spa/support/system.h>
+
+/*
+ * What wakes the node up to look for a page flip. Another process flipped, so no flip event
+ * reaches us (the kernel sends those to the flipper only); we look at the primary plane's
+ * FB_ID once per wake-up instead. Two variants behind one ops table:
+ *   - vblank: a CRTC sequence event per vblank, read from the card fd (vkms, real hardware);
+ *   - timer: a timerfd polling at a multiple of the mode's refresh rate (virtio-gpu 6.1 has no
+ *     vblank: drmCrtcQueueSequence answers EOPNOTSUPP).
+ * Both run on the data loop; tick() is called there.
+ */
+struct flip_source;
+
+struct flip_source_events {
+	/* nsec: CLOCK_MONOTONIC time of the vblank, or of the timer expiry. */
+	void (*tick)(void *data, uint64_t nsec);
+};
+
+struct flip_source_ops {
+	const char *name;
+	int (*start)(struct flip_source *fs);
+	void (*stop)(struct flip_source *fs);
+};
+
+struct flip_source {
+	const struct flip_source_ops *ops;
+	struct spa_log *log;
+	struct spa_loop *data_loop;
+	struct spa_system *system;
+	struct spa_source source; /* on data_loop while started */
+	struct spa_source retry; /* vblank only: re-queues after a refusal, on timer_fd */
+	int card_fd; /* borrowed from the node's kms_device */
+	int timer_fd; /* owned: the poll timer, or the vblank retry timer */
+	uint32_t crtc_id;
+	uint64_t interval_ns;
+	bool started;
+	bool queued; /* a vblank sequence event is outstanding */
+	uint64_t last_seq; /* vblank: sequence of the last event */
+	uint64_t missed; /* vblanks (or timer periods) that passed without a tick */
+	const struct flip_source_events *events;
+	void *data;
+};
+
+/* Poll this many times per refresh period without vblank; see flip-source.c. */
+#define FLIP_TIMER_OVERSAMPLE 4
+
+/*
+ * Prepares fs. vblank selects the ops; refresh_mhz sets the timer's period. card_fd stays
+ * owned by the caller and must outlive fs. Returns 0 or -errno.
+ */
+int flip_source_init(struct flip_source *fs, struct spa_log *log, struct spa_loop *data_loop,
+		struct spa_system *system, int card_fd, uint32_t crtc_id, bool vblank,
+		uint32_t refresh_mhz, const struct flip_source_events *events, void *data);
+
+/* Adds the source to the data loop. Call from the data loop. Returns 0 or -errno. */
+int flip_source_start(struct flip_source *fs);
+
+/* Removes it from the data loop. Call from the data loop. Idempotent. */
+void flip_source_stop(struct flip_source *fs);
+
+/* Stops (the caller must be on the data loop or hold it) and closes the timer. Accepts a
+ * zeroed fs. */
+void flip_source_finish(struct flip_source *fs);
+
+#endif

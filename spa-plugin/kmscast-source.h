@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef KMSCAST_SOURCE_H
+#define KMSCAST_SOURCE_H
+
+/*
+ * Private to the api.kmscast.source node. The node is split by concern:
+ *   kmscast-source.c  SPA node methods, lifecycle, props
+ *   source-params.c   the pods it announces (EnumFormat, Format, Buffers, Meta, IO)
+ *   source-frame.c    data loop: one tick per vblank/poll, picks the slot, fills metadata
+ *   source-learn.c    main loop: exports new FBs through the helper, renegotiates
+ *   shm-copy.c        the SHM path's MemFd buffers and CPU copy
+ *   cursor.c          the cursor plane as SPA_META_Cursor
+ *
+ * Threads: node methods run on the main loop, ticks and process() on the data loop. The
+ * scanout set and the slot table are only changed on the data loop (the main loop changes them
+ * through a blocking spa_loop_invoke), so the data loop reads them without locks.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <spa/buffer/meta.h>
+#include <spa/node/io.h>
+#include <spa/node/node.h>
+#include <spa/node/utils.h>
+#include <spa/param/video/format.h>
+#include <spa/support/log.h>
+#include <spa/support/loop.h>
+#include <spa/support/plugin.h>
+#include <spa/support/system.h>
+#include <spa/utils/hook.h>
+
+#include "cursor.h"
+#include "flip-source.h"
+#include "helper-client.h"
+#include "kms.h"
+#include "scanout-set.h"
+
+#define KMSCAST_SOURCE_FACTORY "api.kmscast.source"
+
+/* Buffer slots a link may allocate. pipewiresrc asks for at least 8 (0.3.65). */
+#define MAX_SLOTS 32
+#define DEFAULT_SLOTS 16
+#define MIN_SLOTS 2
+
+/* How long the set must stay unchanged before the link is renegotiated. */
+#define RENEGOTIATE_DEBOUNCE_NS (60 * SPA_NSEC_PER_MSEC)
+
+enum source_path {
+	PATH_NONE,
+	PATH_DMABUF, /* slots alias the scanout FBs: zero copy */
+	PATH_SHM, /* slots are MemFd buffers filled by a CPU copy */
+};
+
+struct slot {
+	uint32_t id;
+	struct spa_buffer *buf;
+	uint32_t fb_id; /* PATH_DMABUF: the FB this slot aliases */
+	bool busy; /* handed out, not recycled yet */
+	uint64_t last_used; /* tick count when last handed out, for LRU */
+	struct spa_meta_header *header;
+	struct spa_meta_region *crop;
+	struct spa_meta_cursor *cursor;
+	size_t cursor_size;
+	int shm_fd; /* PATH_SHM: owned memfd, else -1 */
+	void *shm_map; /* PATH_SHM: owned mapping */
+	size_t shm_size;
+};
+
+struct source_stats {
+	uint64_t ticks;
+	uint64_t flips; /* FB_ID changes seen */
+	uint64_t delivered;
+	uint64_t cursor_only; /* buffers that carried only a cursor update */
+	uint64_t dropped_busy; /* every alias of the FB still held */
+	uint64_t dropped_unknown; /* FB not in the buffers yet */
+	uint64_t dropped_unconsumed; /* replaced before the graph took it */
+	uint64_t renegotiations;
+	uint64_t exports;
+};
+
+struct impl {
+	struct spa_handle handle;
+	struct spa_node node;
+
+	struct spa_log *log;
+	struct spa_loop *main_loop;
+	struct spa_loop_utils *main_utils;
+	struct spa_loop *data_loop;
+	struct spa_system *data_system;
+
+	struct spa_hook_list hooks;
+	struct spa_callbacks callbacks;
+
+	uint64_t info_all;
+	struct spa_node_info info;
+#define NODE_EnumFormat 0
+#define NODE_Format 1
+#define N_NODE_PARAMS 2
+	struct spa_param_info params[N_NODE_PARAMS];
+	struct spa_dict_item info_items[10];
+	struct spa_dict info_dict; /* over info_items; info.props points here */
+	char crtc_str[16];
+	char description[128];
+	char name[96];
+
+	uint64_t port_info_all;
+	struct spa_port_info port_info;
+#define PORT_EnumFormat 0
+#define PORT_Meta 1
+#define PORT_IO 2
+#define PORT_Format 3
+#define PORT_Buffers 4
+#define N_PORT_PARAMS 5
+	struct spa_param_info port_params[N_PORT_PARAMS];
+
+	/* Configuration, from the factory info dict. */
+	char card[KMS_NAME_MAX];
+	char connector[KMS_NAME_MAX];
+	uint32_t crtc_id;
+	struct helper_client_options helper_opts;
+	char helper_path[256];
+	char helper_socket[256];
+
+	/* KMS: the card fd is ours; primary and cursor are copies the data loop owns. */
+	struct kms_device *kms;
+	struct kms_plane primary;
+	struct kms_plane cursor_plane;
+	bool has_cursor_plane;
+	uint32_t refresh_mhz;
+	struct helper_client *helper; /* NULL until first use, again after a helper crash */
+
+	/* Main loop state. */
+	bool have_format;
+	struct spa_video_info_raw format;
+	enum source_path path;
+	struct spa_source *renegotiate_timer;
+	bool renegotiate_pending;
+	uint32_t learning_fb; /* the FB a learn request is queued for, 0 when none */
+	bool closing; /* impl_clear runs: queued learn requests are ignored */
+
+	/* Data loop state. */
+	struct flip_source flip;
+	struct scanout_set set;
+	struct slot slots[MAX_SLOTS];
+	uint32_t n_slots;
+	enum source_path slots_path;
+	bool started;
+	uint32_t last_fb;
+	bool learn_inflight; /* a learn request is queued on the main loop (atomic) */
+	bool discont; /* a frame was lost since the last one delivered */
+	uint64_t seq;
+	struct spa_io_buffers *io;
+	struct spa_io_clock *clock;
+	struct spa_io_position *position;
+	struct cursor_state cursor;
+	struct source_stats stats;
+	struct source_stats stream_base; /* stats at the last Start */
+	uint64_t stream_base_missed;
+};
+
+/* source-params.c */
+int source_port_enum_params(struct impl *this, int seq, uint32_t id, uint32_t start,
+		uint32_t num, const struct spa_pod *filter);
+/* Fills *info from the set's first FB; -EIO when the set is empty, -ENOTSUP when its fourcc
+ * has no SPA video format. */
+int source_set_format_info(struct impl *this, struct spa_video_info_raw *info, bool modifier);
+
+/* source-frame.c: data loop */
+extern const struct flip_source_events source_flip_events;
+/* Recycles buffer_id: it may alias an FB again. */
+void source_recycle(struct impl *this, uint32_t buffer_id);
+int source_process(struct impl *this);
+
+/* source-learn.c: main loop */
+/* Exports the FB on screen and adds it to the set. Returns 0 or -errno. */
+int source_learn_now(struct impl *this);
+/* Queued from the data loop when an FB outside the set appears. */
+void source_request_learn(struct impl *this, uint32_t fb_id);
+/* Announces a changed EnumFormat so that the link reallocates. */
+void source_renegotiate(struct impl *this, const char *why);
+int source_learn_init(struct impl *this);
+void source_learn_finish(struct impl *this);
+/* Emits port info with the changed param flags. Main loop. */
+void source_emit_port_info(struct impl *this, bool full);
+void source_emit_node_info(struct impl *this, bool full);
+
+/* shm-copy.c */
+int shm_slot_alloc(struct impl *this, struct slot *slot, struct spa_data *d);
+void shm_slot_free(struct slot *slot);
+/* Copies fb into slot; fills the chunk. Data loop. Returns 0 or -errno. */
+int shm_copy_frame(struct impl *this, struct slot *slot, struct scanout_fb *fb);
+
+#endif

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef KMSCAST_SCANOUT_SET_H
+#define KMSCAST_SCANOUT_SET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "helper-client.h"
+
+/*
+ * The framebuffers a CRTC has been seen scanning out, each exported once through the helper.
+ * PipeWire hands buffer fds to consumers only when buffers are allocated (0.3.65), so the
+ * node's buffer slots alias these: the set must hold every FB the compositor flips between.
+ * A compositor double or triple buffers; direct scanout and reallocation add more. The set is
+ * bounded: once full, FBs that no longer exist are pruned before a new one is added.
+ */
+#define MAX_SCANOUT_FBS 8
+
+struct scanout_fb {
+	uint32_t fb_id;
+	struct helper_fb hfb; /* owns its fds */
+	uint32_t plane_size[4]; /* bytes of plane i: pitch * rows */
+	uint64_t fd_size[4]; /* size of hfb.fds[i], from lseek */
+	ino_t fd_ino[4]; /* inode of hfb.fds[i], for logs and tests */
+	void *map; /* SHM path: read-only mapping of fds[0], or NULL */
+	size_t map_size;
+};
+
+struct scanout_set {
+	uint32_t n;
+	struct scanout_fb fbs[MAX_SCANOUT_FBS];
+};
+
+/* Index of fb_id in the set, or -1. */
+int scanout_set_find(const struct scanout_set *set, uint32_t fb_id);
+
+/*
+ * True when b can share a buffer pool with a: same size, format, modifier and layout.
+ * Anything else needs a new format, not just more buffers.
+ */
+bool scanout_fb_compatible(const struct scanout_fb *a, const struct scanout_fb *b);
+
+/*
+ * Wraps a helper export into fb: measures its fds. Takes ownership of hfb's fds (hfb is
+ * zeroed). Returns 0 or -errno; on error the fds are closed.
+ */
+int scanout_fb_init(struct scanout_fb *fb, struct helper_fb *hfb);
+
+/* Closes the fds and unmaps. Accepts a zeroed or finished fb. */
+void scanout_fb_finish(struct scanout_fb *fb);
+
+/*
+ * Maps plane 0 read-only for CPU copies; only linear single-fd FBs. Returns 0, -ENOTSUP for a
+ * tiled or multi-object FB, or -errno from mmap.
+ */
+int scanout_fb_map(struct scanout_fb *fb);
+
+/*
+ * Moves fb into the set (fb is zeroed). Returns the index, or -ENOSPC when full.
+ */
+int scanout_set_add(struct scanout_set *set, struct scanout_fb *fb);
+
+/* Removes and finishes entry i, keeping the order of the others. */
+void scanout_set_remove(struct scanout_set *set, uint32_t i);
+
+/* Finishes every entry. */
+void scanout_set_clear(struct scanout_set *set);
+
+#endif

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The main loop side of the scanout set: exporting FBs through the helper (a blocking round
+ * trip, so never on the data loop), keeping the set bounded, and renegotiating the link when
+ * the set no longer matches the buffers PipeWire allocated.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <spa/utils/result.h>
+
+#include "kmscast-source.h"
+
+/*
+ * Exports the FB on the primary plane now. The client restarts a helper that died and retries
+ * once by itself; the helper is created on first use so that a node can exist before it.
+ */
+static int export_on_screen(struct impl *this, struct scanout_fb *out)
+{
+	struct helper_fb hfb;
+	int res;
+
+	if (!this->helper) {
+		res = helper_client_create(&this->helper_opts, &this->helper);
+		if (res < 0) {
+			this->helper = NULL;
+			spa_log_error(this->log, "%s: helper client: %s", this->name,
+					spa_strerror(res));
+			return res;
+		}
+	}
+	memset(&hfb, 0, sizeof(hfb));
+	res = helper_client_export(this->helper, this->card, this->crtc_id, KMSCAST_PLANE_PRIMARY,
+			&hfb);
+	if (res < 0) {
+		spa_log_warn(this->log, "%s: export of crtc %u: %s (%s)", this->name, this->crtc_id,
+				spa_strerror(res), helper_client_last_error(this->helper));
+		return res;
+	}
+	this->stats.exports++;
+	return scanout_fb_init(out, &hfb);
+}
+
+static int do_swap_set(struct spa_loop *loop, bool async, uint32_t seq, const void *data,
+		size_t size, void *user_data)
+{
+	struct impl *this = user_data;
+	struct scanout_set *next = *(struct scanout_set *const *)data;
+
+	this->set = *next; /* entries now owned by this->set */
+	return 0;
+}
+
+/* Moves entry i of set into dead[*n_dead], to be finished after the swap. */
+static void retire(struct scanout_set *set, uint32_t i, struct scanout_fb *dead, uint32_t *n_dead)
+{
+	dead[(*n_dead)++] = set->fbs[i];
+	memmove(&set->fbs[i], &set->fbs[i + 1], (set->n - i - 1) * sizeof(set->fbs[0]));
+	set->n--;
+	memset(&set->fbs[set->n], 0, sizeof(set->fbs[0]));
+}
+
+/* Makes room in a full set: FBs the compositor destroyed first, then the oldest. */
+static void prune(struct impl *this, struct scanout_set *set, struct scanout_fb *dead,
+		uint32_t *n_dead)
+{
+	struct kms_fb_info info;
+
+	for (uint32_t i = set->n; i-- > 0;) {
+		if (kms_fb_get_info(this->kms, set->fbs[i].fb_id, &info) == -ENOENT)
+			retire(set, i, dead, n_dead);
+	}
+	if (set->n == MAX_SCANOUT_FBS)
+		retire(set, 0, dead, n_dead);
+}
+
+static void schedule_renegotiate(struct impl *this)
+{
+	struct timespec value = {0, RENEGOTIATE_DEBOUNCE_NS};
+
+	this->renegotiate_pending = true;
+	spa_loop_utils_update_timer(this->main_utils, this->renegotiate_timer, &value, NULL,
+			false);
+}
+
+int source_learn_now(struct impl *this)
+{
+	struct scanout_fb fb, dead[MAX_SCANOUT_FBS + 1];
+	struct scanout_set *next;
+	uint32_t n_dead = 0;
+	bool format_change;
+	int res;
+
+	if ((res = export_on_screen(this, &fb)) < 0)
+		return res;
+	if (scanout_set_find(&this->set, fb.fb_id) >= 0) {
+		scanout_fb_finish(&fb);
+		return 0;
+	}
+	next = malloc(sizeof(*next));
+	if (!next) {
+		scanout_fb_finish(&fb);
+		return -ENOMEM;
+	}
+	*next = this->set;
+	format_change = next->n > 0 && !scanout_fb_compatible(&next->fbs[0], &fb);
+	if (format_change) {
+		while (next->n > 0)
+			retire(next, 0, dead, &n_dead);
+	} else if (next->n == MAX_SCANOUT_FBS) {
+		prune(this, next, dead, &n_dead);
+	}
+	if (this->path == PATH_SHM && this->n_slots > 0)
+		scanout_fb_map(&fb);
+	scanout_set_add(next, &fb);
+	spa_loop_invoke(this->data_loop, do_swap_set, 0, &next, sizeof(next), true, this);
+	free(next); /* its entries moved into this->set */
+	for (uint32_t i = 0; i < n_dead; i++)
+		scanout_fb_finish(&dead[i]);
+
+	spa_log_info(this->log, "%s: FB %u %ux%u joins the scanout set (%u FBs, %u retired)%s",
+			this->name, this->set.fbs[this->set.n - 1].fb_id,
+			this->set.fbs[this->set.n - 1].hfb.width,
+			this->set.fbs[this->set.n - 1].hfb.height, this->set.n, n_dead,
+			format_change ? ", new format" : "");
+	/*
+	 * The dma-buf path's buffers alias the set, so any change needs new buffers; the copy
+	 * path only cares about a new format. Either way only a changed EnumFormat makes 0.3.65
+	 * reallocate: a Buffers-only update does nothing.
+	 */
+	if (format_change || (this->path == PATH_DMABUF && this->have_format))
+		schedule_renegotiate(this);
+	return 0;
+}
+
+void source_request_learn(struct impl *this, uint32_t fb_id)
+{
+	if (scanout_set_find(&this->set, fb_id) >= 0)
+		return;
+	/* export_on_screen logged a failure; the next flip to an unknown FB asks again. */
+	source_learn_now(this);
+}
+
+void source_renegotiate(struct impl *this, const char *why)
+{
+	this->renegotiate_pending = false;
+	/* Toggling SERIAL makes PipeWire re-read EnumFormat and renegotiate the link. */
+	this->port_params[PORT_EnumFormat].flags ^= SPA_PARAM_INFO_SERIAL;
+	this->port_info.change_mask |= SPA_PORT_CHANGE_MASK_PARAMS;
+	source_emit_port_info(this, false);
+	this->params[NODE_EnumFormat].flags ^= SPA_PARAM_INFO_SERIAL;
+	this->info.change_mask |= SPA_NODE_CHANGE_MASK_PARAMS;
+	source_emit_node_info(this, false);
+	spa_log_info(this->log, "%s: renegotiating: %s (%u FBs)", this->name, why, this->set.n);
+}
+
+static void on_renegotiate_timer(void *data, uint64_t expirations)
+{
+	struct impl *this = data;
+
+	if (this->renegotiate_pending)
+		source_renegotiate(this, "the scanout set changed");
+}
+
+int source_learn_init(struct impl *this)
+{
+	this->renegotiate_timer = spa_loop_utils_add_timer(this->main_utils,
+			on_renegotiate_timer, this);
+	return this->renegotiate_timer ? 0 : -errno;
+}
+
+void source_learn_finish(struct impl *this)
+{
+	if (this->renegotiate_timer)
+		spa_loop_utils_destroy_source(this->main_utils, this->renegotiate_timer);
+	this->renegotiate_timer = NULL;
+}

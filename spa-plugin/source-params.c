@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+
+#include <drm_fourcc.h>
+
+#include <spa/param/buffers.h>
+#include <spa/param/param.h>
+#include <spa/param/video/format-utils.h>
+#include <spa/pod/filter.h>
+#include <spa/utils/result.h>
+
+#include "format.h"
+#include "kmscast-source.h"
+
+int source_set_format_info(struct impl *this, struct spa_video_info_raw *info, bool modifier)
+{
+	const struct helper_fb *hfb;
+	const struct fmt_info *fmt;
+	char name[5];
+
+	if (this->set.n == 0)
+		return -EIO;
+	hfb = &this->set.fbs[0].hfb;
+	fmt = fmt_from_drm(hfb->fourcc);
+	if (!fmt) {
+		spa_log_error(this->log, "%s: FB %u has format %s, which has no SPA video format",
+				this->name, hfb->fb_id, kms_fourcc_str(hfb->fourcc, name));
+		return -ENOTSUP;
+	}
+	*info = (struct spa_video_info_raw){
+		.format = fmt->spa_format,
+		.size = SPA_RECTANGLE(hfb->width, hfb->height),
+		.framerate = SPA_FRACTION(0, 1),
+		.max_framerate = SPA_FRACTION((this->refresh_mhz + 500) / 1000, 1),
+	};
+	if (modifier) {
+		info->flags = SPA_VIDEO_FLAG_MODIFIER;
+		/* An FB added without DRM_MODE_FB_MODIFIERS has an implicit layout. */
+		info->modifier = hfb->modifier_explicit ? hfb->modifier : DRM_FORMAT_MOD_INVALID;
+	}
+	return 0;
+}
+
+static bool set_is_linear(const struct impl *this)
+{
+	const struct helper_fb *hfb = &this->set.fbs[0].hfb;
+
+	return !hfb->modifier_explicit || hfb->modifier == DRM_FORMAT_MOD_LINEAR;
+}
+
+/*
+ * #0: the dma-buf format, the FB's exact modifier, MANDATORY: an FB cannot change its layout,
+ *     so a consumer that can't take this modifier must not get it.
+ * #1: the same without a modifier, i.e. linear memory; served zero-copy to consumers that
+ *     take linear dma-bufs, else by a CPU copy into MemFd buffers.
+ */
+static struct spa_pod *build_enum_format(struct impl *this, uint32_t index,
+		struct spa_pod_builder *b)
+{
+	struct spa_video_info_raw info;
+	struct spa_pod_frame f;
+
+	if (index > 1 || source_set_format_info(this, &info, index == 0) < 0)
+		return NULL;
+	if (index == 1 && this->set.fbs[0].hfb.n_planes > 1 && !set_is_linear(this))
+		return NULL;
+	spa_pod_builder_push_object(b, &f, SPA_TYPE_OBJECT_Format, SPA_PARAM_EnumFormat);
+	spa_pod_builder_add(b,
+			SPA_FORMAT_mediaType, SPA_POD_Id(SPA_MEDIA_TYPE_video),
+			SPA_FORMAT_mediaSubtype, SPA_POD_Id(SPA_MEDIA_SUBTYPE_raw),
+			SPA_FORMAT_VIDEO_format, SPA_POD_Id(info.format),
+			0);
+	if (index == 0) {
+		spa_pod_builder_prop(b, SPA_FORMAT_VIDEO_modifier, SPA_POD_PROP_FLAG_MANDATORY);
+		spa_pod_builder_long(b, (int64_t)info.modifier);
+	}
+	spa_pod_builder_add(b,
+			SPA_FORMAT_VIDEO_size, SPA_POD_Rectangle(&info.size),
+			SPA_FORMAT_VIDEO_framerate, SPA_POD_Fraction(&info.framerate),
+			SPA_FORMAT_VIDEO_maxFramerate, SPA_POD_CHOICE_RANGE_Fraction(
+					&info.max_framerate, &SPA_FRACTION(1, 1),
+					&info.max_framerate),
+			0);
+	return spa_pod_builder_pop(b, &f);
+}
+
+/*
+ * The negotiated format. Not spa_format_video_raw_build(): in 0.3.65 it passes maxFramerate
+ * by value where the builder wants a pointer, and crashes on any format that has one.
+ */
+static struct spa_pod *build_format(struct impl *this, struct spa_pod_builder *b)
+{
+	const struct spa_video_info_raw *info = &this->format;
+	struct spa_pod_frame f;
+
+	spa_pod_builder_push_object(b, &f, SPA_TYPE_OBJECT_Format, SPA_PARAM_Format);
+	spa_pod_builder_add(b,
+			SPA_FORMAT_mediaType, SPA_POD_Id(SPA_MEDIA_TYPE_video),
+			SPA_FORMAT_mediaSubtype, SPA_POD_Id(SPA_MEDIA_SUBTYPE_raw),
+			SPA_FORMAT_VIDEO_format, SPA_POD_Id(info->format),
+			SPA_FORMAT_VIDEO_size, SPA_POD_Rectangle(&info->size),
+			SPA_FORMAT_VIDEO_framerate, SPA_POD_Fraction(&info->framerate),
+			0);
+	if (info->flags & SPA_VIDEO_FLAG_MODIFIER)
+		spa_pod_builder_add(b, SPA_FORMAT_VIDEO_modifier,
+				SPA_POD_Long((int64_t)info->modifier), 0);
+	if (info->max_framerate.denom != 0)
+		spa_pod_builder_add(b, SPA_FORMAT_VIDEO_maxFramerate,
+				SPA_POD_Fraction(&info->max_framerate), 0);
+	return spa_pod_builder_pop(b, &f);
+}
+
+static struct spa_pod *build_buffers(struct impl *this, struct spa_pod_builder *b)
+{
+	const struct scanout_fb *fb = &this->set.fbs[0];
+	bool modifier = this->format.flags & SPA_VIDEO_FLAG_MODIFIER;
+	uint32_t types = 1u << SPA_DATA_DmaBuf;
+	uint32_t blocks = fb->hfb.n_planes;
+
+	if (!modifier) {
+		/* SHM copies are single-plane; a tiled FB can only be copied (or fail). */
+		types = (1u << SPA_DATA_MemFd) | (1u << SPA_DATA_MemPtr);
+		if (set_is_linear(this))
+			types |= 1u << SPA_DATA_DmaBuf;
+		else
+			blocks = 1;
+	}
+	return spa_pod_builder_add_object(b,
+			SPA_TYPE_OBJECT_ParamBuffers, SPA_PARAM_Buffers,
+			SPA_PARAM_BUFFERS_buffers, SPA_POD_CHOICE_RANGE_Int(DEFAULT_SLOTS,
+					MIN_SLOTS, MAX_SLOTS),
+			SPA_PARAM_BUFFERS_blocks, SPA_POD_Int(blocks),
+			SPA_PARAM_BUFFERS_size, SPA_POD_Int(fb->plane_size[0]),
+			SPA_PARAM_BUFFERS_stride, SPA_POD_Int(fb->hfb.pitches[0]),
+			SPA_PARAM_BUFFERS_dataType, SPA_POD_CHOICE_FLAGS_Int(types));
+}
+
+static struct spa_pod *build_meta(struct impl *this, uint32_t index, struct spa_pod_builder *b)
+{
+	static const struct {
+		uint32_t type;
+		uint32_t size;
+	} metas[] = {
+		{SPA_META_Header, sizeof(struct spa_meta_header)},
+		{SPA_META_VideoCrop, sizeof(struct spa_meta_region)},
+		{SPA_META_Cursor, CURSOR_META_SIZE},
+	};
+
+	if (index >= SPA_N_ELEMENTS(metas))
+		return NULL;
+	if (metas[index].type == SPA_META_Cursor && !this->has_cursor_plane)
+		return NULL;
+	return spa_pod_builder_add_object(b,
+			SPA_TYPE_OBJECT_ParamMeta, SPA_PARAM_Meta,
+			SPA_PARAM_META_type, SPA_POD_Id(metas[index].type),
+			SPA_PARAM_META_size, SPA_POD_Int(metas[index].size));
+}
+
+static struct spa_pod *build_io(uint32_t index, struct spa_pod_builder *b)
+{
+	switch (index) {
+	case 0:
+		return spa_pod_builder_add_object(b,
+				SPA_TYPE_OBJECT_ParamIO, SPA_PARAM_IO,
+				SPA_PARAM_IO_id, SPA_POD_Id(SPA_IO_Buffers),
+				SPA_PARAM_IO_size, SPA_POD_Int(sizeof(struct spa_io_buffers)));
+	case 1:
+		return spa_pod_builder_add_object(b,
+				SPA_TYPE_OBJECT_ParamIO, SPA_PARAM_IO,
+				SPA_PARAM_IO_id, SPA_POD_Id(SPA_IO_Clock),
+				SPA_PARAM_IO_size, SPA_POD_Int(sizeof(struct spa_io_clock)));
+	default:
+		return NULL;
+	}
+}
+
+/* Returns the param at index, NULL past the end; *res < 0 for an unknown or unready id. */
+static struct spa_pod *build_param(struct impl *this, uint32_t id, uint32_t index,
+		struct spa_pod_builder *b, int *res)
+{
+	*res = 0;
+	switch (id) {
+	case SPA_PARAM_EnumFormat:
+		return build_enum_format(this, index, b);
+	case SPA_PARAM_Format:
+		if (!this->have_format) {
+			*res = -EIO;
+			return NULL;
+		}
+		return index == 0 ? build_format(this, b) : NULL;
+	case SPA_PARAM_Buffers:
+		if (!this->have_format || this->set.n == 0) {
+			*res = -EIO;
+			return NULL;
+		}
+		return index == 0 ? build_buffers(this, b) : NULL;
+	case SPA_PARAM_Meta:
+		return build_meta(this, index, b);
+	case SPA_PARAM_IO:
+		return build_io(index, b);
+	default:
+		*res = -ENOENT;
+		return NULL;
+	}
+}
+
+int source_port_enum_params(struct impl *this, int seq, uint32_t id, uint32_t start,
+		uint32_t num, const struct spa_pod *filter)
+{
+	struct spa_result_node_params result = {.id = id, .next = start};
+	uint8_t buffer[1024];
+	struct spa_pod_builder b;
+	struct spa_pod *param;
+	uint32_t count = 0;
+	int res;
+
+	while (count < num) {
+		result.index = result.next++;
+		spa_pod_builder_init(&b, buffer, sizeof(buffer));
+		param = build_param(this, id, result.index, &b, &res);
+		if (res < 0)
+			return res;
+		if (param == NULL)
+			break;
+		if (spa_pod_filter(&b, &result.param, param, filter) < 0)
+			continue;
+		spa_node_emit_result(&this->hooks, seq, 0, SPA_RESULT_TYPE_NODE_PARAMS, &result);
+		count++;
+	}
+	return 0;
+}

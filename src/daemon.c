@@ -1,0 +1,489 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The kmscast daemon. It owns no frames: each node (spa-plugin/) finds its flips and exports
+ * its buffers. The daemon decides which nodes exist, and keeps them connected.
+ *
+ * Outputs are found by re-reading KMS state every DAEMON_RESCAN_MS. A hotplug uevent would be
+ * quicker, but the kernel's uevent netlink socket needs libudev or a privileged listener, and
+ * a modeset that changes the lit CRTCs sends no uevent at all; a one-second rescan costs a
+ * few ioctls per card.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pipewire/pipewire.h>
+#include <spa/node/node.h>
+#include <spa/utils/result.h>
+
+#include "config-file.h"
+#include "daemon-portal.h"
+#include "daemon.h"
+#include "kms.h"
+
+PW_LOG_TOPIC_STATIC(kmscast_topic, "kmscast");
+#define PW_LOG_TOPIC_DEFAULT kmscast_topic
+
+#define DAEMON_RESCAN_MS 1000
+#define DAEMON_RECONNECT_MS 1000
+#define MAX_NODES (KMS_MAX_CARDS * 4)
+#define KMSCAST_FACTORY "api.kmscast.source"
+#define KMSCAST_LIBRARY "kmscast/libspa-kmscast"
+
+struct output_node {
+	struct daemon *daemon;
+	struct spa_list link; /* daemon::nodes */
+	char card[KMS_NAME_MAX];
+	char connector[KMS_NAME_MAX];
+	uint32_t crtc_id;
+	uint16_t hdisplay, vdisplay; /* mode when created, for the log */
+	bool seen; /* still lit in the latest rescan */
+	struct spa_handle *handle; /* owned */
+	struct pw_proxy *proxy; /* owned while connected */
+	struct spa_hook proxy_listener;
+	uint32_t global_id;
+};
+
+struct daemon {
+	const struct daemon_options *opts;
+	struct pw_main_loop *main_loop;
+	struct pw_loop *loop;
+	struct pw_context *context;
+	struct pw_core *core; /* NULL while disconnected */
+	struct spa_hook core_listener;
+	struct spa_source *rescan_timer;
+	struct spa_source *reconnect_timer;
+	struct spa_list nodes;
+	uint32_t n_nodes;
+	struct kms_device *cards[KMS_MAX_CARDS]; /* owned, by card index in the last listing */
+	char card_names[KMS_MAX_CARDS][KMS_NAME_MAX];
+	uint32_t n_cards;
+	struct daemon_portal *portal; /* owned; NULL without the portal backend (issue 6) */
+};
+
+static void node_disconnect(struct output_node *node)
+{
+	if (!node->proxy)
+		return;
+	spa_hook_remove(&node->proxy_listener);
+	pw_proxy_destroy(node->proxy);
+	node->proxy = NULL;
+	node->global_id = SPA_ID_INVALID;
+}
+
+static void node_destroy(struct output_node *node)
+{
+	if (!node)
+		return;
+	pw_log_info("%s.%s: removing (crtc %u)", node->card, node->connector, node->crtc_id);
+	node_disconnect(node);
+	if (node->handle)
+		pw_unload_spa_handle(node->handle);
+	spa_list_remove(&node->link);
+	node->daemon->n_nodes--;
+	free(node);
+}
+
+static void on_proxy_bound(void *data, uint32_t global_id)
+{
+	struct output_node *node = data;
+
+	node->global_id = global_id;
+	pw_log_info("kmscast.%s.%s: node %u", node->card, node->connector, global_id);
+}
+
+static void on_proxy_error(void *data, int seq, int res, const char *message)
+{
+	struct output_node *node = data;
+
+	pw_log_warn("kmscast.%s.%s: %s (%s)", node->card, node->connector, message,
+			spa_strerror(res));
+}
+
+static void on_proxy_removed(void *data)
+{
+	struct output_node *node = data;
+
+	/* The server dropped the node (e.g. an export error): it is re-exported on rescan. */
+	pw_log_warn("kmscast.%s.%s: node removed by the server", node->card, node->connector);
+}
+
+static const struct pw_proxy_events proxy_events = {
+	PW_VERSION_PROXY_EVENTS,
+	.bound = on_proxy_bound,
+	.error = on_proxy_error,
+	.removed = on_proxy_removed,
+};
+
+static struct pw_properties *node_props(struct daemon *d, const struct output_node *node,
+		const struct kms_device *dev, const struct kms_connector *conn)
+{
+	struct pw_properties *props;
+
+	props = pw_properties_new(SPA_KEY_LIBRARY_NAME, KMSCAST_LIBRARY,
+			SPA_KEY_FACTORY_NAME, KMSCAST_FACTORY,
+			PW_KEY_MEDIA_CLASS, "Video/Source",
+			PW_KEY_MEDIA_ROLE, "Screen",
+			PW_KEY_NODE_DRIVER, "true",
+			"kmscast.card", node->card,
+			"kmscast.connector", node->connector,
+			NULL);
+	if (!props)
+		return NULL;
+	pw_properties_setf(props, "kmscast.crtc", "%u", node->crtc_id);
+	pw_properties_setf(props, PW_KEY_NODE_NAME, "kmscast.%s.%s", node->card, node->connector);
+	if (conn && conn->has_edid && conn->monitor.name[0])
+		pw_properties_setf(props, PW_KEY_NODE_DESCRIPTION, "%s (%s)", conn->monitor.name,
+				conn->name);
+	else
+		pw_properties_set(props, PW_KEY_NODE_DESCRIPTION, node->connector);
+	if (d->opts->helper_path)
+		pw_properties_set(props, "kmscast.helper.path", d->opts->helper_path);
+	if (d->opts->helper_socket)
+		pw_properties_set(props, "kmscast.helper.socket", d->opts->helper_socket);
+	return props;
+}
+
+static int node_connect(struct daemon *d, struct output_node *node, struct pw_properties *props)
+{
+	void *iface;
+	int res;
+
+	if (!d->core || node->proxy)
+		return 0;
+	if ((res = spa_handle_get_interface(node->handle, SPA_TYPE_INTERFACE_Node, &iface)) < 0)
+		return res;
+	node->proxy = pw_core_export(d->core, SPA_TYPE_INTERFACE_Node, &props->dict, iface, 0);
+	if (!node->proxy)
+		return -errno;
+	pw_proxy_add_listener(node->proxy, &node->proxy_listener, &proxy_events, node);
+	return 0;
+}
+
+static int node_create(struct daemon *d, struct kms_device *dev, const struct kms_crtc *crtc,
+		const struct kms_connector *conn)
+{
+	struct output_node *node;
+	struct pw_properties *props;
+	int res;
+
+	if (d->n_nodes >= MAX_NODES) {
+		pw_log_warn("%s: more than %d outputs; crtc %u not published", dev->name, MAX_NODES,
+				crtc->id);
+		return -ENOSPC;
+	}
+	node = calloc(1, sizeof(*node));
+	if (!node)
+		return -ENOMEM;
+	node->daemon = d;
+	node->crtc_id = crtc->id;
+	node->global_id = SPA_ID_INVALID;
+	node->hdisplay = crtc->mode.hdisplay;
+	node->vdisplay = crtc->mode.vdisplay;
+	snprintf(node->card, sizeof(node->card), "%s", dev->name);
+	snprintf(node->connector, sizeof(node->connector), "%s", conn->name);
+	spa_list_append(&d->nodes, &node->link);
+	d->n_nodes++;
+
+	props = node_props(d, node, dev, conn);
+	if (!props) {
+		res = -ENOMEM;
+		goto err_destroy;
+	}
+	node->handle = pw_context_load_spa_handle(d->context, KMSCAST_FACTORY, &props->dict);
+	if (!node->handle) {
+		res = -errno;
+		pw_log_error("%s.%s: cannot load %s: %s", node->card, node->connector,
+				KMSCAST_FACTORY, spa_strerror(res));
+		goto err_free_props;
+	}
+	if ((res = node_connect(d, node, props)) < 0) {
+		pw_log_error("%s.%s: export: %s", node->card, node->connector, spa_strerror(res));
+		goto err_free_props;
+	}
+	pw_properties_free(props);
+	pw_log_info("%s.%s: publishing crtc %u (%ux%u)", node->card, node->connector,
+			node->crtc_id, node->hdisplay, node->vdisplay);
+	return 0;
+
+err_free_props:
+	pw_properties_free(props);
+err_destroy:
+	node_destroy(node);
+	return res;
+}
+
+static struct output_node *find_node(struct daemon *d, const char *card, uint32_t crtc_id,
+		const char *connector)
+{
+	struct output_node *node;
+
+	spa_list_for_each(node, &d->nodes, link) {
+		if (node->crtc_id == crtc_id && strcmp(node->card, card) == 0 &&
+				strcmp(node->connector, connector) == 0)
+			return node;
+	}
+	return NULL;
+}
+
+/* A CRTC is published when it is lit, scans out an FB and drives a connector. */
+static void scan_card(struct daemon *d, struct kms_device *dev)
+{
+	for (uint32_t i = 0; i < dev->n_crtcs; i++) {
+		const struct kms_crtc *crtc = &dev->crtcs[i];
+		const struct kms_connector *conn;
+		struct output_node *node;
+
+		if (!crtc->active || !crtc->primary || crtc->primary->state.fb_id == 0)
+			continue;
+		conn = kms_crtc_connector(dev, crtc);
+		if (!conn)
+			continue;
+		/* Issue 6: "monitors" in the config file. */
+		if (d->opts->config && !config_monitor_published(d->opts->config, dev->name,
+					       conn->name, conn->has_edid ? conn->monitor.name : NULL))
+			continue;
+		node = find_node(d, dev->name, crtc->id, conn->name);
+		if (node) {
+			node->seen = true;
+			continue;
+		}
+		if (node_create(d, dev, crtc, conn) == 0)
+			find_node(d, dev->name, crtc->id, conn->name)->seen = true;
+	}
+}
+
+static void close_cards(struct daemon *d)
+{
+	for (uint32_t i = 0; i < d->n_cards; i++)
+		kms_device_destroy(d->cards[i]);
+	d->n_cards = 0;
+}
+
+/* Opens new cards, refreshes known ones; a card that vanished or fails is dropped. */
+static void refresh_cards(struct daemon *d)
+{
+	char names[KMS_MAX_CARDS][KMS_NAME_MAX];
+	struct kms_device *next[KMS_MAX_CARDS] = {0};
+	int n = kms_list_cards(d->opts->dri_dir, names, KMS_MAX_CARDS);
+
+	for (int i = 0; i < n; i++) {
+		char path[300];
+
+		for (uint32_t j = 0; j < d->n_cards; j++) {
+			if (d->cards[j] && strcmp(d->card_names[j], names[i]) == 0) {
+				next[i] = d->cards[j]; /* moved */
+				d->cards[j] = NULL;
+			}
+		}
+		if (next[i] && kms_device_refresh(next[i]) < 0) {
+			kms_device_destroy(next[i]);
+			next[i] = NULL;
+		}
+		snprintf(path, sizeof(path), "%.200s/%.*s", d->opts->dri_dir, KMS_NAME_MAX - 1,
+				names[i]);
+		if (!next[i] && kms_device_open(path, &next[i]) < 0)
+			next[i] = NULL;
+	}
+	close_cards(d);
+	for (int i = 0; i < n && i < KMS_MAX_CARDS; i++) {
+		d->cards[i] = next[i];
+		snprintf(d->card_names[i], KMS_NAME_MAX, "%.*s", KMS_NAME_MAX - 1, names[i]);
+	}
+	d->n_cards = n > 0 ? (uint32_t)n : 0;
+}
+
+static void rescan(struct daemon *d)
+{
+	struct output_node *node, *tmp;
+
+	refresh_cards(d);
+	spa_list_for_each(node, &d->nodes, link)
+		node->seen = false;
+	for (uint32_t i = 0; i < d->n_cards; i++) {
+		if (d->cards[i])
+			scan_card(d, d->cards[i]);
+	}
+	spa_list_for_each_safe(node, tmp, &d->nodes, link) {
+		if (!node->seen)
+			node_destroy(node);
+	}
+	daemon_portal_rescanned(d->portal); /* issue 6 */
+}
+
+static void on_rescan(void *data, uint64_t expirations)
+{
+	rescan(data);
+}
+
+static void arm_timer(struct daemon *d, struct spa_source *timer, int ms, bool repeat)
+{
+	struct timespec value = {ms / 1000, (ms % 1000) * 1000000L};
+	struct timespec interval = {repeat ? value.tv_sec : 0, repeat ? value.tv_nsec : 0};
+
+	pw_loop_update_timer(d->loop, timer, &value, &interval, false);
+}
+
+static void disconnect_all(struct daemon *d)
+{
+	struct output_node *node, *tmp;
+
+	daemon_portal_core_lost(d->portal); /* issue 6: the portal's nodes die with the core */
+
+	/* The nodes' handles hold proxies of the dead core: drop them all, rescan rebuilds. */
+	spa_list_for_each_safe(node, tmp, &d->nodes, link)
+		node_destroy(node);
+	if (d->core) {
+		spa_hook_remove(&d->core_listener);
+		pw_core_disconnect(d->core);
+		d->core = NULL;
+	}
+}
+
+static void on_core_error(void *data, uint32_t id, int seq, int res, const char *message)
+{
+	struct daemon *d = data;
+
+	if (id != PW_ID_CORE) {
+		pw_log_warn("object %u: %s (%s)", id, message, spa_strerror(res));
+		return;
+	}
+	pw_log_warn("PipeWire: %s (%s); reconnecting", message, spa_strerror(res));
+	if (res == -EPIPE) {
+		disconnect_all(d);
+		arm_timer(d, d->rescan_timer, 0, false);
+		arm_timer(d, d->reconnect_timer, DAEMON_RECONNECT_MS, false);
+	}
+}
+
+static const struct pw_core_events core_events = {
+	PW_VERSION_CORE_EVENTS,
+	.error = on_core_error,
+};
+
+static int try_connect(struct daemon *d)
+{
+	struct pw_properties *props = NULL;
+
+	if (d->opts->remote)
+		props = pw_properties_new(PW_KEY_REMOTE_NAME, d->opts->remote, NULL);
+	d->core = pw_context_connect(d->context, props, 0);
+	if (!d->core)
+		return -errno;
+	pw_core_add_listener(d->core, &d->core_listener, &core_events, d);
+	pw_log_info("connected to PipeWire");
+	return 0;
+}
+
+static void on_reconnect(void *data, uint64_t expirations)
+{
+	struct daemon *d = data;
+	int res;
+
+	if (d->core)
+		return;
+	if ((res = try_connect(d)) < 0) {
+		pw_log_debug("PipeWire not back yet: %s", spa_strerror(res));
+		arm_timer(d, d->reconnect_timer, DAEMON_RECONNECT_MS, false);
+		return;
+	}
+	arm_timer(d, d->rescan_timer, DAEMON_RESCAN_MS, true);
+	rescan(d);
+}
+
+static void on_signal(void *data, int signal_number)
+{
+	struct daemon *d = data;
+
+	pw_log_info("signal %d: exiting", signal_number);
+	pw_main_loop_quit(d->main_loop);
+}
+
+static int daemon_setup(struct daemon *d)
+{
+	int res;
+
+	d->main_loop = pw_main_loop_new(NULL);
+	if (!d->main_loop)
+		return -errno;
+	d->loop = pw_main_loop_get_loop(d->main_loop);
+	pw_loop_add_signal(d->loop, SIGINT, on_signal, d);
+	pw_loop_add_signal(d->loop, SIGTERM, on_signal, d);
+	d->context = pw_context_new(d->loop, NULL, 0);
+	if (!d->context)
+		return -errno;
+	d->rescan_timer = pw_loop_add_timer(d->loop, on_rescan, d);
+	d->reconnect_timer = pw_loop_add_timer(d->loop, on_reconnect, d);
+	if (!d->rescan_timer || !d->reconnect_timer)
+		return -errno;
+	if ((res = try_connect(d)) < 0) {
+		pw_log_error("cannot connect to PipeWire: %s", spa_strerror(res));
+		return res;
+	}
+	rescan(d);
+	if (d->n_nodes == 0)
+		pw_log_warn("no lit output in %s yet; watching", d->opts->dri_dir);
+	arm_timer(d, d->rescan_timer, DAEMON_RESCAN_MS, true);
+	/* Issue 6: a failed portal is logged, and the daemon runs on without it. */
+	if (d->opts->portal && daemon_portal_create(d, &d->portal) < 0)
+		d->portal = NULL;
+	return 0;
+}
+
+static void daemon_teardown(struct daemon *d)
+{
+	daemon_portal_destroy(d->portal); /* issue 6 */
+	d->portal = NULL;
+	disconnect_all(d);
+	close_cards(d);
+	if (d->context)
+		pw_context_destroy(d->context);
+	if (d->main_loop)
+		pw_main_loop_destroy(d->main_loop);
+}
+
+int kmscast_daemon_run(const struct daemon_options *opts, int *argc, char ***argv)
+{
+	struct daemon d = {.opts = opts};
+	int res;
+
+	pw_init(argc, argv);
+	PW_LOG_TOPIC_INIT(kmscast_topic);
+	spa_list_init(&d.nodes);
+	res = daemon_setup(&d);
+	if (res == 0)
+		pw_main_loop_run(d.main_loop);
+	daemon_teardown(&d);
+	pw_deinit();
+	return res < 0 ? 1 : 0;
+}
+
+/* ---- issue 6: accessors for src/daemon-portal.c ---- */
+
+const struct daemon_options *daemon_get_options(struct daemon *d)
+{
+	return d->opts;
+}
+
+struct pw_loop *daemon_get_loop(struct daemon *d)
+{
+	return d->loop;
+}
+
+struct pw_context *daemon_get_context(struct daemon *d)
+{
+	return d->context;
+}
+
+struct pw_core *daemon_get_core(struct daemon *d)
+{
+	return d->core;
+}
+
+uint32_t daemon_get_cards(struct daemon *d, struct kms_device *const **cards)
+{
+	*cards = d->cards;
+	return d->n_cards;
+}
