@@ -42,7 +42,8 @@ apt_stamp() {
 }
 
 candidate_version() {
-	apt-cache show --no-all-versions "$1" 2>/dev/null | sed -n 's/^Version: //p' | head -n1
+	{ apt-cache show --no-all-versions "$1" 2>/dev/null || true; } | sed -n 's/^Version: //p' |
+		sed -n 1p
 }
 
 # Sets abi and version. apt-cache costs about 1 s here (no pkgcache.bin in this image), so
@@ -56,8 +57,8 @@ resolve() {
 		[ -n "$abi" ] && [ -n "$version" ] && return 0
 	fi
 	local dep
-	dep=$(apt-cache depends linux-image-amd64 2>/dev/null |
-		sed -n 's/^ *Depends: linux-image-\(.*\)-amd64$/\1/p' | grep -v unsigned | head -n1)
+	dep=$({ apt-cache depends linux-image-amd64 2>/dev/null || true; } |
+		sed -n 's/^ *Depends: linux-image-\([0-9][^ ]*\)-amd64$/\1/p' | sed -n 1p)
 	[ -n "$dep" ] || die "cannot resolve the kernel ABI: 'apt-cache depends linux-image-amd64'" \
 		"names no linux-image-<abi>-amd64 (run 'apt-get update'?)"
 	abi=$dep
@@ -73,23 +74,26 @@ resolve() {
 # linux-source-6.1 keeps several versions in the archive: the one equal to the image's must
 # be among them.
 source_version_available() {
-	apt-cache madison linux-source-6.1 2>/dev/null | awk -F'|' '{gsub(/ /,"",$2); print $2}' |
-		grep -qxF "$version"
+	source_versions | grep -qxF "$version"
+}
+
+source_versions() {
+	{ apt-cache madison linux-source-6.1 2>/dev/null || true; } |
+		awk -F'|' '{ gsub(/ /, "", $2); print $2 }'
 }
 
 installed_headers_version() {
-	dpkg-query -W -f='${Status} ${Version}\n' "linux-headers-$abi-amd64" 2>/dev/null |
+	{ dpkg-query -W -f='${Status} ${Version}\n' "linux-headers-$abi-amd64" 2>/dev/null || true; } |
 		sed -n 's/^install ok installed //p'
 }
 
 mismatch() {
 	local hdr src
 	hdr=$(installed_headers_version)
-	src=$(apt-cache madison linux-source-6.1 2>/dev/null | awk -F'|' '{gsub(/ /,"",$2); print $2}' |
-		paste -sd, -)
+	src=$(source_versions | paste -sd, -)
 	die "kernel versions do not match: linux-image-$abi-amd64 $version," \
 		"linux-headers-$abi-amd64 ${hdr:-not installed} (candidate" \
-		"$(candidate_version "linux-headers-$abi-amd64" || true)), linux-source-6.1" \
+		"$(candidate_version "linux-headers-$abi-amd64")), linux-source-6.1" \
 		"available: ${src:-none}. $*"
 }
 

@@ -97,6 +97,14 @@ cpu_ticks() {
 	sed 's/.*) //' /proc/"$1"/stat | awk '{ print $12 + $13 }'
 }
 
+# A desktop session gives PipeWire's data threads realtime priority through RTKit; the bench
+# has no RTKit, so the test does it: SCHED_FIFO for every thread of PID.
+rt_boost() {
+	for t in /proc/"$1"/task/*; do
+		chrt -f -p "${2:-20}" "${t##*/}" >/dev/null 2>&1
+	done
+}
+
 node_stats() {
 	grep -E "gone; [0-9]+ flips" "$NODE_TMP/daemon.log" | tail -n "${1:-1}"
 }

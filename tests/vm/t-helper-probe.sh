@@ -9,6 +9,7 @@
 # test-helper-vmtool, and the test says so.
 #
 # usage (inside the bench, --with user): t-helper-probe.sh vkms|virtio-gpu
+# (with virtio-gpu --gpus N, a producer runs on every card and the probe must list them all)
 set -eu
 . "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
 . "$KMSCAST_SRC_DIR/tests/vm/t-helper-lib.sh"
@@ -51,6 +52,32 @@ last_frame() {
 	grep "^flip crtc=$CRTC " /tmp/producer.log | tail -n 1 | sed 's/.* frame=\([0-9]*\) .*/\1/'
 }
 
+# More cards (virtio-gpu --gpus N): a producer on each; the probe must cover them all.
+others=""
+for dev in /dev/dri/card*; do
+	[ "$dev" = /dev/dri/card0 ] && continue
+	name=$(basename "$dev")
+	"$B/tests/tools/kms-producer" --card "$dev" --buffers 3 --rate 2 --duration 600 \
+		>"/tmp/producer-$name.log" 2>&1 &
+	others="$others $name"
+done
+for name in $others; do
+	n=150
+	until grep -q '^ready' "/tmp/producer-$name.log"; do
+		n=$((n - 1))
+		[ "$n" -gt 0 ] || vm_fail "producer on $name not ready"
+		sleep 0.1
+	done
+done
+
+check_other_cards() { # MODE
+	for name in $others; do
+		crtc=$(sed -n 's/^mode crtc=\([0-9]*\).*/\1/p' "/tmp/producer-$name.log" | head -n 1)
+		grep -Eq "^$name crtc $crtc primary fb [0-9]+ [0-9]+x[0-9]+ XR24 .* fnv1a64 0x[0-9a-f]{16} " \
+			"/tmp/probe-$1.out" || vm_fail "$1: no primary line for $name crtc $crtc"
+	done
+}
+
 check_probe() { # MODE
 	first=$(last_frame)
 	"probe_$1" >/tmp/probe-$1.out 2>&1 || vm_fail "$1 probe failed: $(cat /tmp/probe-$1.out)"
@@ -70,9 +97,11 @@ check_probe() { # MODE
 	grep -qx "$sum" /tmp/sums.txt ||
 		vm_fail "$1: checksum $sum is none of frames $first..$((first + count - 1))"
 	echo "$1: checksum $sum is a frame in $first..$((first + count - 1)), as painted"
+	check_other_cards "$1"
 }
 
 check_probe spawn
 check_probe socket
 stop_producer
+jobs -p | xargs -r kill 2>/dev/null || true
 echo PASS

@@ -22,6 +22,8 @@ grep -q '^ready' "$NODE_TMP/producer.log" || vm_fail "producer did not start"
 conn=$(awk '/connector/ { for (i = 1; i <= NF; i++) if ($i ~ /^connector=/) { sub("connector=", "", $i); print $i; exit } }' "$NODE_TMP/producer.log")
 [ -n "$conn" ] || conn=Virtual-1
 node_start_daemon
+rt_boost "$DAEMON_PID"
+rt_boost "$(pgrep -x pipewire | head -n 1)"
 NAME=kmscast.card0.$conn
 ID=$(node_wait "$NAME") || exit 1
 echo "node $NAME id $ID"
@@ -49,6 +51,7 @@ GST_INODES=
 for _ in $(seq 200); do
 	sleep 0.05
 	gst_pid=$(pgrep -P "$GST" -x gst-launch-1.0) || continue
+	rt_boost "$gst_pid" 15
 	GST_INODES=$(dmabuf_inodes "$gst_pid")
 	[ -n "$GST_INODES" ] && { sleep 0.3; GST_INODES=$(dmabuf_inodes "$gst_pid"); break; }
 	kill -0 "$GST" 2>/dev/null || break
