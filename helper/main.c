@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +189,8 @@ int main(int argc, char **argv)
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
 		return EXIT_FAILURE;
 	}
+	/* A log write to a stderr pipe whose reader is gone must fail, not kill us. */
+	signal(SIGPIPE, SIG_IGN);
 	struct options opts;
 	if (parse_args(argc, argv, &opts) < 0) {
 		usage(stderr);
