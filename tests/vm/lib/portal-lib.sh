@@ -7,7 +7,8 @@
 #                                 XDG_DESKTOP_PORTAL_DIR holding `kmscast --print-portal-file`
 #   portal_client [ARGS]          tests/vm/lib/portal-client.py as the user
 #   portal_capture N FILE         an --exec command: gst pipewiresrc fd= path= N frames, BGRx
-#   portal_nodes                  "id name" of every kmscast portal node (pw-dump, as root)
+#   portal_nodes                  "id name session" of every portal node (the ones with a
+#                                 kmscast.portal.session property), from pw-dump
 #   portal_dump_logs              the daemon's, frontend's and producer's logs, on failure
 
 PORTAL_DESKTOP=kmscast-test
@@ -87,8 +88,8 @@ portal_nodes() {
 import json, sys
 for o in json.load(sys.stdin):
     p = (o.get("info") or {}).get("props") or {}
-    if o.get("type") == "PipeWire:Interface:Node" and ".portal-" in p.get("node.name", ""):
-        print(o["id"], p["node.name"])
+    if o.get("type") == "PipeWire:Interface:Node" and "kmscast.portal.session" in p:
+        print(o["id"], p.get("node.name"), p["kmscast.portal.session"])
 '
 }
 

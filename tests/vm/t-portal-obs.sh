@@ -1,0 +1,121 @@
+#!/bin/bash
+# A real application: OBS Studio (Debian's 29, linux-pipewire plugin) under Xvfb with Mesa's
+# llvmpipe. Its scene holds one "Screen Capture (PipeWire)" source; loading it makes OBS call
+# the portal (CreateSession, SelectSources, Start, OpenPipeWireRemote) like a user adding
+# the source would. OBS records the canvas losslessly (RGB, 1:1 with the monitor), and the
+# recording must decode to the test producer's frame numbers: producer frames arrived in OBS.
+# Run: tests/vm/run --kms vkms --with wireplumber --mem 3072 -- tests/vm/t-portal-obs.sh
+set -u
+. "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
+. "$KMSCAST_SRC_DIR/tests/vm/node-lib.sh"
+. "$KMSCAST_SRC_DIR/tests/vm/lib/portal-lib.sh"
+RECORD_S=${RECORD_S:-25}
+OUT=$NODE_TMP/out
+OBS_HOME=$NODE_TMP/obs-home
+mkdir -p "$OUT" && chown "$KMSCAST_TEST_UID" "$OUT"
+
+command -v obs >/dev/null && [ -e /usr/lib/x86_64-linux-gnu/obs-plugins/linux-pipewire.so ] ||
+	vm_fail "obs-studio and obs-plugins are not installed (tools/install-deps)"
+
+portal_producer --duration 600
+read -r W H < <(sed -n 's/.* size=\([0-9]*\)x\([0-9]*\) .*/\1 \2/p' "$NODE_TMP/producer.log" | head -n1)
+portal_start_kmscast
+portal_start_frontend
+
+# OBS's configuration: no first-run wizard, one profile recording losslessly at the
+# monitor's size in RGB, one scene with the PipeWire screen capture source.
+cfg=$OBS_HOME/.config/obs-studio
+mkdir -p "$cfg/basic/profiles/kmscast" "$cfg/basic/scenes"
+cat >"$cfg/global.ini" <<EOF
+[General]
+FirstRun=true
+LastVersion=486539266
+[Basic]
+Profile=kmscast
+ProfileDir=kmscast
+SceneCollection=kmscast
+SceneCollectionFile=kmscast
+EOF
+cat >"$cfg/basic/profiles/kmscast/basic.ini" <<EOF
+[General]
+Name=kmscast
+[Output]
+Mode=Simple
+[SimpleOutput]
+FilePath=$OUT
+RecFormat=mkv
+RecQuality=Lossless
+FileNameWithoutSpace=true
+[Video]
+BaseCX=$W
+BaseCY=$H
+OutputCX=$W
+OutputCY=$H
+FPSType=0
+FPSCommon=30
+ColorFormat=RGB
+ColorRange=Full
+[Audio]
+SampleRate=48000
+ChannelSetup=Mono
+EOF
+cat >"$cfg/basic/scenes/kmscast.json" <<EOF
+{
+  "name": "kmscast",
+  "current_scene": "Scene",
+  "current_program_scene": "Scene",
+  "scene_order": [{"name": "Scene"}],
+  "sources": [
+    {"id": "scene", "versioned_id": "scene", "name": "Scene", "uuid": "6b1f0a5e-6f0e-4c25-9a53-000000000001",
+     "settings": {"id_counter": 1, "items": [
+       {"name": "Screen", "source_uuid": "6b1f0a5e-6f0e-4c25-9a53-000000000002", "visible": true,
+        "id": 1, "pos": {"x": 0, "y": 0}, "scale": {"x": 1.0, "y": 1.0}, "align": 5,
+        "bounds_type": 0, "crop_left": 0, "crop_top": 0, "crop_right": 0, "crop_bottom": 0}]}},
+    {"id": "pipewire-desktop-capture-source", "versioned_id": "pipewire-desktop-capture-source",
+     "name": "Screen", "uuid": "6b1f0a5e-6f0e-4c25-9a53-000000000002",
+     "settings": {"ShowCursor": false}}
+  ]
+}
+EOF
+chown -R "$KMSCAST_TEST_UID" "$OBS_HOME"
+
+mkdir -p -m 1777 /tmp/.X11-unix
+as_user Xvfb :99 -screen 0 1280x1024x24 -nolisten tcp >"$NODE_TMP/xvfb.log" 2>&1 &
+XVFB=$!
+wait_for_file /tmp/.X11-unix/X99 20 || portal_fail "Xvfb did not start"
+as_user env HOME="$OBS_HOME" DISPLAY=:99 LIBGL_ALWAYS_SOFTWARE=1 QT_QPA_PLATFORM=xcb \
+	obs --disable-shutdown-check --collection kmscast --profile kmscast --scene Scene \
+	--startrecording >"$NODE_TMP/obs.log" 2>&1 &
+OBS=$!
+# OBS must have reached the portal and be recording before the clock starts.
+for _ in $(seq 240); do
+	grep -q "streaming card0" "$NODE_TMP/daemon.log" && ls "$OUT"/*.mkv >/dev/null 2>&1 && break
+	kill -0 "$OBS" 2>/dev/null || break
+	sleep 0.5
+done
+grep -i -E 'pipewire|portal|screencast|Recording|error' "$NODE_TMP/obs.log" | head -n 40
+grep -q "streaming card0" "$NODE_TMP/daemon.log" || portal_fail "OBS did not start a portal session"
+ls -l "$OUT"
+sleep "$RECORD_S"
+kill -INT "$OBS"
+for _ in $(seq 120); do kill -0 "$OBS" 2>/dev/null || break; sleep 0.5; done
+kill -0 "$OBS" 2>/dev/null && { kill -KILL "$OBS"; echo "OBS ignored SIGINT"; }
+wait "$OBS" 2>/dev/null
+kill "$XVFB" 2>/dev/null
+grep -i -E 'pipewire|Output .* stopping|Recording' "$NODE_TMP/obs.log" | tail -n 15
+rec=$(ls "$OUT"/*.mkv 2>/dev/null | head -n1)
+[ -n "$rec" ] || portal_fail "OBS wrote no recording"
+ffprobe -v error -show_entries stream=codec_name,pix_fmt,width,height -of compact "$rec"
+ffmpeg -v error -i "$rec" -f rawvideo -pix_fmt bgr0 "$OUT/obs.raw" || portal_fail "cannot decode $rec"
+summary=$("$B/tests/tools/pattern-check" --width "$W" --height "$H" --format BGRx --quiet \
+	"$OUT/obs.raw" | tail -n1)
+echo "OBS recording: $summary"
+decoded=$(sed -n 's/.*decoded=\([0-9]*\).*/\1/p' <<<"$summary")
+first=$(sed -n 's/.*first=\([0-9]*\).*/\1/p' <<<"$summary")
+last=$(sed -n 's/.*last=\([0-9]*\).*/\1/p' <<<"$summary")
+[ "${decoded:-0}" -ge 10 ] || portal_fail "only ${decoded:-0} recorded frames carry a producer frame number"
+[ "${last:-0}" -gt "${first:-0}" ] || portal_fail "the recorded frames do not advance"
+grep -q "closed by the caller" "$NODE_TMP/daemon.log" || echo "note: OBS did not close its session"
+node_stop_daemon
+kill "$PRODUCER" 2>/dev/null
+echo "PASS t-portal-obs"
