@@ -41,6 +41,7 @@ read -r W H <<<"$geom"
 [ -n "${W:-}" ] || { cat "$NODE_TMP/daemon.log"; vm_fail "no EnumFormat size"; }
 echo "format ${W}x${H}"
 gst_wait_registry
+S0=$(cpu_ticks "$DAEMON_PID")
 
 as_user gst-launch-1.0 -q pipewiresrc path="$ID" num-buffers="$FRAMES" ! videoconvert ! \
 	video/x-raw,format=BGRx ! filesink location="$OUT/out.raw" \
@@ -59,6 +60,7 @@ done
 DAEMON_INODES=$(dmabuf_inodes "$DAEMON_PID")
 wait "$GST"
 GST_RC=$?
+S1=$(cpu_ticks "$DAEMON_PID")
 T0=$(cpu_ticks "$DAEMON_PID")
 sleep 2
 T1=$(cpu_ticks "$DAEMON_PID")
@@ -68,16 +70,23 @@ wait "$PRODUCER" 2>/dev/null
 
 echo "--- daemon log (tail)"; grep -v "^$" "$NODE_TMP/daemon.log" | tail -n 25
 [ "$GST_RC" = 0 ] || { cat "$NODE_TMP/gst.log"; vm_fail "gst-launch exited $GST_RC"; }
+FAILS=
 "$B/tests/tools/pattern-check" --width "$W" --height "$H" --format BGRx --expect-consecutive \
-	"$OUT/out.raw" || vm_fail "frames not consecutive"
+	--quiet "$OUT/out.raw" || FAILS="$FAILS consecutive"
 echo "gst dma-buf inodes: $(echo $GST_INODES)"
 echo "daemon dma-buf inodes: $(echo $DAEMON_INODES)"
-[ -n "$GST_INODES" ] || vm_fail "gst held no dma-buf: not zero copy"
+[ -n "$GST_INODES" ] || FAILS="$FAILS zero-copy(no-dmabuf)"
 for i in $GST_INODES; do
-	echo "$DAEMON_INODES" | grep -qx "$i" || vm_fail "gst dma-buf inode $i is not one the daemon exported"
+	echo "$DAEMON_INODES" | grep -qx "$i" || FAILS="$FAILS zero-copy(inode-$i)"
 done
 n=$(( $(stat -c %s "$OUT/out.raw") / (W * H * 4) ))
-[ "$n" = "$FRAMES" ] || vm_fail "captured $n frames, wanted $FRAMES"
+[ "$n" = "$FRAMES" ] || FAILS="$FAILS frame-count($n)"
+delivered=$(sed -n 's/.*stream stats: .* delivered \([0-9]*\) .*/\1/p' "$NODE_TMP/daemon.log" | head -n 1)
+hz=$(getconf CLK_TCK)
+echo "daemon CPU while streaming: $((S1 - S0)) ticks of 1/$hz s for ${delivered:-?} frames" \
+	"($(awk -v t=$((S1 - S0)) -v n="${delivered:-0}" -v hz="$hz" 'BEGIN { if (n) printf "%.2f", t * 1000 / hz / n; else print "?" }') ms/frame)"
 echo "idle daemon CPU: $((T1 - T0)) ticks in 2 s"
+grep "stream stats" "$NODE_TMP/daemon.log" | sed 's/.*\] //'
 node_stats
+[ -z "$FAILS" ] || vm_fail "$FAILS"
 echo "PASS t-node-gst"
