@@ -41,22 +41,32 @@ read -r W H <<<"$geom"
 [ -n "${W:-}" ] || { cat "$NODE_TMP/daemon.log"; vm_fail "no EnumFormat size"; }
 echo "format ${W}x${H}"
 gst_wait_registry
-S0=$(cpu_ticks "$DAEMON_PID")
 
 as_user gst-launch-1.0 -q pipewiresrc path="$ID" num-buffers="$FRAMES" ! videoconvert ! \
 	video/x-raw,format=BGRx ! filesink location="$OUT/out.raw" \
 	>"$NODE_TMP/gst.log" 2>&1 &
 GST=$!
-# Sample gst's fds mid-stream (as_user runs in a subshell: gst is its child).
+# Sample gst's fds while it streams (as_user runs in a subshell: gst is its child), and
+# the daemon's CPU time from the first dma-buf gst holds to its exit.
 GST_INODES=
-for _ in $(seq 200); do
-	sleep 0.05
-	gst_pid=$(pgrep -P "$GST" -x gst-launch-1.0) || continue
-	rt_boost "$gst_pid" 15
-	GST_INODES=$(dmabuf_inodes "$gst_pid")
-	[ -n "$GST_INODES" ] && { sleep 0.3; GST_INODES=$(dmabuf_inodes "$gst_pid"); break; }
-	kill -0 "$GST" 2>/dev/null || break
+gst_pid=
+S0=
+while kill -0 "$GST" 2>/dev/null; do
+	if [ -z "$gst_pid" ]; then
+		gst_pid=$(pgrep -P "$GST" -x gst-launch-1.0)
+	fi
+	if [ -n "$gst_pid" ]; then
+		now=$(dmabuf_inodes "$gst_pid")
+		if [ -n "$now" ] && [ -z "$S0" ]; then
+			rt_boost "$gst_pid" 15
+			S0=$(cpu_ticks "$DAEMON_PID")
+			F0=$(date +%s.%N)
+		fi
+		GST_INODES=$(printf '%s\n%s\n' "$GST_INODES" "$now" | sed '/^$/d' | sort -u)
+	fi
+	sleep 0.02
 done
+F1=$(date +%s.%N)
 DAEMON_INODES=$(dmabuf_inodes "$DAEMON_PID")
 wait "$GST"
 GST_RC=$?
@@ -83,8 +93,12 @@ n=$(( $(stat -c %s "$OUT/out.raw") / (W * H * 4) ))
 [ "$n" = "$FRAMES" ] || FAILS="$FAILS frame-count($n)"
 delivered=$(sed -n 's/.*stream stats: .* delivered \([0-9]*\) .*/\1/p' "$NODE_TMP/daemon.log" | head -n 1)
 hz=$(getconf CLK_TCK)
-echo "daemon CPU while streaming: $((S1 - S0)) ticks of 1/$hz s for ${delivered:-?} frames" \
-	"($(awk -v t=$((S1 - S0)) -v n="${delivered:-0}" -v hz="$hz" 'BEGIN { if (n) printf "%.2f", t * 1000 / hz / n; else print "?" }') ms/frame)"
+# Frames in the sampled window: the producer's flips between the two timestamps, about.
+echo "daemon CPU while streaming: $((S1 - ${S0:-S1})) ticks of 1/$hz s over" \
+	"$(awk -v a="${F0:-0}" -v b="$F1" 'BEGIN { printf "%.2f", b - a }') s," \
+	"$(awk -v t=$((S1 - ${S0:-S1})) -v a="${F0:-0}" -v b="$F1" -v hz="$hz" \
+		'BEGIN { if (b > a) printf "%.2f", t * 1000 / hz / ((b - a) * 60); else print "?" }')" \
+	"ms per 60 Hz frame; ${delivered:-?} frames delivered in the whole stream"
 echo "idle daemon CPU: $((T1 - T0)) ticks in 2 s"
 grep "stream stats" "$NODE_TMP/daemon.log" | sed 's/.*\] //'
 node_stats
