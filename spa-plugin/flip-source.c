@@ -50,7 +50,10 @@ static int timer_start(struct flip_source *fs)
 	fs->source.fd = fs->timer_fd;
 	fs->source.mask = SPA_IO_IN;
 	spa_loop_add_source(fs->data_loop, &fs->source);
-	arm_timer(fs, fs->interval_ns, fs->interval_ns);
+	if (fs->idle)
+		arm_timer(fs, FLIP_IDLE_NS, FLIP_IDLE_NS);
+	else
+		arm_timer(fs, fs->interval_ns, fs->interval_ns);
 	return 0;
 }
 
@@ -96,8 +99,10 @@ static void on_sequence(int fd, uint64_t sequence, uint64_t ns, uint64_t user_da
 {
 	struct flip_source *fs = (struct flip_source *)(uintptr_t)user_data;
 
-	if (!fs->started)
+	if (!fs->started || fs->idle) {
+		fs->queued = false; /* the last event queued before going idle */
 		return;
+	}
 	/* Woken late: a flip in a vblank we slept through is lost for good. */
 	if (fs->last_seq && sequence > fs->last_seq + 1)
 		fs->missed += sequence - fs->last_seq - 1;
@@ -130,6 +135,10 @@ static void on_retry(struct spa_source *source)
 
 	if (spa_system_timerfd_read(fs->system, fs->timer_fd, &expirations) < 0)
 		return;
+	if (fs->idle) {
+		fs->events->tick(fs->data, now_ns());
+		return;
+	}
 	if (!fs->queued && queue_vblank(fs) == 0)
 		spa_log_info(fs->log, "crtc %u: vblank events resumed", fs->crtc_id);
 }
@@ -147,7 +156,12 @@ static int vblank_start(struct flip_source *fs)
 	retry->fd = fs->timer_fd;
 	retry->mask = SPA_IO_IN;
 	spa_loop_add_source(fs->data_loop, retry);
+	if (fs->idle) {
+		arm_timer(fs, FLIP_IDLE_NS, FLIP_IDLE_NS);
+		return 0;
+	}
 	fs->queued = true; /* so that a first failure logs at info, once */
+	fs->last_seq = 0;
 	/* A refusal is not fatal: the retry timer asks again until the CRTC lights up. */
 	queue_vblank(fs);
 	return 0;
@@ -185,6 +199,7 @@ int flip_source_init(struct flip_source *fs, struct spa_log *log, struct spa_loo
 	fs->crtc_id = crtc_id;
 	fs->events = events;
 	fs->data = data;
+	fs->idle = true;
 	fs->source.data = fs;
 	/*
 	 * Polling exactly at the refresh rate beats against the flipper's own clock and misses or
@@ -210,6 +225,19 @@ int flip_source_start(struct flip_source *fs)
 		fs->started = true;
 	spa_log_debug(fs->log, "crtc %u: %s flip source started", fs->crtc_id, fs->ops->name);
 	return res;
+}
+
+void flip_source_set_idle(struct flip_source *fs, bool idle)
+{
+	bool started = fs->started;
+
+	if (fs->idle == idle)
+		return;
+	if (started)
+		flip_source_stop(fs);
+	fs->idle = idle;
+	if (started)
+		flip_source_start(fs);
 }
 
 void flip_source_stop(struct flip_source *fs)

@@ -43,6 +43,7 @@ struct flip_source {
 	uint32_t crtc_id;
 	uint64_t interval_ns;
 	bool started;
+	bool idle; /* nobody streams: a slow poll that only keeps the FB set learnt */
 	bool queued; /* a vblank sequence event is outstanding */
 	uint64_t last_seq; /* vblank: sequence of the last event */
 	uint64_t missed; /* vblanks (or timer periods) that passed without a tick */
@@ -52,6 +53,7 @@ struct flip_source {
 
 /* Poll this many times per refresh period without vblank; see flip-source.c. */
 #define FLIP_TIMER_OVERSAMPLE 4
+#define FLIP_IDLE_NS (100 * SPA_NSEC_PER_MSEC)
 
 /*
  * Prepares fs. vblank selects the ops; refresh_mhz sets the timer's period. card_fd stays
@@ -63,6 +65,13 @@ int flip_source_init(struct flip_source *fs, struct spa_log *log, struct spa_loo
 
 /* Adds the source to the data loop. Call from the data loop. Returns 0 or -errno. */
 int flip_source_start(struct flip_source *fs);
+
+/*
+ * Idle: no consumer, so only the scanout set needs watching; tick every FLIP_IDLE_NS instead
+ * of every vblank. A 10 Hz sample still sees every FB of a compositor's swapchain within a
+ * second. Call from the data loop.
+ */
+void flip_source_set_idle(struct flip_source *fs, bool idle);
 
 /* Removes it from the data loop. Call from the data loop. Idempotent. */
 void flip_source_stop(struct flip_source *fs);

@@ -91,6 +91,7 @@ static int do_set_started(struct spa_loop *loop, bool async, uint32_t seq, const
 
 	this->started = *(const bool *)data;
 	this->discont = true;
+	flip_source_set_idle(&this->flip, !this->started);
 	return 0;
 }
 
