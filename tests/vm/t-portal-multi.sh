@@ -33,13 +33,15 @@ portal_client --state "$OUT/state.json" --exec "$(portal_capture "$FRAMES" "$OUT
 	>"$NODE_TMP/client.log" 2>&1
 rc=$?
 cat "$NODE_TMP/client.log"
-[ "$rc" = 0 ] || portal_fail "portal client exited $rc"
+# The portal's part first; the capture's status after (the client exits 1 when --exec fails).
+[ -f "$OUT/state.json" ] || portal_fail "portal client exited $rc before Start"
 echo "--- chooser input"; cat "$OUT/chooser-input"
 [ "$(wc -l <"$OUT/chooser-input")" = 2 ] || portal_fail "the chooser did not get two monitors"
 grep -q "^card0:Virtual-2	" "$OUT/chooser-input" || portal_fail "chooser input format"
 [ "$(json_get "$OUT/state.json" 's["streams"][0]["id"]')" = Virtual-2 ] ||
 	portal_fail "the stream is not the second monitor"
 [ "$(json_get "$OUT/state.json" 's["streams"][0]["size"]')" = "[$W, $H]" ] || portal_fail "size"
+[ "$rc" = 0 ] || portal_fail "the capture through the portal failed (client exited $rc)"
 summary=$("$B/tests/tools/pattern-check" --width "$W" --height "$H" --format BGRx \
 	--crtc-index "$IDX" --quiet "$OUT/out.raw" | tail -n1)
 echo "$summary"

@@ -34,13 +34,16 @@ echo "restore_token: $TOKEN"
 [ "$(wc -l <"$OUT/chooser-runs")" = 1 ] || portal_fail "the chooser did not run once"
 
 portal_client --persist 2 --restore-token "$TOKEN" --state "$OUT/second.json" \
-	--exec "$(portal_capture "$FRAMES" "$OUT/out.raw")" >"$NODE_TMP/client2.log" 2>&1 ||
-	{ cat "$NODE_TMP/client2.log"; portal_fail "restored session failed"; }
+	--exec "$(portal_capture "$FRAMES" "$OUT/out.raw")" >"$NODE_TMP/client2.log" 2>&1
+rc=$?
 cat "$NODE_TMP/client2.log"
+# The portal's part first; the capture's status after (the client exits 1 when --exec fails).
+[ -f "$OUT/second.json" ] || portal_fail "restored session failed before Start (client exited $rc)"
 [ "$(wc -l <"$OUT/chooser-runs")" = 1 ] || portal_fail "the chooser ran for a restored session"
 [ "$(json_get "$OUT/second.json" 's["streams"][0]["id"]')" = Virtual-2 ] ||
 	portal_fail "the restored session got another monitor"
 grep -q "selected card0.Virtual-2 (restored)" "$NODE_TMP/daemon.log" || portal_fail "not restored"
+[ "$rc" = 0 ] || portal_fail "the capture through the restored session failed (client exited $rc)"
 summary=$("$B/tests/tools/pattern-check" --width "$W" --height "$H" --format BGRx \
 	--crtc-index "$IDX" --quiet "$OUT/out.raw" | tail -n1)
 echo "$summary"
