@@ -9,12 +9,15 @@
 #include "config.h"
 #include "config-file.h" /* issue 6: kmscast.conf */
 #include "daemon.h"
+#include "helper-client.h"
 #include "list.h"
+#include "probe.h"
 
 enum kmscast_mode {
 	MODE_DAEMON,
 	MODE_LIST,
 	MODE_PRINT_PORTAL, /* issue 6 */
+	MODE_PROBE,
 };
 
 struct options {
@@ -37,6 +40,8 @@ static void usage(FILE *out, const char *argv0)
 		"\n"
 		"  -l, --list          list DRM cards, connectors, CRTCs and their framebuffers\n"
 		"  -j, --json          with --list: print JSON\n"
+		"      --probe         export each active CRTC's scanout through kmscast-helper\n"
+		"                      and print its format, modifier and a pixel checksum\n"
 		"      --dri-dir DIR   where the card nodes are (default /dev/dri)\n"
 		"      --helper PATH   spawn this kmscast-helper (default $KMSCAST_HELPER, else\n"
 		"                      the installed one)\n"
@@ -58,10 +63,11 @@ static void usage(FILE *out, const char *argv0)
 static int parse_args(int argc, char **argv, struct options *opts)
 {
 	enum { OPT_DRI_DIR = 0x100, OPT_HELPER, OPT_HELPER_SOCKET, OPT_CONFIG, OPT_PRINT_PORTAL,
-		OPT_SET };
+		OPT_SET, OPT_PROBE };
 	static const struct option long_opts[] = {
 		{"list", no_argument, NULL, 'l'},
 		{"json", no_argument, NULL, 'j'},
+		{"probe", no_argument, NULL, OPT_PROBE},
 		{"dri-dir", required_argument, NULL, OPT_DRI_DIR},
 		{"helper", required_argument, NULL, OPT_HELPER},
 		{"helper-socket", required_argument, NULL, OPT_HELPER_SOCKET},
@@ -87,6 +93,9 @@ static int parse_args(int argc, char **argv, struct options *opts)
 			break;
 		case 'j':
 			opts->json = true;
+			break;
+		case OPT_PROBE:
+			opts->mode = MODE_PROBE;
 			break;
 		case OPT_DRI_DIR:
 			opts->dri_dir = optarg;
@@ -139,6 +148,33 @@ static int parse_args(int argc, char **argv, struct options *opts)
 	return 0;
 }
 
+/* --helper and --helper-socket win over the config file's helper keys. */
+static void pick_helper(const struct options *opts, const struct kmscast_config *cfg,
+		const char **helper_path, const char **helper_socket)
+{
+	*helper_path = opts->helper_path;
+	*helper_socket = opts->helper_socket;
+	if (opts->helper_path || opts->helper_socket)
+		return;
+	if (cfg->helper_mode == CONFIG_HELPER_SOCKET)
+		*helper_socket = cfg->helper_socket;
+	else if (cfg->helper_path[0])
+		*helper_path = cfg->helper_path;
+}
+
+static int run_probe(const struct options *opts, const struct kmscast_config *cfg)
+{
+	struct helper_client_options hopts = {0};
+	int ret;
+
+	pick_helper(opts, cfg, &hopts.helper_path, &hopts.socket_path);
+	hopts.mode = hopts.socket_path ? HELPER_MODE_SOCKET : HELPER_MODE_SPAWN;
+	ret = kmscast_probe(&hopts, stdout);
+	if (ret < 0)
+		fprintf(stderr, "kmscast: probe failed: %s\n", strerror(-ret));
+	return ret < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct options opts = {.mode = MODE_DAEMON, .dri_dir = "/dev/dri"};
@@ -161,23 +197,17 @@ int main(int argc, char **argv)
 		return ret < 0 ? 1 : 0;
 	case MODE_PRINT_PORTAL:
 		return config_write_portal_file(&cfg, stdout) < 0 ? 1 : 0;
+	case MODE_PROBE:
+		return run_probe(&opts, &cfg);
 	case MODE_DAEMON:
 	default: {
 		struct daemon_options dopts = {
 			.dri_dir = opts.dri_dir,
-			.helper_path = opts.helper_path,
-			.helper_socket = opts.helper_socket,
 			.config = &cfg,
 			.portal = cfg.portal,
 		};
 
-		/* --helper and --helper-socket win over the config file's helper keys. */
-		if (!opts.helper_path && !opts.helper_socket) {
-			if (cfg.helper_mode == CONFIG_HELPER_SOCKET)
-				dopts.helper_socket = cfg.helper_socket;
-			else if (cfg.helper_path[0])
-				dopts.helper_path = cfg.helper_path;
-		}
+		pick_helper(&opts, &cfg, &dopts.helper_path, &dopts.helper_socket);
 
 		return kmscast_daemon_run(&dopts, &argc, &argv);
 	}
