@@ -236,6 +236,7 @@ static int show_by_modeset(struct producer *p, struct output *o, int index)
 	uint64_t t;
 	int ret;
 
+	o->prepared = -1;
 	ret = paint(p, o, &o->fbs[index], o->frame);
 	if (ret < 0)
 		return ret;
@@ -322,20 +323,53 @@ static int next_back_buffer(struct producer *p, struct output *o)
 	return back;
 }
 
+/*
+ * Timer pacing emulates vblank: flips go out on an absolute grid of slots one period apart.
+ * A slot missed by more than a quarter period is skipped, as hardware would show the frame
+ * a vblank later; catching up instead would flip faster than the refresh rate. Returns
+ * whether the current slot was missed (and next_ns moved on).
+ */
+static bool slot_missed(struct output *o, uint64_t now)
+{
+	uint64_t slack = o->period_ns / 4, missed;
+
+	if (o->vblank_paced || now <= o->next_ns + slack)
+		return false;
+	missed = (now - o->next_ns - slack) / o->period_ns + 1;
+	o->next_ns += missed * o->period_ns;
+	o->skipped_slots += missed;
+	return true;
+}
+
+static bool slot_due(struct output *o, uint64_t now)
+{
+	if (o->state != OUTPUT_OFF)
+		slot_missed(o, now);
+	return o->next_ns <= now;
+}
+
 static int flip_next(struct producer *p, struct output *o)
 {
 	uint64_t frame = o->frame + 1;
-	int back, ret;
+	int back = o->prepared, ret;
 
-	if (p->opts.recreate_every && frame % p->opts.recreate_every == 0)
-		o->generation++;
-	back = next_back_buffer(p, o);
-	if (back < 0)
-		return back;
-	ret = paint(p, o, &o->fbs[back], frame);
-	if (ret < 0)
-		return ret;
+	if (back < 0) {
+		if (p->opts.recreate_every && frame % p->opts.recreate_every == 0)
+			o->generation++;
+		back = next_back_buffer(p, o);
+		if (back < 0)
+			return back;
+		ret = paint(p, o, &o->fbs[back], frame);
+		if (ret < 0)
+			return ret;
+	}
+	/* Painting can take milliseconds under TCG: keep the frame for the next slot if this
+	 * one has passed meanwhile. */
+	o->prepared = back;
 	o->submit_ns = now_ns();
+	if (slot_missed(o, o->submit_ns))
+		return 0;
+	o->prepared = -1;
 	if (drmModePageFlip(
 		    p->drm_fd, o->crtc_id, o->fbs[back].fb_id, DRM_MODE_PAGE_FLIP_EVENT, o) < 0) {
 		ret = -errno;
@@ -405,24 +439,6 @@ static void schedule_next(struct output *o, uint64_t now)
 		o->next_ns = now;
 	else
 		o->next_ns += o->period_ns;
-}
-
-/*
- * Timer pacing emulates vblank: flips go out on an absolute grid of slots one period apart.
- * A slot missed by more than a quarter period is skipped, as hardware would show the frame
- * a vblank later; catching up instead would flip faster than the refresh rate. Returns
- * whether the output is due now.
- */
-static bool slot_due(struct output *o, uint64_t now)
-{
-	uint64_t slack = o->period_ns / 4, missed;
-
-	if (o->vblank_paced || o->state == OUTPUT_OFF || now <= o->next_ns + slack)
-		return o->next_ns <= now;
-	missed = (now - o->next_ns - slack) / o->period_ns + 1;
-	o->next_ns += missed * o->period_ns;
-	o->skipped_slots += missed;
-	return o->next_ns <= now;
 }
 
 static void on_flip(int fd, unsigned int seq, unsigned int sec, unsigned int usec,

@@ -160,6 +160,7 @@ static int setup_output(int drm_fd, const struct producer_options *opts, const d
 	out->crtc_index = (uint32_t)crtc_index;
 	out->crtc_id = res->crtcs[crtc_index];
 	out->pending = -1;
+	out->prepared = -1;
 	out->front = -1;
 	out->cursor.shown = -1;
 

@@ -61,6 +61,7 @@ struct output {
 	uint32_t generation; /* bumped by --recreate; stale buffers are replaced lazily */
 	int front; /* index of the buffer on screen */
 	int pending; /* index of the buffer being flipped to, -1 if none */
+	int prepared; /* index of a buffer painted with frame + 1 that missed its slot, or -1 */
 
 	enum output_state state;
 	uint64_t frame; /* frame number on screen */
