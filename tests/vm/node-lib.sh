@@ -18,6 +18,13 @@ mkdir -p "$OUT"
 chown "$KMSCAST_TEST_UID:$KMSCAST_TEST_UID" "$OUT"
 SYS_SPA=$(pkg-config --variable=plugindir libspa-0.2 2>/dev/null || echo /usr/lib/x86_64-linux-gnu/spa-0.2)
 
+# NODE_KEEP=DIR (a --share of the bench): copy every log and capture there on exit.
+node_keep() {
+	[ -n "${NODE_KEEP:-}" ] && cp -r "$NODE_TMP"/*.log "$OUT" "$NODE_KEEP/" 2>/dev/null
+	return 0
+}
+trap node_keep EXIT
+
 node_setup() {
 	# Nothing is installed: PipeWire's plugins plus ours, side by side, for SPA_PLUGIN_DIR.
 	mkdir -p "$NODE_TMP/spa"
@@ -103,6 +110,61 @@ rt_boost() {
 	for t in /proc/"$1"/task/*; do
 		chrt -f -p "${2:-20}" "${t##*/}" >/dev/null 2>&1
 	done
+}
+
+# node_producer ARGS...: the test producer on card0 (niced: see t-node-gst.sh), waits for
+# "ready"; sets PRODUCER_PID and CONNECTOR.
+node_producer() {
+	nice -n 15 "$B/tests/tools/kms-producer" --log "$NODE_TMP/producer.log" "$@" &
+	PRODUCER_PID=$!
+	for _ in $(seq 150); do
+		grep -q '^ready' "$NODE_TMP/producer.log" 2>/dev/null && break
+		sleep 0.1
+	done
+	grep -q '^ready' "$NODE_TMP/producer.log" || vm_fail "producer did not start"
+	CONNECTOR=$(sed -n 's/^mode .*connector=\([^ ]*\).*/\1/p' "$NODE_TMP/producer.log" | head -n 1)
+}
+
+node_stop_producer() {
+	kill "$PRODUCER_PID" 2>/dev/null
+	wait "$PRODUCER_PID" 2>/dev/null
+}
+
+# shm_consumer NAME ARGS...: pw-shm-consumer as the test user, output in $OUT/NAME.log.
+shm_consumer() {
+	_name=$1
+	shift
+	as_user "$B/tests/tools/pw-shm-consumer" "$@" >"$OUT/$_name.log" 2>"$OUT/$_name.err"
+}
+
+# frames_of LOG: the decoded frame numbers of a pw-shm-consumer log, one per line.
+frames_of() {
+	sed -n 's/^buf .* frame=\([0-9-]*\) .*/\1/p' "$1"
+}
+
+# check_frames LOG MAX_GAPS: every buffer decoded, strictly increasing (no duplicate, none
+# backwards), at most MAX_GAPS missing frames in all. Prints a summary line.
+check_frames() {
+	frames_of "$1" | awk -v max="$2" -v name="$1" '
+		{ n++ }
+		$1 < 0 { bad++; next }
+		prev != "" && $1 <= prev { back++ }
+		prev != "" && $1 > prev + 1 { gaps += $1 - prev - 1 }
+		{ prev = $1; if (first == "") first = $1 }
+		END {
+			printf "%s: buffers=%d first=%s last=%s undecodable=%d backwards_or_dup=%d missing=%d\n",
+				name, n, first, prev, bad, back, gaps
+			exit !(n > 0 && bad == 0 && back == 0 && gaps <= max)
+		}'
+}
+
+# stream_missed: vblanks (or poll periods) the node itself reports sleeping through in its
+# first stream, plus frames it dropped. A flip lost that way is the bench's scheduling (two
+# TCG vCPUs shared with other VMs), not a frame the node failed to deliver; tests allow
+# exactly these as gaps, and fail on any other loss, duplicate or reordering.
+stream_missed() {
+	sed -n 's/.*stream stats: .* dropped-busy \([0-9]*\) dropped-unknown \([0-9]*\) .* missed-[a-z]* \([0-9]*\) .*/\1 \2 \3/p' \
+		"$NODE_TMP/daemon.log" | head -n 1 | awk '{ print $1 + $2 + $3 }'
 }
 
 node_stats() {

@@ -81,8 +81,17 @@ wait "$PRODUCER" 2>/dev/null
 echo "--- daemon log (tail)"; grep -v "^$" "$NODE_TMP/daemon.log" | tail -n 25
 [ "$GST_RC" = 0 ] || { cat "$NODE_TMP/gst.log"; vm_fail "gst-launch exited $GST_RC"; }
 FAILS=
-"$B/tests/tools/pattern-check" --width "$W" --height "$H" --format BGRx --expect-consecutive \
-	--quiet "$OUT/out.raw" || FAILS="$FAILS consecutive"
+# Every decoded frame whole, in order, none twice; a gap only where the node itself reports
+# a vblank it slept through (bench scheduling) -- NODE_STRICT=1 allows none at all.
+verdict=$("$B/tests/tools/pattern-check" --width "$W" --height "$H" --format BGRx --quiet \
+	"$OUT/out.raw" | tail -n 1)
+echo "$verdict"
+missed=$(stream_missed)
+[ "${NODE_STRICT:-0}" = 1 ] && missed=0
+echo "node-reported misses: ${missed:-?}"
+echo "$verdict" | awk -v max="${missed:-0}" '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+	END { exit !(v["frames"] > 0 && v["decoded"] == v["frames"] && v["duplicates"] == 0 &&
+		v["backwards"] == 0 && v["gaps"] <= max) }' || FAILS="$FAILS frames"
 echo "gst dma-buf inodes: $(echo $GST_INODES)"
 echo "daemon dma-buf inodes: $(echo $DAEMON_INODES)"
 [ -n "$GST_INODES" ] || FAILS="$FAILS zero-copy(no-dmabuf)"

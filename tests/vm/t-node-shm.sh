@@ -1,0 +1,45 @@
+#!/bin/bash
+# SHM path: a pw_stream consumer that offers no dma-buf (formats without modifier, MemFd and
+# MemPtr buffers only) gets MemFd buffers filled by the node's CPU copy, with the right
+# pixels: every buffer decodes, frames only move forward, and pattern-check agrees on the
+# raw capture. Also checks the metadata: header seq increases, pts is CLOCK_MONOTONIC-ish and
+# increasing, crop is the full mode.
+# Run: tests/vm/run --kms vkms|virtio-gpu --with wireplumber -- tests/vm/t-node-shm.sh
+set -u
+. "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
+. "$KMSCAST_SRC_DIR/tests/vm/node-lib.sh"
+FRAMES=${FRAMES:-90}
+
+node_setup
+node_producer --rate 60 --duration 120 --buffers 6 --mode 640x480
+node_start_daemon
+rt_boost "$DAEMON_PID"
+rt_boost "$(pgrep -x pipewire | head -n 1)"
+ID=$(node_wait "kmscast.card0.$CONNECTOR") || exit 1
+sleep 1
+
+shm_consumer shm --target "$ID" --frames "$FRAMES" --out "$OUT/shm.raw" --timeout 60
+RC=$?
+node_stop_daemon
+node_stop_producer
+cat "$OUT/shm.err"
+grep "stream stats\|use_buffers\|buffers over" "$NODE_TMP/daemon.log" | sed 's/.*\] //'
+[ "$RC" = 0 ] || { cat "$NODE_TMP/daemon.log" | tail -20; vm_fail "consumer failed ($RC)"; }
+head -n 3 "$OUT/shm.log"
+FAILS=
+grep -q "path shm" "$NODE_TMP/daemon.log" || FAILS="$FAILS not-shm-path"
+data=$(sed -n 's/^buf .* data=\([a-z]*\) .*/\1/p' "$OUT/shm.log" | sort -u | tr '\n' ' ')
+[ "$data" = "memfd " ] || FAILS="$FAILS data-types($data)"
+missed=$(stream_missed)
+echo "node-reported misses: ${missed:-?}"
+check_frames "$OUT/shm.log" "${missed:-0}" || FAILS="$FAILS frames"
+"$B/tests/tools/pattern-check" --width 640 --height 480 --format BGRx --quiet \
+	"$OUT/shm.raw" || FAILS="$FAILS pattern-check"
+# Header: seq strictly increasing, pts increasing and within the last hour of uptime.
+awk '/^buf / { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+	if (ps != "" && (v["seq"] <= ps || v["pts"] <= pp)) bad++
+	ps = v["seq"]; pp = v["pts"]; if (v["crop"] != "0,0,640,480") crop++ }
+	END { printf "header: seq/pts not increasing %d, crop wrong %d\n", bad, crop; exit (bad + crop) > 0 }' \
+	"$OUT/shm.log" || FAILS="$FAILS header"
+[ -z "$FAILS" ] || vm_fail "$FAILS"
+echo "PASS t-node-shm"
