@@ -43,8 +43,12 @@
 #define DEFAULT_SLOTS 16
 #define MIN_SLOTS 2
 
-/* How long the set must stay unchanged before the link is renegotiated. */
-#define RENEGOTIATE_DEBOUNCE_NS (60 * SPA_NSEC_PER_MSEC)
+/*
+ * How long the set must stay unchanged before the link is renegotiated: longer than one turn
+ * of a compositor's swapchain (3 or 4 FBs at 60 Hz), so that a re-created swapchain costs one
+ * reallocation, not one per FB. Frames on FBs outside the buffers are lost meanwhile.
+ */
+#define RENEGOTIATE_DEBOUNCE_NS (120 * SPA_NSEC_PER_MSEC)
 
 enum source_path {
 	PATH_NONE,

@@ -62,7 +62,11 @@ static void retire(struct scanout_set *set, uint32_t i, struct scanout_fb *dead,
 	memset(&set->fbs[set->n], 0, sizeof(set->fbs[0]));
 }
 
-/* Makes room in a full set: FBs the compositor destroyed first, then the oldest. */
+/*
+ * Drops the FBs the compositor destroyed (a re-created swapchain leaves the whole old one
+ * behind), then, if the set is still full, the oldest. One GETFB2 per entry, only when an FB
+ * joins.
+ */
 static void prune(struct impl *this, struct scanout_set *set, struct scanout_fb *dead,
 		uint32_t *n_dead)
 {
@@ -109,7 +113,7 @@ int source_learn_now(struct impl *this)
 	if (format_change) {
 		while (next->n > 0)
 			retire(next, 0, dead, &n_dead);
-	} else if (next->n == MAX_SCANOUT_FBS) {
+	} else {
 		prune(this, next, dead, &n_dead);
 	}
 	if (this->path == PATH_SHM && this->n_slots > 0)
