@@ -1,0 +1,39 @@
+#!/bin/bash
+# Two consumers on one node: unmodified gst pipewiresrc and pw-shm-consumer --dmabuf stream
+# at the same time; both receive whole frames in order (the second link reuses the node's
+# buffers: PipeWire allocates once per output port).
+# Run: tests/vm/run --kms vkms --with wireplumber -- tests/vm/t-node-two.sh
+set -u
+. "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
+. "$KMSCAST_SRC_DIR/tests/vm/node-lib.sh"
+FRAMES=${FRAMES:-90}
+
+node_setup
+gst_warm_registry
+node_producer --rate 60 --duration 120 --buffers 6 --mode 640x480
+node_start_daemon
+rt_boost "$DAEMON_PID"
+rt_boost "$(pgrep -x pipewire | head -n 1)"
+ID=$(node_wait "kmscast.card0.$CONNECTOR") || exit 1
+gst_wait_registry
+shm_consumer two --target "$ID" --dmabuf --frames $((FRAMES * 3)) --timeout 90 &
+SHM=$!
+sleep 2
+as_user gst-launch-1.0 -q pipewiresrc path="$ID" num-buffers="$FRAMES" ! videoconvert ! \
+	video/x-raw,format=BGRx ! filesink location="$OUT/gst.raw" >"$NODE_TMP/gst.log" 2>&1
+GST_RC=$?
+wait "$SHM"
+SHM_RC=$?
+node_stop_daemon
+node_stop_producer
+grep "stream stats\|buffers over" "$NODE_TMP/daemon.log" | sed 's/.*\] //'
+FAILS=
+[ "$GST_RC" = 0 ] || FAILS="$FAILS gst-exit($GST_RC)"
+[ "$SHM_RC" = 0 ] || FAILS="$FAILS shm-exit($SHM_RC)"
+verdict=$("$B/tests/tools/pattern-check" --width 640 --height 480 --format BGRx --quiet \
+	"$OUT/gst.raw" | tail -n 1)
+echo "gst: $verdict"
+echo "$verdict" | grep -q "frames=$FRAMES decoded=$FRAMES .*duplicates=0 backwards=0" || FAILS="$FAILS gst-frames"
+check_frames "$OUT/two.log" 1000000 || FAILS="$FAILS shm-frames"
+[ -z "$FAILS" ] || vm_fail "$FAILS"
+echo "PASS t-node-two"
