@@ -1,0 +1,85 @@
+#!/bin/bash
+# PipeWire hosts the node itself: the config fragment spa-plugin/kmscast.conf (factory
+# mapping) plus a context.objects entry for card0's output, in the test user's
+# pipewire.conf.d. No kmscast daemon runs. WirePlumber links gst pipewiresrc to the node, and
+# the frames decode, in order; the dma-bufs gst holds are the ones the PipeWire process got
+# from the helper.
+# Run: tests/vm/run --kms vkms --with dbus -- tests/vm/t-node-pwhosted.sh
+set -u
+. "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
+. "$KMSCAST_SRC_DIR/tests/vm/node-lib.sh"
+FRAMES=${FRAMES:-60}
+
+node_setup
+gst_warm_registry
+node_producer --rate 60 --duration 120 --buffers 6 --mode 640x480
+NAME=kmscast.card0.$CONNECTOR
+
+conf=/run/kmscast-test/.config/pipewire/pipewire.conf.d
+mkdir -p "$conf"
+cp "$KMSCAST_SRC_DIR/spa-plugin/kmscast.conf" "$conf/50-kmscast.conf"
+cat >"$conf/60-kmscast-outputs.conf" <<CONF
+context.objects = [
+    { factory = spa-node-factory
+        args = {
+            factory.name      = api.kmscast.source
+            library.name      = kmscast/libspa-kmscast
+            node.name         = $NAME
+            kmscast.card      = card0
+            kmscast.connector = $CONNECTOR
+        }
+    }
+]
+CONF
+chown -R "$KMSCAST_TEST_UID:$KMSCAST_TEST_UID" /run/kmscast-test/.config
+
+as_user env SPA_PLUGIN_DIR="$SPA_PLUGIN_DIR" KMSCAST_HELPER="$KMSCAST_HELPER" PIPEWIRE_DEBUG=3 \
+	pipewire >"$NODE_TMP/pipewire.log" 2>&1 &
+PW_JOB=$!
+wait_for_file /run/user/1000/pipewire-0 20 || { cat "$NODE_TMP/pipewire.log"; vm_fail "no pipewire"; }
+wpconf=$NODE_TMP/wireplumber
+cp -r /usr/share/wireplumber "$wpconf"
+: >"$wpconf/bluetooth.lua.d/90-enable-all.lua"
+chmod -R a+rX "$wpconf"
+WIREPLUMBER_CONFIG_DIR=$wpconf as_user wireplumber >"$NODE_TMP/wireplumber.log" 2>&1 &
+WP_JOB=$!
+PW_PID=$(pgrep -P "$PW_JOB" -x pipewire)
+rt_boost "$PW_PID"
+ID=$(wait_for_pw_node "$NAME" 30 && pw_node_id "$NAME") ||
+	{ tail -n 30 "$NODE_TMP/pipewire.log"; vm_fail "no node $NAME in PipeWire"; }
+echo "node $NAME id $ID, hosted by pipewire pid $PW_PID"
+sleep 1
+gst_wait_registry
+as_user gst-launch-1.0 -q pipewiresrc path="$ID" num-buffers="$FRAMES" ! videoconvert ! \
+	video/x-raw,format=BGRx ! filesink location="$OUT/hosted.raw" >"$NODE_TMP/gst.log" 2>&1 &
+GST=$!
+GST_INODES=
+while kill -0 "$GST" 2>/dev/null; do
+	gst_pid=$(pgrep -P "$GST" -x gst-launch-1.0) &&
+		GST_INODES=$(printf '%s\n%s\n' "$GST_INODES" "$(dmabuf_inodes "$gst_pid")" | sed '/^$/d' | sort -u)
+	sleep 0.02
+done
+wait "$GST"
+GST_RC=$?
+PW_INODES=$(dmabuf_inodes "$PW_PID")
+grep "stream stats\|buffers over\|joins" "$NODE_TMP/pipewire.log" | sed 's/.*\] //' | tail -n 8
+kill "$WP_JOB" "$PW_JOB" 2>/dev/null
+node_stop_producer
+[ "$GST_RC" = 0 ] || { cat "$NODE_TMP/gst.log"; vm_fail "gst exited $GST_RC"; }
+FAILS=
+verdict=$("$B/tests/tools/pattern-check" --width 640 --height 480 --format BGRx --quiet \
+	"$OUT/hosted.raw" | tail -n 1)
+echo "$verdict"
+# The frames are the producer's, in order. A torn frame is gst reading a scanout buffer the
+# producer already repaints (zero copy gives no slack beyond the swapchain); allow 10%.
+echo "$verdict" | awk -v n="$FRAMES" '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+	END { exit !(v["frames"] == n && v["decoded"] >= n * 0.9 && v["duplicates"] == 0 &&
+		v["backwards"] == 0 && v["bad"] == 0) }' || FAILS="$FAILS frames"
+echo "gst dma-buf inodes: $(echo $GST_INODES); pipewire's: $(echo $PW_INODES)"
+for i in $GST_INODES; do
+	echo "$PW_INODES" | grep -qx "$i" || FAILS="$FAILS inode-$i"
+done
+# Informational: t-node-gst asserts zero copy through the daemon.
+[ -n "$GST_INODES" ] || echo "note: no dma-buf fd of gst was sampled"
+[ -z "$FAILS" ] || vm_fail "$FAILS"
+echo "PASS t-node-pwhosted"
