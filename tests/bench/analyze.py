@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+"""Turns the benchmark's raw logs (tests/bench/guest-bench.sh) into the table and JSON.
+
+Accounting, per contestant log (pw-min-consumer's or kmsgrab-probe's):
+  - The window is [start_ns, end_ns] from the log; "flipped" is the number of producer
+    flips (on that contestant's CRTC) whose completion time falls inside it.
+  - kmscast: each buffer's frame number is decoded from the pixels (pattern.h). ffmpeg:
+    each grab's FB id and time map to the last flip at or before the grab that showed that
+    FB (the frame on screen when kmsgrab read the plane).
+  - distinct = producer frames in the window that arrived at least once; dups = buffers
+    beyond the first for a frame; gaps = flipped - distinct; undecoded = buffers without
+    a readable frame (torn, or the node's cursor-only buffers).
+  - latency = receipt (grab) time - flip completion time of that frame, first receipt.
+  - cpu/frame = run time (sum of the threads' sum_exec_runtime, ns precision) of the
+    measured processes over the window / distinct frames; ticks (utime+stime, 10 ms)
+    are shown too, as the brief asks for them.
+"""
+import json
+import os
+import re
+import statistics
+import sys
+
+KV = re.compile(r"(\w+)=(\S+)")
+
+
+def kv(line):
+    return dict(KV.findall(line))
+
+
+def load_producer(path):
+    flips = {}  # crtc index -> list of (t_ns, frame, fb)
+    sizes = {}
+    for line in open(path):
+        if line.startswith("flip "):
+            d = kv(line)
+            flips.setdefault(int(d["index"]), []).append(
+                (int(d["t_ns"]), int(d["frame"]), int(d["fb"])))
+        elif line.startswith("mode "):
+            d = kv(line)
+            sizes[int(d["index"])] = d["size"]
+    return flips, sizes
+
+
+def load_contestant(path):
+    recs, window, watch, consumer = [], {}, [], {}
+    for line in open(path):
+        if line.startswith("buf "):
+            d = kv(line)
+            recs.append((int(d["t_ns"]), int(d["frame"]), int(d["size"])))
+        elif line.startswith("grab "):
+            d = kv(line)
+            recs.append((int(d["t_ns"]), None, int(d["fb"])))
+        elif line.startswith("window "):
+            window = {k: int(v) for k, v in kv(line).items()}
+        elif line.startswith("watch "):
+            watch.append(kv(line))
+        elif line.startswith("consumer "):
+            consumer = kv(line)
+    return recs, window, watch, consumer
+
+
+def frame_for_grab(flips, t, fb):
+    """The producer frame whose FB was on screen at t, by binary search."""
+    lo, hi = 0, len(flips)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if flips[mid][0] <= t:
+            lo = mid + 1
+        else:
+            hi = mid
+    i = lo - 1
+    if i < 0:
+        return None
+    # kmsgrab may read the plane a moment before the event timestamp reaches us; trust
+    # the FB id: walk back at most a few flips to the one that showed it.
+    for j in range(i, max(i - 4, -1), -1):
+        if flips[j][2] == fb:
+            return flips[j][1]
+    return None
+
+
+def percentile(values, p):
+    if not values:
+        return None
+    v = sorted(values)
+    k = min(len(v) - 1, max(0, int(round(p / 100.0 * (len(v) - 1)))))
+    return v[k]
+
+
+def analyze(path, flips_by_crtc, crtc, bpp=4, size=None):
+    recs, window, watch, consumer = load_contestant(path)
+    flips = flips_by_crtc.get(crtc, [])
+    t0, t1 = window.get("start_ns", 0), window.get("end_ns", 0)
+    flip_time = {f: t for t, f, _ in flips}
+    in_window = [f for t, f, _ in flips if t0 <= t <= t1]
+    first_seen, counts, undecoded = {}, {}, 0
+    for t, frame, extra in recs:
+        if not (t0 <= t <= t1):
+            continue
+        if frame is None:  # a kmsgrab grab: extra is the FB id
+            frame = frame_for_grab(flips, t, extra)
+        if frame is None or frame < 0:
+            undecoded += 1
+            continue
+        counts[frame] = counts.get(frame, 0) + 1
+        first_seen.setdefault(frame, t)
+    wanted = set(in_window)
+    distinct = len(wanted & set(counts))
+    dups = sum(c - 1 for c in counts.values())
+    lat = [(first_seen[f] - flip_time[f]) / 1e6 for f in first_seen if f in flip_time]
+    procs = {}
+    for w in watch:
+        procs.setdefault(w["name"], {"run_ns": 0, "ticks": 0, "hwm_kb": 0})
+        p = procs[w["name"]]
+        p["run_ns"] += int(w["run_ns"])
+        p["ticks"] += int(w["ticks"])
+        p["hwm_kb"] = max(p["hwm_kb"], int(w["hwm_kb"]))
+    return {
+        "log": os.path.basename(path),
+        "complete": bool(window.get("complete", 0)),
+        "window_s": (t1 - t0) / 1e9 if t1 > t0 else 0,
+        "buffers": sum(counts.values()) + undecoded,
+        "flipped": len(in_window),
+        "distinct": distinct,
+        "dups": dups,
+        "gaps": len(in_window) - distinct,
+        "undecoded": undecoded,
+        "lat_med_ms": statistics.median(lat) if lat else None,
+        "lat_p99_ms": percentile(lat, 99),
+        "procs": procs,
+        "data": consumer.get("data", "dmabuf" if "ffmpeg" in path else None),
+        "size": size,
+    }
+
+
+def metas(path):
+    d = {}
+    if os.path.exists(path):
+        for line in open(path):
+            if "=" in line:
+                k, v = line.rstrip("\n").split("=", 1)
+                d.setdefault(k, v)
+    return d
+
+
+def scenario(dirpath):
+    flips, sizes = load_producer(os.path.join(dirpath, "producer.log"))
+    groups = {}
+    for name in sorted(os.listdir(dirpath)):
+        m = re.match(r"(ffmpeg)\.(\d+)\.log$", name) or \
+            re.match(r"(kmscast-\w+-x\d+)\.(\d+)\.\d+\.log$", name)
+        if not m:
+            continue
+        crtc = int(m.group(2))
+        r = analyze(os.path.join(dirpath, name), flips, crtc, size=sizes.get(crtc))
+        r["load"] = metas(os.path.join(dirpath, name[:-4] + ".meta")).get("load")
+        groups.setdefault(m.group(1), []).append(r)
+    rows = []
+    for name, rs in groups.items():
+        rows.append(summarize(os.path.basename(dirpath), name, rs))
+    return rows
+
+
+def summarize(scen, name, rs):
+    """One table row: consumers' frame figures summed/merged, CPU of the serving side."""
+    w, h = (int(x) for x in (rs[0]["size"] or "0x0").split("x"))
+    shm = name.startswith("kmscast-shm")
+    ffmpeg = name == "ffmpeg"
+    distinct = sum(r["distinct"] for r in rs)
+    # The serving side: ffmpeg itself, or kmscast's daemon + helper (the first consumer's
+    # window; all consumers of a set run at once). PipeWire's server is shown apart.
+    if ffmpeg:
+        serve = {k: sum(r["procs"].get("ffmpeg", {}).get(k, 0) for r in rs)
+                 for k in ("run_ns", "ticks")}
+        hwm = max(r["procs"].get("ffmpeg", {}).get("hwm_kb", 0) for r in rs)
+        pw = None
+    else:
+        # one consumer per node carries the watch; with K consumers on one node the
+        # daemon's CPU is counted once, from consumer 1 of each node
+        firsts = [r for r in rs if r["log"].endswith(".1.log")] or rs[:1]
+        serve = {k: sum(r["procs"].get("kmscast", {}).get(k, 0)
+                        + r["procs"].get("kmscast-helper", {}).get(k, 0) for r in firsts)
+                 for k in ("run_ns", "ticks")}
+        hwm = max(r["procs"].get("kmscast", {}).get("hwm_kb", 0) for r in rs)
+        hwm_helper = max(r["procs"].get("kmscast-helper", {}).get("hwm_kb", 0) for r in rs)
+        hwm = hwm + hwm_helper
+        pw = sum(r["procs"].get("pipewire", {}).get("run_ns", 0) for r in firsts)
+        firsts_distinct = sum(r["distinct"] for r in firsts)
+    per_frame_distinct = distinct if ffmpeg else firsts_distinct
+    lat_med = [r["lat_med_ms"] for r in rs if r["lat_med_ms"] is not None]
+    lat_p99 = [r["lat_p99_ms"] for r in rs if r["lat_p99_ms"] is not None]
+    return {
+        "scenario": scen,
+        "contestant": name,
+        "consumers": len(rs),
+        "size": f"{w}x{h}",
+        "path": "shm copy" if shm else ("dma-buf (kmsgrab)" if ffmpeg else "dma-buf"),
+        "complete": all(r["complete"] for r in rs),
+        "flipped": sum(r["flipped"] for r in rs),
+        "distinct": distinct,
+        "dups": sum(r["dups"] for r in rs),
+        "gaps": sum(r["gaps"] for r in rs),
+        "undecoded": sum(r["undecoded"] for r in rs),
+        "cpu_us_per_frame": serve["run_ns"] / 1e3 / per_frame_distinct if per_frame_distinct else None,
+        "cpu_ticks": serve["ticks"],
+        "pipewire_us_per_frame": (pw / 1e3 / per_frame_distinct) if pw is not None and per_frame_distinct else None,
+        "copied_bytes_per_frame": w * h * 4 if shm else 0,
+        "lat_med_ms": statistics.median(lat_med) if lat_med else None,
+        "lat_p99_ms": max(lat_p99) if lat_p99 else None,
+        "peak_rss_kb": hwm,
+        "load": rs[0].get("load"),
+        "per_consumer": rs,
+    }
+
+
+def fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+
+
+def table(rows):
+    hdr = ("scenario", "contestant", "n", "path", "flipped", "distinct", "dups", "gaps",
+           "cpu us/frame", "pw us/frame", "copied B/frame", "lat med ms", "lat p99 ms",
+           "peak RSS MB", "load")
+    out = [hdr]
+    for r in rows:
+        out.append((r["scenario"], r["contestant"], str(r["consumers"]), r["path"],
+                    str(r["flipped"]), str(r["distinct"]), str(r["dups"]), str(r["gaps"]),
+                    fmt(r["cpu_us_per_frame"], ".0f"), fmt(r["pipewire_us_per_frame"], ".0f"),
+                    str(r["copied_bytes_per_frame"]), fmt(r["lat_med_ms"], ".1f"),
+                    fmt(r["lat_p99_ms"], ".1f"), fmt(r["peak_rss_kb"] / 1024, ".1f"),
+                    (r["load"] or "-").split()[0]))
+    widths = [max(len(row[i]) for row in out) for i in range(len(hdr))]
+    lines = []
+    for i, row in enumerate(out):
+        lines.append("| " + " | ".join(c.ljust(widths[j]) for j, c in enumerate(row)) + " |")
+        if i == 0:
+            lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def flatness(rows):
+    """Zero-copy cost flat across resolution: 4K per-frame CPU within 1.5x of 1080p."""
+    def find(s):
+        for r in rows:
+            if r["scenario"] == s and r["contestant"] == "kmscast-dmabuf-x1":
+                return r["cpu_us_per_frame"]
+        return None
+    a, b = find("vkms-1080p"), find("vkms-4k")
+    if a is None or b is None:
+        return None
+    return {"1080p_us": a, "4k_us": b, "ratio": b / a, "flat": b / a <= 1.5}
+
+
+def main():
+    out_dir = sys.argv[1]
+    rows = []
+    for d in sorted(os.listdir(out_dir)):
+        p = os.path.join(out_dir, d)
+        if os.path.isfile(os.path.join(p, "producer.log")):
+            rows.extend(scenario(p))
+    flat = flatness(rows)
+    print(table(rows))
+    if flat:
+        print(f"\nzero-copy per-frame CPU 1080p {flat['1080p_us']:.0f} us, 4K {flat['4k_us']:.0f} us"
+              f" (x{flat['ratio']:.2f}): {'FLAT' if flat['flat'] else 'NOT FLAT'}")
+    json_path = sys.argv[2] if len(sys.argv) > 2 else os.path.join(out_dir, "bench.json")
+    with open(json_path, "w") as f:
+        json.dump({"rows": rows, "zero_copy_flat": flat}, f, indent=1)
+    print(f"\nJSON: {json_path}")
+
+
+if __name__ == "__main__":
+    main()
