@@ -121,11 +121,17 @@ static int impl_node_send_command(void *object, const struct spa_command *comman
 
 	switch (SPA_NODE_COMMAND_ID(command)) {
 	case SPA_NODE_COMMAND_Start:
-		if (!this->have_format || this->n_slots == 0) {
-			spa_log_error(this->log, "%s: start without %s", this->name,
-					this->have_format ? "buffers" : "a format");
+		if (!this->have_format) {
+			spa_log_error(this->log, "%s: start without a format", this->name);
 			return -EIO;
 		}
+		/*
+		 * A renegotiation we asked for can race the graph's Start: the buffers are on
+		 * their way. Ticks output nothing until they arrive; failing here would only put
+		 * the node in the error state for a round trip.
+		 */
+		if (this->n_slots == 0)
+			spa_log_debug(this->log, "%s: start before buffers", this->name);
 		set_started(this, true);
 		this->stream_base = this->stats;
 		this->stream_base_missed = this->flip.missed;
