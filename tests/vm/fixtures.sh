@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Shell helpers for scripts that run inside the kmscast bench VM (tests/vm/run).
 # Source it from POSIX sh or bash:  . "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
 #

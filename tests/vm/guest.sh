@@ -3,13 +3,15 @@
 # has already set up (mounts, shares, device permissions, the test user's passwd entry).
 # Starts the requested fixtures and then runs the command. The host reads the result from
 # the run share: "rc" holds the command's exit status; "bench-error" says the bench failed.
+# shellcheck disable=SC2154 # src_dir, build_dir, cwd, cmd come from vars.sh
 set -u
 run=/run/kmscast-vm
 exec </dev/null >>"$run/stdout" 2>>"$run/stderr"
 
 # shellcheck source=/dev/null
 . "$run/config"
-# shellcheck source=/dev/null
+# src_dir, build_dir, cwd and the cmd array.
+# shellcheck source=/dev/null disable=SC2154
 . "$run/vars.sh"
 [ "$KMSCAST_VM_DEBUG" = 1 ] && set -x
 

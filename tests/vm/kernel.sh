@@ -157,7 +157,7 @@ build_vkms() {
 	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" ./usr/src/linux-source-6.1.tar.xz
 	tar -xJf "$tmp/usr/src/linux-source-6.1.tar.xz" -C "$tmp" \
 		linux-source-6.1/drivers/gpu/drm/vkms
-	rm -rf "$tmp/usr"
+	rm -rf "${tmp:?}/usr"
 	local src=$tmp/linux-source-6.1/drivers/gpu/drm/vkms
 	# Kbuild from the upstream Makefile: its object list, built as a module unconditionally.
 	sed 's/^obj-\$(CONFIG_DRM_VKMS)/obj-m/' "$src/Makefile" >"$src/Kbuild"
