@@ -87,8 +87,9 @@ as_user env HOME="$OBS_HOME" DISPLAY=:99 LIBGL_ALWAYS_SOFTWARE=1 QT_QPA_PLATFORM
 	obs --disable-shutdown-check --collection kmscast --profile kmscast --scene Scene \
 	--startrecording >"$NODE_TMP/obs.log" 2>&1 &
 OBS=$!
-# OBS must have reached the portal and be recording before the clock starts.
-for _ in $(seq 240); do
+# OBS must have reached the portal and be recording before the clock starts (up to 300 s:
+# OBS with llvmpipe under TCG is slow to start).
+for _ in $(seq 600); do
 	grep -q "streaming card0" "$NODE_TMP/daemon.log" && ls "$OUT"/*.mkv >/dev/null 2>&1 && break
 	kill -0 "$OBS" 2>/dev/null || break
 	sleep 0.5
