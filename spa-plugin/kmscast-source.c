@@ -412,6 +412,12 @@ static int impl_node_port_use_buffers(void *object, enum spa_direction direction
 	if (this->set.n == 0)
 		return -EIO;
 	this->path = choose_path(this, flags, buffers[0]);
+	/*
+	 * Map every FB now, on the main loop: a mapping made lazily on the data loop could race
+	 * a set update that copies the entries here, and leak.
+	 */
+	for (uint32_t i = 1; this->path == PATH_SHM && i < this->set.n; i++)
+		scanout_fb_map(&this->set.fbs[i]);
 	if (this->path == PATH_SHM && (res = scanout_fb_map(&this->set.fbs[0])) < 0) {
 		spa_log_error(this->log, "%s: the consumer takes no dma-buf, and FB %u (modifier "
 				"0x%" PRIx64 ") cannot be copied by the CPU: %s", this->name,

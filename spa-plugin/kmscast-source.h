@@ -38,9 +38,14 @@
 
 #define KMSCAST_SOURCE_FACTORY "api.kmscast.source"
 
-/* Buffer slots a link may allocate. pipewiresrc asks for at least 8 (0.3.65). */
-#define MAX_SLOTS 32
+/*
+ * Buffer slots a link may allocate. pipewiresrc asks for at least 8 (0.3.65). The default
+ * gives each FB of the set at least SLOTS_PER_FB aliases, so that a consumer still reading one
+ * alias does not cost the next frame on that FB.
+ */
+#define MAX_SLOTS 48
 #define DEFAULT_SLOTS 16
+#define SLOTS_PER_FB 3
 #define MIN_SLOTS 2
 
 /*
@@ -142,6 +147,7 @@ struct impl {
 	bool renegotiate_pending;
 	uint32_t learning_fb; /* the FB a learn request is queued for, 0 when none */
 	bool closing; /* impl_clear runs: queued learn requests are ignored */
+	bool warned_full; /* logged once that the set is full of live FBs */
 
 	/* Data loop state. */
 	struct flip_source flip;

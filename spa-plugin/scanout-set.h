@@ -14,9 +14,11 @@
  * PipeWire hands buffer fds to consumers only when buffers are allocated (0.3.65), so the
  * node's buffer slots alias these: the set must hold every FB the compositor flips between.
  * A compositor double or triple buffers; direct scanout and reallocation add more. The set is
- * bounded: once full, FBs that no longer exist are pruned before a new one is added.
+ * bounded: FBs that no longer exist are pruned whenever one joins, and a swapchain of more
+ * live FBs than the bound keeps the set it has (frames on the others are dropped) rather than
+ * renegotiating on every flip.
  */
-#define MAX_SCANOUT_FBS 8
+#define MAX_SCANOUT_FBS 16
 
 struct scanout_fb {
 	uint32_t fb_id;

@@ -64,8 +64,7 @@ static void retire(struct scanout_set *set, uint32_t i, struct scanout_fb *dead,
 
 /*
  * Drops the FBs the compositor destroyed (a re-created swapchain leaves the whole old one
- * behind), then, if the set is still full, the oldest. One GETFB2 per entry, only when an FB
- * joins.
+ * behind). One GETFB2 per entry, only when an FB joins.
  */
 static void prune(struct impl *this, struct scanout_set *set, struct scanout_fb *dead,
 		uint32_t *n_dead)
@@ -76,8 +75,6 @@ static void prune(struct impl *this, struct scanout_set *set, struct scanout_fb 
 		if (kms_fb_get_info(this->kms, set->fbs[i].fb_id, &info) == -ENOENT)
 			retire(set, i, dead, n_dead);
 	}
-	if (set->n == MAX_SCANOUT_FBS)
-		retire(set, 0, dead, n_dead);
 }
 
 static void schedule_renegotiate(struct impl *this)
@@ -115,6 +112,16 @@ int source_learn_now(struct impl *this)
 			retire(next, 0, dead, &n_dead);
 	} else {
 		prune(this, next, dead, &n_dead);
+	}
+	if (next->n == MAX_SCANOUT_FBS) {
+		/* Retiring a live FB would only bring it back next turn: keep the set. */
+		if (!this->warned_full)
+			spa_log_warn(this->log, "%s: more than %d live FBs; frames on FB %u and "
+					"others are dropped", this->name, MAX_SCANOUT_FBS, fb.fb_id);
+		this->warned_full = true;
+		scanout_fb_finish(&fb);
+		free(next);
+		return -ENOSPC;
 	}
 	if (this->path == PATH_SHM && this->n_slots > 0)
 		scanout_fb_map(&fb);

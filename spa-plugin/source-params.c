@@ -116,6 +116,7 @@ static struct spa_pod *build_buffers(struct impl *this, struct spa_pod_builder *
 	bool modifier = this->format.flags & SPA_VIDEO_FLAG_MODIFIER;
 	uint32_t types = 1u << SPA_DATA_DmaBuf;
 	uint32_t blocks = fb->hfb.n_planes;
+	int32_t slots = SPA_CLAMP((int32_t)this->set.n * SLOTS_PER_FB, DEFAULT_SLOTS, MAX_SLOTS);
 
 	if (!modifier) {
 		/* SHM copies are single-plane; a tiled FB can only be copied (or fail). */
@@ -127,8 +128,8 @@ static struct spa_pod *build_buffers(struct impl *this, struct spa_pod_builder *
 	}
 	return spa_pod_builder_add_object(b,
 			SPA_TYPE_OBJECT_ParamBuffers, SPA_PARAM_Buffers,
-			SPA_PARAM_BUFFERS_buffers, SPA_POD_CHOICE_RANGE_Int(DEFAULT_SLOTS,
-					MIN_SLOTS, MAX_SLOTS),
+			SPA_PARAM_BUFFERS_buffers, SPA_POD_CHOICE_RANGE_Int(slots, MIN_SLOTS,
+					MAX_SLOTS),
 			SPA_PARAM_BUFFERS_blocks, SPA_POD_Int(blocks),
 			SPA_PARAM_BUFFERS_size, SPA_POD_Int(fb->plane_size[0]),
 			SPA_PARAM_BUFFERS_stride, SPA_POD_Int(fb->hfb.pitches[0]),

@@ -131,10 +131,18 @@ node_stop_producer() {
 }
 
 # shm_consumer NAME ARGS...: pw-shm-consumer as the test user, output in $OUT/NAME.log.
+# The consumer gets realtime priority like the daemon: on this bench a consumer that is
+# scheduled late loses frames in the link, which no producer can prevent.
 shm_consumer() {
 	_name=$1
 	shift
-	as_user "$B/tests/tools/pw-shm-consumer" "$@" >"$OUT/$_name.log" 2>"$OUT/$_name.err"
+	as_user "$B/tests/tools/pw-shm-consumer" "$@" >"$OUT/$_name.log" 2>"$OUT/$_name.err" &
+	_job=$!
+	for _ in $(seq 50); do
+		_pid=$(pgrep -P "$_job" -x pw-shm-consumer) && { rt_boost "$_pid" 15; break; }
+		sleep 0.05
+	done
+	wait "$_job"
 }
 
 # frames_of LOG: the decoded frame numbers of a pw-shm-consumer log, one per line.
