@@ -61,7 +61,13 @@ def load_contestant(path):
 
 
 def frame_for_grab(flips, t, fb):
-    """The producer frame whose FB was on screen at t, by binary search."""
+    """The producer frame kmsgrab got when it read FB id fb from the plane at time t.
+
+    The plane's FB_ID changes when the producer commits a flip, not when the flip completes
+    (the logged vblank time): a grab between the two reads the pending frame. So the
+    candidates are the last completed flip and the next one, then older ones; with n
+    buffers an FB id repeats every n flips, and the nearest flip showing it wins.
+    """
     lo, hi = 0, len(flips)
     while lo < hi:
         mid = (lo + hi) // 2
@@ -70,12 +76,8 @@ def frame_for_grab(flips, t, fb):
         else:
             hi = mid
     i = lo - 1
-    if i < 0:
-        return None
-    # kmsgrab may read the plane a moment before the event timestamp reaches us; trust
-    # the FB id: walk back at most a few flips to the one that showed it.
-    for j in range(i, max(i - 4, -1), -1):
-        if flips[j][2] == fb:
+    for j in (i, i + 1, i - 1, i - 2):
+        if 0 <= j < len(flips) and flips[j][2] == fb:
             return flips[j][1]
     return None
 

@@ -74,6 +74,26 @@ run_consumer() {
 		>"$_dir/$_name.err" 2>&1 &
 }
 
+# Cumulative utime+stime ticks of each of the daemon's threads.
+thread_ticks() {
+	echo "-- $1"
+	for t in /proc/"$DAEMON_PID"/task/*; do
+		echo "$(cat "$t/comm") $(sed 's/.*) //' "$t/stat" | awk '{ print "utime=" $12 " stime=" $13 }')"
+	done
+}
+
+# Where the daemon's time goes: syscall counts over one more consumer window (not in the
+# table: strace slows the daemon down).
+profile_daemon() {
+	strace -c -f -o "$1/profile-strace.txt" -p "$DAEMON_PID" 2>/dev/null &
+	_sp=$!
+	sleep 1
+	run_consumer "$1" profile "$2"
+	wait $!
+	kill -INT "$_sp"
+	wait "$_sp" 2>/dev/null
+}
+
 wait_all() {
 	_rc=0
 	for p in "$@"; do wait "$p" || _rc=1; done
@@ -119,8 +139,10 @@ scenario() {
 			done
 		done
 		wait_all "${_pids[@]}" || echo "consumer $spec failed: $(cat "$_dir"/kmscast-"$_kind"-x"$_count".*.err | tail -n 5)"
+		thread_ticks "after $spec" >>"$_dir/daemon-threads.txt"
 		sleep 1
 	done
+	[ "${PROFILE:-0}" = 1 ] && profile_daemon "$_dir" "${_nodes[0]}"
 	node_stop_daemon
 	cp "$NODE_TMP/daemon.log" "$_dir/daemon.log"
 	bench_producer_stop
@@ -129,14 +151,13 @@ scenario() {
 node_setup
 for s in "${SCENARIOS[@]}"; do
 	case $KIND.$s in
-	vkms.1080p) CONSUMER_SETS="dmabuf1 dmabufx2 dmabufx4 shmx1" ;;
+	vkms.1080p) CONSUMER_SETS="dmabufx1 dmabufx2 dmabufx4 shmx1" ;;
 	*) CONSUMER_SETS="dmabufx1 shmx1" ;;
 	esac
-	CONSUMER_SETS=${CONSUMER_SETS//dmabuf1/dmabufx1}
 	case $KIND.$s in
-	vkms.1080p) scenario "$KIND-1080p" 1 --mode 1920x1080 ;;
+	vkms.1080p) PROFILE=1 scenario "$KIND-1080p" 1 --mode 1920x1080 ;;
 	vkms.4k) scenario "$KIND-4k" 1 --mode 3840x2160 ;;
-	virtio-gpu.1080p) scenario "$KIND-1080p" 1 --mode 1920x1080 ;;
+	virtio-gpu.1080p) PROFILE=1 scenario "$KIND-1080p" 1 --mode 1920x1080 ;;
 	virtio-gpu.2crtc)
 		CONSUMER_SETS="dmabufx1"
 		scenario "$KIND-2crtc" 2 --mode 1920x1080 --connector Virtual-1,Virtual-2 ;;

@@ -362,7 +362,10 @@ static void on_state_changed(void *data, enum pw_stream_state old, enum pw_strea
 
 	fprintf(stderr, "pw-min-consumer: %s -> %s%s%s\n", pw_stream_state_as_string(old),
 			pw_stream_state_as_string(state), error ? ": " : "", error ? error : "");
-	if (state == PW_STREAM_STATE_ERROR)
+	/* A stream that was up and went down (node gone, PipeWire restarted) is over: the
+	 * caller reconnects with a fresh consumer, as an application would. */
+	if (state == PW_STREAM_STATE_ERROR ||
+			(state == PW_STREAM_STATE_UNCONNECTED && old != PW_STREAM_STATE_UNCONNECTED))
 		pw_main_loop_quit(c->loop);
 }
 
