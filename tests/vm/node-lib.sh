@@ -99,6 +99,22 @@ dmabuf_inodes() {
 	stat -L -c %i $_fds 2>/dev/null | sort -u
 }
 
+# sample_gst_inodes JOB: while the as_user job JOB runs, collect the inodes of the dma-bufs
+# its gst-launch-1.0 holds into GST_INODES; boosts gst once it streams. Returns when JOB ends.
+sample_gst_inodes() {
+	GST_INODES=
+	_gst=
+	while kill -0 "$1" 2>/dev/null; do
+		[ -n "$_gst" ] || _gst=$(pgrep -P "$1" -x gst-launch-1.0)
+		if [ -n "$_gst" ]; then
+			_now=$(dmabuf_inodes "$_gst")
+			[ -n "$_now" ] && [ -z "$GST_INODES" ] && rt_boost "$_gst" 15
+			GST_INODES=$(printf '%s\n%s\n' "$GST_INODES" "$_now" | sed '/^$/d' | sort -u)
+		fi
+		sleep 0.02
+	done
+}
+
 cpu_ticks() {
 	# Fields 14 and 15 of /proc/PID/stat, counted after the ")" that ends the command name.
 	sed 's/.*) //' /proc/"$1"/stat | awk '{ print $12 + $13 }'

@@ -8,7 +8,7 @@
 set -u
 . "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
 . "$KMSCAST_SRC_DIR/tests/vm/node-lib.sh"
-FRAMES=${FRAMES:-60}
+FRAMES=${FRAMES:-120}
 
 node_setup
 gst_warm_registry
@@ -53,12 +53,7 @@ gst_wait_registry
 as_user gst-launch-1.0 -q pipewiresrc path="$ID" num-buffers="$FRAMES" ! videoconvert ! \
 	video/x-raw,format=BGRx ! filesink location="$OUT/hosted.raw" >"$NODE_TMP/gst.log" 2>&1 &
 GST=$!
-GST_INODES=
-while kill -0 "$GST" 2>/dev/null; do
-	gst_pid=$(pgrep -P "$GST" -x gst-launch-1.0) &&
-		GST_INODES=$(printf '%s\n%s\n' "$GST_INODES" "$(dmabuf_inodes "$gst_pid")" | sed '/^$/d' | sort -u)
-	sleep 0.02
-done
+sample_gst_inodes "$GST"
 wait "$GST"
 GST_RC=$?
 PW_INODES=$(dmabuf_inodes "$PW_PID")
