@@ -87,17 +87,23 @@ as_user env HOME="$OBS_HOME" DISPLAY=:99 LIBGL_ALWAYS_SOFTWARE=1 QT_QPA_PLATFORM
 	obs --disable-shutdown-check --collection kmscast --profile kmscast --scene Scene \
 	--startrecording >"$NODE_TMP/obs.log" 2>&1 &
 OBS=$!
-# OBS must have reached the portal and be recording before the clock starts (up to 300 s:
-# OBS with llvmpipe under TCG is slow to start).
-for _ in $(seq 600); do
+# OBS must have reached the portal and be recording before the clock starts. OBS with
+# llvmpipe under TCG is slow to start: up to OBS_START_S (by the clock, not by iterations:
+# under load each poll costs more than its sleep). With PORTAL_SHARE set (a --share dir), the
+# logs are copied there as we go, so a timed-out run still says how far OBS got.
+deadline=$((SECONDS + ${OBS_START_S:-240}))
+while [ "$SECONDS" -lt "$deadline" ]; do
 	grep -q "streaming card0" "$NODE_TMP/daemon.log" && ls "$OUT"/*.mkv >/dev/null 2>&1 && break
 	kill -0 "$OBS" 2>/dev/null || break
-	sleep 0.5
+	[ -n "${PORTAL_SHARE:-}" ] && cp "$NODE_TMP/obs.log" "$NODE_TMP/daemon.log" "$PORTAL_SHARE/" 2>/dev/null
+	sleep 2
 done
+echo "OBS start wait: $((SECONDS - deadline + ${OBS_START_S:-240})) s"
 grep -i -E 'pipewire|portal|screencast|Recording|error' "$NODE_TMP/obs.log" | head -n 40
 grep -q "streaming card0" "$NODE_TMP/daemon.log" || portal_fail "OBS did not start a portal session"
 ls -l "$OUT"
 sleep "$RECORD_S"
+[ -n "${PORTAL_SHARE:-}" ] && cp "$NODE_TMP/obs.log" "$NODE_TMP/daemon.log" "$PORTAL_SHARE/" 2>/dev/null
 kill -INT "$OBS"
 for _ in $(seq 120); do kill -0 "$OBS" 2>/dev/null || break; sleep 0.5; done
 kill -0 "$OBS" 2>/dev/null && { kill -KILL "$OBS"; echo "OBS ignored SIGINT"; }
