@@ -17,7 +17,10 @@ FRAMES=${FRAMES:-60}
 OUT=$NODE_TMP/out
 mkdir -p "$OUT" && chown "$KMSCAST_TEST_UID" "$OUT"
 
-portal_producer --duration 150
+# 30 Hz over 6 buffers: a buffer is painted again 200 ms after it was shown, which leaves a
+# TCG guest's gst videoconvert time to read it (zero copy: the consumer reads the scanout
+# buffer itself, so a consumer slower than the producer's reuse sees torn frames).
+portal_producer --duration 150 --rate 30 --buffers 6
 read -r W H < <(sed -n 's/.* size=\([0-9]*\)x\([0-9]*\) .*/\1 \2/p' "$NODE_TMP/producer.log" | head -n1)
 conn=$(sed -n 's/.* connector=\([^ ]*\) .*/\1/p' "$NODE_TMP/producer.log" | head -n1)
 echo "producer: $conn ${W}x${H}"
