@@ -181,13 +181,15 @@ def summarize(scen, name, rs):
         # one consumer per node carries the watch; with K consumers on one node the
         # daemon's CPU is counted once, from consumer 1 of each node
         firsts = [r for r in rs if r["log"].endswith(".1.log")] or rs[:1]
+        # Every node's first consumer watches the same daemon over about the same window:
+        # the daemon's CPU is their mean, and it served all of their frames.
         serve = {k: sum(r["procs"].get("kmscast", {}).get(k, 0)
                         + r["procs"].get("kmscast-helper", {}).get(k, 0) for r in firsts)
-                 for k in ("run_ns", "ticks")}
+                 / len(firsts) for k in ("run_ns", "ticks")}
         hwm = max(r["procs"].get("kmscast", {}).get("hwm_kb", 0) for r in rs)
         hwm_helper = max(r["procs"].get("kmscast-helper", {}).get("hwm_kb", 0) for r in rs)
         hwm = hwm + hwm_helper
-        pw = sum(r["procs"].get("pipewire", {}).get("run_ns", 0) for r in firsts)
+        pw = sum(r["procs"].get("pipewire", {}).get("run_ns", 0) for r in firsts) / len(firsts)
         firsts_distinct = sum(r["distinct"] for r in firsts)
     per_frame_distinct = distinct if ffmpeg else firsts_distinct
     lat_med = [r["lat_med_ms"] for r in rs if r["lat_med_ms"] is not None]

@@ -78,6 +78,14 @@ def main(out):
             flaps += 1
         elif line.startswith("fault daemon-died"):
             check(False, "daemon died during the soak")
+    # One window per event: a re-creation brings several new FBs within a few flips.
+    windows.sort(key=lambda w: w[1])
+    merged = []
+    for w in windows:
+        if merged and merged[-1][0] == w[0] and w[1] - merged[-1][1] < 1 * NS:
+            continue
+        merged.append(w)
+    windows = merged
     kinds = {}
     for k, _, _ in windows:
         kinds[k] = kinds.get(k, 0) + 1
