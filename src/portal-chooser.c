@@ -188,7 +188,8 @@ int portal_chooser_start(struct pw_loop *loop, const char *command, const char *
 	res = write_input(in_pipe[1], input, len);
 	close(in_pipe[1]);
 	c->out_fd = out_pipe[0]; /* now owned by c */
-	if (res < 0) {
+	/* A chooser may answer without reading the list, and exit first: its answer counts. */
+	if (res < 0 && res != -EPIPE) {
 		pw_log_warn("chooser: cannot write the monitor list: %s", strerror(-res));
 		c->res = res;
 	}
