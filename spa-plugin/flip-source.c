@@ -109,6 +109,15 @@ static void on_sequence(int fd, uint64_t sequence, uint64_t ns, uint64_t user_da
 	fs->last_seq = sequence;
 	queue_vblank(fs);
 	fs->events->tick(fs->data, ns);
+	/*
+	 * FB_ID is the committed FB, not the one on screen. A compositor that commits its next
+	 * flip as soon as its flip event arrives does so at this very vblank, so our read races
+	 * the commit: read after it, we see frame k+1 early; read before it next time, k+2 has
+	 * replaced k+1 unseen. Commits come a period apart, so a second read half a period on
+	 * sees every one of them (measured on vkms 6.1: 3% of flips lost without it).
+	 */
+	if (fs->queued)
+		arm_timer(fs, fs->interval_ns * FLIP_TIMER_OVERSAMPLE / 2, 0);
 }
 
 static void on_card_fd(struct spa_source *source)
@@ -135,11 +144,12 @@ static void on_retry(struct spa_source *source)
 
 	if (spa_system_timerfd_read(fs->system, fs->timer_fd, &expirations) < 0)
 		return;
-	if (fs->idle) {
+	/* Idle poll, or the mid-period read armed by on_sequence. */
+	if (fs->idle || fs->queued) {
 		fs->events->tick(fs->data, now_ns());
 		return;
 	}
-	if (!fs->queued && queue_vblank(fs) == 0)
+	if (queue_vblank(fs) == 0)
 		spa_log_info(fs->log, "crtc %u: vblank events resumed", fs->crtc_id);
 }
 

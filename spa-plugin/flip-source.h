@@ -13,7 +13,8 @@
  * What wakes the node up to look for a page flip. Another process flipped, so no flip event
  * reaches us (the kernel sends those to the flipper only); we look at the primary plane's
  * FB_ID once per wake-up instead. Two variants behind one ops table:
- *   - vblank: a CRTC sequence event per vblank, read from the card fd (vkms, real hardware);
+ *   - vblank: a CRTC sequence event per vblank, read from the card fd (vkms, real hardware),
+ *     plus a second read half a period later (see on_sequence);
  *   - timer: a timerfd polling at a multiple of the mode's refresh rate (virtio-gpu 6.1 has no
  *     vblank: drmCrtcQueueSequence answers EOPNOTSUPP).
  * Both run on the data loop; tick() is called there.
@@ -37,7 +38,8 @@ struct flip_source {
 	struct spa_loop *data_loop;
 	struct spa_system *system;
 	struct spa_source source; /* on data_loop while started */
-	struct spa_source retry; /* vblank only: re-queues after a refusal, on timer_fd */
+	struct spa_source retry; /* vblank only, on timer_fd: re-queues after a refusal, or reads
+				  * mid-period */
 	int card_fd; /* borrowed from the node's kms_device */
 	int timer_fd; /* owned: the poll timer, or the vblank retry timer */
 	uint32_t crtc_id;
