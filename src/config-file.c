@@ -65,7 +65,8 @@ int config_locate(const char *xdg_config_home, const char *home, const char *xdg
 	return -ENOENT;
 }
 
-static int set_err(char *err, size_t size, int res, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int set_err(char *err, size_t size, int res,
+		const char *fmt, ...)
 {
 	va_list ap;
 
