@@ -142,29 +142,16 @@ static const struct pw_proxy_events proxy_events = {
 static struct pw_properties *node_props(struct daemon_portal *dp, const struct portal_monitor *m,
 		const struct spa_dict *extra)
 {
-	const struct daemon_options *opts = daemon_get_options(dp->daemon);
 	struct pw_properties *props;
 
-	props = pw_properties_new(SPA_KEY_LIBRARY_NAME, KMSCAST_LIBRARY,
-			SPA_KEY_FACTORY_NAME, KMSCAST_FACTORY,
-			PW_KEY_MEDIA_CLASS, "Video/Source",
-			PW_KEY_MEDIA_ROLE, "Screen",
-			PW_KEY_NODE_DRIVER, "true",
-			"kmscast.card", m->card,
-			"kmscast.connector", m->connector,
-			NULL);
+	props = daemon_node_props_new(dp->daemon, m->card, m->connector, m->crtc_id);
 	if (!props)
 		return NULL;
-	pw_properties_setf(props, "kmscast.crtc", "%u", m->crtc_id);
 	if (m->has_edid && m->edid.name[0])
 		pw_properties_setf(props, PW_KEY_NODE_DESCRIPTION, "%s (%s, screen cast)",
 				m->edid.name, m->connector);
 	else
 		pw_properties_setf(props, PW_KEY_NODE_DESCRIPTION, "%s (screen cast)", m->connector);
-	if (opts->helper_path)
-		pw_properties_set(props, "kmscast.helper.path", opts->helper_path);
-	if (opts->helper_socket)
-		pw_properties_set(props, "kmscast.helper.socket", opts->helper_socket);
 	pw_properties_update(props, extra);
 	return props;
 }

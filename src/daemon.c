@@ -117,8 +117,8 @@ static const struct pw_proxy_events proxy_events = {
 	.removed = on_proxy_removed,
 };
 
-static struct pw_properties *node_props(struct daemon *d, const struct output_node *node,
-		const struct kms_device *dev, const struct kms_connector *conn)
+struct pw_properties *daemon_node_props_new(struct daemon *d, const char *card,
+		const char *connector, uint32_t crtc_id)
 {
 	struct pw_properties *props;
 
@@ -127,22 +127,33 @@ static struct pw_properties *node_props(struct daemon *d, const struct output_no
 			PW_KEY_MEDIA_CLASS, "Video/Source",
 			PW_KEY_MEDIA_ROLE, "Screen",
 			PW_KEY_NODE_DRIVER, "true",
-			"kmscast.card", node->card,
-			"kmscast.connector", node->connector,
+			"kmscast.card", card,
+			"kmscast.connector", connector,
 			NULL);
 	if (!props)
 		return NULL;
-	pw_properties_setf(props, "kmscast.crtc", "%u", node->crtc_id);
+	pw_properties_setf(props, "kmscast.crtc", "%u", crtc_id);
+	if (d->opts->helper_path)
+		pw_properties_set(props, "kmscast.helper.path", d->opts->helper_path);
+	if (d->opts->helper_socket)
+		pw_properties_set(props, "kmscast.helper.socket", d->opts->helper_socket);
+	return props;
+}
+
+static struct pw_properties *node_props(struct daemon *d, const struct output_node *node,
+		const struct kms_device *dev, const struct kms_connector *conn)
+{
+	struct pw_properties *props;
+
+	props = daemon_node_props_new(d, node->card, node->connector, node->crtc_id);
+	if (!props)
+		return NULL;
 	pw_properties_setf(props, PW_KEY_NODE_NAME, "kmscast.%s.%s", node->card, node->connector);
 	if (conn && conn->has_edid && conn->monitor.name[0])
 		pw_properties_setf(props, PW_KEY_NODE_DESCRIPTION, "%s (%s)", conn->monitor.name,
 				conn->name);
 	else
 		pw_properties_set(props, PW_KEY_NODE_DESCRIPTION, node->connector);
-	if (d->opts->helper_path)
-		pw_properties_set(props, "kmscast.helper.path", d->opts->helper_path);
-	if (d->opts->helper_socket)
-		pw_properties_set(props, "kmscast.helper.socket", d->opts->helper_socket);
 	return props;
 }
 

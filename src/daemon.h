@@ -11,6 +11,7 @@ struct kmscast_config;
 struct pw_context;
 struct pw_core;
 struct pw_loop;
+struct pw_properties;
 
 struct daemon_options {
 	const char *dri_dir; /* "/dev/dri" */
@@ -35,6 +36,15 @@ int kmscast_daemon_run(const struct daemon_options *opts, int *argc, char ***arg
  * array holds the last rescan's devices (entries may be NULL).
  */
 const struct daemon_options *daemon_get_options(struct daemon *d);
+
+/*
+ * The properties every api.kmscast.source node the daemon exports starts from: the factory,
+ * Video/Source, the card, connector and CRTC, and how to reach the helper. The caller adds
+ * its node.name and node.description and owns the result. Returns NULL on allocation
+ * failure.
+ */
+struct pw_properties *daemon_node_props_new(struct daemon *d, const char *card,
+		const char *connector, uint32_t crtc_id);
 struct pw_loop *daemon_get_loop(struct daemon *d);
 struct pw_context *daemon_get_context(struct daemon *d);
 struct pw_core *daemon_get_core(struct daemon *d);
