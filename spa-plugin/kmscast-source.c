@@ -209,7 +209,10 @@ static int do_install_slots(struct spa_loop *loop, bool async, uint32_t seq, con
 	const struct slot *slots = *(const struct slot *const *)data;
 	uint32_t n = *(const uint32_t *)SPA_PTROFF(data, sizeof(void *), void);
 
-	this->started = this->started && n > 0;
+	/*
+	 * started follows Start and Pause only. A renegotiation the node asks for while the
+	 * graph runs brings new buffers but no new Start (0.3.65): ticks resume on their own.
+	 */
 	if (this->io) {
 		this->io->buffer_id = SPA_ID_INVALID;
 		this->io->status = SPA_STATUS_NEED_DATA;
