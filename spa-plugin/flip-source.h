@@ -70,8 +70,8 @@ int flip_source_start(struct flip_source *fs);
 
 /*
  * Idle: no consumer, so only the scanout set needs watching; tick every FLIP_IDLE_NS instead
- * of every vblank. A 10 Hz sample still sees every FB of a compositor's swapchain within a
- * second. Call from the data loop.
+ * of every vblank (the node adds bursts at the full rate to learn a swapchain). Call from the
+ * data loop, a tick included.
  */
 void flip_source_set_idle(struct flip_source *fs, bool idle);
 

@@ -530,6 +530,8 @@ static int impl_clear(struct spa_handle *handle)
 	source_learn_finish(this);
 	cursor_finish(&this->cursor);
 	scanout_set_clear(&this->set);
+	scanout_cache_unref(this->cache);
+	this->cache = NULL;
 	helper_client_destroy(this->helper);
 	this->helper = NULL;
 	kms_device_destroy(this->kms);
@@ -718,6 +720,8 @@ static int impl_init(const struct spa_handle_factory *factory, struct spa_handle
 	if ((res = open_crtc(this)) < 0)
 		goto err_clear;
 	init_info(this);
+	/* Without it (-ENOMEM) the node learns alone. */
+	this->cache = scanout_cache_ref(this->card, this->crtc_id);
 
 	/* Not fatal: the FB may be missing for a moment; every tick asks again. */
 	source_learn_now(this);

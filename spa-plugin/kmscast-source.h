@@ -34,6 +34,7 @@
 #include "flip-source.h"
 #include "helper-client.h"
 #include "kms.h"
+#include "scanout-cache.h"
 #include "scanout-set.h"
 
 #define KMSCAST_SOURCE_FACTORY "api.kmscast.source"
@@ -53,6 +54,9 @@
  * of a compositor's swapchain (3 or 4 FBs at 60 Hz), so that a re-created swapchain costs one
  * reallocation, not one per FB. Frames on FBs outside the buffers are lost meanwhile.
  */
+/* How long an unknown FB keeps an idle node ticking at the full rate; see source-frame.c. */
+#define LEARN_BURST_NS (1000 * SPA_NSEC_PER_MSEC)
+
 #define RENEGOTIATE_DEBOUNCE_NS (120 * SPA_NSEC_PER_MSEC)
 
 enum source_path {
@@ -131,6 +135,7 @@ struct impl {
 	char helper_path[256];
 	char helper_socket[256];
 
+	struct scanout_cache *cache; /* one reference; shared with this CRTC's other nodes */
 	/* KMS: the card fd is ours; primary and cursor are copies the data loop owns. */
 	struct kms_device *kms;
 	struct kms_plane primary;
@@ -157,6 +162,7 @@ struct impl {
 	enum source_path slots_path;
 	bool started;
 	uint32_t last_fb;
+	uint64_t learn_burst_end; /* full-rate ticks until then (CLOCK_MONOTONIC ns) */
 	bool learn_inflight; /* a learn request is queued on the main loop (atomic) */
 	bool discont; /* a frame was lost since the last one delivered */
 	uint64_t seq;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -95,6 +96,25 @@ int scanout_fb_init(struct scanout_fb *fb, struct helper_fb *hfb)
 err_finish:
 	scanout_fb_finish(fb);
 	return res;
+}
+
+int scanout_fb_dup(struct scanout_fb *dst, const struct scanout_fb *src)
+{
+	*dst = *src;
+	dst->map = NULL;
+	dst->map_size = 0;
+	for (uint32_t i = 0; i < HELPER_MAX_FDS; i++)
+		dst->hfb.fds[i] = -1;
+	for (uint32_t i = 0; i < src->hfb.n_fds; i++) {
+		dst->hfb.fds[i] = fcntl(src->hfb.fds[i], F_DUPFD_CLOEXEC, 0);
+		if (dst->hfb.fds[i] < 0) {
+			int res = -errno;
+
+			scanout_fb_finish(dst);
+			return res;
+		}
+	}
+	return 0;
 }
 
 void scanout_fb_finish(struct scanout_fb *fb)

@@ -50,6 +50,12 @@ bool scanout_fb_compatible(const struct scanout_fb *a, const struct scanout_fb *
  */
 int scanout_fb_init(struct scanout_fb *fb, struct helper_fb *hfb);
 
+/*
+ * dst becomes a copy of src with fds of its own (dup'd, close-on-exec) and no mapping.
+ * Returns 0 or -errno; on error dst holds nothing.
+ */
+int scanout_fb_dup(struct scanout_fb *dst, const struct scanout_fb *src);
+
 /* Closes the fds and unmaps. Accepts a zeroed or finished fb. */
 void scanout_fb_finish(struct scanout_fb *fb);
 

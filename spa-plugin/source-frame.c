@@ -206,9 +206,8 @@ static void output_cursor_only(struct impl *this, uint64_t nsec)
 	output_slot(this, slot, nsec, true);
 }
 
-static void on_tick(void *data, uint64_t nsec)
+static void tick(struct impl *this, uint64_t nsec)
 {
-	struct impl *this = data;
 	const struct kms_plane_state *st = &this->primary.state;
 	bool cursor_moved = false;
 	int set_index;
@@ -235,8 +234,10 @@ static void on_tick(void *data, uint64_t nsec)
 	this->stats.flips++;
 
 	set_index = scanout_set_find(&this->set, st->fb_id);
-	if (set_index < 0)
+	if (set_index < 0) {
 		request_learn(this, st->fb_id);
+		this->learn_burst_end = nsec + LEARN_BURST_NS;
+	}
 	if (!this->started || !this->io || this->n_slots == 0)
 		return;
 	if (set_index < 0) {
@@ -245,6 +246,23 @@ static void on_tick(void *data, uint64_t nsec)
 		return;
 	}
 	output_frame(this, set_index, nsec);
+}
+
+/*
+ * Without a consumer the node samples the plane every FLIP_IDLE_NS: 6 periods at 60 Hz, in
+ * phase with any swapchain of 2, 3 or 6 FBs, so such a sample can show the same FB for ever.
+ * An FB it does not know yet starts a burst at the full rate, which sees the whole swapchain
+ * in one turn, before a consumer connects and pays for every missing FB with a frame.
+ */
+static void on_tick(void *data, uint64_t nsec)
+{
+	struct impl *this = data;
+	bool idle;
+
+	tick(this, nsec);
+	idle = !this->started && nsec >= this->learn_burst_end;
+	if (idle != this->flip.idle)
+		flip_source_set_idle(&this->flip, idle);
 }
 
 const struct flip_source_events source_flip_events = {

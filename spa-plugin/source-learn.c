@@ -90,9 +90,9 @@ int source_learn_now(struct impl *this)
 {
 	struct scanout_fb fb, dead[MAX_SCANOUT_FBS + 1];
 	struct scanout_set *next;
-	uint32_t n_dead = 0;
+	uint32_t n_dead = 0, seeded = 0;
 	bool format_change;
-	int res;
+	int res, idx;
 
 	if ((res = export_on_screen(this, &fb)) < 0)
 		return res;
@@ -123,19 +123,27 @@ int source_learn_now(struct impl *this)
 		free(next);
 		return -ENOSPC;
 	}
-	if (this->path == PATH_SHM && this->n_slots > 0)
-		scanout_fb_map(&fb);
-	scanout_set_add(next, &fb);
+	idx = scanout_set_add(next, &fb);
+	if (this->cache) {
+		/* The first FB of a format: the cache may know the rest of the swapchain. */
+		if (next->n == 1 && (res = scanout_cache_seed(this->cache, this->kms, next)) > 0)
+			seeded = (uint32_t)res;
+		scanout_cache_put(this->cache, this->kms, &next->fbs[idx]);
+	}
+	for (uint32_t i = 0; this->path == PATH_SHM && this->n_slots > 0 && i < next->n; i++)
+		scanout_fb_map(&next->fbs[i]);
 	spa_loop_invoke(this->data_loop, do_swap_set, 0, &next, sizeof(next), true, this);
 	free(next); /* its entries moved into this->set */
 	for (uint32_t i = 0; i < n_dead; i++)
 		scanout_fb_finish(&dead[i]);
 
 	spa_log_info(this->log, "%s: FB %u %ux%u joins the scanout set (%u FBs, %u retired)%s",
-			this->name, this->set.fbs[this->set.n - 1].fb_id,
-			this->set.fbs[this->set.n - 1].hfb.width,
-			this->set.fbs[this->set.n - 1].hfb.height, this->set.n, n_dead,
+			this->name, this->set.fbs[idx].fb_id, this->set.fbs[idx].hfb.width,
+			this->set.fbs[idx].hfb.height, this->set.n, n_dead,
 			format_change ? ", new format" : "");
+	if (seeded)
+		spa_log_info(this->log, "%s: %u more FBs of this CRTC known to the process join "
+				"the scanout set (%u FBs)", this->name, seeded, this->set.n);
 	/*
 	 * The dma-buf path's buffers alias the set, so any change needs new buffers; the copy
 	 * path only cares about a new format. Either way only a changed EnumFormat makes 0.3.65

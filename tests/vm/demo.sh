@@ -23,6 +23,7 @@ rt_boost "$DAEMON_PID"
 rt_boost "$(pgrep -x pipewire | head -n 1)"
 NAME=kmscast.card0.$CONNECTOR
 ID=$(node_wait "$NAME") || exit 1
+node_wait_fbs 12 60
 echo "== node $NAME is PipeWire object $ID; capturing $FRAMES frames with pipewiresrc"
 gst_wait_registry
 first_flip=$(grep -c '^flip ' "$NODE_TMP/producer.log")

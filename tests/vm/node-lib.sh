@@ -91,6 +91,22 @@ node_wait() {
 	pw_node_id "$1"
 }
 
+# node_wait_fbs N [SEC] [LOG]: waits until the node's scanout set holds N FBs (the producer's
+# --buffers). The helper exports only the FB on screen when asked, so the node learns a
+# swapchain by sampling flips; a frame on an FB it does not know yet is lost, so a test of
+# "every flip" starts once the set is whole.
+node_wait_fbs() {
+	_want=$1
+	_n=$((${2:-20} * 10))
+	while [ "$_n" -gt 0 ]; do
+		_have=$(grep -o '(\([0-9]*\) FBs' "${3:-$NODE_TMP/daemon.log}" | tr -dc '0-9\n' | sort -n | tail -n 1)
+		[ "${_have:-0}" -ge "$_want" ] && return 0
+		_n=$((_n - 1))
+		sleep 0.1
+	done
+	vm_fail "the node learned ${_have:-0} of the producer's $_want FBs in ${2:-20} s"
+}
+
 # Two processes per call whatever the fd count: TCG makes every fork cost milliseconds.
 dmabuf_inodes() {
 	_fds=$(ls -l /proc/"$1"/fd 2>/dev/null | awk -v d=/proc/"$1"/fd '/ -> \/dmabuf:/ { print d "/" $9 }')

@@ -15,7 +15,7 @@ node_start_daemon
 rt_boost "$DAEMON_PID"
 rt_boost "$(pgrep -x pipewire | head -n 1)"
 ID=$(node_wait "kmscast.card0.$CONNECTOR") || exit 1
-sleep 1
+node_wait_fbs 6
 shm_consumer cursor --target "$ID" --dmabuf --cursor --frames "$FRAMES" --timeout 60
 RC=$?
 node_stop_daemon

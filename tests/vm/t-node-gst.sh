@@ -30,7 +30,7 @@ NAME=kmscast.card0.$conn
 ID=$(node_wait "$NAME") || exit 1
 echo "node $NAME id $ID"
 # Let the node see every FB of the producer's swapchain before the link allocates.
-sleep 1
+node_wait_fbs "${BUFFERS:-10}"
 
 geom=$(as_user pw-dump "$ID" 2>/dev/null | python3 -c '
 import json, sys

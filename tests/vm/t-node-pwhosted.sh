@@ -48,7 +48,7 @@ rt_boost "$PW_PID"
 ID=$(wait_for_pw_node "$NAME" 30 && pw_node_id "$NAME") ||
 	{ tail -n 30 "$NODE_TMP/pipewire.log"; vm_fail "no node $NAME in PipeWire"; }
 echo "node $NAME id $ID, hosted by pipewire pid $PW_PID"
-sleep 1
+node_wait_fbs 6 20 "$NODE_TMP/pipewire.log"
 gst_wait_registry
 as_user gst-launch-1.0 -q pipewiresrc path="$ID" num-buffers="$FRAMES" ! videoconvert ! \
 	video/x-raw,format=BGRx ! filesink location="$OUT/hosted.raw" >"$NODE_TMP/gst.log" 2>&1 &

@@ -16,7 +16,7 @@ node_start_daemon
 rt_boost "$DAEMON_PID"
 rt_boost "$(pgrep -x pipewire | head -n 1)"
 ID=$(node_wait "kmscast.card0.$CONNECTOR") || exit 1
-sleep 1
+node_wait_fbs 6
 
 shm_consumer shm --target "$ID" --frames "$FRAMES" --out "$OUT/shm.raw" --timeout 60
 RC=$?

@@ -15,6 +15,7 @@ node_start_daemon
 rt_boost "$DAEMON_PID"
 rt_boost "$(pgrep -x pipewire | head -n 1)"
 ID=$(node_wait "kmscast.card0.$CONNECTOR") || exit 1
+node_wait_fbs 6
 gst_wait_registry
 shm_consumer two --target "$ID" --dmabuf --frames $((FRAMES * 3)) --timeout 90 &
 SHM=$!

@@ -26,6 +26,9 @@ conn=$(sed -n 's/.* connector=\([^ ]*\) .*/\1/p' "$NODE_TMP/producer.log" | head
 echo "producer: $conn ${W}x${H}"
 portal_start_kmscast
 SHARED=$(node_wait "kmscast.card0.$conn") || exit 1
+# The daemon's own node learns the swapchain; the session's node, created at Start, starts
+# from what it learned (the plugin's per-CRTC cache), so the capture is whole from frame one.
+node_wait_fbs 6
 portal_start_frontend
 
 portal_client --cursor-mode 4 --state "$OUT/state.json" --after close --exec \
