@@ -114,11 +114,12 @@ static void on_sequence(int fd, uint64_t sequence, uint64_t ns, uint64_t user_da
 	 * FB_ID is the committed FB, not the one on screen. A compositor that commits its next
 	 * flip as soon as its flip event arrives does so at this very vblank, so our read races
 	 * the commit: read after it, we see frame k+1 early; read before it next time, k+2 has
-	 * replaced k+1 unseen. Commits come a period apart, so a second read half a period on
-	 * sees every one of them (measured on vkms 6.1: 3% of flips lost without it).
+	 * replaced k+1 unseen. Reads a quarter period apart (the timer's rate) see k+1 unless it
+	 * was committed in the last quarter before the vblank and k+2 at once after it (measured
+	 * on vkms 6.1: 3% of flips lost with one read per vblank; see docs/performance.md).
 	 */
 	if (fs->queued && !fs->idle)
-		arm_timer(fs, fs->interval_ns * FLIP_TIMER_OVERSAMPLE / 2, 0);
+		arm_timer(fs, fs->interval_ns, fs->interval_ns);
 }
 
 static void on_card_fd(struct spa_source *source)
@@ -145,7 +146,7 @@ static void on_retry(struct spa_source *source)
 
 	if (spa_system_timerfd_read(fs->system, fs->timer_fd, &expirations) < 0)
 		return;
-	/* Idle poll, or the mid-period read armed by on_sequence. */
+	/* Idle poll, or the reads between vblanks armed by on_sequence. */
 	if (fs->idle || fs->queued) {
 		fs->events->tick(fs->data, now_ns());
 		return;

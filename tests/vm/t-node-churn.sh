@@ -10,7 +10,7 @@ set -u
 . "$KMSCAST_SRC_DIR/tests/vm/node-lib.sh"
 RECREATE=${RECREATE:-60}
 MODE_AT=${MODE_AT:-700}
-FRAMES=${FRAMES:-450}
+FRAMES=${FRAMES:-600}
 
 node_setup
 node_producer --rate 60 --duration 120 --buffers 4 --mode 640x480 --recreate "$RECREATE" \

@@ -34,8 +34,15 @@ shm_consumer f3 --target "$ID" --dmabuf --frames 120 --timeout 60 || FAILS="$FAI
 check_frames "$OUT/f3.log" 1000000 || FAILS="$FAILS f3-frames"
 grep -q "joins the scanout set" "$NODE_TMP/daemon.log" || FAILS="$FAILS no-export"
 # 4. The CRTC goes dark at frame 1500 for 2 s: the node disappears, then comes back.
+n=240
 until grep -q "^off " "$NODE_TMP/producer.log"; do
 	kill -0 "$PRODUCER_PID" 2>/dev/null || break
+	n=$((n - 1))
+	if [ "$n" = 0 ]; then
+		tail -n 5 "$NODE_TMP/producer.log"
+		tail -n 20 "$NODE_TMP/daemon.log"
+		vm_fail "the producer did not reach its CRTC off in 120 s"
+	fi
 	sleep 0.5
 done
 sleep 1
