@@ -217,7 +217,8 @@ static int do_install_slots(struct spa_loop *loop, bool async, uint32_t seq, con
 		this->io->buffer_id = SPA_ID_INVALID;
 		this->io->status = SPA_STATUS_NEED_DATA;
 	}
-	memcpy(this->slots, slots, n * sizeof(*slots));
+	if (n > 0) /* clear_slots passes no table: memcpy from NULL is undefined even for 0 */
+		memcpy(this->slots, slots, n * sizeof(*slots));
 	this->n_slots = n;
 	this->slots_path = n ? this->path : PATH_NONE;
 	this->discont = true;
