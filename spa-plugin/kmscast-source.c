@@ -351,8 +351,8 @@ static enum source_path choose_path(struct impl *this, uint32_t flags, struct sp
 	if (!(flags & SPA_NODE_BUFFERS_FLAG_ALLOC))
 		return PATH_SHM; /* PipeWire allocated the memory: all we can do is copy */
 	/* A format without a modifier promises linear pixels; a dma-buf may still carry them. */
-	if ((types & (1u << SPA_DATA_DmaBuf)) &&
-			((this->format.flags & SPA_VIDEO_FLAG_MODIFIER) || linear))
+	if ((types & (1u << SPA_DATA_DmaBuf)) && ((this->format.flags & SPA_VIDEO_FLAG_MODIFIER) ||
+			(linear && this->modifierless_dmabuf)))
 		return PATH_DMABUF;
 	return PATH_SHM;
 }
@@ -570,6 +570,7 @@ static int parse_config(struct impl *this, const struct spa_dict *info)
 	copy_str(this->card, sizeof(this->card), "card0");
 	this->helper_opts.mode = HELPER_MODE_SPAWN;
 	this->helper_opts.timeout_ms = 2000;
+	this->modifierless_dmabuf = true;
 	if (info == NULL)
 		return 0;
 	if ((s = spa_dict_lookup(info, "kmscast.card")) != NULL)
@@ -578,6 +579,18 @@ static int parse_config(struct impl *this, const struct spa_dict *info)
 		copy_str(this->connector, sizeof(this->connector), s);
 	if ((s = spa_dict_lookup(info, "kmscast.crtc")) != NULL)
 		this->crtc_id = (uint32_t)strtoul(s, NULL, 0);
+	/* A portal session's node has a name of its own; ours would make two nodes one name. */
+	if ((s = spa_dict_lookup(info, SPA_KEY_NODE_NAME)) != NULL)
+		copy_str(this->name_prop, sizeof(this->name_prop), s);
+	if ((s = spa_dict_lookup(info, "kmscast.cursor-mode")) != NULL) {
+		if (strcmp(s, "hidden") != 0 && strcmp(s, "metadata") != 0) {
+			spa_log_error(this->log, "kmscast.cursor-mode '%s': want hidden or metadata", s);
+			return -EINVAL;
+		}
+		this->cursor_hidden = strcmp(s, "hidden") == 0;
+	}
+	if ((s = spa_dict_lookup(info, "kmscast.modifierless-dmabuf")) != NULL)
+		this->modifierless_dmabuf = spa_atob(s);
 	if ((s = spa_dict_lookup(info, "kmscast.helper.path")) != NULL)
 		copy_str(this->helper_path, sizeof(this->helper_path), s);
 	if ((s = spa_dict_lookup(info, "kmscast.helper.socket")) != NULL) {
@@ -634,8 +647,11 @@ static int open_crtc(struct impl *this)
 	conn = kms_crtc_connector(this->kms, crtc);
 	if (conn)
 		copy_str(this->connector, sizeof(this->connector), conn->name);
-	snprintf(this->name, sizeof(this->name), "kmscast.%s.%s", this->card,
-			this->connector[0] ? this->connector : "crtc");
+	if (this->name_prop[0])
+		copy_str(this->name, sizeof(this->name), this->name_prop);
+	else
+		snprintf(this->name, sizeof(this->name), "kmscast.%s.%s", this->card,
+				this->connector[0] ? this->connector : "crtc");
 	if (conn && conn->has_edid && conn->monitor.name[0])
 		snprintf(this->description, sizeof(this->description), "%s (%s)",
 				conn->monitor.name, conn->name);
@@ -755,7 +771,8 @@ static const struct spa_dict_item factory_info_items[] = {
 	{SPA_KEY_FACTORY_DESCRIPTION, "A KMS CRTC's scanout buffers as a video source"},
 	{SPA_KEY_FACTORY_USAGE, "kmscast.card=<cardN> kmscast.crtc=<id> | "
 				"kmscast.connector=<name> [kmscast.helper.path=<path>] "
-				"[kmscast.helper.socket=<path>]"},
+				"[kmscast.helper.socket=<path>] [kmscast.cursor-mode=hidden|metadata] "
+				"[kmscast.modifierless-dmabuf=true|false]"},
 };
 
 static const struct spa_dict factory_info = SPA_DICT_INIT_ARRAY(factory_info_items);

@@ -141,6 +141,16 @@ struct impl {
 	struct kms_plane primary;
 	struct kms_plane cursor_plane;
 	bool has_cursor_plane;
+	/*
+	 * kmscast.modifierless-dmabuf: serve the EnumFormat without a modifier with dma-bufs
+	 * when the consumer takes them (true, the default: gst pipewiresrc negotiates no
+	 * modifier and still imports them), or always by CPU copy (false: the portal
+	 * convention of mutter and xdg-desktop-portal-wlr, which apps such as OBS rely on to
+	 * fall back when they cannot import the FB's modifier).
+	 */
+	bool modifierless_dmabuf;
+	bool cursor_hidden; /* kmscast.cursor-mode=hidden: no SPA_META_Cursor offered */
+	char name_prop[96]; /* node.name from the factory info (a portal session's), or empty */
 	uint32_t refresh_mhz;
 	struct helper_client *helper; /* NULL until first use, again after a helper crash */
 

@@ -149,7 +149,7 @@ static struct spa_pod *build_meta(struct impl *this, uint32_t index, struct spa_
 
 	if (index >= SPA_N_ELEMENTS(metas))
 		return NULL;
-	if (metas[index].type == SPA_META_Cursor && !this->has_cursor_plane)
+	if (metas[index].type == SPA_META_Cursor && (!this->has_cursor_plane || this->cursor_hidden))
 		return NULL;
 	return spa_pod_builder_add_object(b,
 			SPA_TYPE_OBJECT_ParamMeta, SPA_PARAM_Meta,

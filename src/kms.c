@@ -147,14 +147,37 @@ static void store_plane_value(struct kms_plane *plane, uint32_t prop, uint64_t v
 		s->hotspot_y = (int32_t)value;
 }
 
+/*
+ * The node reads this several times per frame on its data loop: one GETPROPERTIES into
+ * arrays on the stack, where drmModeObjectGetProperties makes two ioctls (count, then fetch)
+ * and three allocations. A plane with more properties than the arrays takes that way.
+ */
+#define PLANE_PROPS_MAX 48
+
 int kms_plane_read_state(struct kms_device *dev, struct kms_plane *plane)
 {
+	uint32_t ids[PLANE_PROPS_MAX];
+	uint64_t values[PLANE_PROPS_MAX];
+	struct drm_mode_obj_get_properties arg = {
+		.props_ptr = (uint64_t)(uintptr_t)ids,
+		.prop_values_ptr = (uint64_t)(uintptr_t)values,
+		.count_props = PLANE_PROPS_MAX,
+		.obj_id = plane->id,
+		.obj_type = DRM_MODE_OBJECT_PLANE,
+	};
 	drmModeObjectProperties *props;
 
+	if (drmIoctl(dev->fd, DRM_IOCTL_MODE_OBJ_GETPROPERTIES, &arg) < 0)
+		return errno ? -errno : -ENOENT;
+	memset(&plane->state, 0, sizeof(plane->state));
+	if (arg.count_props <= PLANE_PROPS_MAX) {
+		for (uint32_t i = 0; i < arg.count_props; i++)
+			store_plane_value(plane, ids[i], values[i]);
+		return 0;
+	}
 	props = drmModeObjectGetProperties(dev->fd, plane->id, DRM_MODE_OBJECT_PLANE);
 	if (!props)
 		return errno ? -errno : -ENOENT;
-	memset(&plane->state, 0, sizeof(plane->state));
 	for (uint32_t i = 0; i < props->count_props; i++)
 		store_plane_value(plane, props->props[i], props->prop_values[i]);
 	drmModeFreeObjectProperties(props);

@@ -267,6 +267,12 @@ static int create_stream(struct portal_session *session, const struct portal_mon
 		SPA_DICT_ITEM_INIT("kmscast.portal.session", session->path),
 		SPA_DICT_ITEM_INIT("kmscast.portal.app-id", session->app_id),
 		SPA_DICT_ITEM_INIT("kmscast.cursor-mode", cursor),
+		/*
+		 * Apps behind the portal negotiate modifiers when they can import (OBS, libwebrtc)
+		 * and fall back to the format without one expecting memory, as mutter and
+		 * xdg-desktop-portal-wlr serve it; a dma-buf there makes OBS renegotiate for ever.
+		 */
+		SPA_DICT_ITEM_INIT("kmscast.modifierless-dmabuf", "false"),
 	};
 	struct spa_dict props = SPA_DICT_INIT_ARRAY(items);
 

@@ -10,7 +10,9 @@
  *   portal-remote --fd N --node ID --frames K --out FILE [--shm]
  *       captures K frames of ID as packed BGRx rows into FILE; --shm offers no DMA-BUF
  *       (formats without a modifier, MemFd/MemPtr buffers only), so the node must serve it
- *       from its SHM copy path. Prints "format WxH data=memfd|memptr|dmabuf".
+ *       from its SHM copy path. --modifier offers LINEAR as the modifier and takes DMA-BUFs
+ *       only, as OBS does when its GPU can import them. Prints "format WxH
+ *       data=memfd|memptr|dmabuf".
  * Exit status 0, 1 on failure or after 20 s without the wanted frames.
  */
 #include <errno.h>
@@ -37,7 +39,7 @@ struct remote {
 	struct spa_hook core_listener, registry_listener, stream_listener;
 	struct pw_stream *stream;
 	struct spa_video_info_raw format;
-	bool shm, listing;
+	bool shm, modifier, listing;
 	uint32_t destroy_id;
 	int sync_seq;
 	uint32_t frames_wanted, frames;
@@ -90,7 +92,8 @@ static void on_param_changed(void *data, uint32_t id, const struct spa_pod *para
 	struct spa_pod_builder b = SPA_POD_BUILDER_INIT(buf, sizeof(buf));
 	const struct spa_pod *params[1];
 	int types = r->shm ? (1 << SPA_DATA_MemFd) | (1 << SPA_DATA_MemPtr)
-			   : (1 << SPA_DATA_MemFd) | (1 << SPA_DATA_MemPtr) | (1 << SPA_DATA_DmaBuf);
+		    : r->modifier ? (1 << SPA_DATA_DmaBuf)
+		    : (1 << SPA_DATA_MemFd) | (1 << SPA_DATA_MemPtr) | (1 << SPA_DATA_DmaBuf);
 
 	if (!param || id != SPA_PARAM_Format)
 		return;
@@ -155,6 +158,7 @@ static int connect_stream(struct remote *r, uint32_t node)
 	uint8_t buf[1024];
 	struct spa_pod_builder b = SPA_POD_BUILDER_INIT(buf, sizeof(buf));
 	const struct spa_pod *params[1];
+	struct spa_pod_frame f, c;
 
 	r->stream = pw_stream_new(r->core, "portal-remote",
 			pw_properties_new(PW_KEY_MEDIA_TYPE, "Video", PW_KEY_MEDIA_CATEGORY,
@@ -162,9 +166,9 @@ static int connect_stream(struct remote *r, uint32_t node)
 	if (!r->stream)
 		return -errno;
 	pw_stream_add_listener(r->stream, &r->stream_listener, &stream_events, r);
-	/* BGRx only, and no modifier property: the SHM EnumFormat of the node. */
-	params[0] = spa_pod_builder_add_object(&b, SPA_TYPE_OBJECT_Format, SPA_PARAM_EnumFormat,
-			SPA_FORMAT_mediaType, SPA_POD_Id(SPA_MEDIA_TYPE_video),
+	/* BGRx only; without --modifier no modifier property: the SHM EnumFormat of the node. */
+	spa_pod_builder_push_object(&b, &f, SPA_TYPE_OBJECT_Format, SPA_PARAM_EnumFormat);
+	spa_pod_builder_add(&b, SPA_FORMAT_mediaType, SPA_POD_Id(SPA_MEDIA_TYPE_video),
 			SPA_FORMAT_mediaSubtype, SPA_POD_Id(SPA_MEDIA_SUBTYPE_raw),
 			SPA_FORMAT_VIDEO_format, SPA_POD_Id(SPA_VIDEO_FORMAT_BGRx),
 			SPA_FORMAT_VIDEO_size,
@@ -172,7 +176,17 @@ static int connect_stream(struct remote *r, uint32_t node)
 					&SPA_RECTANGLE(1, 1), &SPA_RECTANGLE(8192, 8192)),
 			SPA_FORMAT_VIDEO_framerate,
 			SPA_POD_CHOICE_RANGE_Fraction(&SPA_FRACTION(60, 1), &SPA_FRACTION(0, 1),
-					&SPA_FRACTION(1000, 1)));
+					&SPA_FRACTION(1000, 1)), 0);
+	if (r->modifier) {
+		/* As OBS builds it: an enum whose first value is the default. 0 is LINEAR. */
+		spa_pod_builder_prop(&b, SPA_FORMAT_VIDEO_modifier,
+				SPA_POD_PROP_FLAG_MANDATORY | SPA_POD_PROP_FLAG_DONT_FIXATE);
+		spa_pod_builder_push_choice(&b, &c, SPA_CHOICE_Enum, 0);
+		spa_pod_builder_long(&b, 0);
+		spa_pod_builder_long(&b, 0);
+		spa_pod_builder_pop(&b, &c);
+	}
+	params[0] = spa_pod_builder_pop(&b, &f);
 	return pw_stream_connect(r->stream, PW_DIRECTION_INPUT, node,
 			PW_STREAM_FLAG_AUTOCONNECT | PW_STREAM_FLAG_MAP_BUFFERS, params, 1);
 }
@@ -195,6 +209,7 @@ int main(int argc, char **argv)
 		{"frames", required_argument, NULL, 'k'},
 		{"out", required_argument, NULL, 'o'},
 		{"shm", no_argument, NULL, 's'},
+		{"modifier", no_argument, NULL, 'M'},
 		{"destroy", required_argument, NULL, 'd'},
 		{0},
 	};
@@ -213,6 +228,7 @@ int main(int argc, char **argv)
 		case 'k': r.frames_wanted = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'o': out = optarg; break;
 		case 's': r.shm = true; break;
+		case 'M': r.modifier = true; break;
 		case 'd':
 			r.destroy_id = (uint32_t)strtoul(optarg, NULL, 10);
 			r.listing = true;

@@ -34,7 +34,8 @@ portal_start_frontend
 portal_client --cursor-mode 4 --state "$OUT/state.json" --after close --exec \
 	"$(portal_capture "$FRAMES" "$OUT/out.raw") && \
 	 $B/tests/unit/portal-remote --fd {fd} --list > $OUT/visible.txt && \
-	 pw-cli info {node} > $OUT/node-info.txt" \
+	 pw-cli info {node} > $OUT/node-info.txt && \
+	 pw-dump > $OUT/dump.json" \
 	>"$NODE_TMP/client.log" 2>&1
 rc=$?
 cat "$NODE_TMP/client.log"
@@ -53,6 +54,12 @@ echo "stream: $(json_get "$OUT/state.json" 's["streams"][0]')"
 	portal_fail "position: the producer scans out from 0,0"
 grep -q "kmscast.portal.session" "$OUT/node-info.txt" || portal_fail "node props"
 grep -q 'kmscast.cursor-mode = "metadata"' "$OUT/node-info.txt" || portal_fail "cursor mode prop"
+port_meta_types "$OUT/dump.json" "$NODE" >"$OUT/meta.txt"
+grep -q "Header$" "$OUT/meta.txt" || portal_fail "no Meta params found: $(cat "$OUT/meta.txt")"
+grep -q "Cursor$" "$OUT/meta.txt" || portal_fail "cursor_mode metadata, yet no cursor meta offered"
+# The session's node keeps the name the portal gave it: the daemon's own node has the other.
+grep -q "node.name = \"kmscast.card0.$conn.portal-[0-9]*\"" "$OUT/node-info.txt" ||
+	{ grep node.name "$OUT/node-info.txt"; portal_fail "the session's node lost its name"; }
 
 "$B/tests/tools/pattern-check" --width "$W" --height "$H" --format BGRx --expect-consecutive \
 	"$OUT/out.raw" || portal_fail "frames through the portal are not consecutive"

@@ -79,6 +79,9 @@ cat >"$cfg/basic/scenes/kmscast.json" <<EOF
 EOF
 chown -R "$KMSCAST_TEST_UID" "$OBS_HOME"
 
+# OBS's simple output writes a lossless recording as .avi (utvideo), others as .mkv.
+recording() { ls "$OUT"/*.mkv "$OUT"/*.avi 2>/dev/null | head -n 1; }
+
 mkdir -p -m 1777 /tmp/.X11-unix
 as_user Xvfb :99 -screen 0 1280x1024x24 -nolisten tcp >"$NODE_TMP/xvfb.log" 2>&1 &
 XVFB=$!
@@ -93,14 +96,14 @@ OBS=$!
 # logs are copied there as we go, so a timed-out run still says how far OBS got.
 deadline=$((SECONDS + ${OBS_START_S:-240}))
 while [ "$SECONDS" -lt "$deadline" ]; do
-	grep -q "streaming card0" "$NODE_TMP/daemon.log" && ls "$OUT"/*.mkv >/dev/null 2>&1 && break
+	grep -q "portal-[0-9]*: streaming" "$NODE_TMP/daemon.log" && [ -n "$(recording)" ] && break
 	kill -0 "$OBS" 2>/dev/null || break
 	[ -n "${PORTAL_SHARE:-}" ] && cp "$NODE_TMP/obs.log" "$NODE_TMP/daemon.log" "$PORTAL_SHARE/" 2>/dev/null
 	sleep 2
 done
 echo "OBS start wait: $((SECONDS - deadline + ${OBS_START_S:-240})) s"
 grep -i -E 'pipewire|portal|screencast|Recording|error' "$NODE_TMP/obs.log" | head -n 40
-grep -q "streaming card0" "$NODE_TMP/daemon.log" || portal_fail "OBS did not start a portal session"
+grep -q "portal-[0-9]*: streaming" "$NODE_TMP/daemon.log" || portal_fail "OBS did not start a portal session"
 ls -l "$OUT"
 sleep "$RECORD_S"
 [ -n "${PORTAL_SHARE:-}" ] && cp "$NODE_TMP/obs.log" "$NODE_TMP/daemon.log" "$PORTAL_SHARE/" 2>/dev/null
@@ -110,7 +113,7 @@ kill -0 "$OBS" 2>/dev/null && { kill -KILL "$OBS"; echo "OBS ignored SIGINT"; }
 wait "$OBS" 2>/dev/null
 kill "$XVFB" 2>/dev/null
 grep -i -E 'pipewire|Output .* stopping|Recording' "$NODE_TMP/obs.log" | tail -n 15
-rec=$(ls "$OUT"/*.mkv 2>/dev/null | head -n1)
+rec=$(recording)
 [ -n "$rec" ] || portal_fail "OBS wrote no recording"
 ffprobe -v error -show_entries stream=codec_name,pix_fmt,width,height -of compact "$rec"
 ffmpeg -v error -i "$rec" -f rawvideo -pix_fmt bgr0 "$OUT/obs.raw" || portal_fail "cannot decode $rec"

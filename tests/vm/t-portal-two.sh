@@ -1,8 +1,9 @@
 #!/bin/bash
 # Two portal sessions at once on one monitor, each with its own node: one DMA-BUF consumer
-# (gst pipewiresrc, zero copy) and one SHM-only consumer (portal-remote --shm: formats
-# without a modifier, MemFd/MemPtr buffers only). Both receive the producer's frames, both
-# through their own portal remote.
+# (portal-remote --modifier: the LINEAR modifier and DMA-BUF buffers only, as OBS asks when
+# its GPU imports them) and one SHM-only consumer (portal-remote --shm: formats without a
+# modifier, MemFd/MemPtr buffers only). Both receive the producer's frames, both through
+# their own portal remote. Session A's node (cursor_mode hidden) offers no cursor meta.
 # Run: tests/vm/run --kms vkms --with wireplumber -- tests/vm/t-portal-two.sh
 set -u
 . "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
@@ -22,7 +23,7 @@ portal_start_frontend
 
 # Each client holds its session until both captures ran: they overlap in time.
 portal_client --state "$OUT/dmabuf.json" --exec \
-	"touch $OUT/a.up; while [ ! -e $OUT/b.up ]; do sleep 0.1; done; $(portal_capture "$FRAMES" "$OUT/dmabuf.raw")" \
+	"pw-dump > $OUT/dump-a.json; touch $OUT/a.up; while [ ! -e $OUT/b.up ]; do sleep 0.1; done; $B/tests/unit/portal-remote --fd {fd} --node {node} --frames $FRAMES --modifier --out $OUT/dmabuf.raw" \
 	>"$NODE_TMP/client-a.log" 2>&1 &
 A=$!
 portal_client --state "$OUT/shm.json" --exec \
@@ -37,7 +38,12 @@ cat "$NODE_TMP/client-a.log" "$NODE_TMP/client-b.log"
 NA=$(json_get "$OUT/dmabuf.json" 's["streams"][0]["node"]')
 NB=$(json_get "$OUT/shm.json" 's["streams"][0]["node"]')
 [ "$NA" != "$NB" ] || portal_fail "two sessions share node $NA"
+# cursor_mode hidden (the default): the session's node offers no cursor metadata.
+port_meta_types "$OUT/dump-a.json" "$NA" >"$OUT/meta-a.txt"
+grep -q "Header$" "$OUT/meta-a.txt" || portal_fail "no Meta params found: $(cat "$OUT/meta-a.txt")"
+grep -q "Cursor$" "$OUT/meta-a.txt" && portal_fail "cursor_mode hidden, yet the node offers cursor meta"
 grep -q "data=memfd\|data=memptr" "$NODE_TMP/client-b.log" || portal_fail "SHM client got DMA-BUFs"
+grep -q "data=dmabuf" "$NODE_TMP/client-a.log" || portal_fail "the client that negotiated LINEAR got no DMA-BUFs"
 for f in dmabuf shm; do
 	summary=$("$B/tests/tools/pattern-check" --width "$W" --height "$H" --format BGRx --quiet \
 		"$OUT/$f.raw" | tail -n1)

@@ -98,3 +98,18 @@ json_get() {
 	python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
 		"$1" "$2"
 }
+
+# port_meta_types DUMP NODE: the Meta types (Header, VideoCrop, Cursor) the output port of
+# node NODE offers, one per line, from a pw-dump saved in DUMP. Meta is a port param.
+port_meta_types() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+node = int(sys.argv[2])
+for o in json.load(open(sys.argv[1])):
+    info = o.get("info") or {}
+    if o.get("type") != "PipeWire:Interface:Port" or (info.get("props") or {}).get("node.id") != node:
+        continue
+    for m in (info.get("params") or {}).get("Meta", []):
+        print(m.get("type"))
+PY
+}
