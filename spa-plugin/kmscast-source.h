@@ -10,6 +10,7 @@
  *   source-learn.c    main loop: exports new FBs through the helper, renegotiates
  *   shm-copy.c        the SHM path's MemFd buffers and CPU copy
  *   cursor.c          the cursor plane as SPA_META_Cursor
+ *   scanout-set.c     the FBs a node aliases; scanout-cache.c what the process learned
  *
  * Threads: node methods run on the main loop, ticks and process() on the data loop. The
  * scanout set and the slot table are only changed on the data loop (the main loop changes them
