@@ -107,9 +107,12 @@ grep -q "portal-[0-9]*: streaming" "$NODE_TMP/daemon.log" || portal_fail "OBS di
 ls -l "$OUT"
 sleep "$RECORD_S"
 [ -n "${PORTAL_SHARE:-}" ] && cp "$NODE_TMP/obs.log" "$NODE_TMP/daemon.log" "$PORTAL_SHARE/" 2>/dev/null
+# OBS 29 asks before quitting while it records, and there is nobody to answer: SIGINT,
+# then SIGKILL after 10 s. The recording is not finalized then, but each utvideo frame is
+# a key frame and ffmpeg decodes the file up to the last whole one.
 kill -INT "$OBS"
-for _ in $(seq 120); do kill -0 "$OBS" 2>/dev/null || break; sleep 0.5; done
-kill -0 "$OBS" 2>/dev/null && { kill -KILL "$OBS"; echo "OBS ignored SIGINT"; }
+for _ in $(seq 20); do kill -0 "$OBS" 2>/dev/null || break; sleep 0.5; done
+kill -0 "$OBS" 2>/dev/null && { kill -KILL "$OBS"; echo "OBS still running 10 s after SIGINT: killed"; }
 wait "$OBS" 2>/dev/null
 kill "$XVFB" 2>/dev/null
 grep -i -E 'pipewire|Output .* stopping|Recording' "$NODE_TMP/obs.log" | tail -n 15
