@@ -22,7 +22,8 @@ Checks, each a failure when not met:
   1. every frame: everything outside one 250x250 square is the background colour; the
      square has a white border and decodes to one T (consistent corners, ring, centre);
   2. the square is at the same place in every captured and read-back frame;
-  3. the capture shows the animation: at least --min-distinct different T, never going back;
+  3. the capture shows the animation: at least --min-distinct different T; torn frames and
+     steps back in T (a buffer read after weston repainted it) at most --max-torn together;
   4. at least one read-back frame has a T that was also captured, and those frame pairs
      are identical in every pixel: the capture is weston's scanout, not a look-alike.
 Prints one summary line "weston-check: ..." and exits 0, or prints FAIL lines and exits 1.
@@ -208,11 +209,10 @@ def main():
     rb_t = [decode(f, x0, y0, bg, f"read-back frame {i}") for i, f in enumerate(rb)]
     if failures:
         return 1
+    n_cap = len(cap)
     n_torn = sum(1 for t in cap_t if t is None)
     for name, ts in torn:
         print(f"torn: {name}: corners decode to T {ts}")
-    if n_torn > a.max_torn:
-        fail(f"{n_torn} of {len(cap)} captured frames are torn, at most {a.max_torn} allowed")
     if len(cap) - n_torn < a.min_distinct:
         fail("too few whole captured frames")
         return 1
@@ -225,8 +225,11 @@ def main():
     if distinct < a.min_distinct:
         fail(f"only {distinct} different simple-shm frames in {len(cap)} captured: "
              "the capture does not follow the animation")
-    if back:
-        fail(f"simple-shm's time went back {back} times in the capture: {cap_t}")
+    # A frame read after weston repainted its buffer shows a later T, and the next one
+    # then seems to go back: the same late read as a torn frame, counted with them.
+    if n_torn + back > a.max_torn:
+        fail(f"{n_torn} torn frames and {back} steps back in simple-shm's time in "
+             f"{n_cap} captured frames, at most {a.max_torn} allowed: {cap_t}")
 
     by_t = {}
     for f, t in zip(cap, cap_t):
@@ -244,9 +247,10 @@ def main():
     if a.png:
         write_png(a.png, pairs[0][1] if pairs else cap[-1])
 
-    print(f"weston-check: window at {x0},{y0}; captured {len(cap)} frames, {distinct} distinct, "
+    print(f"weston-check: window at {x0},{y0}; captured {n_cap} frames, {distinct} distinct, "
           f"T {cap_t[0]}..{cap_t[-1]}; read back {len(rb)}: {len(pairs)} with a captured T, "
-          f"{same} of them pixel-identical; {n_torn} captured torn; background 0x{bg:06x}")
+          f"{same} of them pixel-identical; {n_torn} captured torn, {back} steps back; "
+          f"background 0x{bg:06x}")
     return 1 if failures else 0
 
 
