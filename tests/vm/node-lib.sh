@@ -144,10 +144,10 @@ rt_boost() {
 	done
 }
 
-# node_producer ARGS...: the test producer on card0 (niced: see t-node-gst.sh), waits for
+# node_producer ARGS...: the test producer on card0 (priority: see t-node-gst.sh), waits for
 # "ready"; sets PRODUCER_PID and CONNECTOR.
 node_producer() {
-	nice -n 15 "$B/tests/tools/kms-producer" --log "$NODE_TMP/producer.log" "$@" &
+	nice -n "${PRODUCER_NICE:-0}" "$B/tests/tools/kms-producer" --log "$NODE_TMP/producer.log" "$@" &
 	PRODUCER_PID=$!
 	for _ in $(seq 150); do
 		grep -q '^ready' "$NODE_TMP/producer.log" 2>/dev/null && break

@@ -17,7 +17,8 @@ mkdir -p "$OUT" && chown "$KMSCAST_TEST_UID" "$OUT"
 command -v obs >/dev/null && [ -e /usr/lib/x86_64-linux-gnu/obs-plugins/linux-pipewire.so ] ||
 	vm_fail "obs-studio and obs-plugins are not installed (tools/install-deps)"
 
-portal_producer --duration 600
+# 640x480 and a 10 fps canvas: OBS renders with llvmpipe under TCG and must keep up.
+portal_producer --duration 600 --mode 640x480
 read -r W H < <(sed -n 's/.* size=\([0-9]*\)x\([0-9]*\) .*/\1 \2/p' "$NODE_TMP/producer.log" | head -n1)
 portal_start_kmscast
 portal_start_frontend
@@ -52,7 +53,7 @@ BaseCY=$H
 OutputCX=$W
 OutputCY=$H
 FPSType=0
-FPSCommon=30
+FPSCommon=10
 ColorFormat=RGB
 ColorRange=Full
 [Audio]
