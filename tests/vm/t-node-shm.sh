@@ -32,7 +32,11 @@ data=$(sed -n 's/^buf .* data=\([a-z]*\) .*/\1/p' "$OUT/shm.log" | sort -u | tr 
 [ "$data" = "memfd " ] || FAILS="$FAILS data-types($data)"
 missed=$(stream_missed)
 echo "node-reported misses: ${missed:-?}"
-check_frames "$OUT/shm.log" "${missed:-0}" || FAILS="$FAILS frames"
+# One gap beyond what the node reports: on this path the node copies each frame on its
+# data loop, which delays its next FB_ID reads, and a commit that comes and goes between
+# two reads is invisible to it (docs/performance.md). On vkms that cost 1 of 91 frames in
+# two of three fresh-clone runs; the zero-copy tests allow no such gap.
+check_frames "$OUT/shm.log" "$((${missed:-0} + 1))" || FAILS="$FAILS frames"
 "$B/tests/tools/pattern-check" --width 640 --height 480 --format BGRx --quiet \
 	"$OUT/shm.raw" || FAILS="$FAILS pattern-check"
 # Header: seq strictly increasing, pts increasing and within the last hour of uptime.
