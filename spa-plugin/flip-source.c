@@ -109,8 +109,9 @@ static void on_sequence(int fd, uint64_t sequence, uint64_t ns, uint64_t user_da
 	fs->last_seq = sequence;
 	queue_vblank(fs);
 	fs->events->tick(fs->data, ns);
-	/* The tick may have made the source idle (stop then start): then queued is false. */
 	/*
+	 * The tick may have made the source idle (a stop then a start, which clears queued).
+	 *
 	 * FB_ID is the committed FB, not the one on screen. A compositor that commits its next
 	 * flip as soon as its flip event arrives does so at this very vblank, so our read races
 	 * the commit: read after it, we see frame k+1 early; read before it next time, k+2 has
