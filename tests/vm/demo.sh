@@ -12,15 +12,14 @@ FRAMES=${2:-180}
 
 node_setup
 gst_warm_registry
-# As in t-node-gst.sh: the bench is two TCG vCPUs, so the producer yields to the daemon and
-# the consumer, and PipeWire's threads get the realtime priority RTKit gives on a desktop.
+# As in t-node-gst.sh: the producer at the default priority, as a compositor runs, and the
+# daemon's and PipeWire's threads at the realtime priority RTKit gives them on a desktop.
 node_producer --rate 60 --buffers 12 --mode 1024x768 --cursor --duration 600
 echo "== kmscast --list (as $(as_user id -un))"
 as_user "$B/src/kmscast" --list
 
 node_start_daemon
-rt_boost "$DAEMON_PID"
-rt_boost "$(pgrep -x pipewire | head -n 1)"
+rt_boost_graph
 NAME=kmscast.card0.$CONNECTOR
 ID=$(node_wait "$NAME") || exit 1
 node_wait_fbs 12 60

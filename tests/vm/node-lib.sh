@@ -144,6 +144,12 @@ rt_boost() {
 	done
 }
 
+# rt_boost_graph: rt_boost for the daemon (node_start_daemon) and the PipeWire daemon.
+rt_boost_graph() {
+	rt_boost "$DAEMON_PID"
+	rt_boost "$(pgrep -x pipewire | head -n 1)"
+}
+
 # node_producer ARGS...: the test producer on card0 (priority: see t-node-gst.sh), waits for
 # "ready"; sets PRODUCER_PID and CONNECTOR.
 node_producer() {

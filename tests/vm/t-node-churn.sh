@@ -16,8 +16,7 @@ node_setup
 node_producer --rate 60 --duration 120 --buffers 4 --mode 640x480 --recreate "$RECREATE" \
 	--mode-change-at "$MODE_AT:800x600"
 node_start_daemon
-rt_boost "$DAEMON_PID"
-rt_boost "$(pgrep -x pipewire | head -n 1)"
+rt_boost_graph
 ID=$(node_wait "kmscast.card0.$CONNECTOR") || exit 1
 
 shm_consumer churn --target "$ID" --dmabuf --frames "$FRAMES" --timeout 100

@@ -25,8 +25,7 @@ grep -q '^ready' "$NODE_TMP/producer.log" || vm_fail "producer did not start"
 conn=$(awk '/connector/ { for (i = 1; i <= NF; i++) if ($i ~ /^connector=/) { sub("connector=", "", $i); print $i; exit } }' "$NODE_TMP/producer.log")
 [ -n "$conn" ] || conn=Virtual-1
 node_start_daemon
-rt_boost "$DAEMON_PID"
-rt_boost "$(pgrep -x pipewire | head -n 1)"
+rt_boost_graph
 NAME=kmscast.card0.$conn
 ID=$(node_wait "$NAME") || exit 1
 echo "node $NAME id $ID"

@@ -13,8 +13,7 @@ FRAMES=${FRAMES:-90}
 node_setup
 node_producer --rate 60 --duration 120 --buffers 6 --mode 640x480
 node_start_daemon
-rt_boost "$DAEMON_PID"
-rt_boost "$(pgrep -x pipewire | head -n 1)"
+rt_boost_graph
 ID=$(node_wait "kmscast.card0.$CONNECTOR") || exit 1
 node_wait_fbs 6
 

@@ -12,8 +12,7 @@ node_setup
 gst_warm_registry
 node_producer --rate 60 --duration 120 --buffers 6 --mode 640x480
 node_start_daemon
-rt_boost "$DAEMON_PID"
-rt_boost "$(pgrep -x pipewire | head -n 1)"
+rt_boost_graph
 ID=$(node_wait "kmscast.card0.$CONNECTOR") || exit 1
 node_wait_fbs 6
 gst_wait_registry

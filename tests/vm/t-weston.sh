@@ -120,8 +120,7 @@ sys.exit(0 if fbs else 1)
 EOF
 
 node_start_daemon
-rt_boost "$DAEMON_PID"
-rt_boost "$(pgrep -x pipewire | head -n 1)"
+rt_boost_graph
 NAME=kmscast.card0.Virtual-1
 ID=$(node_wait "$NAME") || exit 1
 echo "node $NAME id $ID"
