@@ -71,6 +71,18 @@ static const struct flip_source_ops timer_ops = {
 
 /* ---- vblank: CRTC sequence events on the card fd ---- */
 
+/*
+ * Tick times never go back: a vblank event handled late, after a read between vblanks that
+ * came later than that vblank, gets the time it is handled instead of the vblank's.
+ */
+static void vblank_tick(struct flip_source *fs, uint64_t ns)
+{
+	if (ns <= fs->last_tick_ns)
+		ns = now_ns();
+	fs->last_tick_ns = ns;
+	fs->events->tick(fs->data, ns);
+}
+
 static int queue_vblank(struct flip_source *fs)
 {
 	uint64_t queued_seq;
@@ -108,7 +120,7 @@ static void on_sequence(int fd, uint64_t sequence, uint64_t ns, uint64_t user_da
 		fs->missed += sequence - fs->last_seq - 1;
 	fs->last_seq = sequence;
 	queue_vblank(fs);
-	fs->events->tick(fs->data, ns);
+	vblank_tick(fs, ns);
 	/*
 	 * The tick may have made the source idle (a stop then a start, which clears queued).
 	 *
@@ -149,7 +161,7 @@ static void on_retry(struct spa_source *source)
 		return;
 	/* Idle poll, or the reads between vblanks armed by on_sequence. */
 	if (fs->idle || fs->queued) {
-		fs->events->tick(fs->data, now_ns());
+		vblank_tick(fs, now_ns());
 		return;
 	}
 	if (queue_vblank(fs) == 0)

@@ -48,6 +48,7 @@ struct flip_source {
 	bool idle; /* nobody streams: a slow poll that only keeps the FB set learnt */
 	bool queued; /* a vblank sequence event is outstanding */
 	uint64_t last_seq; /* vblank: sequence of the last event */
+	uint64_t last_tick_ns; /* vblank: the time the last tick was given */
 	uint64_t missed; /* vblanks (or timer periods) that passed without a tick */
 	const struct flip_source_events *events;
 	void *data;
