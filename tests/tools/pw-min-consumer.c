@@ -35,6 +35,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <linux/dma-buf.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +99,12 @@ struct consumer {
 	bool have_format;
 	uint32_t data_type;
 	uint32_t n_buffers, max_buffers;
+	/*
+	 * PipeWire 0.3.65's stream emits remove_buffer and param_changed on the main thread
+	 * while the data thread may be decoding (a renegotiation the node starts while
+	 * streaming): maps[] and format are only touched under this lock.
+	 */
+	pthread_mutex_t lock;
 	struct mapping maps[MAX_MAPS];
 
 	/* options */
@@ -201,16 +208,16 @@ static void dmabuf_sync(int fd, uint64_t flags)
 			;
 }
 
-static int32_t decode_frame(struct consumer *c, struct pw_buffer *b)
+static int32_t decode_locked(struct consumer *c, struct pw_buffer *b)
 {
-	struct spa_buffer *buf = b->buffer;
-	struct spa_data *d = &buf->datas[0];
+	struct spa_data *d = &b->buffer->datas[0];
 	struct pattern_result res;
 	const uint8_t *pixels;
-	struct mapping *m;
+	size_t len, need;
+	struct mapping *m = NULL;
 	int32_t frame = -1;
 
-	if (!c->fourcc || !d->chunk || d->chunk->size == 0)
+	if (!c->fourcc || !d->chunk || d->chunk->size == 0 || d->chunk->stride <= 0)
 		return -1;
 	if (d->type == SPA_DATA_DmaBuf) {
 		uintptr_t i = (uintptr_t)b->user_data;
@@ -218,20 +225,36 @@ static int32_t decode_frame(struct consumer *c, struct pw_buffer *b)
 		if (i == 0 || i > MAX_MAPS || c->maps[i - 1].base == MAP_FAILED)
 			return -1;
 		m = &c->maps[i - 1];
-		pixels = (const uint8_t *)m->base + d->chunk->offset;
-		dmabuf_sync(m->fd, DMA_BUF_SYNC_START);
-		if (pattern_decode(pixels, c->format.size.width, c->format.size.height,
-				    (uint32_t)d->chunk->stride, c->fourcc, &res) == 0)
-			frame = (int32_t)res.frame;
-		dmabuf_sync(m->fd, DMA_BUF_SYNC_END);
-		return frame;
+		pixels = m->base;
+		len = m->len;
+	} else {
+		if (!d->data)
+			return -1;
+		pixels = d->data;
+		len = d->maxsize;
 	}
-	if (!d->data)
+	/* A chunk that does not fit its buffer (a format change in flight) is not decoded. */
+	need = (size_t)d->chunk->offset + (size_t)d->chunk->stride * c->format.size.height;
+	if (need > len)
 		return -1;
-	pixels = (const uint8_t *)d->data + d->chunk->offset;
+	pixels += d->chunk->offset;
+	if (m)
+		dmabuf_sync(m->fd, DMA_BUF_SYNC_START);
 	if (pattern_decode(pixels, c->format.size.width, c->format.size.height,
 			    (uint32_t)d->chunk->stride, c->fourcc, &res) == 0)
 		frame = (int32_t)res.frame;
+	if (m)
+		dmabuf_sync(m->fd, DMA_BUF_SYNC_END);
+	return frame;
+}
+
+static int32_t decode_frame(struct consumer *c, struct pw_buffer *b)
+{
+	int32_t frame;
+
+	pthread_mutex_lock(&c->lock);
+	frame = decode_locked(c, b);
+	pthread_mutex_unlock(&c->lock);
 	return frame;
 }
 
@@ -292,22 +315,25 @@ static void on_add_buffer(void *data, struct pw_buffer *b)
 {
 	struct consumer *c = data;
 	struct spa_data *d = &b->buffer->datas[0];
-	uint32_t i = c->n_buffers < MAX_MAPS ? c->n_buffers : MAX_MAPS - 1;
+	uint32_t i;
 
+	pthread_mutex_lock(&c->lock);
+	i = c->n_buffers < MAX_MAPS ? c->n_buffers : MAX_MAPS - 1;
 	c->n_buffers++;
 	c->max_buffers = SPA_MAX(c->max_buffers, c->n_buffers);
 	c->data_type = d->type;
 	/* user_data is the slot number + 1; 0 means "not mapped" */
 	b->user_data = (void *)(uintptr_t)(i + 1);
 	c->maps[i] = (struct mapping){.base = MAP_FAILED, .fd = -1};
-	if (!c->decode || d->type != SPA_DATA_DmaBuf || d->fd < 0)
-		return;
-	/* maxsize is the plane's size; pages are only faulted in for the sampled rows. */
-	c->maps[i].len = d->maxsize + d->mapoffset;
-	c->maps[i].base = mmap(NULL, c->maps[i].len, PROT_READ, MAP_SHARED, (int)d->fd, 0);
-	c->maps[i].fd = (int)d->fd; /* fd still owned by the pw_buffer */
-	if (c->maps[i].base == MAP_FAILED)
-		fprintf(stderr, "pw-min-consumer: mmap dma-buf: %m (frames not decoded)\n");
+	if (c->decode && d->type == SPA_DATA_DmaBuf && d->fd >= 0) {
+		/* maxsize is the plane's size; pages are only faulted in for the sampled rows. */
+		c->maps[i].len = d->maxsize + d->mapoffset;
+		c->maps[i].base = mmap(NULL, c->maps[i].len, PROT_READ, MAP_SHARED, (int)d->fd, 0);
+		c->maps[i].fd = (int)d->fd; /* fd still owned by the pw_buffer */
+		if (c->maps[i].base == MAP_FAILED)
+			fprintf(stderr, "pw-min-consumer: mmap dma-buf: %m (frames not decoded)\n");
+	}
+	pthread_mutex_unlock(&c->lock);
 }
 
 static void on_remove_buffer(void *data, struct pw_buffer *b)
@@ -317,10 +343,12 @@ static void on_remove_buffer(void *data, struct pw_buffer *b)
 
 	if (i == 0 || i > MAX_MAPS)
 		return;
+	pthread_mutex_lock(&c->lock);
 	if (c->maps[i - 1].base != MAP_FAILED)
 		munmap(c->maps[i - 1].base, c->maps[i - 1].len);
 	c->maps[i - 1].base = MAP_FAILED;
 	c->n_buffers--;
+	pthread_mutex_unlock(&c->lock);
 }
 
 static void on_param_changed(void *data, uint32_t id, const struct spa_pod *param)
@@ -336,10 +364,14 @@ static void on_param_changed(void *data, uint32_t id, const struct spa_pod *para
 	if (spa_format_parse(param, &media_type, &media_subtype) < 0 ||
 			media_type != SPA_MEDIA_TYPE_video || media_subtype != SPA_MEDIA_SUBTYPE_raw)
 		return;
+	pthread_mutex_lock(&c->lock);
 	spa_zero(c->format);
 	spa_format_video_raw_parse(param, &c->format);
 	c->fourcc = spa_to_fourcc(c->format.format);
 	c->have_format = true;
+	pthread_mutex_unlock(&c->lock);
+	fprintf(stderr, "pw-min-consumer: t_ns=%" PRIu64 " format %ux%u\n", now_ns(),
+			c->format.size.width, c->format.size.height);
 	/* A modifier means the dma-buf path; without one, shared memory only. */
 	types = (c->format.flags & SPA_VIDEO_FLAG_MODIFIER) ? 1u << SPA_DATA_DmaBuf
 							    : (1u << SPA_DATA_MemFd) |
@@ -360,8 +392,10 @@ static void on_state_changed(void *data, enum pw_stream_state old, enum pw_strea
 {
 	struct consumer *c = data;
 
-	fprintf(stderr, "pw-min-consumer: %s -> %s%s%s\n", pw_stream_state_as_string(old),
-			pw_stream_state_as_string(state), error ? ": " : "", error ? error : "");
+	/* Timed, so that a silence in the log can be matched with the stream's states. */
+	fprintf(stderr, "pw-min-consumer: t_ns=%" PRIu64 " %s -> %s%s%s\n", now_ns(),
+			pw_stream_state_as_string(old), pw_stream_state_as_string(state),
+			error ? ": " : "", error ? error : "");
 	/* A stream that was up and went down (node gone, PipeWire restarted) is over: the
 	 * caller reconnects with a fresh consumer, as an application would. */
 	if (state == PW_STREAM_STATE_ERROR ||
@@ -539,6 +573,7 @@ int main(int argc, char **argv)
 	c.records = calloc(MAX_RECORDS, sizeof(*c.records));
 	if (!c.records)
 		return 1;
+	pthread_mutex_init(&c.lock, NULL);
 	pw_init(&argc, &argv);
 	c.loop = pw_main_loop_new(NULL);
 	pw_loop_add_signal(pw_main_loop_get_loop(c.loop), SIGINT, on_signal, &c);
@@ -572,6 +607,7 @@ int main(int argc, char **argv)
 	pw_main_loop_destroy(c.loop);
 	pw_deinit();
 	free(c.records);
+	pthread_mutex_destroy(&c.lock);
 	if (res < 0)
 		return 1;
 	/* With --frames, an incomplete window is a failure the caller must see. */
