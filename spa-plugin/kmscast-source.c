@@ -132,6 +132,7 @@ static int impl_node_send_command(void *object, const struct spa_command *comman
 		 */
 		if (this->n_slots == 0)
 			spa_log_debug(this->log, "%s: start before buffers", this->name);
+		source_learn_started(this); /* before the data loop round trip: it times Start */
 		set_started(this, true);
 		this->stream_base = this->stats;
 		this->stream_base_missed = this->flip.missed;
@@ -143,6 +144,9 @@ static int impl_node_send_command(void *object, const struct spa_command *comman
 	case SPA_NODE_COMMAND_Suspend:
 		if (this->started)
 			log_stream_stats(this);
+		/* A Suspend clears the format: what follows is a new negotiation anyway. */
+		if (this->started && SPA_NODE_COMMAND_ID(command) == SPA_NODE_COMMAND_Pause)
+			source_learn_paused(this);
 		set_started(this, false);
 		return 0;
 	default:
@@ -437,6 +441,7 @@ static int impl_node_port_use_buffers(void *object, enum spa_direction direction
 		return res;
 	}
 	install_slots(this, slots, n_buffers);
+	source_learn_buffers(this);
 	this->stats.renegotiations++;
 	spa_log_info(this->log, "%s: %u buffers over %u FBs, path %s (allocation %" PRIu64 ")",
 			this->name, n_buffers, this->set.n,

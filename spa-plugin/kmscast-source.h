@@ -50,15 +50,32 @@
 #define SLOTS_PER_FB 3
 #define MIN_SLOTS 2
 
+/* How long an unknown FB keeps an idle node ticking at the full rate; see source-frame.c. */
+#define LEARN_BURST_NS (1000 * SPA_NSEC_PER_MSEC)
+
 /*
  * How long the set must stay unchanged before the link is renegotiated: longer than one turn
  * of a compositor's swapchain (3 or 4 FBs at 60 Hz), so that a re-created swapchain costs one
  * reallocation, not one per FB. Frames on FBs outside the buffers are lost meanwhile.
  */
-/* How long an unknown FB keeps an idle node ticking at the full rate; see source-frame.c. */
-#define LEARN_BURST_NS (1000 * SPA_NSEC_PER_MSEC)
-
 #define RENEGOTIATE_DEBOUNCE_NS (120 * SPA_NSEC_PER_MSEC)
+
+/*
+ * PipeWire before 0.3.85 (issue 3619) can strand one consumer's link when a node goes idle
+ * while that link renegotiates, as when another consumer leaves just then: the link is marked
+ * prepared, activated, and never gets its buffers, so that consumer receives nothing until
+ * the next renegotiation. The node cannot see links, only this: a Pause while a renegotiation
+ * it asked for is in flight (until RELINK_AFTER_BUFFERS_NS after the port's new buffers, at
+ * most RELINK_WINDOW_NS after the request), and a Start right after it, within
+ * RELINK_RESTART_NS (the stranded link, marked prepared, restarts the graph at once; a
+ * consumer that really connects takes a whole negotiation). It then renegotiates once more,
+ * at most MAX_RELINKS times in a row. Measured under TCG: 4 to 12 ms from Pause to Start
+ * when a link was stranded, 40 ms and more otherwise but for a few.
+ */
+#define RELINK_WINDOW_NS (3000 * SPA_NSEC_PER_MSEC)
+#define RELINK_AFTER_BUFFERS_NS (500 * SPA_NSEC_PER_MSEC)
+#define RELINK_RESTART_NS (30 * SPA_NSEC_PER_MSEC)
+#define MAX_RELINKS 3
 
 enum source_path {
 	PATH_NONE,
@@ -161,6 +178,11 @@ struct impl {
 	enum source_path path;
 	struct spa_source *renegotiate_timer;
 	bool renegotiate_pending;
+	uint64_t relink_window_end; /* CLOCK_MONOTONIC ns; a Pause before it arms a relink */
+	bool renegotiating; /* asked for, no buffers since */
+	uint64_t relink_paused_ns; /* when a Pause armed a relink, 0 when none is armed */
+	bool relink_pending; /* the scheduled renegotiation is a relink */
+	uint32_t relinks; /* relinks since the last renegotiation for a new set */
 	uint32_t learning_fb; /* the FB a learn request is queued for, 0 when none */
 	bool closing; /* impl_clear runs: queued learn requests are ignored */
 	bool warned_full; /* logged once that the set is full of live FBs */
@@ -206,6 +228,10 @@ int source_learn_now(struct impl *this);
 void source_request_learn(struct impl *this, uint32_t fb_id);
 /* Announces a changed EnumFormat so that the link reallocates. */
 void source_renegotiate(struct impl *this, const char *why);
+/* The graph paused, started or gave the port buffers: see RELINK_WINDOW_NS. */
+void source_learn_paused(struct impl *this);
+void source_learn_started(struct impl *this);
+void source_learn_buffers(struct impl *this);
 int source_learn_init(struct impl *this);
 void source_learn_finish(struct impl *this);
 /* Emits port info with the changed param flags. Main loop. */

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <spa/utils/result.h>
 
@@ -162,9 +163,23 @@ void source_request_learn(struct impl *this, uint32_t fb_id)
 	source_learn_now(this);
 }
 
+static uint64_t now_ns(struct impl *this)
+{
+	struct timespec ts;
+
+	spa_system_clock_gettime(this->data_system, CLOCK_MONOTONIC, &ts);
+	return SPA_TIMESPEC_TO_NSEC(&ts);
+}
+
 void source_renegotiate(struct impl *this, const char *why)
 {
 	this->renegotiate_pending = false;
+	if (!this->relink_pending)
+		this->relinks = 0;
+	this->relink_pending = false;
+	this->relink_paused_ns = 0;
+	this->renegotiating = true;
+	this->relink_window_end = now_ns(this) + RELINK_WINDOW_NS;
 	/* Toggling SERIAL makes PipeWire re-read EnumFormat and renegotiate the link. */
 	this->port_params[PORT_EnumFormat].flags ^= SPA_PARAM_INFO_SERIAL;
 	this->port_info.change_mask |= SPA_PORT_CHANGE_MASK_PARAMS;
@@ -180,7 +195,42 @@ static void on_renegotiate_timer(void *data, uint64_t expirations)
 	struct impl *this = data;
 
 	if (this->renegotiate_pending)
-		source_renegotiate(this, "the scanout set changed");
+		source_renegotiate(this, this->relink_pending ?
+				"paused while a link renegotiated (PipeWire issue 3619)" :
+				"the scanout set changed");
+}
+
+void source_learn_buffers(struct impl *this)
+{
+	if (!this->renegotiating)
+		return;
+	this->renegotiating = false;
+	this->relink_window_end = SPA_MIN(this->relink_window_end,
+			now_ns(this) + RELINK_AFTER_BUFFERS_NS);
+}
+
+void source_learn_paused(struct impl *this)
+{
+	uint64_t now = now_ns(this);
+
+	this->relink_paused_ns = now < this->relink_window_end ? now : 0;
+}
+
+void source_learn_started(struct impl *this)
+{
+	uint64_t paused = this->relink_paused_ns;
+
+	this->relink_paused_ns = 0;
+	if (!paused || now_ns(this) - paused > RELINK_RESTART_NS)
+		return;
+	if (this->relinks >= MAX_RELINKS) {
+		spa_log_warn(this->log, "%s: paused during %u renegotiations in a row; a consumer "
+				"that gets no frames must reconnect", this->name, this->relinks);
+		return;
+	}
+	this->relinks++;
+	this->relink_pending = true;
+	schedule_renegotiate(this);
 }
 
 int source_learn_init(struct impl *this)

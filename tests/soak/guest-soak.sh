@@ -142,4 +142,7 @@ node_stop_daemon
 cp "$NODE_TMP/daemon.log" "$OUT/daemon.log"
 bench_producer_stop
 dmesg >"$OUT/dmesg.log" 2>&1
+# The first PipeWire's and WirePlumber's logs (until the restart) stay in the guest otherwise.
+cp /run/kmscast-vm/logs/pipewire.log "$OUT/pipewire-first.log" 2>/dev/null
+cp /run/kmscast-vm/logs/wireplumber.log "$OUT/wireplumber-first.log" 2>/dev/null
 python3 "$KMSCAST_SRC_DIR/tests/soak/check.py" "$OUT"

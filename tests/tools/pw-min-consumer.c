@@ -27,7 +27,9 @@
  *
  * --no-dmabuf offers formats without a modifier and only MemFd/MemPtr buffers: kmscast's
  * SHM copy path. --duration SEC makes it run for a time instead (the soak's flapping
- * consumer), and SIGINT/SIGTERM end it early with the log written.
+ * consumer), and SIGINT/SIGTERM end it early with the log written. Two hooks make link races
+ * likely (t-node-relink.sh): --slow-buffers MS sleeps that long per buffer added, and
+ * --leave-at-format N leaves when the Nth format arrives, i.e. during a renegotiation.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -111,6 +113,8 @@ struct consumer {
 	uint32_t target;
 	uint64_t warmup, frames, duration_s;
 	bool decode, no_dmabuf;
+	/* test hooks for link races (t-node-relink.sh) */
+	uint32_t leave_at_format, n_formats, slow_buffers_ms;
 	const char *log_path;
 	struct watch watch[MAX_WATCH];
 	uint32_t n_watch;
@@ -334,6 +338,9 @@ static void on_add_buffer(void *data, struct pw_buffer *b)
 			fprintf(stderr, "pw-min-consumer: mmap dma-buf: %m (frames not decoded)\n");
 	}
 	pthread_mutex_unlock(&c->lock);
+	/* An application importing each buffer (into GL, say) keeps its link allocating. */
+	if (c->slow_buffers_ms)
+		usleep(c->slow_buffers_ms * 1000u);
 }
 
 static void on_remove_buffer(void *data, struct pw_buffer *b)
@@ -372,6 +379,12 @@ static void on_param_changed(void *data, uint32_t id, const struct spa_pod *para
 	pthread_mutex_unlock(&c->lock);
 	fprintf(stderr, "pw-min-consumer: t_ns=%" PRIu64 " format %ux%u\n", now_ns(),
 			c->format.size.width, c->format.size.height);
+	/* Leaving when a format comes again leaves in the middle of a renegotiation. */
+	if (c->leave_at_format && ++c->n_formats == c->leave_at_format) {
+		fprintf(stderr, "pw-min-consumer: t_ns=%" PRIu64 " leaving at format %u\n",
+				now_ns(), c->n_formats);
+		pw_main_loop_quit(c->loop);
+	}
 	/* A modifier means the dma-buf path; without one, shared memory only. */
 	types = (c->format.flags & SPA_VIDEO_FLAG_MODIFIER) ? 1u << SPA_DATA_DmaBuf
 							    : (1u << SPA_DATA_MemFd) |
@@ -513,7 +526,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: pw-min-consumer --target NODE_ID [--frames N] [--warmup K]\n"
 		   "         [--duration SEC] [--decode] [--no-dmabuf] [--watch PID]...\n"
-		   "         [--log FILE]\n");
+		   "         [--log FILE] [--leave-at-format N] [--slow-buffers MS]\n");
 }
 
 static int parse_args(struct consumer *c, int argc, char **argv)
@@ -527,6 +540,8 @@ static int parse_args(struct consumer *c, int argc, char **argv)
 		{"no-dmabuf", no_argument, NULL, 'S'},
 		{"watch", required_argument, NULL, 'p'},
 		{"log", required_argument, NULL, 'l'},
+		{"leave-at-format", required_argument, NULL, 'F'},
+		{"slow-buffers", required_argument, NULL, 'B'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -542,6 +557,8 @@ static int parse_args(struct consumer *c, int argc, char **argv)
 		case 'D': c->decode = true; break;
 		case 'S': c->no_dmabuf = true; break;
 		case 'l': c->log_path = optarg; break;
+		case 'F': c->leave_at_format = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'B': c->slow_buffers_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'p':
 			if (c->n_watch == MAX_WATCH) {
 				fprintf(stderr, "pw-min-consumer: more than %d --watch\n", MAX_WATCH);
