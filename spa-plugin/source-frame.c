@@ -214,7 +214,9 @@ static void tick(struct impl *this, uint64_t nsec)
 	int res;
 
 	this->stats.ticks++;
-	if ((res = kms_plane_read_state(this->kms, &this->primary)) < 0) {
+	/* GETPLANE, not GETPROPERTIES: the latter takes every modeset lock, several times a
+	 * frame, and contends with the compositor's commits (docs/performance.md). */
+	if ((res = kms_plane_read_fb(this->kms, &this->primary)) < 0) {
 		spa_log_trace(this->log, "%s: plane %u: %s", this->name, this->primary.id,
 				spa_strerror(res));
 		return;
@@ -228,6 +230,13 @@ static void tick(struct impl *this, uint64_t nsec)
 	if (st->fb_id == this->last_fb) {
 		if (cursor_moved && this->started && this->io && this->n_slots > 0)
 			output_cursor_only(this, nsec);
+		return;
+	}
+	/* A new frame: the crop meta wants its source rectangle too, read once per frame. */
+	if (this->n_slots > 0 && this->slots[0].crop &&
+			kms_plane_read_state(this->kms, &this->primary) == 0 &&
+			(st->fb_id == 0 || st->crtc_id != this->crtc_id)) {
+		this->last_fb = 0;
 		return;
 	}
 	this->last_fb = st->fb_id;

@@ -184,6 +184,18 @@ int kms_plane_read_state(struct kms_device *dev, struct kms_plane *plane)
 	return 0;
 }
 
+int kms_plane_read_fb(struct kms_device *dev, struct kms_plane *plane)
+{
+	/* count_format_types 0: the kernel copies no format list. */
+	struct drm_mode_get_plane arg = {.plane_id = plane->id};
+
+	if (drmIoctl(dev->fd, DRM_IOCTL_MODE_GETPLANE, &arg) < 0)
+		return errno ? -errno : -ENOENT;
+	plane->state.fb_id = arg.fb_id;
+	plane->state.crtc_id = arg.crtc_id;
+	return 0;
+}
+
 /* Looks up the property ids once; the type property is read here and never again. */
 static int plane_init(struct kms_device *dev, struct kms_plane *plane, uint32_t id)
 {

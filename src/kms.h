@@ -145,10 +145,17 @@ void kms_device_destroy(struct kms_device *dev);
 int kms_device_refresh(struct kms_device *dev);
 
 /*
- * Re-reads one plane's FB_ID, CRTC_ID, CRTC_* and SRC_* (and hotspot) in one ioctl. This
- * is the per-vblank flip check. Returns 0 or -errno.
+ * Re-reads one plane's FB_ID, CRTC_ID, CRTC_* and SRC_* (and hotspot) in one ioctl. The
+ * kernel takes every modeset lock for it. Returns 0 or -errno.
  */
 int kms_plane_read_state(struct kms_device *dev, struct kms_plane *plane);
+
+/*
+ * Re-reads only the plane's FB and CRTC (state.fb_id, state.crtc_id) with GETPLANE, which
+ * takes the plane's lock alone: the flip check, several times per frame. Returns 0 or
+ * -errno.
+ */
+int kms_plane_read_fb(struct kms_device *dev, struct kms_plane *plane);
 
 /*
  * GETFB2 on fb_id. If the caller is privileged the kernel also returns GEM handles; they
