@@ -179,7 +179,7 @@ void source_renegotiate(struct impl *this, const char *why)
 	this->relink_pending = false;
 	this->relink_paused_ns = 0;
 	this->renegotiating = true;
-	this->relink_window_end = now_ns(this) + RELINK_WINDOW_NS;
+	this->relink_window_end = 0;
 	/* Toggling SERIAL makes PipeWire re-read EnumFormat and renegotiate the link. */
 	this->port_params[PORT_EnumFormat].flags ^= SPA_PARAM_INFO_SERIAL;
 	this->port_info.change_mask |= SPA_PORT_CHANGE_MASK_PARAMS;
@@ -205,8 +205,7 @@ void source_learn_buffers(struct impl *this)
 	if (!this->renegotiating)
 		return;
 	this->renegotiating = false;
-	this->relink_window_end = SPA_MIN(this->relink_window_end,
-			now_ns(this) + RELINK_AFTER_BUFFERS_NS);
+	this->relink_window_end = now_ns(this) + RELINK_AFTER_BUFFERS_NS;
 }
 
 void source_learn_paused(struct impl *this)
