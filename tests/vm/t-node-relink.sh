@@ -15,8 +15,8 @@
 # Not every flap strands the link, far from it. Without the relink, 3 of 40 flaps did in
 # one run with PipeWire logging as below, and none of 134 in five others: this test seldom
 # fails without the relink. It holds the bound on the steady consumer's silence, which a
-# relink that fired too often would break too (an earlier version did: it relinked after
-# every flap and chained, 1 to 2 s silences).
+# relink that fired too often would break too (an uncommitted version did: it relinked
+# after nearly every flap and chained, with silences up to 2.7 s).
 # Run: tests/vm/run --kms vkms --with wireplumber -- tests/vm/t-node-relink.sh
 set -u
 . "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
