@@ -22,14 +22,6 @@ static void arm_timer(struct flip_source *fs, uint64_t first_ns, uint64_t interv
 	spa_system_timerfd_settime(fs->system, fs->timer_fd, 0, &its, NULL);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return SPA_TIMESPEC_TO_NSEC(&ts);
-}
-
 /* ---- timer: virtio-gpu and anything else without vblank ---- */
 
 static void on_timer(struct spa_source *source)
@@ -41,7 +33,7 @@ static void on_timer(struct spa_source *source)
 		return;
 	if (expirations > 1)
 		fs->missed += expirations - 1;
-	fs->events->tick(fs->data, now_ns());
+	fs->events->tick(fs->data, flip_source_now_ns());
 }
 
 static int timer_start(struct flip_source *fs)
@@ -78,7 +70,7 @@ static const struct flip_source_ops timer_ops = {
 static void vblank_tick(struct flip_source *fs, uint64_t ns)
 {
 	if (ns <= fs->last_tick_ns)
-		ns = now_ns();
+		ns = flip_source_now_ns();
 	fs->last_tick_ns = ns;
 	fs->events->tick(fs->data, ns);
 }
@@ -161,7 +153,7 @@ static void on_retry(struct spa_source *source)
 		return;
 	/* Idle poll, or the reads between vblanks armed by on_sequence. */
 	if (fs->idle || fs->queued) {
-		vblank_tick(fs, now_ns());
+		vblank_tick(fs, flip_source_now_ns());
 		return;
 	}
 	if (queue_vblank(fs) == 0)

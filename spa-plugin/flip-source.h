@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <spa/support/log.h>
 #include <spa/support/loop.h>
@@ -12,14 +13,23 @@
 /*
  * What wakes the node up to look for a page flip. Another process flipped, so no flip event
  * reaches us (the kernel sends those to the flipper only); we look at the primary plane's
- * FB_ID once per wake-up instead. Two variants behind one ops table:
+ * FB once per wake-up instead. Two variants behind one ops table:
  *   - vblank: a CRTC sequence event per vblank, read from the card fd (vkms, real hardware),
- *     plus a second read half a period later (see on_sequence);
+ *     plus reads every quarter period until the next one (see on_sequence);
  *   - timer: a timerfd polling at a multiple of the mode's refresh rate (virtio-gpu 6.1 has no
  *     vblank: drmCrtcQueueSequence answers EOPNOTSUPP).
  * Both run on the data loop; tick() is called there.
  */
 struct flip_source;
+
+/* CLOCK_MONOTONIC now in ns: the clock of tick times. */
+static inline uint64_t flip_source_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return SPA_TIMESPEC_TO_NSEC(&ts);
+}
 
 struct flip_source_events {
 	/* nsec: CLOCK_MONOTONIC time of the vblank, or of the timer expiry. */

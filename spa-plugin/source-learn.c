@@ -8,7 +8,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <spa/utils/result.h>
 
@@ -163,14 +162,6 @@ void source_request_learn(struct impl *this, uint32_t fb_id)
 	source_learn_now(this);
 }
 
-static uint64_t now_ns(struct impl *this)
-{
-	struct timespec ts;
-
-	spa_system_clock_gettime(this->data_system, CLOCK_MONOTONIC, &ts);
-	return SPA_TIMESPEC_TO_NSEC(&ts);
-}
-
 void source_renegotiate(struct impl *this, const char *why)
 {
 	this->renegotiate_pending = false;
@@ -205,12 +196,12 @@ void source_learn_buffers(struct impl *this)
 	if (!this->renegotiating)
 		return;
 	this->renegotiating = false;
-	this->relink_window_end = now_ns(this) + RELINK_AFTER_BUFFERS_NS;
+	this->relink_window_end = flip_source_now_ns() + RELINK_AFTER_BUFFERS_NS;
 }
 
 void source_learn_paused(struct impl *this)
 {
-	uint64_t now = now_ns(this);
+	uint64_t now = flip_source_now_ns();
 
 	this->relink_paused_ns = now < this->relink_window_end ? now : 0;
 }
@@ -220,7 +211,7 @@ void source_learn_started(struct impl *this)
 	uint64_t paused = this->relink_paused_ns;
 
 	this->relink_paused_ns = 0;
-	if (!paused || now_ns(this) - paused > RELINK_RESTART_NS)
+	if (!paused || flip_source_now_ns() - paused > RELINK_RESTART_NS)
 		return;
 	if (this->relinks >= MAX_RELINKS) {
 		spa_log_warn(this->log, "%s: paused during %u renegotiations in a row; a consumer "

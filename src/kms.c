@@ -148,9 +148,10 @@ static void store_plane_value(struct kms_plane *plane, uint32_t prop, uint64_t v
 }
 
 /*
- * The node reads this several times per frame on its data loop: one GETPROPERTIES into
- * arrays on the stack, where drmModeObjectGetProperties makes two ioctls (count, then fetch)
- * and three allocations. A plane with more properties than the arrays takes that way.
+ * The node reads this on its data loop (the cursor plane at every tick, the primary plane once
+ * per frame when the consumer takes the crop meta): one GETPROPERTIES into arrays on the
+ * stack, where drmModeObjectGetProperties makes two ioctls (count, then fetch) and three
+ * allocations. A plane with more properties than the arrays takes that way.
  */
 #define PLANE_PROPS_MAX 48
 
