@@ -45,17 +45,8 @@ sample() {
 
 restart_pipewire() {
 	fault pipewire-restart
-	for p in $(pgrep -u "$KMSCAST_TEST_UID" -x wireplumber) $(pgrep -u "$KMSCAST_TEST_UID" -x pipewire); do
-		kill -TERM "$p"
-	done
-	sleep 1
-	as_user pipewire >>"$OUT/pipewire-restarted.log" 2>&1 &
-	wait_for_file /run/user/1000/pipewire-0 20 || vm_fail "pipewire did not come back"
-	sleep 0.5
+	pw_restart "$OUT/pipewire-restarted.log" "$OUT/wireplumber-restarted.log"
 	rt_boost "$(bench_pw_pid)"
-	sleep 1
-	WIREPLUMBER_CONFIG_DIR=/run/kmscast-wireplumber as_user wireplumber \
-		>>"$OUT/wireplumber-restarted.log" 2>&1 &
 	fault pipewire-back
 }
 

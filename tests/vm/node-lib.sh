@@ -150,6 +150,24 @@ rt_boost_graph() {
 	rt_boost "$(pgrep -x pipewire | head -n 1)"
 }
 
+# pw_restart PW_LOG WP_LOG [PIPEWIRE_DEBUG]: stops the test user's PipeWire and WirePlumber
+# (SIGTERM) and starts them again, PipeWire with that debug setting when given; returns once
+# PipeWire's socket is back and WirePlumber is started. Logs are appended to.
+pw_restart() {
+	for _p in $(pgrep -u "$KMSCAST_TEST_UID" -x wireplumber) $(pgrep -u "$KMSCAST_TEST_UID" -x pipewire); do
+		kill -TERM "$_p"
+	done
+	sleep 1
+	if [ -n "${3:-}" ]; then
+		PIPEWIRE_DEBUG=$3 as_user pipewire >>"$1" 2>&1 &
+	else
+		as_user pipewire >>"$1" 2>&1 &
+	fi
+	wait_for_file /run/user/1000/pipewire-0 20 || vm_fail "pipewire did not come back"
+	sleep 1
+	WIREPLUMBER_CONFIG_DIR=/run/kmscast-wireplumber as_user wireplumber >>"$2" 2>&1 &
+}
+
 # node_producer ARGS...: the test producer on card0 (priority: see t-node-gst.sh), waits for
 # "ready"; sets PRODUCER_PID and CONNECTOR.
 node_producer() {

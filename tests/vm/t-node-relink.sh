@@ -27,12 +27,8 @@ CONSUMER=$B/tests/tools/pw-min-consumer
 
 # PipeWire logging its links, ports and nodes is slower between the steps of a link's state
 # machine, which widens the window; and the log shows a stranded link, should it fail.
-for p in $(pgrep -x wireplumber) $(pgrep -x pipewire); do kill -TERM "$p"; done
-sleep 1
-PIPEWIRE_DEBUG="*:2,pw.link:4,pw.port:4,pw.node:4,pw.context:4" as_user pipewire >"$NODE_TMP/pipewire.log" 2>&1 &
-wait_for_file /run/user/1000/pipewire-0 20 || vm_fail "pipewire did not come back"
-sleep 1
-WIREPLUMBER_CONFIG_DIR=/run/kmscast-wireplumber as_user wireplumber >"$NODE_TMP/wireplumber.log" 2>&1 &
+pw_restart "$NODE_TMP/pipewire.log" "$NODE_TMP/wireplumber.log" \
+	"*:2,pw.link:4,pw.port:4,pw.node:4,pw.context:4"
 sleep 2
 node_setup
 node_producer --buffers 3 --recreate 120 --duration $((DURATION + 30))
