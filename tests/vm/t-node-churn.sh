@@ -3,7 +3,7 @@
 # scanout buffers) and changes mode mid-stream. The node must notice each new set, re-announce
 # EnumFormat so that the link reallocates, and keep delivering correct frames: a zero-copy
 # consumer (pw-shm-consumer --dmabuf) decodes every buffer, frames only move forward, both
-# sizes are seen, and the node reports one allocation per change.
+# sizes are seen with a crop of the whole mode, and the node reports one allocation per change.
 # Run: tests/vm/run --kms vkms --with wireplumber -- tests/vm/t-node-churn.sh
 set -u
 . "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
@@ -30,6 +30,12 @@ FAILS=
 sizes=$(sed -n 's/^buf .* size=\([0-9x]*\) .*/\1/p' "$OUT/churn.log" | uniq | tr '\n' ' ')
 echo "sizes in order: $sizes"
 [ "$sizes" = "640x480 800x600 " ] || FAILS="$FAILS sizes($sizes)"
+# The crop meta follows the plane's source rectangle, which the mode change changes too.
+crops=$(awk '$1 == "buf" { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+	split(v["size"], wh, "x"); if (v["crop"] != "0,0," wh[1] "," wh[2]) bad++ }
+	END { print bad + 0 }' "$OUT/churn.log")
+echo "buffers whose crop is not the whole mode: $crops"
+[ "$crops" = 0 ] || FAILS="$FAILS crop($crops)"
 data=$(sed -n 's/^buf .* data=\([a-z]*\) .*/\1/p' "$OUT/churn.log" | sort -u | tr '\n' ' ')
 [ "$data" = "dmabuf " ] || FAILS="$FAILS data-types($data)"
 # Every buffer whole and in order. Frames are lost at each change -- on FBs outside the
