@@ -12,7 +12,8 @@ for unit in "$@"; do
 done
 grep -q "ExecStart=$built --socket-activated" "$dir/kmscast-helper.service"
 cd "$dir"
-# --man=no: the Documentation= file need not be installed on the build host.
+# --man=no: verify would look the man pages up with the host's man, that is in whatever the
+# host has installed; the install test checks Documentation= against its DESTDIR instead.
 out=$("$analyze" verify --man=no ./kmscast-helper.socket ./kmscast-helper.service 2>&1) || {
 	echo "$out"
 	exit 1

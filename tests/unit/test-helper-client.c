@@ -227,6 +227,31 @@ static void test_missing_helper(void)
 	test_assert_int_eq(count_fds(), before);
 }
 
+/*
+ * A copy of the helper in our tmpdir, for another uid to run: the build tree may lie where
+ * that uid cannot reach, e.g. a clone under /root, which is 0700 on Debian.
+ */
+static const char *helper_copy_for_other_uids(void)
+{
+	static char path[PATH_MAX];
+	char buf[65536];
+	ssize_t n;
+	snprintf(path, sizeof(path), "%s/kmscast-helper", tmpdir);
+	int in = open(HELPER_EXE, O_RDONLY | O_CLOEXEC);
+	test_assert(in >= 0);
+	int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	test_assert(out >= 0);
+	while ((n = read(in, buf, sizeof(buf))) > 0) {
+		test_assert(write(out, buf, (size_t)n) == n);
+	}
+	test_assert(n == 0);
+	close(in);
+	test_assert(close(out) == 0);
+	/* mkdtemp made it 0700: let other uids through to the copy. */
+	test_assert(chmod(tmpdir, 0711) == 0);
+	return path;
+}
+
 /* Spawned mode refuses a peer with another uid (needs root to make one). */
 static void test_other_uid_refused(void)
 {
@@ -234,6 +259,7 @@ static void test_other_uid_refused(void)
 		printf("# skipped: needs root to run the helper as another uid\n");
 		return;
 	}
+	const char *helper = helper_copy_for_other_uids();
 	int sv[2];
 	test_assert(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
 	pid_t pid = fork();
@@ -243,12 +269,19 @@ static void test_other_uid_refused(void)
 		if (setgid(65534) < 0 || setuid(65534) < 0) {
 			_exit(99);
 		}
-		execl(HELPER_EXE, "kmscast-helper", "--fd", "3", (char *)NULL);
+		execl(helper, "kmscast-helper", "--fd", "3", (char *)NULL);
 		_exit(98);
 	}
 	close(sv[1]);
 	struct helper_msg_error err;
-	test_assert_int_eq(recv_record(sv[0], &err, sizeof(err), 5000, NULL), sizeof(err));
+	int n = recv_record(sv[0], &err, sizeof(err), 5000, NULL);
+	if (n != (int)sizeof(err)) {
+		int status = 0;
+		waitpid(pid, &status, 0);
+		/* 99: setgid/setuid failed; 98: exec failed. */
+		test_fail("no error reply from %s as uid 65534 (%d); it ended with status 0x%x",
+			helper, n, status);
+	}
 	test_assert_int_eq(err.hdr.type, HELPER_MSG_ERROR);
 	test_assert_int_eq(err.error, -EACCES);
 	test_assert(strstr(err.reason, "peer uid 0 is not the helper's uid 65534") != NULL);
