@@ -3,6 +3,7 @@
  * api.kmscast.source: one KMS CRTC as a live video source that drives its own graph, in the
  * manner of PipeWire's v4l2-source.c. Its buffers are the CRTC's scanout buffers.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,8 +21,16 @@
 #include <spa/utils/result.h>
 #include <spa/utils/string.h>
 
+#include <pipewire/keys.h>
+
 #include "config.h"
 #include "kmscast-source.h"
+#include "kmscast/node.h"
+
+/* Not in PipeWire 0.3.x headers; older servers and streams ignore the bit. */
+#ifndef SPA_IO_CLOCK_FLAG_NO_RATE
+#define SPA_IO_CLOCK_FLAG_NO_RATE (1u << 3)
+#endif
 
 #define CHECK_PORT(d, p) ((d) == SPA_DIRECTION_OUTPUT && (p) == 0)
 
@@ -75,6 +84,11 @@ static int impl_node_set_io(void *object, uint32_t id, void *data, size_t size)
 	switch (id) {
 	case SPA_IO_Clock:
 		this->clock = size >= sizeof(struct spa_io_clock) ? data : NULL;
+		if (this->clock) {
+			/* Ticks from nsec, as PipeWire's v4l2 source says since 1.3.81. */
+			SPA_FLAG_SET(this->clock->flags, SPA_IO_CLOCK_FLAG_NO_RATE);
+			spa_scnprintf(this->clock->name, sizeof(this->clock->name), "%s", this->name);
+		}
 		return 0;
 	case SPA_IO_Position:
 		this->position = size >= sizeof(struct spa_io_position) ? data : NULL;
@@ -91,6 +105,9 @@ static int do_set_started(struct spa_loop *loop, bool async, uint32_t seq, const
 
 	this->started = *(const bool *)data;
 	this->discont = true;
+	this->frame_due_ns = this->started ? flip_source_now_ns() : 0;
+	this->last_frame_ns = 0;
+	this->resend_requested = false;
 	flip_source_set_idle(&this->flip, !this->started);
 	return 0;
 }
@@ -108,11 +125,13 @@ static void log_stream_stats(struct impl *this)
 	spa_log_info(this->log, "%s: stream stats: flips %" PRIu64 " delivered %" PRIu64
 			" cursor-only %" PRIu64 " dropped-busy %" PRIu64 " dropped-unknown %"
 			PRIu64 " dropped-unconsumed %" PRIu64 " missed-%s %" PRIu64
-			" allocations %" PRIu64, this->name, s->flips - b->flips,
+			" allocations %" PRIu64 " resent %" PRIu64 " copied %" PRIu64, this->name,
+			s->flips - b->flips,
 			s->delivered - b->delivered, s->cursor_only - b->cursor_only,
 			s->dropped_busy - b->dropped_busy, s->dropped_unknown - b->dropped_unknown,
 			s->dropped_unconsumed - b->dropped_unconsumed, this->flip.ops->name,
-			this->flip.missed - this->stream_base_missed, s->renegotiations);
+			this->flip.missed - this->stream_base_missed, s->renegotiations,
+			s->resent - b->resent, s->copied - b->copied);
 }
 
 static int impl_node_send_command(void *object, const struct spa_command *command)
@@ -132,7 +151,7 @@ static int impl_node_send_command(void *object, const struct spa_command *comman
 		 */
 		if (this->n_slots == 0)
 			spa_log_debug(this->log, "%s: start before buffers", this->name);
-		source_learn_started(this); /* before the data loop round trip: it times Start */
+		source_relink_started(this); /* before the data loop round trip: it times Start */
 		set_started(this, true);
 		this->stream_base = this->stats;
 		this->stream_base_missed = this->flip.missed;
@@ -140,14 +159,22 @@ static int impl_node_send_command(void *object, const struct spa_command *comman
 				this->n_slots, this->set.n,
 				this->slots_path == PATH_DMABUF ? "dma-buf" : "shm copy");
 		return 0;
+	case SPA_NODE_COMMAND_RequestProcess:
+		/* A consumer (pw_stream_trigger_process) wants a frame: the next tick re-sends. */
+		__atomic_store_n(&this->resend_requested, true, __ATOMIC_RELEASE);
+		return 0;
 	case SPA_NODE_COMMAND_Pause:
 	case SPA_NODE_COMMAND_Suspend:
 		if (this->started)
 			log_stream_stats(this);
 		/* A Suspend clears the format: what follows is a new negotiation anyway. */
 		if (this->started && SPA_NODE_COMMAND_ID(command) == SPA_NODE_COMMAND_Pause)
-			source_learn_paused(this);
+			source_relink_paused(this);
 		set_started(this, false);
+		/* The FBs that spares carried while the stream ran get their aliases now. */
+		if (this->renegotiate_at_pause && this->have_format)
+			source_schedule_renegotiate(this);
+		this->renegotiate_at_pause = false;
 		return 0;
 	default:
 		return -ENOTSUP;
@@ -226,6 +253,9 @@ static int do_install_slots(struct spa_loop *loop, bool async, uint32_t seq, con
 	this->n_slots = n;
 	this->slots_path = n ? this->path : PATH_NONE;
 	this->discont = true;
+	/* New buffers, maybe a new consumer: it is owed the screen (frame_due_ns). */
+	if (this->started && n > 0)
+		this->frame_due_ns = flip_source_now_ns();
 	/* A new allocation is a new consumer set: resend the cursor image once. */
 	this->cursor.enabled = n > 0 && slots[0].cursor != NULL;
 	this->cursor.bitmap_serial++;
@@ -361,12 +391,26 @@ static enum source_path choose_path(struct impl *this, uint32_t flags, struct sp
 	return PATH_SHM;
 }
 
+/* Spares for the dma-buf path: only when each FB still gets SLOTS_PER_FB aliases. */
+static uint32_t n_spares(struct impl *this, uint32_t n_buffers)
+{
+	if (this->path != PATH_DMABUF || !spare_slots_possible(this) ||
+			n_buffers < this->set.n * SLOTS_PER_FB + SPARE_SLOTS)
+		return 0;
+	return SPARE_SLOTS;
+}
+
+/*
+ * Fills slots[0..n_buffers); on failure the slots filled so far are freed and none is left
+ * owning anything. Returns 0 or -errno.
+ */
 static int fill_slots(struct impl *this, uint32_t flags, struct spa_buffer **buffers,
 		uint32_t n_buffers, struct slot *slots)
 {
+	uint32_t first_spare = n_buffers - n_spares(this, n_buffers), i;
 	int res = 0;
 
-	for (uint32_t i = 0; i < n_buffers; i++) {
+	for (i = 0; i < n_buffers; i++) {
 		struct slot *slot = &slots[i];
 		struct spa_buffer *buf = buffers[i];
 
@@ -386,17 +430,24 @@ static int fill_slots(struct impl *this, uint32_t flags, struct spa_buffer **buf
 			slot->cursor_size = m->size;
 		}
 		if (buf->n_datas < 1)
-			return -EINVAL;
-		if (this->path == PATH_DMABUF)
+			res = -EINVAL;
+		else if (this->path == PATH_DMABUF && i >= first_spare)
+			res = spare_slot_alloc(this, slot, &buf->datas[0]);
+		else if (this->path == PATH_DMABUF)
 			res = alias_slot(this, slot, buf);
 		else if (flags & SPA_NODE_BUFFERS_FLAG_ALLOC)
 			res = shm_slot_alloc(this, slot, &buf->datas[0]);
 		else if (buf->datas[0].data == NULL)
 			res = -EINVAL;
 		if (res < 0)
-			return res;
+			goto err_free;
 	}
 	return 0;
+
+err_free:
+	while (i-- > 0)
+		shm_slot_free(&slots[i]);
+	return res;
 }
 
 static int impl_node_port_use_buffers(void *object, enum spa_direction direction,
@@ -435,17 +486,18 @@ static int impl_node_port_use_buffers(void *object, enum spa_direction direction
 	}
 	res = fill_slots(this, flags, buffers, n_buffers, slots);
 	if (res < 0) {
-		for (uint32_t i = 0; i < n_buffers; i++)
-			shm_slot_free(&slots[i]);
 		spa_log_error(this->log, "%s: use_buffers: %s", this->name, spa_strerror(res));
 		return res;
 	}
 	install_slots(this, slots, n_buffers);
-	source_learn_buffers(this);
+	source_relink_buffers(this);
+	this->renegotiate_at_pause = false;
+	this->warned_no_spares = false;
 	this->stats.renegotiations++;
-	spa_log_info(this->log, "%s: %u buffers over %u FBs, path %s (allocation %" PRIu64 ")",
-			this->name, n_buffers, this->set.n,
-			this->path == PATH_DMABUF ? "dma-buf" : "shm", this->stats.renegotiations);
+	spa_log_info(this->log, "%s: %u buffers over %u FBs, path %s, %u spares (allocation %"
+			PRIu64 ")", this->name, n_buffers, this->set.n,
+			this->path == PATH_DMABUF ? "dma-buf" : "shm", n_spares(this, n_buffers),
+			this->stats.renegotiations);
 	return 0;
 }
 
@@ -568,46 +620,134 @@ static void copy_str(char *dst, size_t size, const char *src)
 	snprintf(dst, size, "%s", src ? src : "");
 }
 
+/*
+ * A PipeWire client may ask spa-node-factory (or the adapter factory) for any SPA node, with
+ * properties of its choosing, and WirePlumber lets even Flatpak clients do that. Such a
+ * node would capture the screen without the portal's consent. The server writes the
+ * creating client's client.id into the properties unless the client asks for
+ * object.linger, so a node that has either was created for a client: refused. What remains
+ * is the server's own configuration (context.objects) and in-process hosts.
+ */
+static int check_creator(struct impl *this, const struct spa_dict *info)
+{
+	const char *client = info ? spa_dict_lookup(info, PW_KEY_CLIENT_ID) : NULL;
+	const char *linger = info ? spa_dict_lookup(info, PW_KEY_OBJECT_LINGER) : NULL;
+
+	if (!client && !(linger && spa_atob(linger)))
+		return 0;
+	spa_log_error(this->log, "kmscast: refusing an %s node requested by PipeWire client %s: "
+			"only the kmscast daemon or the server's own configuration (context.objects) "
+			"may create one; apps capture screens through the ScreenCast portal",
+			KMSCAST_NODE_FACTORY, client ? client : "(lingering)");
+	return -EPERM;
+}
+
+/*
+ * Hosted by the PipeWire server itself, the node runs in the server's process, which links
+ * libpipewire: its version is the server's. Looked up at run time, since the plugin links no
+ * libpipewire (the daemon, a client, passes the server's version in its support item
+ * instead: its own library may be another version). NULL when not found.
+ */
+static const char *hosting_server_version(void)
+{
+	const char *(*get_version)(void);
+
+	*(void **)&get_version = dlsym(RTLD_DEFAULT, "pw_get_library_version");
+	return get_version ? get_version() : NULL;
+}
+
+/*
+ * Whether a running stream may be renegotiated for a new FB of the same format. GStreamer's
+ * pipewiresrc takes a format mid-stream up to 0.3.x (measured: 0.3.65 streams on) and again
+ * from 1.5.82 (it keeps the caps it negotiated from); 1.0 to 1.4 end the stream with
+ * "unhandled format". A consumer's library usually is its distribution's, as the server is:
+ * servers 1.0 to 1.5 get spare slots instead, all others renegotiations.
+ */
+static bool server_takes_midstream_format(const char *server_version)
+{
+	unsigned int major, minor;
+
+	if (!server_version || sscanf(server_version, "%u.%u", &major, &minor) != 2)
+		return true;
+	return major != 1 || minor >= 6;
+}
+
+/* The helper's location comes from the host process or the build, never from properties. */
+static void helper_config(struct impl *this, const struct spa_dict *info,
+		const struct kmscast_node_host *host)
+{
+	const char *s;
+
+	this->helper_opts.mode = HELPER_MODE_SPAWN;
+	this->helper_opts.timeout_ms = 2000;
+	if (host) {
+		if (host->helper_path)
+			copy_str(this->helper_path, sizeof(this->helper_path), host->helper_path);
+		if (host->helper_socket) {
+			copy_str(this->helper_socket, sizeof(this->helper_socket),
+					host->helper_socket);
+			this->helper_opts.mode = HELPER_MODE_SOCKET;
+		}
+	} else if (info && (s = spa_dict_lookup(info, KMSCAST_KEY_HELPER_SOCKET_ACTIVATED)) &&
+			spa_atob(s)) {
+		this->helper_opts.mode = HELPER_MODE_SOCKET;
+	}
+	if (info && (spa_dict_lookup(info, KMSCAST_KEY_LEGACY_HELPER_PATH) ||
+			spa_dict_lookup(info, KMSCAST_KEY_LEGACY_HELPER_SOCKET)))
+		spa_log_warn(this->log, "kmscast: %s and %s are ignored: the helper is the installed "
+				"one (or $KMSCAST_HELPER of the hosting process); set %s=true for the "
+				"socket-activated helper", KMSCAST_KEY_LEGACY_HELPER_PATH,
+				KMSCAST_KEY_LEGACY_HELPER_SOCKET, KMSCAST_KEY_HELPER_SOCKET_ACTIVATED);
+	/* Empty means the client's default: $KMSCAST_HELPER, else the installed helper. */
+	this->helper_opts.helper_path = this->helper_path[0] ? this->helper_path : NULL;
+	this->helper_opts.socket_path = this->helper_socket[0] ? this->helper_socket : NULL;
+}
+
 static int parse_config(struct impl *this, const struct spa_dict *info)
 {
 	const char *s;
 
 	copy_str(this->card, sizeof(this->card), "card0");
-	this->helper_opts.mode = HELPER_MODE_SPAWN;
-	this->helper_opts.timeout_ms = 2000;
 	this->modifierless_dmabuf = true;
+	this->resend_ns = DEFAULT_RESEND_MS * SPA_NSEC_PER_MSEC;
 	if (info == NULL)
 		return 0;
-	if ((s = spa_dict_lookup(info, "kmscast.card")) != NULL)
+	if ((s = spa_dict_lookup(info, KMSCAST_KEY_CARD)) != NULL)
 		copy_str(this->card, sizeof(this->card), s);
-	if ((s = spa_dict_lookup(info, "kmscast.connector")) != NULL)
+	if ((s = spa_dict_lookup(info, KMSCAST_KEY_CONNECTOR)) != NULL)
 		copy_str(this->connector, sizeof(this->connector), s);
-	if ((s = spa_dict_lookup(info, "kmscast.crtc")) != NULL)
+	if ((s = spa_dict_lookup(info, KMSCAST_KEY_CRTC)) != NULL)
 		this->crtc_id = (uint32_t)strtoul(s, NULL, 0);
 	/* A portal session's node has a name of its own; ours would make two nodes one name. */
 	if ((s = spa_dict_lookup(info, SPA_KEY_NODE_NAME)) != NULL)
 		copy_str(this->name_prop, sizeof(this->name_prop), s);
-	if ((s = spa_dict_lookup(info, "kmscast.cursor-mode")) != NULL) {
+	if ((s = spa_dict_lookup(info, KMSCAST_KEY_CURSOR_MODE)) != NULL) {
 		if (strcmp(s, "hidden") != 0 && strcmp(s, "metadata") != 0) {
-			spa_log_error(this->log, "kmscast.cursor-mode '%s': want hidden or metadata", s);
+			spa_log_error(this->log, "%s '%s': want hidden or metadata",
+					KMSCAST_KEY_CURSOR_MODE, s);
 			return -EINVAL;
 		}
 		this->cursor_hidden = strcmp(s, "hidden") == 0;
 	}
-	if ((s = spa_dict_lookup(info, "kmscast.modifierless-dmabuf")) != NULL)
+	if ((s = spa_dict_lookup(info, KMSCAST_KEY_MODIFIERLESS_DMABUF)) != NULL)
 		this->modifierless_dmabuf = spa_atob(s);
-	if ((s = spa_dict_lookup(info, "kmscast.helper.path")) != NULL)
-		copy_str(this->helper_path, sizeof(this->helper_path), s);
-	if ((s = spa_dict_lookup(info, "kmscast.helper.socket")) != NULL) {
-		copy_str(this->helper_socket, sizeof(this->helper_socket), s);
-		this->helper_opts.mode = HELPER_MODE_SOCKET;
+	if ((s = spa_dict_lookup(info, KMSCAST_KEY_RESEND_MS)) != NULL) {
+		char *end;
+		unsigned long ms = strtoul(s, &end, 10);
+
+		if (*s == '\0' || *end != '\0' || ms > MAX_RESEND_MS) {
+			spa_log_error(this->log, "%s '%s': want milliseconds, 0 (never) to %u",
+					KMSCAST_KEY_RESEND_MS, s, MAX_RESEND_MS);
+			return -EINVAL;
+		}
+		this->resend_ns = ms * SPA_NSEC_PER_MSEC;
 	}
 	if (!kms_card_name_valid(this->card)) {
-		spa_log_error(this->log, "kmscast.card '%s' is not a card name", this->card);
+		spa_log_error(this->log, "%s '%s' is not a card name", KMSCAST_KEY_CARD, this->card);
 		return -EINVAL;
 	}
 	if (!this->crtc_id && !this->connector[0]) {
-		spa_log_error(this->log, "set kmscast.crtc or kmscast.connector");
+		spa_log_error(this->log, "set %s or %s", KMSCAST_KEY_CRTC, KMSCAST_KEY_CONNECTOR);
 		return -EINVAL;
 	}
 	return 0;
@@ -655,7 +795,7 @@ static int open_crtc(struct impl *this)
 	if (this->name_prop[0])
 		copy_str(this->name, sizeof(this->name), this->name_prop);
 	else
-		snprintf(this->name, sizeof(this->name), "kmscast.%s.%s", this->card,
+		snprintf(this->name, sizeof(this->name), KMSCAST_NODE_NAME_FMT, this->card,
 				this->connector[0] ? this->connector : "crtc");
 	if (conn && conn->has_edid && conn->monitor.name[0])
 		snprintf(this->description, sizeof(this->description), "%s (%s)",
@@ -678,9 +818,9 @@ static void init_info(struct impl *this)
 	this->info_items[n++] = SPA_DICT_ITEM_INIT(SPA_KEY_NODE_DRIVER, "true");
 	this->info_items[n++] = SPA_DICT_ITEM_INIT(SPA_KEY_NODE_NAME, this->name);
 	this->info_items[n++] = SPA_DICT_ITEM_INIT("node.description", this->description);
-	this->info_items[n++] = SPA_DICT_ITEM_INIT("kmscast.card", this->card);
-	this->info_items[n++] = SPA_DICT_ITEM_INIT("kmscast.crtc", this->crtc_str);
-	this->info_items[n++] = SPA_DICT_ITEM_INIT("kmscast.connector", this->connector);
+	this->info_items[n++] = SPA_DICT_ITEM_INIT(KMSCAST_KEY_CARD, this->card);
+	this->info_items[n++] = SPA_DICT_ITEM_INIT(KMSCAST_KEY_CRTC, this->crtc_str);
+	this->info_items[n++] = SPA_DICT_ITEM_INIT(KMSCAST_KEY_CONNECTOR, this->connector);
 	this->info = SPA_NODE_INFO_INIT();
 	this->info.max_output_ports = 1;
 	this->info.flags = SPA_NODE_FLAG_RT;
@@ -711,6 +851,8 @@ static int impl_init(const struct spa_handle_factory *factory, struct spa_handle
 		const struct spa_dict *info, const struct spa_support *support, uint32_t n_support)
 {
 	struct impl *this = (struct impl *)handle;
+	const struct kmscast_node_host *host;
+	const char *server_version;
 	int res;
 
 	handle->get_interface = impl_get_interface;
@@ -730,11 +872,20 @@ static int impl_init(const struct spa_handle_factory *factory, struct spa_handle
 	this->node.iface = SPA_INTERFACE_INIT(SPA_TYPE_INTERFACE_Node, SPA_VERSION_NODE,
 			&impl_node, this);
 
+	host = spa_support_find(support, n_support, KMSCAST_TYPE_INTERFACE_NodeHost);
+	if (host && host->version < KMSCAST_NODE_HOST_VERSION)
+		host = NULL;
+	if (!host && (res = check_creator(this, info)) < 0)
+		return res;
 	if ((res = parse_config(this, info)) < 0)
 		return res;
-	/* Empty means the client's default: $KMSCAST_HELPER, else the installed helper. */
-	this->helper_opts.helper_path = this->helper_path[0] ? this->helper_path : NULL;
-	this->helper_opts.socket_path = this->helper_socket[0] ? this->helper_socket : NULL;
+	helper_config(this, info, host);
+	server_version = host ? host->server_version : hosting_server_version();
+	relink_guard_init(&this->relink, relink_guard_server_affected(server_version));
+	this->renegotiate_midstream = server_takes_midstream_format(server_version);
+	spa_log_info(this->log, "kmscast: PipeWire server %s: stranded-link guard %s",
+			server_version ? server_version : "of unknown version",
+			this->relink.enabled ? "on" : "off");
 	if ((res = cursor_init(&this->cursor)) < 0)
 		goto err_clear;
 	if ((res = source_learn_init(this)) < 0)
@@ -774,10 +925,10 @@ static int impl_enum_interface_info(const struct spa_handle_factory *factory,
 static const struct spa_dict_item factory_info_items[] = {
 	{SPA_KEY_FACTORY_AUTHOR, "kmscast"},
 	{SPA_KEY_FACTORY_DESCRIPTION, "A KMS CRTC's scanout buffers as a video source"},
-	{SPA_KEY_FACTORY_USAGE, "kmscast.card=<cardN> kmscast.crtc=<id> | "
-				"kmscast.connector=<name> [kmscast.helper.path=<path>] "
-				"[kmscast.helper.socket=<path>] [kmscast.cursor-mode=hidden|metadata] "
-				"[kmscast.modifierless-dmabuf=true|false]"},
+	{SPA_KEY_FACTORY_USAGE, KMSCAST_KEY_CARD "=<cardN> " KMSCAST_KEY_CRTC "=<id> | "
+				KMSCAST_KEY_CONNECTOR "=<name> [" KMSCAST_KEY_HELPER_SOCKET_ACTIVATED
+				"=true] [" KMSCAST_KEY_CURSOR_MODE "=hidden|metadata] ["
+				KMSCAST_KEY_MODIFIERLESS_DMABUF "=true|false]"},
 };
 
 static const struct spa_dict factory_info = SPA_DICT_INIT_ARRAY(factory_info_items);
@@ -785,7 +936,7 @@ static const struct spa_dict factory_info = SPA_DICT_INIT_ARRAY(factory_info_ite
 /* The factory; plugin.c lists it. */
 const struct spa_handle_factory kmscast_source_factory = {
 	SPA_VERSION_HANDLE_FACTORY,
-	KMSCAST_SOURCE_FACTORY,
+	KMSCAST_NODE_FACTORY,
 	&factory_info,
 	impl_get_size,
 	impl_init,

@@ -35,10 +35,9 @@
 #include "flip-source.h"
 #include "helper-client.h"
 #include "kms.h"
+#include "relink-guard.h"
 #include "scanout-cache.h"
 #include "scanout-set.h"
-
-#define KMSCAST_SOURCE_FACTORY "api.kmscast.source"
 
 /*
  * Buffer slots a link may allocate. pipewiresrc asks for at least 8 (0.3.65). The default
@@ -49,6 +48,27 @@
 #define DEFAULT_SLOTS 16
 #define SLOTS_PER_FB 3
 #define MIN_SLOTS 2
+/*
+ * Spare slots per allocation (spare-slot.c): a consumer holds one or two, the next frame
+ * fills one, and the least recently used one goes next, so that a slot the consumer may still
+ * be reading (the graph's io area says HAVE_DATA while it takes it) is not refilled at once.
+ */
+#define SPARE_SLOTS 4
+
+/*
+ * A static screen (no flip for RESEND_IDLE_NS) goes out again every DEFAULT_RESEND_MS
+ * (kmscast.resend-ms; 0: never), never faster than the consumer's maximum framerate: 20 Hz
+ * shows front-buffer rendering
+ * (X11 without page flips, the console) at half its rate or better up to 20 Hz, and costs a
+ * desktop that flips nothing (resend_due in source-frame.c).
+ */
+#define DEFAULT_RESEND_MS 50
+#define MAX_RESEND_MS 60000
+/*
+ * Re-sends wait until the screen has not flipped for this long: a compositor that misses a
+ * few vblanks (a busy machine) is not static, and re-sending would repeat its last frame.
+ */
+#define RESEND_IDLE_NS (500 * SPA_NSEC_PER_MSEC)
 
 /* How long an unknown FB keeps an idle node ticking at the full rate; see source-frame.c. */
 #define LEARN_BURST_NS (1000 * SPA_NSEC_PER_MSEC)
@@ -60,23 +80,6 @@
  */
 #define RENEGOTIATE_DEBOUNCE_NS (120 * SPA_NSEC_PER_MSEC)
 
-/*
- * PipeWire before 0.3.85 (issue 3619) can strand one consumer's link when a node goes idle
- * while that link renegotiates, as when another consumer leaves just then: the link is marked
- * prepared, activated, and never gets its buffers, so that consumer receives nothing until
- * the next renegotiation. The node cannot see links, only this: after a renegotiation it
- * asked for, the port's new buffers, then a Pause within RELINK_AFTER_BUFFERS_NS, then a
- * Start within RELINK_RESTART_NS of the Pause (the stranded link, marked prepared, restarts
- * the graph at once; a consumer that really connects takes a whole negotiation). It then
- * renegotiates once more, at most MAX_RELINKS times in a row. Measured under TCG: in all
- * five stranded cases the Pause came 1 to 123 ms after the buffers and the Start 4 to
- * 13 ms after the Pause. A lone consumer's renegotiation often pauses the node too, but
- * before the buffers arrive, and strands nothing.
- */
-#define RELINK_AFTER_BUFFERS_NS (500 * SPA_NSEC_PER_MSEC)
-#define RELINK_RESTART_NS (30 * SPA_NSEC_PER_MSEC)
-#define MAX_RELINKS 3
-
 enum source_path {
 	PATH_NONE,
 	PATH_DMABUF, /* slots alias the scanout FBs: zero copy */
@@ -86,15 +89,16 @@ enum source_path {
 struct slot {
 	uint32_t id;
 	struct spa_buffer *buf;
-	uint32_t fb_id; /* PATH_DMABUF: the FB this slot aliases */
+	uint32_t fb_id; /* PATH_DMABUF: the FB this slot aliases, 0 for a spare */
+	bool spare; /* PATH_DMABUF: our own dma-buf, filled by a copy (spare-slot.c) */
 	bool busy; /* handed out, not recycled yet */
 	uint64_t last_used; /* tick count when last handed out, for LRU */
 	struct spa_meta_header *header;
 	struct spa_meta_region *crop;
 	struct spa_meta_cursor *cursor;
 	size_t cursor_size;
-	int shm_fd; /* PATH_SHM: owned memfd, else -1 */
-	void *shm_map; /* PATH_SHM: owned mapping */
+	int shm_fd; /* PATH_SHM: owned memfd; a spare: owned dma-buf; else -1 */
+	void *shm_map; /* PATH_SHM or a spare: owned mapping */
 	size_t shm_size;
 };
 
@@ -108,6 +112,8 @@ struct source_stats {
 	uint64_t dropped_unconsumed; /* replaced before the graph took it */
 	uint64_t renegotiations;
 	uint64_t exports;
+	uint64_t resent; /* the FB on screen again: no flip for a while, or a new consumer */
+	uint64_t copied; /* frames on an FB newer than the buffers, copied into a spare */
 };
 
 struct impl {
@@ -178,14 +184,21 @@ struct impl {
 	enum source_path path;
 	struct spa_source *renegotiate_timer;
 	bool renegotiate_pending;
-	uint64_t relink_window_end; /* CLOCK_MONOTONIC ns; a Pause before it arms a relink */
-	bool renegotiating; /* asked for, no buffers since */
-	uint64_t relink_paused_ns; /* when a Pause armed a relink, 0 when none is armed */
+	/*
+	 * Whether a new FB of the same format renegotiates a running stream, or waits for the
+	 * next Pause while spare slots carry its frames (servers 1.0 to 1.5, whose pipewiresrc
+	 * ends a stream that gets a format mid-stream).
+	 */
+	bool renegotiate_midstream;
+	bool renegotiate_at_pause; /* FBs joined while streaming; their aliases are owed */
+	struct relink_guard relink; /* servers before 0.3.85 only */
 	bool relink_pending; /* the scheduled renegotiation is a relink */
-	uint32_t relinks; /* relinks since the last renegotiation for a new set */
-	uint32_t learning_fb; /* the FB a learn request is queued for, 0 when none */
 	bool closing; /* impl_clear runs: queued learn requests are ignored */
 	bool warned_full; /* logged once that the set is full of live FBs */
+	uint64_t ready_ns; /* data loop: when the node last woke the graph (ready()) */
+	bool warned_stale_io; /* logged once per node that the graph left a frame unread */
+	bool warned_no_spares; /* logged a mid-stream renegotiation for want of spares, since
+				  the last allocation */
 
 	/* Data loop state. */
 	struct flip_source flip;
@@ -198,6 +211,15 @@ struct impl {
 	uint64_t learn_burst_end; /* full-rate ticks until then (CLOCK_MONOTONIC ns) */
 	bool learn_inflight; /* a learn request is queued on the main loop (atomic) */
 	bool discont; /* a frame was lost since the last one delivered */
+	/*
+	 * A consumer that just started, or got new buffers, is owed the screen within a period
+	 * even if nothing flips: frame_due_ns is when it became owed, 0 when nothing is.
+	 */
+	uint64_t frame_due_ns;
+	uint64_t last_frame_ns; /* when a frame last went out (a flip or a re-send) */
+	uint64_t last_flip_ns; /* when the primary plane last showed a new FB */
+	uint64_t resend_ns; /* kmscast.resend-ms: re-send a static screen this often; 0 never */
+	bool resend_requested; /* RequestProcess: a consumer asks for a frame now */
 	uint64_t seq;
 	struct spa_io_buffers *io;
 	struct spa_io_clock *clock;
@@ -207,6 +229,15 @@ struct impl {
 	struct source_stats stream_base; /* stats at the last Start */
 	uint64_t stream_base_missed;
 };
+
+/* The refresh rate in whole Hz; 60 when the mode's is unknown (0 would make 1.6 refuse the
+ * maxFramerate range, 0/1 to 1/1, as an impossible one). */
+static inline uint32_t source_refresh_hz(const struct impl *this)
+{
+	uint32_t hz = (this->refresh_mhz + 500) / 1000;
+
+	return hz ? hz : 60;
+}
 
 /* source-params.c */
 int source_port_enum_params(struct impl *this, int seq, uint32_t id, uint32_t start,
@@ -226,12 +257,14 @@ int source_process(struct impl *this);
 int source_learn_now(struct impl *this);
 /* Queued from the data loop when an FB outside the set appears. */
 void source_request_learn(struct impl *this, uint32_t fb_id);
+/* Renegotiates once the set has been still for RENEGOTIATE_DEBOUNCE_NS. Main loop. */
+void source_schedule_renegotiate(struct impl *this);
 /* Announces a changed EnumFormat so that the link reallocates. */
 void source_renegotiate(struct impl *this, const char *why);
-/* The graph paused, started or gave the port buffers: see RELINK_AFTER_BUFFERS_NS. */
-void source_learn_paused(struct impl *this);
-void source_learn_started(struct impl *this);
-void source_learn_buffers(struct impl *this);
+/* The graph paused, started or gave the port buffers: the relink guard's events. */
+void source_relink_paused(struct impl *this);
+void source_relink_started(struct impl *this);
+void source_relink_buffers(struct impl *this);
 int source_learn_init(struct impl *this);
 void source_learn_finish(struct impl *this);
 /* Emits port info with the changed param flags. Main loop. */
@@ -240,8 +273,22 @@ void source_emit_node_info(struct impl *this, bool full);
 
 /* shm-copy.c */
 int shm_slot_alloc(struct impl *this, struct slot *slot, struct spa_data *d);
+/* Frees what a SHM slot or a spare owns. */
 void shm_slot_free(struct slot *slot);
-/* Copies fb into slot; fills the chunk. Data loop. Returns 0 or -errno. */
+/* Copies fb into the slot's own memory (SHM or spare); fills the chunk. Data loop. Returns 0
+ * or -errno. */
 int shm_copy_frame(struct impl *this, struct slot *slot, struct scanout_fb *fb);
+
+/* spare-slot.c */
+/* Whether this node uses spares (servers 1.0 to 1.5) and the set's FBs can be copied into
+ * them (linear, one plane). */
+bool spare_slots_possible(const struct impl *this);
+/* How many spares the current allocation has: none when the consumer's buffer count left no
+ * room for them beside SLOTS_PER_FB aliases of each FB. */
+uint32_t spare_slots_held(const struct impl *this);
+/* Makes slot a spare backed by a new dma-buf of the set's layout. Returns 0 or -errno. */
+int spare_slot_alloc(struct impl *this, struct slot *slot, struct spa_data *d);
+/* The least recently used free spare, or NULL. Data loop. */
+struct slot *spare_slot_pick(struct impl *this);
 
 #endif

@@ -16,6 +16,11 @@
 
 #include "kmscast-source.h"
 
+/* Not in PipeWire 0.3.x headers; older peers ignore the bit. */
+#ifndef SPA_DATA_FLAG_MAPPABLE
+#define SPA_DATA_FLAG_MAPPABLE (1u << 3)
+#endif
+
 int shm_slot_alloc(struct impl *this, struct slot *slot, struct spa_data *d)
 {
 	const struct scanout_fb *fb = &this->set.fbs[0];
@@ -40,7 +45,8 @@ int shm_slot_alloc(struct impl *this, struct slot *slot, struct spa_data *d)
 		goto err_close;
 	}
 	d->type = SPA_DATA_MemFd;
-	d->flags = SPA_DATA_FLAG_READABLE;
+	/* PipeWire >= 1.1.81 maps for MAP_BUFFERS consumers (OBS) only what says MAPPABLE. */
+	d->flags = SPA_DATA_FLAG_READABLE | SPA_DATA_FLAG_MAPPABLE;
 	d->fd = fd;
 	d->mapoffset = 0;
 	d->maxsize = (uint32_t)size;
@@ -71,9 +77,9 @@ void shm_slot_free(struct slot *slot)
 
 static void dmabuf_sync(int fd, uint64_t flags)
 {
-	struct dma_buf_sync sync = {.flags = flags | DMA_BUF_SYNC_READ};
+	struct dma_buf_sync sync = {.flags = flags};
 
-	/* Orders our reads against the GPU or the display engine writing the buffer. */
+	/* Orders our accesses against the GPU or the display engine using the buffer. */
 	while (ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync) < 0 && (errno == EINTR || errno == EAGAIN))
 		;
 }
@@ -86,24 +92,28 @@ int shm_copy_frame(struct impl *this, struct slot *slot, struct scanout_fb *fb)
 	uint32_t row = SPA_MIN(src_pitch, dst_stride);
 	uint32_t rows = fb->hfb.height;
 	const uint8_t *src;
-	uint8_t *dst = d->data;
+	uint8_t *dst = slot->shm_map;
 	int res;
 
 	if (!fb->map && (res = scanout_fb_map(fb)) < 0)
 		return res;
-	if (!dst || (uint64_t)dst_stride * rows > d->maxsize)
+	if (!dst || (uint64_t)dst_stride * rows > slot->shm_size)
 		return -ENOSPC; /* a new mode: the link is being renegotiated */
 	src = (const uint8_t *)fb->map + fb->hfb.offsets[0];
 	if ((uint64_t)fb->hfb.offsets[0] + (uint64_t)src_pitch * (rows - 1) + row > fb->map_size)
 		return -EINVAL;
-	dmabuf_sync(fb->hfb.fds[0], DMA_BUF_SYNC_START);
+	dmabuf_sync(fb->hfb.fds[0], DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
+	if (slot->spare)
+		dmabuf_sync(slot->shm_fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
 	if (src_pitch == dst_stride) {
 		memcpy(dst, src, (size_t)src_pitch * rows);
 	} else {
 		for (uint32_t y = 0; y < rows; y++)
 			memcpy(dst + (size_t)y * dst_stride, src + (size_t)y * src_pitch, row);
 	}
-	dmabuf_sync(fb->hfb.fds[0], DMA_BUF_SYNC_END);
+	if (slot->spare)
+		dmabuf_sync(slot->shm_fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
+	dmabuf_sync(fb->hfb.fds[0], DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
 	d->chunk->offset = 0;
 	d->chunk->size = dst_stride * rows;
 	d->chunk->stride = (int32_t)dst_stride;

@@ -96,15 +96,21 @@ static void fill_chunks(struct impl *this, struct slot *slot, int set_index)
 	}
 }
 
+/*
+ * The graph's clock: nsec is the vblank's CLOCK_MONOTONIC time, position counts frames, as
+ * PipeWire's v4l2 source does (buf.sequence). From PipeWire 1.3.81 GStreamer's pipewiresrc
+ * takes the driver's ticks as its clock; the NO_RATE flag set in set_io makes 1.3.81 and later
+ * derive them from nsec, not from this position: without it gst 1.26 waited out the
+ * machine's uptime before its first frame. The position stays what v4l2 writes; one that
+ * followed nsec was tried and bought nothing measurable.
+ */
 static void update_clock(struct impl *this, uint64_t nsec)
 {
 	struct spa_io_clock *c = this->clock;
-	uint32_t hz = (this->refresh_mhz + 500) / 1000;
+	uint32_t hz = source_refresh_hz(this);
 
 	if (!c)
 		return;
-	if (hz == 0)
-		hz = 60;
 	c->nsec = nsec;
 	c->rate = SPA_FRACTION(1, hz);
 	c->position = this->stats.delivered;
@@ -115,38 +121,88 @@ static void update_clock(struct impl *this, uint64_t nsec)
 }
 
 /* Hands slot to the graph through the io area and wakes the graph. */
-static void output_slot(struct impl *this, struct slot *slot, uint64_t nsec, bool cursor_only)
+enum output_kind {
+	OUTPUT_FLIP, /* a new FB on screen */
+	OUTPUT_RESEND, /* the FB on screen again */
+	OUTPUT_CURSOR, /* only the cursor moved */
+};
+
+static void output_slot(struct impl *this, struct slot *slot, uint64_t nsec,
+		enum output_kind kind)
 {
 	struct spa_io_buffers *io = this->io;
 
-	if (io->buffer_id < this->n_slots) {
-		/* The graph has not taken the previous frame: it never will, the new one wins. */
-		if (io->status == SPA_STATUS_HAVE_DATA)
+	/*
+	 * The graph has not taken the previous frame yet. The consumer is another process and
+	 * may be taking it at this very moment: replacing it would hand the consumer a buffer we
+	 * think is free, and a slot we fill again while it reads (pipewiresrc: "was not
+	 * recycled"). The previous frame stays; this one is lost. PipeWire's v4l2 source does
+	 * not overwrite a HAVE_DATA io either.
+	 */
+	if (io->status == SPA_STATUS_HAVE_DATA && io->buffer_id < this->n_slots) {
+		if (kind == OUTPUT_FLIP) {
 			this->stats.dropped_unconsumed++;
-		/* Consumed, but process() did not run since to recycle it. */
-		source_recycle(this, io->buffer_id);
+			this->discont = true;
+		}
+		/*
+		 * A wake-up the graph never acted on would leave the io full for good: PipeWire 1.4
+		 * drops a ready() from a node it does not count as active yet ("ready non-active
+		 * node", seen as a consumer (gst 1.26) started, idled and started the stream
+		 * again), after which the node called ready() no more and the portal capture got
+		 * nothing. After two periods the node wakes the graph again for the frame it
+		 * holds; v4l2 calls ready() on every frame.
+		 */
+		if (nsec > this->ready_ns + 2 * SPA_NSEC_PER_SEC / source_refresh_hz(this)) {
+			if (!this->warned_stale_io)
+				spa_log_info(this->log, "%s: the graph left a frame unread for %" PRIu64
+						" ms: waking it again", this->name,
+						(uint64_t)((nsec - this->ready_ns) / SPA_NSEC_PER_MSEC));
+			this->warned_stale_io = true;
+			this->ready_ns = nsec;
+			spa_node_call_ready(&this->callbacks, SPA_STATUS_HAVE_DATA);
+		}
+		return;
 	}
+	/* Given back by the consumer, and process() did not run since to recycle it. */
+	if (io->buffer_id < this->n_slots)
+		source_recycle(this, io->buffer_id);
 	slot->busy = true;
 	slot->last_used = this->stats.ticks;
 	io->buffer_id = slot->id;
 	io->status = SPA_STATUS_HAVE_DATA;
-	if (cursor_only) {
+	if (kind == OUTPUT_CURSOR) {
 		this->stats.cursor_only++;
 	} else {
-		this->stats.delivered++;
+		if (kind == OUTPUT_RESEND)
+			this->stats.resent++;
+		else
+			this->stats.delivered++;
+		this->frame_due_ns = 0;
+		this->last_frame_ns = nsec;
 		this->discont = false;
 	}
 	update_clock(this, nsec);
+	this->ready_ns = nsec;
 	spa_node_call_ready(&this->callbacks, SPA_STATUS_HAVE_DATA);
 }
 
-static void output_frame(struct impl *this, int set_index, uint64_t nsec)
+static void output_frame(struct impl *this, int set_index, uint64_t nsec, enum output_kind kind)
 {
 	uint32_t fb_id = this->set.fbs[set_index].fb_id;
 	struct slot *slot;
 	bool held;
 
 	slot = pick_slot(this, fb_id, &held);
+	if (!slot && !held && this->slots_path == PATH_DMABUF &&
+			(slot = spare_slot_pick(this)) != NULL) {
+		/* An FB newer than the buffers: a copy, until the next allocation aliases it. */
+		if (shm_copy_frame(this, slot, &this->set.fbs[set_index]) < 0)
+			slot = NULL;
+		else if (kind != OUTPUT_RESEND)
+			this->stats.copied++;
+	}
+	if (!slot && kind == OUTPUT_RESEND)
+		return; /* the consumer still has this picture */
 	if (!slot) {
 		/* Never block the compositor's frame on a slow consumer: this frame is lost. */
 		if (held)
@@ -158,8 +214,12 @@ static void output_frame(struct impl *this, int set_index, uint64_t nsec)
 				held ? "all aliases held" : "no alias yet");
 		return;
 	}
-	if (this->slots_path == PATH_SHM) {
+	if (slot->spare) {
+		/* filled above */
+	} else if (this->slots_path == PATH_SHM) {
 		if (shm_copy_frame(this, slot, &this->set.fbs[set_index]) < 0) {
+			if (kind == OUTPUT_RESEND)
+				return;
 			this->stats.dropped_unknown++;
 			this->discont = true;
 			return;
@@ -177,7 +237,7 @@ static void output_frame(struct impl *this, int set_index, uint64_t nsec)
 	fill_crop(this, slot);
 	if (slot->cursor)
 		cursor_fill_meta(this, slot->cursor, slot->cursor_size);
-	output_slot(this, slot, nsec, false);
+	output_slot(this, slot, nsec, kind);
 }
 
 /*
@@ -203,7 +263,44 @@ static void output_cursor_only(struct impl *this, uint64_t nsec)
 		slot->header->seq = this->seq++;
 	}
 	cursor_fill_meta(this, slot->cursor, slot->cursor_size);
-	output_slot(this, slot, nsec, true);
+	output_slot(this, slot, nsec, OUTPUT_CURSOR);
+}
+
+/*
+ * Whether the FB on screen, unchanged, goes out again now. Nothing flips on an idle desktop,
+ * on X11 without page flips or on the console (their pixels change in place, marked with
+ * DIRTYFB, which the node cannot see): a consumer that starts then is owed one frame within
+ * a period, and a static screen is re-sent every resend_ns, never faster than the consumer's
+ * maximum framerate. A desktop that flips never gets here: each flip is a frame.
+ */
+static bool resend_due(struct impl *this, uint64_t nsec)
+{
+	uint64_t period = SPA_NSEC_PER_SEC / source_refresh_hz(this);
+	uint64_t every = this->resend_ns;
+	const struct spa_fraction *max = &this->format.max_framerate;
+
+	if (this->resend_requested)
+		return true;
+	/* The screen flips: its next flip is its next frame, a re-send would only repeat one. */
+	if (this->last_flip_ns && nsec < this->last_flip_ns + RESEND_IDLE_NS)
+		return false;
+	if (this->frame_due_ns && nsec >= this->frame_due_ns + period)
+		return true;
+	if (every == 0 || this->last_frame_ns == 0)
+		return false;
+	if (max->num > 0 && max->denom > 0)
+		every = SPA_MAX(every, (uint64_t)max->denom * SPA_NSEC_PER_SEC / max->num);
+	return nsec >= this->last_frame_ns + every;
+}
+
+static void resend(struct impl *this, uint64_t nsec)
+{
+	int set_index = scanout_set_find(&this->set, this->last_fb);
+
+	this->resend_requested = false;
+	if (set_index < 0)
+		return;
+	output_frame(this, set_index, nsec, OUTPUT_RESEND);
 }
 
 static void tick(struct impl *this, uint64_t nsec)
@@ -228,7 +325,11 @@ static void tick(struct impl *this, uint64_t nsec)
 		return;
 	}
 	if (st->fb_id == this->last_fb) {
-		if (cursor_moved && this->started && this->io && this->n_slots > 0)
+		if (!this->started || !this->io || this->n_slots == 0)
+			return;
+		if (resend_due(this, nsec))
+			resend(this, nsec);
+		else if (cursor_moved)
 			output_cursor_only(this, nsec);
 		return;
 	}
@@ -240,6 +341,7 @@ static void tick(struct impl *this, uint64_t nsec)
 		return;
 	}
 	this->last_fb = st->fb_id;
+	this->last_flip_ns = nsec;
 	this->stats.flips++;
 
 	set_index = scanout_set_find(&this->set, st->fb_id);
@@ -254,7 +356,7 @@ static void tick(struct impl *this, uint64_t nsec)
 		this->discont = true;
 		return;
 	}
-	output_frame(this, set_index, nsec);
+	output_frame(this, set_index, nsec, OUTPUT_FLIP);
 }
 
 /*

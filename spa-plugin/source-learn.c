@@ -77,7 +77,7 @@ static void prune(struct impl *this, struct scanout_set *set, struct scanout_fb 
 	}
 }
 
-static void schedule_renegotiate(struct impl *this)
+void source_schedule_renegotiate(struct impl *this)
 {
 	struct timespec value = {0, RENEGOTIATE_DEBOUNCE_NS};
 
@@ -130,8 +130,11 @@ int source_learn_now(struct impl *this)
 			seeded = (uint32_t)res;
 		scanout_cache_put(this->cache, this->kms, &next->fbs[idx]);
 	}
-	for (uint32_t i = 0; this->path == PATH_SHM && this->n_slots > 0 && i < next->n; i++)
-		scanout_fb_map(&next->fbs[i]);
+	/* The copy paths read FBs on the data loop: map them here, before the swap. */
+	for (uint32_t i = 0; this->n_slots > 0 && i < next->n; i++) {
+		if (this->path == PATH_SHM || (this->path == PATH_DMABUF && spare_slots_possible(this)))
+			scanout_fb_map(&next->fbs[i]);
+	}
 	spa_loop_invoke(this->data_loop, do_swap_set, 0, &next, sizeof(next), true, this);
 	free(next); /* its entries moved into this->set */
 	for (uint32_t i = 0; i < n_dead; i++)
@@ -146,11 +149,38 @@ int source_learn_now(struct impl *this)
 				"the scanout set (%u FBs)", this->name, seeded, this->set.n);
 	/*
 	 * The dma-buf path's buffers alias the set, so any change needs new buffers; the copy
-	 * path only cares about a new format. Either way only a changed EnumFormat makes 0.3.65
-	 * reallocate: a Buffers-only update does nothing.
+	 * path only cares about a new format. Either way only a changed EnumFormat makes PipeWire
+	 * reallocate (0.3.65 to 1.6): a Buffers-only update does nothing. A running stream whose
+	 * consumer may not survive that keeps its buffers, and spares carry the new FB's frames
+	 * until the next Pause.
 	 */
-	if (format_change || (this->path == PATH_DMABUF && this->have_format))
-		schedule_renegotiate(this);
+	if (format_change) {
+		source_schedule_renegotiate(this);
+	} else if (this->path == PATH_DMABUF && this->have_format) {
+		/* spare_slots_possible() also says this server's consumers need them. */
+		bool spares_wanted = this->started && this->n_slots > 0 &&
+				spare_slots_possible(this);
+
+		if (spares_wanted && spare_slots_held(this) > 0) {
+			this->renegotiate_at_pause = true;
+			spa_log_info(this->log, "%s: FB %u is copied into spare slots until the "
+					"stream pauses", this->name, this->set.fbs[idx].fb_id);
+		} else {
+			/*
+			 * Without a spare the FB's frames would be dropped until the stream
+			 * pauses, which a steady consumer never does: a frozen stream. A
+			 * renegotiation at least ends it visibly where the consumer cannot take it.
+			 */
+			if (spares_wanted && !this->warned_no_spares)
+				spa_log_warn(this->log, "%s: FB %u is new and the %u buffers left no "
+						"room for spare slots beside %u FBs: renegotiating "
+						"mid-stream (GStreamer 1.0 to 1.5 ends its stream: "
+						"'unhandled format')", this->name,
+						this->set.fbs[idx].fb_id, this->n_slots, this->set.n);
+			this->warned_no_spares |= spares_wanted;
+			source_schedule_renegotiate(this);
+		}
+	}
 	return 0;
 }
 
@@ -165,12 +195,8 @@ void source_request_learn(struct impl *this, uint32_t fb_id)
 void source_renegotiate(struct impl *this, const char *why)
 {
 	this->renegotiate_pending = false;
-	if (!this->relink_pending)
-		this->relinks = 0;
+	relink_guard_renegotiate(&this->relink, this->relink_pending);
 	this->relink_pending = false;
-	this->relink_paused_ns = 0;
-	this->renegotiating = true;
-	this->relink_window_end = 0;
 	/* Toggling SERIAL makes PipeWire re-read EnumFormat and renegotiate the link. */
 	this->port_params[PORT_EnumFormat].flags ^= SPA_PARAM_INFO_SERIAL;
 	this->port_info.change_mask |= SPA_PORT_CHANGE_MASK_PARAMS;
@@ -191,36 +217,30 @@ static void on_renegotiate_timer(void *data, uint64_t expirations)
 				"the scanout set changed");
 }
 
-void source_learn_buffers(struct impl *this)
+void source_relink_buffers(struct impl *this)
 {
-	if (!this->renegotiating)
-		return;
-	this->renegotiating = false;
-	this->relink_window_end = flip_source_now_ns() + RELINK_AFTER_BUFFERS_NS;
+	relink_guard_buffers(&this->relink, flip_source_now_ns());
 }
 
-void source_learn_paused(struct impl *this)
+void source_relink_paused(struct impl *this)
 {
-	uint64_t now = flip_source_now_ns();
-
-	this->relink_paused_ns = now < this->relink_window_end ? now : 0;
+	relink_guard_paused(&this->relink, flip_source_now_ns());
 }
 
-void source_learn_started(struct impl *this)
+void source_relink_started(struct impl *this)
 {
-	uint64_t paused = this->relink_paused_ns;
-
-	this->relink_paused_ns = 0;
-	if (!paused || flip_source_now_ns() - paused > RELINK_RESTART_NS)
-		return;
-	if (this->relinks >= MAX_RELINKS) {
+	switch (relink_guard_started(&this->relink, flip_source_now_ns())) {
+	case RELINK_NOW:
+		this->relink_pending = true;
+		source_schedule_renegotiate(this);
+		break;
+	case RELINK_GIVE_UP:
 		spa_log_warn(this->log, "%s: paused during %u renegotiations in a row; a consumer "
-				"that gets no frames must reconnect", this->name, this->relinks);
-		return;
+				"that gets no frames must reconnect", this->name, MAX_RELINKS);
+		break;
+	case RELINK_NONE:
+		break;
 	}
-	this->relinks++;
-	this->relink_pending = true;
-	schedule_renegotiate(this);
 }
 
 int source_learn_init(struct impl *this)

@@ -31,7 +31,7 @@ int source_set_format_info(struct impl *this, struct spa_video_info_raw *info, b
 		.format = fmt->spa_format,
 		.size = SPA_RECTANGLE(hfb->width, hfb->height),
 		.framerate = SPA_FRACTION(0, 1),
-		.max_framerate = SPA_FRACTION((this->refresh_mhz + 500) / 1000, 1),
+		.max_framerate = SPA_FRACTION(source_refresh_hz(this), 1),
 	};
 	if (modifier) {
 		info->flags = SPA_VIDEO_FLAG_MODIFIER;
@@ -116,7 +116,9 @@ static struct spa_pod *build_buffers(struct impl *this, struct spa_pod_builder *
 	bool modifier = this->format.flags & SPA_VIDEO_FLAG_MODIFIER;
 	uint32_t types = 1u << SPA_DATA_DmaBuf;
 	uint32_t blocks = fb->hfb.n_planes;
-	int32_t slots = SPA_CLAMP((int32_t)this->set.n * SLOTS_PER_FB, DEFAULT_SLOTS, MAX_SLOTS);
+	int32_t spares = modifier && spare_slots_possible(this) ? SPARE_SLOTS : 0;
+	int32_t slots = SPA_CLAMP((int32_t)this->set.n * SLOTS_PER_FB + spares, DEFAULT_SLOTS,
+			MAX_SLOTS);
 
 	if (!modifier) {
 		/* SHM copies are single-plane; a tiled FB can only be copied (or fail). */

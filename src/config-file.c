@@ -16,6 +16,7 @@ void config_init(struct kmscast_config *cfg, const char *default_helper_socket)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->portal = true;
 	cfg->helper_mode = CONFIG_HELPER_SPAWN;
+	cfg->resend_ms = -1;
 	snprintf(cfg->portal_desktop, sizeof(cfg->portal_desktop), "%s", CONFIG_DEFAULT_DESKTOP);
 	snprintf(cfg->helper_socket, sizeof(cfg->helper_socket), "%s",
 			default_helper_socket ? default_helper_socket : "");
@@ -183,6 +184,19 @@ int config_set(struct kmscast_config *cfg, const char *key, const char *value, c
 	if (!strcmp(key, "helper-socket"))
 		return set_string(cfg->helper_socket, sizeof(cfg->helper_socket), key, value, err,
 				err_size);
+	if (!strcmp(key, "resend-ms")) {
+		char *end;
+		unsigned long ms;
+
+		errno = 0;
+		ms = strtoul(value, &end, 10);
+		if (!isdigit((unsigned char)value[0]) || *end || errno || ms > CONFIG_MAX_RESEND_MS)
+			return set_err(err, err_size, -EINVAL,
+					"resend-ms: expected milliseconds, 0 (never) to %d",
+					CONFIG_MAX_RESEND_MS);
+		cfg->resend_ms = (int32_t)ms;
+		return 0;
+	}
 	return set_err(err, err_size, -ENOENT, "unknown key '%s'", key);
 }
 

@@ -21,6 +21,7 @@
  *   helper         = spawn | socket        how the daemon reaches kmscast-helper
  *   helper-path    = PATH                  helper binary, spawn mode
  *   helper-socket  = PATH                  helper socket, socket mode
+ *   resend-ms      = MS                    re-send a static screen every MS; 0: never
  */
 
 #define CONFIG_MAX_LINE 1024
@@ -29,6 +30,7 @@
 #define CONFIG_MAX_PATH 256
 #define CONFIG_MAX_COMMAND 1024
 #define CONFIG_MAX_DESKTOP 128
+#define CONFIG_MAX_RESEND_MS 60000
 /* The file is read whole; anything longer is not a config file. */
 #define CONFIG_MAX_FILE (64 * 1024)
 
@@ -49,6 +51,7 @@ struct kmscast_config {
 	enum config_helper_mode helper_mode;
 	char helper_path[CONFIG_MAX_PATH]; /* "" means $KMSCAST_HELPER, else the installed one */
 	char helper_socket[CONFIG_MAX_PATH];
+	int32_t resend_ms; /* -1: the node's default */
 	char source[CONFIG_MAX_PATH]; /* the file loaded, "" when none */
 };
 

@@ -16,13 +16,12 @@
 
 #include "config-file.h"
 #include "daemon-portal.h"
+#include "node-host.h"
 #include "portal.h"
 
 PW_LOG_TOPIC_STATIC(dportal_topic, "kmscast.portal");
 #define PW_LOG_TOPIC_DEFAULT dportal_topic
 
-#define KMSCAST_FACTORY "api.kmscast.source"
-#define KMSCAST_LIBRARY "kmscast/libspa-kmscast"
 /* Per-session nodes at once; each one also holds a helper connection and buffers. */
 #define MAX_PORTAL_NODES 32
 
@@ -30,9 +29,8 @@ struct portal_node {
 	struct daemon_portal *dp;
 	struct spa_list link; /* daemon_portal::nodes */
 	struct portal_monitor monitor;
-	struct spa_handle *handle; /* owned */
-	struct pw_proxy *proxy; /* owned */
-	struct spa_hook proxy_listener;
+	struct node_host_export exp; /* owned */
+	struct spa_hook proxy_listener; /* on exp.proxy */
 	bool ready, dead;
 	const struct portal_node_events *events;
 	void *data;
@@ -144,7 +142,7 @@ static struct pw_properties *node_props(struct daemon_portal *dp, const struct p
 {
 	struct pw_properties *props;
 
-	props = daemon_node_props_new(dp->daemon, m->card, m->connector, m->crtc_id);
+	props = node_host_props_new(m->card, m->connector, m->crtc_id);
 	if (!props)
 		return NULL;
 	if (m->has_edid && m->edid.name[0])
@@ -160,12 +158,9 @@ static void destroy_node(void *host, struct portal_node *node)
 {
 	if (!node)
 		return;
-	if (node->proxy) {
+	if (node->exp.proxy)
 		spa_hook_remove(&node->proxy_listener);
-		pw_proxy_destroy(node->proxy);
-	}
-	if (node->handle)
-		pw_unload_spa_handle(node->handle);
+	node_host_unexport(&node->exp);
 	spa_list_remove(&node->link);
 	node->dp->n_nodes--;
 	free(node);
@@ -174,22 +169,11 @@ static void destroy_node(void *host, struct portal_node *node)
 static int export_node(struct daemon_portal *dp, struct portal_node *node,
 		struct pw_properties *props)
 {
-	struct pw_core *core = daemon_get_core(dp->daemon);
-	void *iface;
 	int res;
 
-	if (!core)
-		return -ENOTCONN;
-	node->handle = pw_context_load_spa_handle(daemon_get_context(dp->daemon), KMSCAST_FACTORY,
-			&props->dict);
-	if (!node->handle)
-		return -errno;
-	if ((res = spa_handle_get_interface(node->handle, SPA_TYPE_INTERFACE_Node, &iface)) < 0)
+	if ((res = daemon_export_node(dp->daemon, props, &node->exp)) < 0)
 		return res;
-	node->proxy = pw_core_export(core, SPA_TYPE_INTERFACE_Node, &props->dict, iface, 0);
-	if (!node->proxy)
-		return -errno;
-	pw_proxy_add_listener(node->proxy, &node->proxy_listener, &proxy_events, node);
+	pw_proxy_add_listener(node->exp.proxy, &node->proxy_listener, &proxy_events, node);
 	return 0;
 }
 
@@ -298,10 +282,10 @@ void daemon_portal_core_lost(struct daemon_portal *dp)
 		return;
 	/* Every proxy belongs to the dead core: drop them first, then tell the sessions. */
 	spa_list_for_each(node, &dp->nodes, link) {
-		if (node->proxy) {
+		if (node->exp.proxy) {
 			spa_hook_remove(&node->proxy_listener);
-			pw_proxy_destroy(node->proxy);
-			node->proxy = NULL;
+			pw_proxy_destroy(node->exp.proxy);
+			node->exp.proxy = NULL;
 		}
 	}
 	while (again) {

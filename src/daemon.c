@@ -19,9 +19,11 @@
 #include <spa/utils/result.h>
 
 #include "config-file.h"
+#include "consumer-watch.h"
 #include "daemon-portal.h"
 #include "daemon.h"
 #include "kms.h"
+#include "node-host.h"
 
 PW_LOG_TOPIC_STATIC(kmscast_topic, "kmscast");
 #define PW_LOG_TOPIC_DEFAULT kmscast_topic
@@ -29,8 +31,6 @@ PW_LOG_TOPIC_STATIC(kmscast_topic, "kmscast");
 #define DAEMON_RESCAN_MS 1000
 #define DAEMON_RECONNECT_MS 1000
 #define MAX_NODES (KMS_MAX_CARDS * 4)
-#define KMSCAST_FACTORY "api.kmscast.source"
-#define KMSCAST_LIBRARY "kmscast/libspa-kmscast"
 
 struct output_node {
 	struct daemon *daemon;
@@ -40,9 +40,8 @@ struct output_node {
 	uint32_t crtc_id;
 	uint16_t hdisplay, vdisplay; /* mode when created, for the log */
 	bool seen; /* still lit in the latest rescan */
-	struct spa_handle *handle; /* owned */
-	struct pw_proxy *proxy; /* owned while connected */
-	struct spa_hook proxy_listener;
+	struct node_host_export exp; /* owned */
+	struct spa_hook proxy_listener; /* on exp.proxy */
 	uint32_t global_id;
 };
 
@@ -53,6 +52,8 @@ struct daemon {
 	struct pw_context *context;
 	struct pw_core *core; /* NULL while disconnected */
 	struct spa_hook core_listener;
+	struct consumer_watch *watch; /* owned; NULL while disconnected or if it failed */
+	char server_version[32]; /* from the core info, empty until it arrives */
 	struct spa_source *rescan_timer;
 	struct spa_source *reconnect_timer;
 	struct spa_list nodes;
@@ -63,24 +64,14 @@ struct daemon {
 	struct daemon_portal *portal; /* owned; NULL without the portal backend (issue 6) */
 };
 
-static void node_disconnect(struct output_node *node)
-{
-	if (!node->proxy)
-		return;
-	spa_hook_remove(&node->proxy_listener);
-	pw_proxy_destroy(node->proxy);
-	node->proxy = NULL;
-	node->global_id = SPA_ID_INVALID;
-}
-
 static void node_destroy(struct output_node *node)
 {
 	if (!node)
 		return;
 	pw_log_info("%s.%s: removing (crtc %u)", node->card, node->connector, node->crtc_id);
-	node_disconnect(node);
-	if (node->handle)
-		pw_unload_spa_handle(node->handle);
+	if (node->exp.proxy)
+		spa_hook_remove(&node->proxy_listener);
+	node_host_unexport(&node->exp);
 	spa_list_remove(&node->link);
 	node->daemon->n_nodes--;
 	free(node);
@@ -117,27 +108,19 @@ static const struct pw_proxy_events proxy_events = {
 	.removed = on_proxy_removed,
 };
 
-struct pw_properties *daemon_node_props_new(struct daemon *d, const char *card,
-		const char *connector, uint32_t crtc_id)
+int daemon_export_node(struct daemon *d, struct pw_properties *props,
+		struct node_host_export *out)
 {
-	struct pw_properties *props;
+	const struct kmscast_node_host host = {
+		.version = KMSCAST_NODE_HOST_VERSION,
+		.helper_path = d->opts->helper_path,
+		.helper_socket = d->opts->helper_socket,
+		.server_version = d->server_version[0] ? d->server_version : NULL,
+	};
 
-	props = pw_properties_new(SPA_KEY_LIBRARY_NAME, KMSCAST_LIBRARY,
-			SPA_KEY_FACTORY_NAME, KMSCAST_FACTORY,
-			PW_KEY_MEDIA_CLASS, "Video/Source",
-			PW_KEY_MEDIA_ROLE, "Screen",
-			PW_KEY_NODE_DRIVER, "true",
-			"kmscast.card", card,
-			"kmscast.connector", connector,
-			NULL);
-	if (!props)
-		return NULL;
-	pw_properties_setf(props, "kmscast.crtc", "%u", crtc_id);
-	if (d->opts->helper_path)
-		pw_properties_set(props, "kmscast.helper.path", d->opts->helper_path);
-	if (d->opts->helper_socket)
-		pw_properties_set(props, "kmscast.helper.socket", d->opts->helper_socket);
-	return props;
+	if (d->opts->config && d->opts->config->resend_ms >= 0)
+		pw_properties_setf(props, KMSCAST_KEY_RESEND_MS, "%d", d->opts->config->resend_ms);
+	return node_host_export(d->context, d->core, props, &host, out);
 }
 
 static struct pw_properties *node_props(struct daemon *d, const struct output_node *node,
@@ -145,32 +128,17 @@ static struct pw_properties *node_props(struct daemon *d, const struct output_no
 {
 	struct pw_properties *props;
 
-	props = daemon_node_props_new(d, node->card, node->connector, node->crtc_id);
+	props = node_host_props_new(node->card, node->connector, node->crtc_id);
 	if (!props)
 		return NULL;
-	pw_properties_setf(props, PW_KEY_NODE_NAME, "kmscast.%s.%s", node->card, node->connector);
+	pw_properties_setf(props, PW_KEY_NODE_NAME, KMSCAST_NODE_NAME_FMT, node->card,
+			node->connector);
 	if (conn && conn->has_edid && conn->monitor.name[0])
 		pw_properties_setf(props, PW_KEY_NODE_DESCRIPTION, "%s (%s)", conn->monitor.name,
 				conn->name);
 	else
 		pw_properties_set(props, PW_KEY_NODE_DESCRIPTION, node->connector);
 	return props;
-}
-
-static int node_connect(struct daemon *d, struct output_node *node, struct pw_properties *props)
-{
-	void *iface;
-	int res;
-
-	if (!d->core || node->proxy)
-		return 0;
-	if ((res = spa_handle_get_interface(node->handle, SPA_TYPE_INTERFACE_Node, &iface)) < 0)
-		return res;
-	node->proxy = pw_core_export(d->core, SPA_TYPE_INTERFACE_Node, &props->dict, iface, 0);
-	if (!node->proxy)
-		return -errno;
-	pw_proxy_add_listener(node->proxy, &node->proxy_listener, &proxy_events, node);
-	return 0;
 }
 
 static int node_create(struct daemon *d, struct kms_device *dev, const struct kms_crtc *crtc,
@@ -203,17 +171,12 @@ static int node_create(struct daemon *d, struct kms_device *dev, const struct km
 		res = -ENOMEM;
 		goto err_destroy;
 	}
-	node->handle = pw_context_load_spa_handle(d->context, KMSCAST_FACTORY, &props->dict);
-	if (!node->handle) {
-		res = -errno;
-		pw_log_error("%s.%s: cannot load %s: %s", node->card, node->connector,
-				KMSCAST_FACTORY, spa_strerror(res));
+	if ((res = daemon_export_node(d, props, &node->exp)) < 0) {
+		pw_log_error("%s.%s: cannot host %s: %s", node->card, node->connector,
+				KMSCAST_NODE_FACTORY, spa_strerror(res));
 		goto err_free_props;
 	}
-	if ((res = node_connect(d, node, props)) < 0) {
-		pw_log_error("%s.%s: export: %s", node->card, node->connector, spa_strerror(res));
-		goto err_free_props;
-	}
+	pw_proxy_add_listener(node->exp.proxy, &node->proxy_listener, &proxy_events, node);
 	pw_properties_free(props);
 	pw_log_info("%s.%s: publishing crtc %u (%ux%u)", node->card, node->connector,
 			node->crtc_id, node->hdisplay, node->vdisplay);
@@ -310,6 +273,9 @@ static void rescan(struct daemon *d)
 {
 	struct output_node *node, *tmp;
 
+	/* A node is told the server's version (core info) when it is created. */
+	if (!d->core || !d->server_version[0])
+		return;
 	refresh_cards(d);
 	spa_list_for_each(node, &d->nodes, link)
 		node->seen = false;
@@ -346,6 +312,9 @@ static void disconnect_all(struct daemon *d)
 	/* The nodes' handles hold proxies of the dead core: drop them all, rescan rebuilds. */
 	spa_list_for_each_safe(node, tmp, &d->nodes, link)
 		node_destroy(node);
+	d->server_version[0] = '\0'; /* the next server may be another version */
+	consumer_watch_destroy(d->watch);
+	d->watch = NULL;
 	if (d->core) {
 		spa_hook_remove(&d->core_listener);
 		pw_core_disconnect(d->core);
@@ -369,14 +338,29 @@ static void on_core_error(void *data, uint32_t id, int seq, int res, const char 
 	}
 }
 
+static void on_core_info(void *data, const struct pw_core_info *info)
+{
+	struct daemon *d = data;
+
+	if (!info->version || d->server_version[0])
+		return;
+	snprintf(d->server_version, sizeof(d->server_version), "%s", info->version);
+	pw_log_info("PipeWire server %s", d->server_version);
+	rescan(d);
+	if (d->n_nodes == 0)
+		pw_log_warn("no lit output in %s yet; watching", d->opts->dri_dir);
+}
+
 static const struct pw_core_events core_events = {
 	PW_VERSION_CORE_EVENTS,
+	.info = on_core_info,
 	.error = on_core_error,
 };
 
 static int try_connect(struct daemon *d)
 {
 	struct pw_properties *props = NULL;
+	int res;
 
 	if (d->opts->remote)
 		props = pw_properties_new(PW_KEY_REMOTE_NAME, d->opts->remote, NULL);
@@ -385,6 +369,9 @@ static int try_connect(struct daemon *d)
 		return -errno;
 	pw_core_add_listener(d->core, &d->core_listener, &core_events, d);
 	pw_log_info("connected to PipeWire");
+	/* Only a log line is lost without it: the nodes do not depend on the watch. */
+	if ((res = consumer_watch_new(d->core, &d->watch)) < 0)
+		pw_log_warn("not watching for consumers that cannot link: %s", spa_strerror(res));
 	return 0;
 }
 
@@ -401,7 +388,6 @@ static void on_reconnect(void *data, uint64_t expirations)
 		return;
 	}
 	arm_timer(d, d->rescan_timer, DAEMON_RESCAN_MS, true);
-	rescan(d);
 }
 
 static void on_signal(void *data, int signal_number)
@@ -433,9 +419,7 @@ static int daemon_setup(struct daemon *d)
 		pw_log_error("cannot connect to PipeWire: %s", spa_strerror(res));
 		return res;
 	}
-	rescan(d);
-	if (d->n_nodes == 0)
-		pw_log_warn("no lit output in %s yet; watching", d->opts->dri_dir);
+	/* The first rescan runs when the server's core info arrives. */
 	arm_timer(d, d->rescan_timer, DAEMON_RESCAN_MS, true);
 	/* Issue 6: a failed portal is logged, and the daemon runs on without it. */
 	if (d->opts->portal && daemon_portal_create(d, &d->portal) < 0)
@@ -481,16 +465,6 @@ const struct daemon_options *daemon_get_options(struct daemon *d)
 struct pw_loop *daemon_get_loop(struct daemon *d)
 {
 	return d->loop;
-}
-
-struct pw_context *daemon_get_context(struct daemon *d)
-{
-	return d->context;
-}
-
-struct pw_core *daemon_get_core(struct daemon *d)
-{
-	return d->core;
 }
 
 uint32_t daemon_get_cards(struct daemon *d, struct kms_device *const **cards)

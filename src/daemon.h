@@ -8,8 +8,7 @@
 struct daemon;
 struct kms_device;
 struct kmscast_config;
-struct pw_context;
-struct pw_core;
+struct node_host_export;
 struct pw_loop;
 struct pw_properties;
 
@@ -38,16 +37,13 @@ int kmscast_daemon_run(const struct daemon_options *opts, int *argc, char ***arg
 const struct daemon_options *daemon_get_options(struct daemon *d);
 
 /*
- * The properties every api.kmscast.source node the daemon exports starts from: the factory,
- * Video/Source, the card, connector and CRTC, and how to reach the helper. The caller adds
- * its node.name and node.description and owns the result. Returns NULL on allocation
- * failure.
+ * Loads an api.kmscast.source node with props (node_host_props_new() plus the caller's
+ * node.name and description, to which it adds the configured node settings) and exports
+ * it, telling it how to reach the helper and which PipeWire server it runs on. Returns 0 or -errno; see node_host_export().
  */
-struct pw_properties *daemon_node_props_new(struct daemon *d, const char *card,
-		const char *connector, uint32_t crtc_id);
+int daemon_export_node(struct daemon *d, struct pw_properties *props,
+		struct node_host_export *out);
 struct pw_loop *daemon_get_loop(struct daemon *d);
-struct pw_context *daemon_get_context(struct daemon *d);
-struct pw_core *daemon_get_core(struct daemon *d);
 uint32_t daemon_get_cards(struct daemon *d, struct kms_device *const **cards);
 
 #endif

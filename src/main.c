@@ -54,6 +54,8 @@ static void usage(FILE *out, const char *argv0)
 		"      --chooser CMD   portal: command that picks a monitor (see kmscast(1))\n"
 		"      --portal-desktop NAMES  UseIn for --print-portal-file\n"
 		"      --helper-mode spawn|socket  how to reach kmscast-helper\n"
+		"      --resend-ms MS  re-send a screen that did not change for MS ms (default\n"
+		"                      50; 0: never)\n"
 		"      --print-portal-file  print kmscast.portal for xdg-desktop-portal\n"
 		"  -h, --help          show this help\n"
 		"  -V, --version       show the version\n",
@@ -80,6 +82,7 @@ static int parse_args(int argc, char **argv, struct options *opts)
 		{"chooser", required_argument, NULL, OPT_SET},
 		{"portal-desktop", required_argument, NULL, OPT_SET},
 		{"helper-mode", required_argument, NULL, OPT_SET},
+		{"resend-ms", required_argument, NULL, OPT_SET},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},

@@ -38,6 +38,7 @@ static void test_all_keys(void)
 			   "portal-desktop = GNOME;sway\n"
 			   "helper = socket\n"
 			   "helper-path = /opt/kmscast-helper\n"
+			   "resend-ms = 0\n"
 			   "helper-socket = /run/other.sock";
 
 	test_assert_int_eq(parse(&cfg, text), 0);
@@ -52,6 +53,11 @@ static void test_all_keys(void)
 	test_assert_int_eq(cfg.helper_mode, CONFIG_HELPER_SOCKET);
 	test_assert_str_eq(cfg.helper_path, "/opt/kmscast-helper");
 	test_assert_str_eq(cfg.helper_socket, "/run/other.sock");
+	test_assert_int_eq(cfg.resend_ms, 0);
+	test_assert_int_eq(parse(&cfg, "resend-ms = 200\n"), 0);
+	test_assert_int_eq(cfg.resend_ms, 200);
+	test_assert_int_eq(parse(&cfg, ""), 0);
+	test_assert_int_eq(cfg.resend_ms, -1);
 }
 
 static void test_monitor_match(void)
@@ -83,6 +89,10 @@ static void test_errors(void)
 	test_assert_int_eq(parse(&cfg, "portal\n"), -EINVAL);
 	test_assert_int_eq(parse(&cfg, "portal = maybe\n"), -EINVAL);
 	test_assert_int_eq(parse(&cfg, "helper = sudo\n"), -EINVAL);
+	test_assert_int_eq(parse(&cfg, "resend-ms = -1\n"), -EINVAL);
+	test_assert_int_eq(parse(&cfg, "resend-ms = 60001\n"), -EINVAL);
+	test_assert_int_eq(parse(&cfg, "resend-ms = 5x\n"), -EINVAL);
+	test_assert_int_eq(parse(&cfg, "resend-ms =\n"), -EINVAL);
 	/* UseIn goes into a key file: a newline or '[' must not get there. */
 	test_assert_int_eq(parse(&cfg, "portal-desktop = a]b\n"), -EINVAL);
 	test_assert_int_eq(parse(&cfg, "portal-desktop =\n"), -EINVAL);
