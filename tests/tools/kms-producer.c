@@ -16,7 +16,8 @@
  *   rusage user_ms=<u> sys_ms=<s> minflt=<n> majflt=<n>       (at exit)
  *   done crtc=<id> index=<i> flips=<n> last_frame=<k> skipped_slots=<timer slots missed>
  *
- * Frame k is painted with frame number k mod 2^20 and CRTC index <i>. Frame 0 is shown by the
+ * Frame k is painted with frame number k mod 2^20 and CRTC index <i> (--pattern blocks: the
+ * blocks pattern with k mod 2^16, no CRTC index). Frame 0 is shown by the
  * initial modeset, later frames by page flips (or a modeset after a mode change or off-at).
  *
  * Pacing: with vblank (vkms) and --rate at the refresh rate, each flip is queued as soon as
@@ -127,7 +128,10 @@ static int paint(struct producer *p, struct output *o, struct dumb_fb *fb, uint6
 {
 	int ret;
 
-	if (fb->painted)
+	if (p->opts.blocks)
+		ret = pattern_blocks_paint(
+			fb->map, fb->width, fb->height, fb->pitch, fb->fourcc, (uint32_t)frame);
+	else if (fb->painted)
 		ret = pattern_paint_frame(fb->map, fb->width, fb->height, fb->pitch, fb->fourcc,
 			o->crtc_index, (uint32_t)(frame & PATTERN_FRAME_MASK));
 	else
@@ -348,24 +352,34 @@ static bool slot_due(struct output *o, uint64_t now)
 	return o->next_ns <= now;
 }
 
-static int flip_next(struct producer *p, struct output *o)
+/* Paints frame + 1 into the next back buffer, unless a painted one waits already. */
+static int prepare_next(struct producer *p, struct output *o)
 {
 	uint64_t frame = o->frame + 1;
-	int back = o->prepared, ret;
+	int back, ret;
 
-	if (back < 0) {
-		if (p->opts.recreate_every && frame % p->opts.recreate_every == 0)
-			o->generation++;
-		back = next_back_buffer(p, o);
-		if (back < 0)
-			return back;
-		ret = paint(p, o, &o->fbs[back], frame);
-		if (ret < 0)
-			return ret;
-	}
+	if (o->prepared >= 0)
+		return o->prepared;
+	if (p->opts.recreate_every && frame % p->opts.recreate_every == 0)
+		o->generation++;
+	back = next_back_buffer(p, o);
+	if (back < 0)
+		return back;
+	ret = paint(p, o, &o->fbs[back], frame);
+	if (ret < 0)
+		return ret;
+	o->prepared = back;
+	return back;
+}
+
+static int flip_next(struct producer *p, struct output *o)
+{
+	int back = prepare_next(p, o), ret;
+
+	if (back < 0)
+		return back;
 	/* Painting can take milliseconds under TCG: keep the frame for the next slot if this
 	 * one has passed meanwhile. */
-	o->prepared = back;
 	o->submit_ns = now_ns();
 	if (slot_missed(o, o->submit_ns))
 		return 0;
@@ -433,12 +447,15 @@ static void check_ready(struct producer *p)
 	fprintf(p->log, "ready crtcs=%u\n", p->n_outs);
 }
 
-static void schedule_next(struct output *o, uint64_t now)
+/* t: the vblank that showed the frame just flipped. */
+static void schedule_next(struct producer *p, struct output *o, uint64_t now, uint64_t t)
 {
-	if (o->vblank_paced)
-		o->next_ns = now;
-	else
+	if (!o->vblank_paced)
 		o->next_ns += o->period_ns;
+	else if (p->opts.commit_phase_ns)
+		o->next_ns = t + p->opts.commit_phase_ns;
+	else
+		o->next_ns = now;
 }
 
 static void on_flip(int fd, unsigned int seq, unsigned int sec, unsigned int usec,
@@ -464,7 +481,14 @@ static void on_flip(int fd, unsigned int seq, unsigned int sec, unsigned int use
 	else if (at_frame(o->frame, p->opts.off_at, p->opts.off_repeat))
 		switch_off(p, o, now);
 	else
-		schedule_next(o, now);
+		schedule_next(p, o, now, t);
+	/* At a commit phase the frame is painted now, so that the commit itself is on time. */
+	if (o->state == OUTPUT_IDLE && o->vblank_paced && p->opts.commit_phase_ns &&
+		!at_frame(o->frame + 1, p->opts.mode_change_at, p->opts.mode_change_repeat) &&
+		prepare_next(p, o) < 0) {
+		p->exit_code = 1;
+		p->stop = true;
+	}
 }
 
 static void submit_due(struct producer *p, uint64_t now)
@@ -481,6 +505,8 @@ static void submit_due(struct producer *p, uint64_t now)
 
 static bool all_done(const struct producer *p)
 {
+	if (p->opts.hold)
+		return false;
 	for (uint32_t i = 0; i < p->n_outs; i++) {
 		if (p->outs[i].state != OUTPUT_DONE)
 			return false;

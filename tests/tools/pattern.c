@@ -358,3 +358,92 @@ int pattern_decode_cursor(
 	}
 	return pattern_cursor_color_index(first, index) ? 0 : -EBADMSG;
 }
+
+static uint32_t blocks_word(uint32_t frame)
+{
+	uint32_t n = frame & PATTERN_BLOCKS_FRAME_MASK, gray = n ^ (n >> 1);
+
+	return gray << PATTERN_BLOCKS_FRAME_BITS | (~gray & PATTERN_BLOCKS_FRAME_MASK);
+}
+
+static bool blocks_geometry_ok(
+	uint32_t width, uint32_t height, uint32_t stride, const struct pixel_format *fmt)
+{
+	return fmt && width >= PATTERN_BLOCKS_COLUMNS && height >= PATTERN_BLOCKS_ROWS &&
+	       width <= PATTERN_MAX_DIM && height <= PATTERN_MAX_DIM &&
+	       stride >= (uint64_t)width * fmt->cpp;
+}
+
+/* Paint one row of block row r, then copy it down: row copies are cheap under TCG. */
+int pattern_blocks_paint(void *pixels, uint32_t width, uint32_t height, uint32_t stride,
+	uint32_t fourcc, uint32_t frame)
+{
+	const struct pixel_format *fmt = find_format(fourcc);
+	uint32_t word = blocks_word(frame);
+
+	if (!blocks_geometry_ok(width, height, stride, fmt))
+		return -EINVAL;
+	for (uint32_t r = 0; r < PATTERN_BLOCKS_ROWS; r++) {
+		uint32_t y0 = r * height / PATTERN_BLOCKS_ROWS;
+		uint32_t y1 = (r + 1) * height / PATTERN_BLOCKS_ROWS;
+		uint8_t *row = (uint8_t *)pixels + (size_t)y0 * stride;
+
+		for (uint32_t x = 0; x < width; x++) {
+			uint32_t c = x * PATTERN_BLOCKS_COLUMNS / width;
+			uint32_t bit = PATTERN_BLOCKS_BITS - 1 - (r * PATTERN_BLOCKS_COLUMNS + c);
+			store_pixel(row + (size_t)x * fmt->cpp, fmt,
+				(word >> bit) & 1 ? colour_white : colour_black);
+		}
+		for (uint32_t y = y0 + 1; y < y1; y++)
+			memcpy((uint8_t *)pixels + (size_t)y * stride, row,
+				(size_t)width * fmt->cpp);
+	}
+	return 0;
+}
+
+/* Mean of (R + G + B) / 3 over the central half of a block, every few pixels. */
+static uint32_t block_mean(const uint8_t *pixels, uint32_t stride, const struct pixel_format *fmt,
+	uint32_t x0, uint32_t x1, uint32_t y0, uint32_t y1)
+{
+	uint32_t w = x1 - x0, h = y1 - y0, step_x = w / 8 ? w / 8 : 1, step_y = h / 8 ? h / 8 : 1;
+	uint64_t sum = 0, n = 0;
+
+	for (uint32_t y = y0 + h / 4; y <= y0 + h * 3 / 4 && y < y1; y += step_y) {
+		for (uint32_t x = x0 + w / 4; x <= x0 + w * 3 / 4 && x < x1; x += step_x) {
+			struct rgb c =
+				load_pixel(pixels + (size_t)y * stride + (size_t)x * fmt->cpp, fmt);
+			sum += c.r + c.g + c.b;
+			n += 3;
+		}
+	}
+	return (uint32_t)(sum / n);
+}
+
+int pattern_blocks_decode(const void *pixels, uint32_t width, uint32_t height, uint32_t stride,
+	uint32_t fourcc, uint32_t *frame)
+{
+	const struct pixel_format *fmt = find_format(fourcc);
+	uint32_t word = 0;
+
+	if (!blocks_geometry_ok(width, height, stride, fmt))
+		return -EINVAL;
+	for (uint32_t k = 0; k < PATTERN_BLOCKS_BITS; k++) {
+		uint32_t c = k % PATTERN_BLOCKS_COLUMNS, r = k / PATTERN_BLOCKS_COLUMNS;
+		uint32_t mean = block_mean(pixels, stride, fmt, c * width / PATTERN_BLOCKS_COLUMNS,
+			(c + 1) * width / PATTERN_BLOCKS_COLUMNS, r * height / PATTERN_BLOCKS_ROWS,
+			(r + 1) * height / PATTERN_BLOCKS_ROWS);
+
+		/* Mid-grey is neither: a block caught between two frames must not pass as one. */
+		if (mean > 96 && mean < 160)
+			return -EBADMSG;
+		word = word << 1 | (mean >= 160);
+	}
+	uint32_t gray = word >> PATTERN_BLOCKS_FRAME_BITS, n = 0;
+
+	if ((word & PATTERN_BLOCKS_FRAME_MASK) != (~gray & PATTERN_BLOCKS_FRAME_MASK))
+		return -EBADMSG;
+	for (; gray; gray >>= 1)
+		n ^= gray;
+	*frame = n;
+	return 0;
+}

@@ -42,6 +42,27 @@
 /* Largest frame accepted; bounds the arithmetic on caller-supplied sizes. */
 #define PATTERN_MAX_DIM 16384
 
+/*
+ * The blocks pattern, for consumers that see the frames only after lossy video coding (a
+ * browser's WebRTC loop): the whole frame is a grid of PATTERN_BLOCKS_COLUMNS x
+ * PATTERN_BLOCKS_ROWS blocks, each black or white (white = 1). Block k, row-major from the
+ * top left, carries bit 23 - k of the word g << 12 | (~g & 0xfff), where g is the Gray code
+ * of frame mod 4096: the top half holds g, the bottom half its complement.
+ * Block (c, r) covers x in [c * width / 6, (c + 1) * width / 6) and y in
+ * [r * height / 4, (r + 1) * height / 4), so a decoder needs only the frame's size, and a
+ * crop or an offset shows up as a wrong word.
+ * Why so: flat blocks of 50 pixels and more stay black or white through a codec even at low
+ * bitrates, where the bands' cells blur into grey. The Gray code changes one bit, so two
+ * blocks, from a frame to the next: an encoder short of CPU codes two blocks of change per
+ * frame, not half the picture. The complement rejects a block caught half way, all black
+ * and all white.
+ */
+#define PATTERN_BLOCKS_COLUMNS 6
+#define PATTERN_BLOCKS_ROWS 4
+#define PATTERN_BLOCKS_BITS (PATTERN_BLOCKS_COLUMNS * PATTERN_BLOCKS_ROWS)
+#define PATTERN_BLOCKS_FRAME_BITS 12
+#define PATTERN_BLOCKS_FRAME_MASK ((1u << PATTERN_BLOCKS_FRAME_BITS) - 1)
+
 /* The cursor image: a square of one opaque ARGB colour that changes every this many frames. */
 #define PATTERN_CURSOR_PERIOD 30
 
@@ -89,6 +110,23 @@ int pattern_paint_frame(void *pixels, uint32_t width, uint32_t height, uint32_t 
  */
 int pattern_decode(const void *pixels, uint32_t width, uint32_t height, uint32_t stride,
 	uint32_t fourcc, struct pattern_result *out);
+
+/*
+ * Paint the blocks pattern of frame over the whole buffer. Same buffer contract and return
+ * values as pattern_paint_full(); the frame must be at least PATTERN_BLOCKS_COLUMNS x
+ * PATTERN_BLOCKS_ROWS pixels.
+ */
+int pattern_blocks_paint(void *pixels, uint32_t width, uint32_t height, uint32_t stride,
+	uint32_t fourcc, uint32_t frame);
+
+/*
+ * Decode a blocks-pattern frame: each block's mean over its central half must be decisively
+ * dark or light, and the bottom half must be the top half's complement. Fills *frame
+ * (0..PATTERN_BLOCKS_FRAME_MASK) and returns 0, or -EBADMSG, or -EINVAL for an unusable
+ * size, stride or format.
+ */
+int pattern_blocks_decode(const void *pixels, uint32_t width, uint32_t height, uint32_t stride,
+	uint32_t fourcc, uint32_t *frame);
 
 /* The opaque ARGB8888 fill colour of the cursor while showing this frame. */
 uint32_t pattern_cursor_color(uint32_t frame);

@@ -23,9 +23,14 @@ static void usage(FILE *f)
 		"  --mode WxH                mode (default: the connector's preferred one)\n"
 		"  --buffers N               dumb buffers per CRTC (default 3, 2..%d)\n"
 		"  --rate HZ                 flip rate, capped at the mode refresh (default 60)\n"
+		"  --commit-phase-us US      vblank pacing: commit each frame US after the vblank\n"
+		"                            that showed the previous one, as a compositor with\n"
+		"                            render-time prediction does (default: at once)\n"
 		"  --fourcc CC               XR24 (default), AR24, XB24, AB24 or RG16 if the\n"
 		"                            primary plane takes it (vkms 6.1: XR24, RG16)\n"
 		"  --frames N | --duration SEC   stop after N frames per CRTC or SEC seconds\n"
+		"  --hold                    after --frames, keep the last frame on screen until\n"
+		"                            --duration ends or a signal (an idle desktop)\n"
 		"  --recreate K              re-create the framebuffers every K frames\n"
 		"                            (each new FB gets an id never used before)\n"
 		"  --reuse-fb-ids            let new FBs take freed ids, as compositors'\n"
@@ -36,6 +41,8 @@ static void usage(FILE *f)
 		"WxH\n"
 		"  --off-every K[:MS]        switch the CRTC off after every K-th frame\n"
 		"  --cursor                  a moving, changing cursor\n"
+		"  --pattern bands|blocks    the frame number as thin bands (default) or as\n"
+		"                            24 big blocks that survive lossy video coding\n"
 		"  --log FILE                log to FILE instead of stdout\n",
 		MAX_BUFFERS);
 }
@@ -117,6 +124,10 @@ static int parse_option(int opt, char *arg, struct producer_options *opts)
 		ret = parse_u64(arg, 1, MAX_RATE_HZ, &v);
 		opts->rate_hz = (uint32_t)v;
 		break;
+	case 'p':
+		ret = parse_u64(arg, 1, 1000000, &v);
+		opts->commit_phase_ns = v * 1000;
+		break;
 	case 'f':
 		opts->fourcc = pattern_format_from_name(arg);
 		ret = opts->fourcc == DRM_FORMAT_XRGB8888 || opts->fourcc == DRM_FORMAT_ARGB8888 ||
@@ -128,6 +139,9 @@ static int parse_option(int opt, char *arg, struct producer_options *opts)
 		break;
 	case 'n':
 		ret = parse_u64(arg, 1, UINT64_MAX, &opts->frames);
+		break;
+	case 'H':
+		opts->hold = true;
 		break;
 	case 'd':
 		ret = parse_u64(arg, 1, 365 * 24 * 3600, &v);
@@ -159,6 +173,14 @@ static int parse_option(int opt, char *arg, struct producer_options *opts)
 	case 'k':
 		opts->cursor = true;
 		break;
+	case 'P':
+		if (strcmp(arg, "blocks") == 0)
+			opts->blocks = true;
+		else if (strcmp(arg, "bands") == 0)
+			opts->blocks = false;
+		else
+			ret = -EINVAL;
+		break;
 	case 'u':
 		opts->reuse_fb_ids = true;
 		break;
@@ -179,8 +201,10 @@ int producer_parse_options(int argc, char **argv, struct producer_options *opts)
 		{"mode", required_argument, NULL, 'm'},
 		{"buffers", required_argument, NULL, 'b'},
 		{"rate", required_argument, NULL, 'r'},
+		{"commit-phase-us", required_argument, NULL, 'p'},
 		{"fourcc", required_argument, NULL, 'f'},
 		{"frames", required_argument, NULL, 'n'},
+		{"hold", no_argument, NULL, 'H'},
 		{"duration", required_argument, NULL, 'd'},
 		{"recreate", required_argument, NULL, 'R'},
 		{"mode-change-at", required_argument, NULL, 'M'},
@@ -188,6 +212,7 @@ int producer_parse_options(int argc, char **argv, struct producer_options *opts)
 		{"mode-change-every", required_argument, NULL, 'E'},
 		{"off-every", required_argument, NULL, 'O'},
 		{"cursor", no_argument, NULL, 'k'},
+		{"pattern", required_argument, NULL, 'P'},
 		{"reuse-fb-ids", no_argument, NULL, 'u'},
 		{"log", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},

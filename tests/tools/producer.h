@@ -82,8 +82,10 @@ struct producer_options {
 	uint32_t mode_w, mode_h; /* 0: the connector's preferred mode */
 	uint32_t buffers;
 	uint32_t rate_hz;
+	uint64_t commit_phase_ns; /* 0: commit at the flip event; else this long after the vblank */
 	uint32_t fourcc;
 	uint64_t frames; /* 0: unlimited */
+	bool hold; /* after --frames, keep the last frame on screen (an idle desktop) */
 	uint64_t duration_ns; /* 0: unlimited */
 	uint64_t recreate_every; /* 0: never */
 	uint64_t mode_change_at; /* 0: never */
@@ -93,6 +95,7 @@ struct producer_options {
 	bool off_repeat; /* every off_at frames */
 	uint64_t off_ns;
 	bool cursor;
+	bool blocks; /* paint the blocks pattern (pattern.h) instead of the bands */
 	bool reuse_fb_ids; /* let the kernel hand out freed FB ids again */
 	const char *log_path;
 };

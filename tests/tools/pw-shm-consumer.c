@@ -15,6 +15,7 @@
  *   cursor n=<i> id=<id> x=<x> y=<y> hot_x=<hx> hot_y=<hy> bitmap=<W>x<H>|none|same
  *       index=<cursor image index decoded from the bitmap or -1>
  *
+ * --blocks decodes the blocks pattern (frame number mod 4096) instead of the bands.
  * --out FILE gets each full frame (W*4 bytes per row, no padding) for pattern-check. Frames
  * are kept in memory and written at exit: a consumer slower than the producer would see its
  * buffers reused (PipeWire 0.3.65 recycles output buffers per cycle).
@@ -54,6 +55,7 @@ struct consumer {
 	uint32_t fourcc;
 	bool have_format;
 	bool dmabuf, cursor, decode;
+	bool blocks; /* decode the blocks pattern (kms-producer --pattern blocks) */
 	uint32_t frames, n_frames, n_buffers;
 	FILE *out;
 	uint8_t *frames_mem; /* --out: frames * W * H * 4 bytes, written at exit */
@@ -171,9 +173,15 @@ static void handle_buffer(struct consumer *c, struct pw_buffer *b)
 		px += d->chunk->offset;
 		if (d->type == SPA_DATA_DmaBuf)
 			ioctl(d->fd, DMA_BUF_IOCTL_SYNC, &sync);
-		if (pattern_decode(px, c->format.size.width, c->format.size.height, stride,
-				c->fourcc, &res) == 0)
+		uint32_t blocks_frame;
+		if (c->blocks) {
+			if (pattern_blocks_decode(px, c->format.size.width, c->format.size.height,
+					stride, c->fourcc, &blocks_frame) == 0)
+				frame = (int)blocks_frame;
+		} else if (pattern_decode(px, c->format.size.width, c->format.size.height, stride,
+				c->fourcc, &res) == 0) {
 			frame = (int)res.frame;
+		}
 		if (c->out)
 			keep_frame(c, px, stride);
 		if (d->type == SPA_DATA_DmaBuf) {
@@ -314,7 +322,7 @@ static const struct spa_pod *format_param(struct spa_pod_builder *b)
 static int usage(const char *argv0)
 {
 	fprintf(stderr, "usage: %s --target ID|NAME [--frames N] [--out FILE] [--dmabuf] "
-			"[--cursor] [--timeout SEC]\n", argv0);
+			"[--cursor] [--blocks] [--timeout SEC]\n", argv0);
 	return 2;
 }
 
@@ -326,6 +334,7 @@ int main(int argc, char **argv)
 		{"out", required_argument, NULL, 'o'},
 		{"dmabuf", no_argument, NULL, 'd'},
 		{"cursor", no_argument, NULL, 'c'},
+		{"blocks", no_argument, NULL, 'b'},
 		{"timeout", required_argument, NULL, 'T'},
 		{0},
 	};
@@ -351,6 +360,7 @@ int main(int argc, char **argv)
 			break;
 		case 'd': c.dmabuf = true; break;
 		case 'c': c.cursor = true; break;
+		case 'b': c.blocks = true; break;
 		case 'T': timeout.tv_sec = strtol(optarg, NULL, 0); break;
 		default: return usage(argv[0]);
 		}

@@ -296,6 +296,107 @@ static void test_cursor(void)
 	CHECK(pattern_cursor_color(0) == pattern_cursor_color(PATTERN_CURSOR_PERIOD - 1), "stable");
 }
 
+/* Every block painted over with grey, then degraded the way a lossy codec degrades it. */
+static void test_blocks(void)
+{
+	static const uint32_t block_frames[] = {0, 1, 255, 256, 2047, 2048, 4095, 4096, 4242};
+
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		for (size_t f = 0; f < sizeof(all_formats) / sizeof(all_formats[0]); f++) {
+			struct image img = image_create(sizes[s].w, sizes[s].h, all_formats[f], 12);
+			for (size_t k = 0; k < sizeof(block_frames) / sizeof(block_frames[0]);
+				k++) {
+				uint32_t frame = UINT32_MAX;
+				CHECK(pattern_blocks_paint(img.pixels, img.w, img.h, img.stride,
+					      img.fourcc, block_frames[k]) == 0,
+					"paint");
+				CHECK(pattern_blocks_decode(img.pixels, img.w, img.h, img.stride,
+					      img.fourcc, &frame) == 0 &&
+						frame == (block_frames[k] &
+								 PATTERN_BLOCKS_FRAME_MASK),
+					"%ux%u %.4s frame %u -> %u", img.w, img.h,
+					(char *)&img.fourcc, block_frames[k], frame);
+			}
+			free(img.pixels);
+		}
+	}
+
+	struct image img = image_create(640, 480, DRM_FORMAT_XRGB8888, 0);
+	uint32_t frame;
+
+	/* 4:2:0 chroma plus noise of +-60 on every byte: still the same frame. */
+	pattern_blocks_paint(img.pixels, img.w, img.h, img.stride, img.fourcc, 1234);
+	yuv420_round_trip(&img);
+	srand(1);
+	for (size_t i = 0; i < (size_t)img.h * img.stride; i++) {
+		int v = img.pixels[i] + rand() % 121 - 60;
+		img.pixels[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+	}
+	CHECK(pattern_blocks_decode(img.pixels, img.w, img.h, img.stride, img.fourcc, &frame) ==
+				0 &&
+			frame == 1234,
+		"noisy I420 frame -> %u", frame);
+
+	/* All black and all white are not frames; nor is a block half way between two frames. */
+	memset(img.pixels, 0, (size_t)img.h * img.stride);
+	CHECK(pattern_blocks_decode(img.pixels, img.w, img.h, img.stride, img.fourcc, &frame) ==
+			-EBADMSG,
+		"black frame decoded");
+	memset(img.pixels, 0xff, (size_t)img.h * img.stride);
+	CHECK(pattern_blocks_decode(img.pixels, img.w, img.h, img.stride, img.fourcc, &frame) ==
+			-EBADMSG,
+		"white frame decoded");
+	pattern_blocks_paint(img.pixels, img.w, img.h, img.stride, img.fourcc, 77);
+	for (uint32_t y = 0; y < img.h / 4; y++)
+		memset(img.pixels + (size_t)y * img.stride, 0x80, (size_t)img.w / 6 * 4);
+	CHECK(pattern_blocks_decode(img.pixels, img.w, img.h, img.stride, img.fourcc, &frame) ==
+			-EBADMSG,
+		"grey block decoded");
+	/* A single flipped block fails the check. */
+
+	pattern_blocks_paint(img.pixels, img.w, img.h, img.stride, img.fourcc, 77);
+	for (uint32_t y = 0; y < img.h / 4; y++)
+		for (uint32_t x = 0; x < img.w / 6 * 4; x++)
+			img.pixels[(size_t)y * img.stride + x] ^= 0xff;
+	CHECK(pattern_blocks_decode(img.pixels, img.w, img.h, img.stride, img.fourcc, &frame) ==
+			-EBADMSG,
+		"frame with a flipped block decoded as %u", frame);
+	CHECK(pattern_blocks_paint(img.pixels, 5, 480, img.stride, img.fourcc, 0) == -EINVAL,
+		"5 pixels wide accepted");
+	free(img.pixels);
+}
+
+/* The centre pixel's blue byte of each block of an XRGB8888 image, as a 24-bit word. */
+static uint32_t blocks_centres(const struct image *img)
+{
+	uint32_t word = 0;
+
+	for (uint32_t k = 0; k < PATTERN_BLOCKS_BITS; k++) {
+		uint32_t c = k % PATTERN_BLOCKS_COLUMNS, r = k / PATTERN_BLOCKS_COLUMNS;
+		uint32_t x = (2 * c + 1) * img->w / (2 * PATTERN_BLOCKS_COLUMNS);
+		uint32_t y = (2 * r + 1) * img->h / (2 * PATTERN_BLOCKS_ROWS);
+		word = word << 1 | (img->pixels[(size_t)y * img->stride + (size_t)x * 4] > 128);
+	}
+	return word;
+}
+
+/* From each frame to the next, across the wrap too, exactly two blocks change. */
+static void test_blocks_gray(void)
+{
+	struct image img = image_create(320, 240, DRM_FORMAT_XRGB8888, 0);
+	uint32_t prev = 0;
+
+	for (uint32_t f = 0; f <= PATTERN_BLOCKS_FRAME_MASK + 1; f++) {
+		pattern_blocks_paint(img.pixels, img.w, img.h, img.stride, img.fourcc, f);
+		uint32_t now = blocks_centres(&img);
+		if (f > 0)
+			CHECK(__builtin_popcount(now ^ prev) == 2, "frame %u changes %d blocks", f,
+				__builtin_popcount(now ^ prev));
+		prev = now;
+	}
+	free(img.pixels);
+}
+
 int main(void)
 {
 	test_round_trip();
@@ -306,6 +407,8 @@ int main(void)
 	test_conversions();
 	test_bad_input();
 	test_cursor();
+	test_blocks();
+	test_blocks_gray();
 	if (failures) {
 		fprintf(stderr, "%d checks failed\n", failures);
 		return 1;
