@@ -80,15 +80,37 @@ wait_pipewire() {
 	die "pipewire does not answer 'pw-cli info 0'"
 }
 
-# WirePlumber 0.4.13's bluez monitor loads the logind plugin and the daemon exits without
-# systemd-logind ("disconnected from pipewire"): run it from a config copy that disables
-# it. The VM has no sound card and no libcamera: their monitors only cost startup time.
+# WirePlumber runs from a config copy in /run/kmscast-wireplumber (WIREPLUMBER_CONFIG_DIR;
+# node-lib.sh's pw_restart starts it the same way) that disables its bluez monitor: in 0.4.13
+# that monitor loads the logind plugin, and the daemon exits without systemd-logind
+# ("disconnected from pipewire"). The VM has no sound card and no libcamera either: their
+# monitors only cost startup time. 0.4 is configured by Lua files (main.lua.d/ and others
+# next to its wireplumber.conf), 0.5 by SPA-JSON profiles (wireplumber.conf and its conf.d
+# fragments): whether the root has 0.4's Lua directories picks the edit, without an exec.
 start_wireplumber() {
 	local conf=/run/kmscast-wireplumber
 	cp -r /usr/share/wireplumber "$conf"
-	: >"$conf/bluetooth.lua.d/90-enable-all.lua"
-	sed -i -e '/^alsa_monitor.enable()/d' -e '/^libcamera_monitor.enable()/d' \
-		"$conf/main.lua.d/90-enable-all.lua"
+	# 0.4.13 has a wireplumber.conf too, but only 0.4 has the Lua directories.
+	if [ ! -d "$conf/main.lua.d" ]; then
+		mkdir -p "$conf/wireplumber.conf.d"
+		cat >"$conf/wireplumber.conf.d/90-kmscast-bench.conf" <<-'EOF'
+			wireplumber.profiles = {
+			  main = {
+			    monitor.bluez = disabled
+			    monitor.bluez-midi = disabled
+			    monitor.bluez.seat-monitoring = disabled
+			    support.logind = disabled
+			    monitor.alsa = disabled
+			    monitor.alsa-midi = disabled
+			    monitor.libcamera = disabled
+			  }
+			}
+		EOF
+	else
+		: >"$conf/bluetooth.lua.d/90-enable-all.lua"
+		sed -i -e '/^alsa_monitor.enable()/d' -e '/^libcamera_monitor.enable()/d' \
+			"$conf/main.lua.d/90-enable-all.lua"
+	fi
 	WIREPLUMBER_CONFIG_DIR=$conf as_user wireplumber >"$run/logs/wireplumber.log" 2>&1 &
 	wireplumber_pid=$!
 }
@@ -131,7 +153,7 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root USER=root LOGNAME=root SHELL=/bin/bash TERM=dumb LANG=C.UTF-8
 # shellcheck source=/dev/null
 . "$run/env.sh"
-export KMSCAST_VM=1 KMSCAST_VM_KMS KMSCAST_VM_WITH KMSCAST_VM_GPUS
+export KMSCAST_VM=1 KMSCAST_VM_STACK KMSCAST_VM_KMS KMSCAST_VM_WITH KMSCAST_VM_GPUS
 export KMSCAST_SRC_DIR=$src_dir
 [ -n "$build_dir" ] && export KMSCAST_BUILD_DIR=$build_dir
 if [ -n "$KMSCAST_VM_WITH" ]; then

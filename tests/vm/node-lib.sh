@@ -115,16 +115,22 @@ dmabuf_inodes() {
 	stat -L -c %i $_fds 2>/dev/null | sort -u
 }
 
-# sample_gst_inodes JOB: while the as_user job JOB runs, collect the inodes of the dma-bufs
-# its gst-launch-1.0 holds into GST_INODES; boosts gst once it streams. Returns when JOB ends.
+# sample_gst_inodes JOB [ON_STREAM]: while the as_user job JOB runs, collect the inodes of
+# the dma-bufs its gst-launch-1.0 holds into GST_INODES; boosts gst once it streams, and then
+# calls the function ON_STREAM when given. Returns when JOB ends.
 sample_gst_inodes() {
 	GST_INODES=
 	_gst=
 	while kill -0 "$1" 2>/dev/null; do
-		[ -n "$_gst" ] || _gst=$(pgrep -P "$1" -x gst-launch-1.0)
+		# A child of the job, or a grandchild behind timeout(1) or env(1).
+		[ -n "$_gst" ] || _gst=$(pgrep -P "$1" -x gst-launch-1.0 ||
+			pgrep -P "$(pgrep -d, -P "$1" || echo 0)" -x gst-launch-1.0)
 		if [ -n "$_gst" ]; then
 			_now=$(dmabuf_inodes "$_gst")
-			[ -n "$_now" ] && [ -z "$GST_INODES" ] && rt_boost "$_gst" 15
+			if [ -n "$_now" ] && [ -z "$GST_INODES" ]; then
+				rt_boost "$_gst" 15
+				[ -z "${2:-}" ] || "$2"
+			fi
 			GST_INODES=$(printf '%s\n%s\n' "$GST_INODES" "$_now" | sed '/^$/d' | sort -u)
 		fi
 		sleep 0.02
@@ -192,10 +198,19 @@ node_stop_producer() {
 shm_consumer() {
 	_name=$1
 	shift
-	as_user "$B/tests/tools/pw-shm-consumer" "$@" >"$OUT/$_name.log" 2>"$OUT/$_name.err" &
+	boosted_consumer "$OUT/$_name.log" "$OUT/$_name.err" "$B/tests/tools/pw-shm-consumer" "$@"
+}
+
+# boosted_consumer LOG ERR PROGRAM ARGS...: PROGRAM as the test user, stdout in LOG and
+# stderr in ERR, with realtime priority as above; returns its exit status.
+boosted_consumer() {
+	_log=$1
+	_err=$2
+	shift 2
+	as_user "$@" >"$_log" 2>"$_err" &
 	_job=$!
 	for _ in $(seq 50); do
-		_pid=$(pgrep -P "$_job" -x pw-shm-consumer) && { rt_boost "$_pid" 15; break; }
+		_pid=$(pgrep -P "$_job" -x "${1##*/}") && { rt_boost "$_pid" 15; break; }
 		sleep 0.05
 	done
 	wait "$_job"
@@ -222,18 +237,72 @@ check_frames() {
 		}'
 }
 
-# stream_missed: vblanks (or poll periods) the node itself reports sleeping through in its
-# first stream, plus frames it dropped. A flip lost that way is the bench's scheduling (two
-# TCG vCPUs shared with other VMs), not a frame the node failed to deliver; tests allow
-# exactly these as gaps, and fail on any other loss, duplicate or reordering.
+# frame_faults LOG: the buffer lines around each undecodable buffer or step back of a
+# pw-shm-consumer / pw-min-consumer log, at most five faults, so that a failure shows seq
+# and pts (the order the node handed buffers over) next to the decoded frames.
+frame_faults() {
+	awk '$1 != "buf" { next }
+		{ f = ""; for (i = 2; i <= NF; i++) if ($i ~ /^frame=/) f = substr($i, 7) + 0
+		  line[NR] = $0 }
+		f < 0 || (prev != "" && f <= prev) {
+			if (++faults <= 5) { print "  around buffer " NR ":"; for (j = NR - 2; j <= NR; j++)
+				if (j in line) print "    " line[j]; want = NR + 1 }
+		}
+		NR == want { print "    " $0 }
+		{ prev = f }' "$1"
+}
+
+# stream_missed: vblanks (or poll periods) the node itself reports sleeping through in the
+# stream that delivered the most frames (the capture's), plus frames it dropped. A flip lost
+# that way is the bench's scheduling (two TCG vCPUs shared with other VMs), not a frame the
+# node failed to deliver; tests allow exactly these as gaps, and fail on any other loss,
+# duplicate or reordering. The first stream is not always the capture's: gst 1.26 and 1.28
+# (trixie, forky) start the link, idle it after a frame or none, and start it again.
 stream_missed() {
 	# The poll timer runs at FLIP_TIMER_OVERSAMPLE (4) times the refresh rate: four missed
 	# periods make one refresh period in which a flip could have been lost.
-	sed -n 's/.*stream stats: .* dropped-busy \([0-9]*\) dropped-unknown \([0-9]*\) .* missed-\([a-z]*\) \([0-9]*\) .*/\1 \2 \3 \4/p' \
-		"$NODE_TMP/daemon.log" | head -n 1 |
-		awk '{ m = $4; if ($3 == "timer") m = int((m + 3) / 4); print $1 + $2 + m }'
+	sed -n 's/.*stream stats: .* delivered \([0-9]*\) .* dropped-busy \([0-9]*\) dropped-unknown \([0-9]*\) .* missed-\([a-z]*\) \([0-9]*\) .*/\1 \2 \3 \4 \5/p' \
+		"$NODE_TMP/daemon.log" | sort -n -k1,1 | tail -n 1 |
+		awk '{ m = $5; if ($4 == "timer") m = int((m + 3) / 4); print $2 + $3 + m }'
 }
 
 node_stats() {
 	grep -E "gone; [0-9]+ flips" "$NODE_TMP/daemon.log" | tail -n "${1:-1}"
+}
+
+# blind_spot PATTERN_CHECK_OUTPUT PRODUCER_LOG: of the frames missing between decoded ones,
+# prints how many were the committed FB (FB_ID) for less than a third of a period: the time
+# from their page-flip commit to the next one (the producer's submit_ns). The node reads
+# FB_ID at each vblank and every quarter period after it, and wakes up to a millisecond or
+# two late under TCG, so such a frame can fall between two reads, when the producer commits
+# it late and its successor at once after the vblank; a reader of FB_ID that polls cannot
+# promise to see it. Prints "N frames: k1 k2 ...".
+blind_spot() {
+	awk '
+		FNR == NR {
+			if ($1 == "flip") {
+				for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+				s[f["frame"]] = f["submit_ns"]
+			} else if ($1 == "mode" && !period) {
+				for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "period_ns") period = kv[2] }
+			}
+			next
+		}
+		$1 == "frame" && $3 ~ /^frame=/ {
+			k = substr($3, 7) + 0
+			if (prev != "" && k > prev + 1)
+				for (m = prev + 1; m < k; m++)
+					if ((m in s) && ((m + 1) in s) && s[m + 1] - s[m] < period / 3) {
+						n++; list = list " " m
+					}
+			prev = k
+		}
+		END { printf "%d frames:%s\n", n, list }' "$2" "$1"
+}
+
+# gst_fell_behind GST_LOG: whether gst (run with GST_DEBUG=pipewiresrc:2) got a buffer back
+# from PipeWire that it still held: it fell a whole swapchain behind, so the producer had
+# already repainted what it was reading (torn or later frames, then lost ones).
+gst_fell_behind() {
+	grep -q "can't queue recycled buffer" "$1"
 }

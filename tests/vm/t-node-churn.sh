@@ -41,7 +41,12 @@ data=$(sed -n 's/^buf .* data=\([a-z]*\) .*/\1/p' "$OUT/churn.log" | sort -u | t
 # Every buffer whole and in order. Frames are lost at each change -- on FBs outside the
 # buffers until the debounced renegotiation, and while PipeWire reallocates -- so gaps are
 # measured, not forbidden; after the last change frames must flow again.
-check_frames "$OUT/churn.log" 1000000 || FAILS="$FAILS frames"
+if ! check_frames "$OUT/churn.log" 1000000; then
+	FAILS="$FAILS frames"
+	# Each step back or undecodable buffer with its neighbours: seq and pts say whether
+	# the node handed them over in order (a late read) or not.
+	frame_faults "$OUT/churn.log"
+fi
 last=$(frames_of "$OUT/churn.log" | tail -n 1)
 last_change=$(awk '/^fb-create/ { n++ } END { print n }' "$NODE_TMP/producer.log")
 echo "last frame delivered: $last (mode change at $MODE_AT, re-creation every $RECREATE)"

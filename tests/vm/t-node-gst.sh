@@ -44,35 +44,63 @@ read -r W H <<<"$geom"
 echo "format ${W}x${H}"
 gst_wait_registry
 
-as_user gst-launch-1.0 -q pipewiresrc path="$ID" num-buffers="$FRAMES" ! videoconvert ! \
-	video/x-raw,format=BGRx ! filesink location="$OUT/out.raw" \
-	>"$NODE_TMP/gst.log" 2>&1 &
-GST=$!
-# Sample gst's fds while it streams (as_user runs in a subshell: gst is its child), and
-# the daemon's CPU time from the first dma-buf gst holds to its exit.
-GST_INODES=
-gst_pid=
-S0=
-while kill -0 "$GST" 2>/dev/null; do
-	if [ -z "$gst_pid" ]; then
-		gst_pid=$(pgrep -P "$GST" -x gst-launch-1.0)
+# The daemon's CPU time is sampled from the first dma-buf gst holds to its exit.
+stream_started() {
+	S0=$(cpu_ticks "$DAEMON_PID")
+	F0=$(date +%s.%N)
+}
+
+# capture N: gst takes FRAMES buffers into out.raw (checked into check-N.txt); sets GST_RC,
+# GST_INODES, VERDICT, the daemon CPU samples, and FRAMES_OK (0: every frame whole and in
+# order, see below).
+capture() {
+	rm -f "$OUT/out.raw"
+	as_user env GST_DEBUG=pipewiresrc:2 GST_DEBUG_NO_COLOR=1 gst-launch-1.0 -q \
+		pipewiresrc path="$ID" num-buffers="$FRAMES" ! videoconvert ! \
+		video/x-raw,format=BGRx ! filesink location="$OUT/out.raw" \
+		>"$NODE_TMP/gst-$1.log" 2>&1 &
+	GST=$!
+	S0=
+	sample_gst_inodes "$GST" stream_started
+	F1=$(date +%s.%N)
+	wait "$GST"
+	GST_RC=$?
+	cp "$NODE_TMP/gst-$1.log" "$NODE_TMP/gst.log"
+	[ "$GST_RC" = 0 ] || return 0
+	# Every decoded frame whole, in order, none twice; a gap only where the node itself
+	# reports a vblank it slept through (bench scheduling), or for a frame that was the
+	# committed FB for less than a third of a period (blind_spot in node-lib.sh) --
+	# NODE_STRICT=1 allows none at all.
+	"$B/tests/tools/pattern-check" --width "$W" --height "$H" --format BGRx \
+		"$OUT/out.raw" >"$OUT/check-$1.txt"
+	VERDICT=$(tail -n 1 "$OUT/check-$1.txt")
+	echo "capture $1: $VERDICT"
+	missed=$(stream_missed)
+	blind=$(blind_spot "$OUT/check-$1.txt" "$NODE_TMP/producer.log")
+	[ "${NODE_STRICT:-0}" = 1 ] && { missed=0; blind=0; }
+	echo "node-reported misses: ${missed:-?}; lost in the read blind spot: $blind"
+	echo "$VERDICT" | awk -v max="$(( ${missed:-0} + ${blind%% *} ))" '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+		END { exit !(v["frames"] > 0 && v["decoded"] == v["frames"] && v["duplicates"] == 0 &&
+			v["backwards"] == 0 && v["gaps"] <= max) }'
+	FRAMES_OK=$?
+}
+
+# One failed capture is repeated once, and said so. Under TCG gst can fall a whole
+# swapchain behind (pipewiresrc then warns "can't queue recycled buffer") and read frames the
+# producer has repainted since: the first capture did in 7 of 7 runs on 2026-12-02, the
+# repeats in none. A node that loses frames fails both.
+capture 1
+if [ "$GST_RC" = 0 ] && [ "$FRAMES_OK" != 0 ]; then
+	if gst_fell_behind "$NODE_TMP/gst-1.log"; then
+		why="gst fell a swapchain behind (\"can't queue recycled buffer\")"
+	else
+		why="not every frame arrived"
 	fi
-	if [ -n "$gst_pid" ]; then
-		now=$(dmabuf_inodes "$gst_pid")
-		if [ -n "$now" ] && [ -z "$S0" ]; then
-			rt_boost "$gst_pid" 15
-			S0=$(cpu_ticks "$DAEMON_PID")
-			F0=$(date +%s.%N)
-		fi
-		GST_INODES=$(printf '%s\n%s\n' "$GST_INODES" "$now" | sed '/^$/d' | sort -u)
-	fi
-	sleep 0.02
-done
-F1=$(date +%s.%N)
-DAEMON_INODES=$(dmabuf_inodes "$DAEMON_PID")
-wait "$GST"
-GST_RC=$?
+	echo "capture 1: $why; capturing again"
+	capture 2
+fi
 S1=$(cpu_ticks "$DAEMON_PID")
+DAEMON_INODES=$(dmabuf_inodes "$DAEMON_PID")
 T0=$(cpu_ticks "$DAEMON_PID")
 sleep 2
 T1=$(cpu_ticks "$DAEMON_PID")
@@ -83,17 +111,12 @@ wait "$PRODUCER" 2>/dev/null
 echo "--- daemon log (tail)"; grep -v "^$" "$NODE_TMP/daemon.log" | tail -n 25
 [ "$GST_RC" = 0 ] || { cat "$NODE_TMP/gst.log"; vm_fail "gst-launch exited $GST_RC"; }
 FAILS=
-# Every decoded frame whole, in order, none twice; a gap only where the node itself reports
-# a vblank it slept through (bench scheduling) -- NODE_STRICT=1 allows none at all.
-verdict=$("$B/tests/tools/pattern-check" --width "$W" --height "$H" --format BGRx --quiet \
-	"$OUT/out.raw" | tail -n 1)
-echo "$verdict"
-missed=$(stream_missed)
-[ "${NODE_STRICT:-0}" = 1 ] && missed=0
-echo "node-reported misses: ${missed:-?}"
-echo "$verdict" | awk -v max="${missed:-0}" '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
-	END { exit !(v["frames"] > 0 && v["decoded"] == v["frames"] && v["duplicates"] == 0 &&
-		v["backwards"] == 0 && v["gaps"] <= max) }' || FAILS="$FAILS frames"
+# KMSCAST_TEST_FRAMES=report (tests/soak/san-capture): the frame verdict is printed only.
+if [ "$FRAMES_OK" != 0 ] && [ "${KMSCAST_TEST_FRAMES:-}" = report ]; then
+	echo "frames: not every frame arrived (reported only: KMSCAST_TEST_FRAMES=report)"
+elif [ "$FRAMES_OK" != 0 ]; then
+	FAILS="$FAILS frames"
+fi
 echo "gst dma-buf inodes: $(echo $GST_INODES)"
 echo "daemon dma-buf inodes: $(echo $DAEMON_INODES)"
 [ -n "$GST_INODES" ] || FAILS="$FAILS zero-copy(no-dmabuf)"

@@ -10,11 +10,14 @@ FRAMES=${FRAMES:-90}
 
 node_setup
 gst_warm_registry
-node_producer --rate 60 --duration 120 --buffers 6 --mode 640x480
+# Ten buffers, as t-node-gst.sh: gst reads the scanout buffers themselves and gets the
+# swapchain's length in periods before one is repainted (with six, 1 torn frame of 90
+# under TCG on 2026-12-02).
+node_producer --rate 60 --duration 120 --buffers 10 --mode 640x480
 node_start_daemon
 rt_boost_graph
 ID=$(node_wait "kmscast.card0.$CONNECTOR") || exit 1
-node_wait_fbs 6
+node_wait_fbs 10
 gst_wait_registry
 shm_consumer two --target "$ID" --dmabuf --frames $((FRAMES * 3)) --timeout 90 &
 SHM=$!

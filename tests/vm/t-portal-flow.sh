@@ -61,15 +61,28 @@ grep -q "Cursor$" "$OUT/meta.txt" || portal_fail "cursor_mode metadata, yet no c
 grep -q "node.name = \"kmscast.card0.$conn.portal-[0-9]*\"" "$OUT/node-info.txt" ||
 	{ grep node.name "$OUT/node-info.txt"; portal_fail "the session's node lost its name"; }
 
-"$B/tests/tools/pattern-check" --width "$W" --height "$H" --format BGRx --expect-consecutive \
-	"$OUT/out.raw" || portal_fail "frames through the portal are not consecutive"
+# Every frame whole, in order, none twice; a gap only where the node itself reports a vblank
+# it slept through (the bench's scheduling, as in t-node-gst.sh): on a busy 2-core host the
+# daemon's data loop missed 20 to 30 vblanks of this 2 s capture, with the code of 6ddfebc
+# too, and the consecutive-only check failed 2 runs of 3.
+verdict=$("$B/tests/tools/pattern-check" --width "$W" --height "$H" --format BGRx --quiet \
+	"$OUT/out.raw" | tail -n 1)
+missed=$(stream_missed)
+echo "$verdict; node-reported misses: ${missed:-?}"
+echo "$verdict" | awk -v max="${missed:-0}" '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+	END { exit !(v["frames"] > 0 && v["decoded"] == v["frames"] && v["duplicates"] == 0 &&
+		v["backwards"] == 0 && v["torn"] == 0 && v["gaps"] <= max) }' ||
+	portal_fail "frames through the portal: lost beyond the node's misses, repeated or out of order"
 n=$(($(stat -c %s "$OUT/out.raw") / (W * H * 4)))
 [ "$n" = "$FRAMES" ] || portal_fail "captured $n frames, wanted $FRAMES"
 
 echo "--- visible through the portal remote"
 cat "$OUT/visible.txt"
 grep -q "^global $NODE PipeWire:Interface:Node " "$OUT/visible.txt" || portal_fail "own node not visible"
-others=$(grep ' PipeWire:Interface:Node ' "$OUT/visible.txt" | grep -v "^global $NODE ")
+# PipeWire's own idle drivers (context.objects in pipewire.conf) say nothing of the desktop:
+# the forky stack (PipeWire 1.6.9, xdg-desktop-portal 1.22) shows the remote Dummy-Driver.
+others=$(grep ' PipeWire:Interface:Node ' "$OUT/visible.txt" | grep -v "^global $NODE " |
+	grep -vE ' PipeWire:Interface:Node (Dummy|Freewheel)-Driver$')
 [ -z "$others" ] || portal_fail "the remote sees other nodes: $others"
 all_nodes=$(as_user pw-dump 2>/dev/null | grep -c '"type": "PipeWire:Interface:Node"')
 echo "nodes in the graph: $all_nodes; visible to the app: 1"

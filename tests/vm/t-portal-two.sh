@@ -50,7 +50,14 @@ for f in dmabuf shm; do
 	echo "$f: $summary"
 	decoded=$(sed -n 's/.*decoded=\([0-9]*\).*/\1/p' <<<"$summary")
 	[ "${decoded:-0}" -ge $((FRAMES / 2)) ] || portal_fail "$f: only $decoded of $FRAMES decode"
-	case $summary in *duplicates=0*backwards=0*) ;; *) portal_fail "$f: frames repeat or go back" ;; esac
+	# The SHM client gets copies: none may repeat or go back. The dma-buf client reads the
+	# scanout buffers themselves, which the producer repaints: a client slower than the
+	# swapchain sees a later frame, then the one it was owed (as t-weston.sh allows).
+	rep=$(awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+		END { print v["duplicates"] + v["backwards"] }' <<<"$summary")
+	allowed=0
+	[ "$f" = dmabuf ] && allowed=$((FRAMES / 10))
+	[ "${rep:-1}" -le "$allowed" ] || portal_fail "$f: frames repeat or go back ($rep, at most $allowed)"
 done
 node_stop_daemon
 kill "$PRODUCER" 2>/dev/null

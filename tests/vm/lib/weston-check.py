@@ -128,9 +128,11 @@ def decode(frame, x0, y0, bg, name):
         for y in range(cy, cy + 20):
             for x in range(cx, cx + 20):
                 ts.add((frame.rgb(x0 + x, y0 + y) * K_INV - x) & MASK)
-    if len(ts) == 2 and max(ts) - min(ts) <= 64:
-        # Two of simple-shm's frames a few ms apart: weston repainted this scanout buffer
-        # while the consumer read it (zero copy means no copy to protect it; see --max-torn).
+    if len(ts) >= 2 and max(ts) - min(ts) <= 64:
+        # Two or more of simple-shm's frames a few ms apart: weston repainted this scanout
+        # buffer, more than once for a slow read, while the consumer read it (zero copy means
+        # no copy to protect it; see --max-torn). Measured: three times 7 ms apart in one
+        # frame of 120 under TCG (2026-12-02).
         torn.append((name, sorted(ts)))
         return None
     if len(ts) != 1:
@@ -143,6 +145,13 @@ def decode(frame, x0, y0, bg, name):
             for y in range(ry, ry + rh) for x in range(rx, rx + rw)}
     centre = (frame.rgb(x0 + CENTRE, y0 + CENTRE) * K_INV) & MASK
     if ring != {t // 2 & MASK} or centre != t // 4:
+        # Ring and centre from another of simple-shm's frames a few ms from the corners':
+        # torn the same way as above, between regions instead of between corners (measured
+        # once in 120 frames under TCG, 2026-12-02: corners T=1762, centre from T=1756..1759).
+        near = [2 * r for r in ring] + [4 * centre]
+        if all(abs(u - t) <= 64 for u in near):
+            torn.append((name, sorted({t} | set(near))))
+            return None
         fail(f"{name}: corners say T={t}, but the ring says {sorted(ring)[:4]} "
              f"(want {t // 2}) and the centre {centre} (want {t // 4})")
         return None
@@ -212,7 +221,7 @@ def main():
     n_cap = len(cap)
     n_torn = sum(1 for t in cap_t if t is None)
     for name, ts in torn:
-        print(f"torn: {name}: corners decode to T {ts}")
+        print(f"torn: {name}: parts decode to T {ts}")
     if len(cap) - n_torn < a.min_distinct:
         fail("too few whole captured frames")
         return 1

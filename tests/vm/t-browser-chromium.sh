@@ -1,0 +1,66 @@
+#!/bin/bash
+# A browser's screen share, end to end: Debian's Chromium under Xvfb, driven by chromedriver
+# (python3-selenium), shares the vkms monitor through the real xdg-desktop-portal frontend
+# and kmscast's backend. The page (lib/browser/) sends the track through one
+# RTCPeerConnection to another and decodes the producer's frame numbers (blocks pattern)
+# from the received video. browser-check.py judges it: at least 100 frames in 20 s, no
+# number going back, no stall over 1 s, the monitor's size (docs/testing.md, "Browsers").
+# Run: tests/vm/run --kms vkms --with wireplumber --mem 3072 --timeout 900 --
+#      tests/vm/t-browser-chromium.sh
+set -u
+. "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
+. "$KMSCAST_SRC_DIR/tests/vm/node-lib.sh"
+. "$KMSCAST_SRC_DIR/tests/vm/lib/portal-lib.sh"
+. "$KMSCAST_SRC_DIR/tests/vm/lib/browser-lib.sh"
+trap 'browser_finish; node_keep' EXIT
+
+[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] &&
+	/usr/bin/python3 -c 'import selenium' 2>/dev/null ||
+	vm_fail "chromium, chromium-driver and python3-selenium are not installed (tools/install-deps)"
+
+browser_setup
+browser_watch_graph
+PROFILE=$NODE_TMP/chromium-profile
+mkdir -p "$PROFILE" && chown "$KMSCAST_TEST_UID" "$PROFILE"
+
+flags=(
+	# The PipeWire capturer, which reaches screens through the portal's ScreenCast.
+	--enable-features=WebRTCPipeWireCapturer
+	# Chromium (content::desktop_capture::CanUsePipeWire) and libwebrtc
+	# (DesktopCapturer::IsRunningUnderWayland) take the PipeWire capturer only in a Wayland
+	# session: XDG_SESSION_TYPE=wayland and WAYLAND_DISPLAY set (below). On X11 they capture
+	# the X server instead. The browser itself draws on Xvfb.
+	--ozone-platform=x11
+	# No Chromium picker: the fake UI accepts at once and asks for the whole screen, and
+	# the portal's backend picks the monitor (kmscast: the only one, without a chooser).
+	--use-fake-ui-for-media-stream
+	# ICE between the page's two connections runs over lo, the VM's only interface.
+	--allow-loopback-in-peer-connection
+	--disable-features=WebRtcHideLocalIpsWithMdns
+	# The bench runs a chroot, where Chromium's user-namespace sandbox cannot start.
+	--no-sandbox
+	# No GPU: software compositing. The capturer finds no render node to import dma-bufs
+	# with EGL (vkms has none) and takes MemFd buffers.
+	--disable-gpu
+	--no-first-run --no-default-browser-check --disable-background-networking
+	--disable-component-update --disable-sync --disable-default-apps --password-store=basic
+	--window-size=1000,600
+	--enable-logging=stderr --v=0
+	--vmodule='*/desktop_capture/*=4'
+)
+chmod -R a+rX "$KMSCAST_SRC_DIR/tests/vm/lib"
+start=$SECONDS
+as_user env DISPLAY=:99 GDK_BACKEND=x11 XDG_SESSION_TYPE=wayland WAYLAND_DISPLAY=wayland-kmscast-none \
+	/usr/bin/python3 "$KMSCAST_SRC_DIR/tests/vm/lib/drive-chromium.py" \
+	--url "$PAGE_URL" --out "$OUT" --profile "$PROFILE" -- "${flags[@]}" >"$NODE_TMP/driver.log" 2>&1
+rc=$?
+echo "driver exited $rc after $((SECONDS - start)) s"
+cat "$NODE_TMP/driver.log"
+grep -i -E 'pipewire|portal|screencast|dmabuf|egl|shared_screencast' "$OUT/chromium.log" | head -n 80
+[ -f "$OUT/result.json" ] || portal_fail "the driver wrote no result (see the logs above)"
+browser_check chromium
+sleep 1
+grep -q "closed by the caller" "$NODE_TMP/daemon.log" || portal_fail "Chromium's portal session did not close"
+node_stop_daemon
+kill "$PRODUCER" 2>/dev/null
+echo "PASS t-browser-chromium"
