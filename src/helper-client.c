@@ -15,12 +15,14 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <drm_fourcc.h>
+#include <linux/magic.h>
 
 #include "config.h"
 #include "helper-client.h"
@@ -316,10 +318,55 @@ static size_t take_fds(struct msghdr *msg, int *fds, size_t max, bool *extra)
 	return n_fds;
 }
 
+#ifdef KMSCAST_TEST_HOOKS
+long helper_client_test_accept_fs_type;
+#endif
+
+/*
+ * Whether fd is a dma-buf. Since Linux 5.3 every dma-buf is a file of the kernel's "dmabuf"
+ * pseudo file system, so its f_type says what it is whoever exported it. Anything else (a
+ * memfd, a pipe, a file, a DRM device) is not something a consumer should mmap or import as
+ * a frame: a fake or compromised helper could otherwise hand the daemon and, through
+ * PipeWire, the apps an fd of its choosing.
+ */
+static bool is_dmabuf(int fd, long *fs_type)
+{
+	struct statfs st;
+	if (fstatfs(fd, &st) < 0) {
+		*fs_type = -1;
+		return false;
+	}
+	*fs_type = (long)st.f_type;
+	if (st.f_type == DMA_BUF_MAGIC) {
+		return true;
+	}
+#ifdef KMSCAST_TEST_HOOKS
+	return helper_client_test_accept_fs_type != 0 &&
+	       (long)st.f_type == helper_client_test_accept_fs_type;
+#else
+	return false;
+#endif
+}
+
+/* Returns 0 if every fd of a reply is a dma-buf, else -EPROTO with the reason set. */
+static int check_dmabufs(struct helper_client *client, const int *fds, size_t n_fds)
+{
+	for (size_t i = 0; i < n_fds; i++) {
+		long fs_type = 0;
+		if (!is_dmabuf(fds[i], &fs_type)) {
+			return set_error(client, -EPROTO,
+				"helper: fd %zu of the reply is not a dma-buf (fs type 0x%lx)", i,
+				(unsigned long)fs_type);
+		}
+	}
+	return 0;
+}
+
 /*
  * Receives the reply to seq. Returns 0 (FB or HELLO_REPLY), the helper's -errno for an error
- * reply, -ECONNRESET if the helper went away, -ETIMEDOUT, or -EPROTO. fds of an FB reply move
- * to fb->fds; every other fd is closed.
+ * reply, -ECONNRESET if the helper went away, -ETIMEDOUT, or -EPROTO (also when any fd that
+ * came with it is not a dma-buf). fds of an FB reply move to fb->fds; every other fd, and
+ * every fd of a reply that fails, is closed.
  */
 static int receive_reply(struct helper_client *client, uint32_t seq, uint16_t expect,
 	struct helper_fb *fb, int64_t deadline)
@@ -355,6 +402,10 @@ static int receive_reply(struct helper_client *client, uint32_t seq, uint16_t ex
 	if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC) || extra) {
 		close_fds(fds, HELPER_MAX_FDS);
 		return set_error(client, -EPROTO, "helper reply truncated or carries extra data");
+	}
+	if (check_dmabufs(client, fds, n_fds) < 0) {
+		close_fds(fds, HELPER_MAX_FDS);
+		return -EPROTO;
 	}
 
 	uint16_t type = 0;

@@ -75,7 +75,8 @@ int helper_client_connect(struct helper_client *client);
  *     -ENOENT no such card/CRTC or no enabled plane, -ENODATA CRTC off, -EPERM helper lacks
  *     CAP_SYS_ADMIN, ...
  *   -ETIMEDOUT: no answer within timeout_ms; the connection is dropped.
- *   -EPROTO: the helper broke the protocol; the connection is dropped.
+ *   -EPROTO: the helper broke the protocol, or sent an fd that is not a dma-buf; the
+ *     connection is dropped.
  *   others: spawn/connect failures.
  * If the helper died or the connection broke, it reconnects (re-spawns) and retries once.
  * On failure *out holds no fd.
@@ -101,5 +102,15 @@ void helper_fb_finish(struct helper_fb *fb);
  */
 int helper_client_parse_reply(const void *buf, size_t len, size_t n_fds, uint32_t seq,
 	uint16_t *type, struct helper_fb *fb, char *reason, size_t reason_size);
+
+#ifdef KMSCAST_TEST_HOOKS
+/*
+ * Test builds only (tests compile helper-client.c with -DKMSCAST_TEST_HOOKS): received fds on
+ * a file system of this f_type (e.g. TMPFS_MAGIC for memfds) pass as dma-bufs too, since the
+ * build hosts have no dma-buf exporter (no DRM, no udmabuf). 0, the default, accepts only
+ * real dma-bufs. Production builds have no such variable.
+ */
+extern long helper_client_test_accept_fs_type;
+#endif
 
 #endif

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -215,6 +216,60 @@ static void test_hostile_replies(void)
 	}
 }
 
+static long fs_type_of(int fd)
+{
+	struct statfs st;
+	test_assert(fstatfs(fd, &st) == 0);
+	return (long)st.f_type;
+}
+
+/* An export through fake helper mode; checks that a failure leaves no fd behind. */
+static int export_from(const char *mode, struct helper_fb *fb)
+{
+	int before = count_fds();
+	struct helper_client *client = make_client(fake_path(mode), 2000);
+	int r = helper_client_export(client, "card0", 1, KMSCAST_PLANE_PRIMARY, fb);
+	if (r < 0) {
+		test_assert_int_eq(fb->n_fds, 0);
+		test_assert_int_eq(fb->fds[0], -1);
+		test_assert_int_eq(helper_client_helper_pid(client), 0); /* dropped */
+		if (strstr(helper_client_last_error(client), "is not a dma-buf") == NULL) {
+			test_fail("%s: %d (%s)", mode, r, helper_client_last_error(client));
+		}
+	}
+	helper_client_destroy(client);
+	test_assert_int_eq(count_fds(), before + (int)fb->n_fds);
+	return r;
+}
+
+/*
+ * Only dma-bufs are taken from the helper. The host has no dma-buf exporter, so the positive
+ * case lets memfds pass through the test hook: the same reply is then accepted, which shows
+ * the refusals below come from the fd's kind and nothing else.
+ */
+static void test_non_dmabuf_refused(void)
+{
+	int memfd = memfd_create("probe", MFD_CLOEXEC);
+	test_assert(memfd >= 0);
+	long memfd_fs = fs_type_of(memfd);
+	close(memfd);
+	struct helper_fb fb;
+
+	helper_client_test_accept_fs_type = 0;
+	test_assert_int_eq(export_from("memfd-fb", &fb), -EPROTO);
+	test_assert_int_eq(export_from("pipe-fb", &fb), -EPROTO);
+
+	helper_client_test_accept_fs_type = memfd_fs;
+	test_assert_int_eq(export_from("memfd-fb", &fb), 0);
+	test_assert_int_eq(fb.n_fds, 1);
+	test_assert_int_eq(fs_type_of(fb.fds[0]), memfd_fs);
+	helper_fb_finish(&fb);
+	test_assert_int_eq(export_from("pipe-fb", &fb), -EPROTO);
+	/* One good fd does not carry a bad one: both are closed. */
+	test_assert_int_eq(export_from("mixed-fb", &fb), -EPROTO);
+	helper_client_test_accept_fs_type = 0;
+}
+
 static void test_missing_helper(void)
 {
 	int before = count_fds();
@@ -297,12 +352,53 @@ static void test_other_uid_refused(void)
  *   fds-on-error: an ERROR record with 3 fds attached;
  *   too-many-fds: an FB record claiming 1 fd with 7 attached (more than the client's
  *                 control buffer: MSG_CTRUNC);
- *   fd-count:     an FB record claiming 2 fds with 1 attached.
+ *   fd-count:     an FB record claiming 2 fds with 1 attached;
+ *   memfd-fb:     a well-formed FB record with a memfd as its dma-buf;
+ *   pipe-fb:      the same with a pipe;
+ *   mixed-fb:     a 2-plane FB record with a memfd and a pipe.
  */
+static void send_fb_with(uint32_t seq, const int *fds, uint32_t n_fds)
+{
+	struct helper_msg_fb fb;
+	memset(&fb, 0, sizeof(fb));
+	helper_build_fb_header(&fb, seq);
+	fb.width = fb.height = 64;
+	fb.n_planes = fb.n_fds = n_fds;
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * HELPER_MAX_FDS)];
+		struct cmsghdr align;
+	} control;
+	for (uint32_t i = 0; i < n_fds; i++) {
+		fb.plane_fd_index[i] = i;
+	}
+	struct iovec iov = {.iov_base = &fb, .iov_len = sizeof(fb)};
+	struct msghdr msg = {.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = control.buf,
+		.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds)};
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+	memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * n_fds);
+	test_assert(sendmsg(3, &msg, MSG_NOSIGNAL) == (ssize_t)sizeof(fb));
+}
+
 static void hostile_reply(const char *mode, uint32_t seq)
 {
 	int memfd = memfd_create("hostile", MFD_CLOEXEC);
 	test_assert(memfd >= 0);
+	int pipefd[2];
+	test_assert(pipe2(pipefd, O_CLOEXEC) == 0);
+	if (strcmp(mode, "memfd-fb") == 0 || strcmp(mode, "pipe-fb") == 0) {
+		send_fb_with(seq, mode[0] == 'm' ? &memfd : &pipefd[0], 1);
+		return;
+	}
+	if (strcmp(mode, "mixed-fb") == 0) {
+		int fds[2] = {memfd, pipefd[0]};
+		send_fb_with(seq, fds, 2);
+		return;
+	}
 	if (strcmp(mode, "fds-on-error") == 0) {
 		struct helper_msg_error err;
 		helper_build_error(&err, seq, -ENOENT, "no such thing");
@@ -372,6 +468,7 @@ int main(int argc, char **argv)
 		TEST(test_timeout),
 		TEST(test_helper_dies_mid_request),
 		TEST(test_hostile_replies),
+		TEST(test_non_dmabuf_refused),
 		TEST(test_missing_helper),
 		TEST(test_other_uid_refused),
 	};
