@@ -24,6 +24,7 @@ struct portal {
 	sd_bus *bus; /* owned */
 	sd_bus_slot *vtable_slot; /* owned */
 	sd_bus_slot *owner_match; /* owned: NameOwnerChanged, to drop a dead frontend's sessions */
+	char *frontend; /* owned: unique name owning PORTAL_FRONTEND_NAME; NULL when none */
 	struct spa_source *bus_io;
 	struct spa_source *bus_timer;
 	struct spa_list sessions; /* portal_session::link */
@@ -77,6 +78,11 @@ struct portal_session {
 void portal_bus_update(struct portal *portal);
 /* Replies (u response, a{sv} {}) to call. Returns 0 or -errno. */
 int portal_reply_response(sd_bus_message *call, uint32_t response);
+/*
+ * Every method handler starts here. Returns 0 when m comes from the frontend, else sets
+ * error to AccessDenied and returns -EACCES (return that from the handler).
+ */
+int portal_check_frontend(struct portal *portal, sd_bus_message *m, sd_bus_error *error);
 
 /* portal-session.c */
 /*
@@ -90,6 +96,12 @@ void portal_session_destroy(struct portal_session *session);
 /* Emits Session.Closed, then destroys: for a session ended by kmscast rather than the app. */
 void portal_session_close_from_backend(struct portal_session *session, const char *why);
 struct portal_session *portal_session_find(struct portal *portal, const char *path);
+/*
+ * Returns 0 when m comes from the frontend that created session, else sets error to
+ * AccessDenied and returns -EACCES.
+ */
+int portal_session_check_caller(struct portal_session *session, sd_bus_message *m,
+		sd_bus_error *error);
 /* SelectSources and Start on a found session: they own replying to call (may be later). */
 int portal_session_select_sources(struct portal_session *session, sd_bus_message *call);
 int portal_session_start(struct portal_session *session, sd_bus_message *call);

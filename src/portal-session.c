@@ -37,7 +37,11 @@ static void cancel_pending(struct portal_session *session);
 static int method_request_close(sd_bus_message *m, void *data, sd_bus_error *error)
 {
 	struct portal_session *session = data;
+	int r;
 
+	/* The request belongs to the caller of the pending call, which owns the session. */
+	if ((r = portal_session_check_caller(session, m, error)) < 0)
+		return r;
 	pw_log_info("session %s: request closed by the caller", session->path);
 	cancel_pending(session);
 	portal_bus_update(session->portal);
@@ -596,7 +600,10 @@ static int method_session_close(sd_bus_message *m, void *data, sd_bus_error *err
 {
 	struct portal_session *session = data;
 	struct portal *p = session->portal;
+	int r;
 
+	if ((r = portal_session_check_caller(session, m, error)) < 0)
+		return r;
 	pw_log_info("session %s: closed by the caller", session->path);
 	portal_session_destroy(session);
 	portal_bus_update(p);
@@ -626,6 +633,23 @@ struct portal_session *portal_session_find(struct portal *p, const char *path)
 			return session;
 	}
 	return NULL;
+}
+
+int portal_session_check_caller(struct portal_session *session, sd_bus_message *m,
+		sd_bus_error *error)
+{
+	const char *sender = sd_bus_message_get_sender(m);
+	int r;
+
+	if ((r = portal_check_frontend(session->portal, m, error)) < 0)
+		return r;
+	/* The name may pass to another connection while the old one lives on: not its sessions. */
+	if (session->owner && sender && !strcmp(sender, session->owner))
+		return 0;
+	pw_log_warn("session %s: refused %s.%s from %s, which did not create it", session->path,
+			sd_bus_message_get_interface(m), sd_bus_message_get_member(m), sender);
+	return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "session %s is not yours",
+			session->path);
 }
 
 int portal_session_create(struct portal *p, const char *path, const char *app_id,

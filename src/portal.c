@@ -50,6 +50,19 @@ void portal_bus_update(struct portal *p)
 	pw_loop_update_timer(p->loop, p->bus_timer, &value, NULL, true);
 }
 
+int portal_check_frontend(struct portal *p, sd_bus_message *m, sd_bus_error *error)
+{
+	const char *sender = sd_bus_message_get_sender(m);
+
+	if (sender && p->frontend && !strcmp(sender, p->frontend))
+		return 0;
+	pw_log_warn("refused %s.%s from %s: only the owner of %s may call the backend",
+			sd_bus_message_get_interface(m), sd_bus_message_get_member(m),
+			sender ? sender : "(no sender)", PORTAL_FRONTEND_NAME);
+	return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+			"only the owner of %s may call this", PORTAL_FRONTEND_NAME);
+}
+
 static void process_bus(struct portal *p)
 {
 	int r;
@@ -89,6 +102,8 @@ static int method_create_session(sd_bus_message *m, void *data, sd_bus_error *er
 	const char *handle, *session_path, *app_id;
 	int r;
 
+	if ((r = portal_check_frontend(p, m, error)) < 0)
+		return r;
 	if ((r = read_handles(m, &handle, &session_path, &app_id)) < 0)
 		return r;
 	/* CreateSession takes no option we use; they are ignored. */
@@ -107,17 +122,13 @@ static struct portal_session *caller_session(struct portal *p, sd_bus_message *m
 		const char *path, sd_bus_error *error)
 {
 	struct portal_session *session = portal_session_find(p, path);
-	const char *sender = sd_bus_message_get_sender(m);
 
 	if (!session) {
 		sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "no session %s", path);
 		return NULL;
 	}
-	if (sender && session->owner && strcmp(sender, session->owner) != 0) {
-		sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "session %s is not yours",
-				path);
+	if (portal_session_check_caller(session, m, error) < 0)
 		return NULL;
-	}
 	return session;
 }
 
@@ -128,6 +139,8 @@ static int method_select_sources(sd_bus_message *m, void *data, sd_bus_error *er
 	const char *handle, *session_path, *app_id;
 	int r;
 
+	if ((r = portal_check_frontend(p, m, error)) < 0)
+		return r;
 	if ((r = read_handles(m, &handle, &session_path, &app_id)) < 0)
 		return r;
 	if (!(session = caller_session(p, m, session_path, error)))
@@ -142,6 +155,8 @@ static int method_start(sd_bus_message *m, void *data, sd_bus_error *error)
 	const char *handle, *session_path, *app_id, *parent_window;
 	int r;
 
+	if ((r = portal_check_frontend(p, m, error)) < 0)
+		return r;
 	if ((r = read_handles(m, &handle, &session_path, &app_id)) < 0 ||
 			(r = sd_bus_message_read(m, "s", &parent_window)) < 0)
 		return r;
@@ -178,14 +193,37 @@ static const sd_bus_vtable screencast_vtable[] = {
 	SD_BUS_VTABLE_END,
 };
 
-/* A frontend that dies cannot close its sessions: close them for it. */
+static int set_frontend(struct portal *p, const char *unique_name)
+{
+	char *copy = NULL;
+
+	if (unique_name && unique_name[0] && !(copy = strdup(unique_name)))
+		return -ENOMEM;
+	free(p->frontend);
+	p->frontend = copy; /* owned by p */
+	pw_log_info("portal frontend: %s", copy ? copy : "none");
+	return 0;
+}
+
+/*
+ * Follows the frontend's name, and closes the sessions of a frontend that died, which cannot
+ * close them itself. The bus sends us this signal before any call that the new owner makes
+ * under its name, so the check never lags behind a caller.
+ */
 static int on_name_owner_changed(sd_bus_message *m, void *data, sd_bus_error *error)
 {
 	struct portal *p = data;
 	struct portal_session *session, *tmp;
 	const char *name, *old_owner, *new_owner;
 
-	if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 || new_owner[0])
+	if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0)
+		return 0;
+	if (!strcmp(name, PORTAL_FRONTEND_NAME)) {
+		if (set_frontend(p, new_owner) < 0)
+			set_frontend(p, NULL); /* out of memory: serve nobody rather than a stale name */
+		return 0;
+	}
+	if (new_owner[0])
 		return 0;
 	spa_list_for_each_safe(session, tmp, &p->sessions, link) {
 		if (session->owner && !strcmp(session->owner, name)) {
@@ -210,6 +248,33 @@ static int open_bus(struct portal *p, const struct portal_options *opts)
 	return 0;
 }
 
+/* Who owns the frontend's name now; NameOwnerChanged keeps it current afterwards. */
+static int query_frontend(struct portal *p)
+{
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	sd_bus_message *reply = NULL;
+	const char *owner;
+	int r;
+
+	r = sd_bus_call_method(p->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+			"org.freedesktop.DBus", "GetNameOwner", &error, &reply, "s",
+			PORTAL_FRONTEND_NAME);
+	if (r < 0) {
+		/* Not running yet: it is started on demand and then takes its name. */
+		r = sd_bus_error_has_name(&error, "org.freedesktop.DBus.Error.NameHasNoOwner")
+				? set_frontend(p, NULL)
+				: r;
+		goto out;
+	}
+	if ((r = sd_bus_message_read(reply, "s", &owner)) < 0)
+		goto out;
+	r = set_frontend(p, owner);
+out:
+	sd_bus_message_unref(reply);
+	sd_bus_error_free(&error);
+	return r;
+}
+
 static int setup_bus(struct portal *p, const struct portal_options *opts)
 {
 	const char *name = opts->bus_name ? opts->bus_name : PORTAL_BUS_NAME;
@@ -228,6 +293,11 @@ static int setup_bus(struct portal *p, const struct portal_options *opts)
 			on_name_owner_changed, p);
 	if (r < 0)
 		return r;
+	/* After the match: a change from now on arrives as a signal after this answer. */
+	if ((r = query_frontend(p)) < 0) {
+		pw_log_error("cannot ask who owns %s: %s", PORTAL_FRONTEND_NAME, strerror(-r));
+		return r;
+	}
 	/* Exported before the name is taken: a frontend that sees the name finds the object. */
 	if ((r = sd_bus_request_name(p->bus, name, 0)) < 0) {
 		pw_log_error("cannot own %s: %s", name,
@@ -291,6 +361,7 @@ void portal_destroy(struct portal *p)
 		sd_bus_flush(p->bus); /* the last replies; a local socket, so this is brief */
 		sd_bus_flush_close_unref(p->bus);
 	}
+	free(p->frontend);
 	free(p->chooser);
 	free(p);
 }

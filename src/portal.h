@@ -23,6 +23,11 @@
 #define PORTAL_REQUEST_IFACE "org.freedesktop.impl.portal.Request"
 #define PORTAL_SESSION_IFACE "org.freedesktop.impl.portal.Session"
 #define PORTAL_SCREENCAST_VERSION 4
+/*
+ * xdg-desktop-portal's well-known name. Only its owner may call the backend's methods: apps
+ * reach us through it, never directly.
+ */
+#define PORTAL_FRONTEND_NAME "org.freedesktop.portal.Desktop"
 
 /* Portal constants (org.freedesktop.portal.ScreenCast). */
 #define PORTAL_SOURCE_MONITOR 1u
@@ -87,7 +92,9 @@ struct portal;
 
 /*
  * Connects to the session bus, exports the ScreenCast object, takes the bus name and adds
- * the bus fd to loop. ops/host must outlive the portal; opts is copied. On success *out is
+ * the bus fd to loop. Methods answer only the current owner of PORTAL_FRONTEND_NAME, which
+ * it follows from then on; properties stay readable by anyone (the frontend reads them
+ * before it owns its name). ops/host must outlive the portal; opts is copied. On success *out is
  * owned by the caller. Returns 0 or -errno (-EEXIST: another backend owns the name).
  */
 int portal_create(struct pw_loop *loop, const struct portal_host_ops *ops, void *host,

@@ -171,6 +171,22 @@ static sd_bus *connect_client(void)
 	return bus;
 }
 
+/* The client plays xdg-desktop-portal: the backend serves only the owner of its name. */
+static sd_bus *connect_frontend(void)
+{
+	sd_bus *bus = connect_client();
+
+	test_assert(sd_bus_request_name(bus, PORTAL_FRONTEND_NAME, 0) >= 0);
+	return bus;
+}
+
+/* Hands the frontend's name from one connection to another. */
+static void move_frontend(sd_bus *from, sd_bus *to)
+{
+	test_assert(sd_bus_release_name(from, PORTAL_FRONTEND_NAME) >= 0);
+	test_assert(sd_bus_request_name(to, PORTAL_FRONTEND_NAME, 0) >= 0);
+}
+
 static void spin_once(void)
 {
 	while (sd_bus_process(client, NULL) > 0)
@@ -253,6 +269,33 @@ static sd_bus_message *call(sd_bus_message *m)
 	call_async(client, m, &p);
 	spin_until(&p.done, 5000);
 	return p.reply;
+}
+
+/* A call from another connection than the client's. */
+static sd_bus_message *call_from(sd_bus *bus, sd_bus_message *m)
+{
+	uint64_t end = now_ms() + 5000;
+	struct pending p;
+
+	call_async(bus, m, &p);
+	while (!p.done) {
+		if (now_ms() > end)
+			test_fail("timed out");
+		while (sd_bus_process(bus, NULL) > 0)
+			;
+		spin_once();
+	}
+	return p.reply;
+}
+
+static void assert_access_denied(sd_bus_message *reply)
+{
+	if (!sd_bus_message_is_method_error(reply, SD_BUS_ERROR_ACCESS_DENIED))
+		test_fail("expected AccessDenied, got %s",
+				sd_bus_message_is_method_error(reply, NULL)
+						? sd_bus_message_get_error(reply)->name
+						: "a method return");
+	sd_bus_message_unref(reply);
 }
 
 static sd_bus_message *new_call(sd_bus *bus, const char *path, const char *iface,
@@ -690,26 +733,115 @@ static void test_node_fails_before_ready(void)
 	stop_portal();
 }
 
-static void test_other_caller_denied_and_owner_exit(void)
+/* Apps reach the backend through the frontend only: any other caller is refused. */
+static void test_only_frontend_served(void)
 {
-	const char *a = "/org/freedesktop/portal/desktop/session/1_1/o1";
+	const char *a = "/org/freedesktop/portal/desktop/session/1_1/n1";
+	const char *req = "/org/freedesktop/portal/desktop/request/1_1/n1";
 	sd_bus *other = connect_client();
 	struct select s = monitor_only;
-	struct started st;
+	sd_bus_message *m;
 	struct pending p;
+	uint32_t value;
+
+	fake_reset(2);
+	start_portal("sleep 30; echo Virtual-1");
+	m = new_call(other, PORTAL_OBJECT_PATH, SC, "CreateSession");
+	test_assert(sd_bus_message_append(m, "oosa{sv}", "/r/o", "/s/o", "org.example.Evil", 0) >= 0);
+	assert_access_denied(call_from(other, m));
+	test_assert_int_eq(portal_session_count(portal), 0);
+
+	test_assert_int_eq(create_session(a), 0);
+	assert_access_denied(call_from(other, select_call(other, "/r/x", a, &s)));
+	m = new_call(other, PORTAL_OBJECT_PATH, SC, "Start");
+	test_assert(sd_bus_message_append(m, "oossa{sv}", "/r/y", a, "org.example.Evil", "", 0) >= 0);
+	assert_access_denied(call_from(other, m));
+	assert_access_denied(call_from(other, new_call(other, a, PORTAL_SESSION_IFACE, "Close")));
+	test_assert_int_eq(portal_session_count(portal), 1);
+
+	/* A pending request survives a stranger's Request.Close. */
+	call_async(client, select_call(client, req, a, &s), &p);
+	spin_for(100);
+	assert_access_denied(call_from(other, new_call(other, req, PORTAL_REQUEST_IFACE, "Close")));
+	spin_for(100);
+	test_assert(!p.done);
+	sd_bus_message_unref(call(new_call(client, req, PORTAL_REQUEST_IFACE, "Close")));
+	spin_until(&p.done, 2000);
+	test_assert_int_eq(response_of(p.reply), PORTAL_RESPONSE_CANCELLED);
+	sd_bus_message_unref(p.reply);
+
+	/* Properties stay readable: the frontend reads them before it owns its name. */
+	m = new_call(other, PORTAL_OBJECT_PATH, "org.freedesktop.DBus.Properties", "Get");
+	test_assert(sd_bus_message_append(m, "ss", SC, "version") >= 0);
+	m = call_from(other, m);
+	test_assert(sd_bus_message_read(m, "v", "u", &value) > 0);
+	test_assert_int_eq(value, PORTAL_SCREENCAST_VERSION);
+	sd_bus_message_unref(m);
+
+	close_session(a);
+	test_assert_int_eq(portal_session_count(portal), 0);
+	sd_bus_flush_close_unref(other);
+	stop_portal();
+}
+
+/*
+ * The frontend's name passes to another connection (the portal was restarted with the old
+ * one still alive): the new owner is served, but the old owner's session and request are
+ * not its to use or close.
+ */
+static void test_close_by_non_owner_refused(void)
+{
+	const char *a = "/org/freedesktop/portal/desktop/session/1_1/x1";
+	const char *req = "/org/freedesktop/portal/desktop/request/1_1/x1";
+	sd_bus *other = connect_client();
+	struct select s = monitor_only;
+	sd_bus_message *m;
+	struct pending p;
+
+	fake_reset(2);
+	start_portal("sleep 30; echo Virtual-1");
+	test_assert_int_eq(create_session(a), 0);
+	call_async(client, select_call(client, req, a, &s), &p);
+	spin_for(100);
+	move_frontend(client, other);
+
+	assert_access_denied(call_from(other, new_call(other, req, PORTAL_REQUEST_IFACE, "Close")));
+	assert_access_denied(call_from(other, new_call(other, a, PORTAL_SESSION_IFACE, "Close")));
+	assert_access_denied(call_from(other, select_call(other, "/r/x", a, &s)));
+	test_assert_int_eq(portal_session_count(portal), 1);
+	test_assert(!p.done);
+	/* The new owner is served for sessions of its own. */
+	m = new_call(other, PORTAL_OBJECT_PATH, SC, "CreateSession");
+	test_assert(sd_bus_message_append(m, "oosa{sv}", "/r/n", "/s/n", "org.example.App", 0) >= 0);
+	m = call_from(other, m);
+	test_assert_int_eq(response_of(m), PORTAL_RESPONSE_SUCCESS);
+	sd_bus_message_unref(m);
+	sd_bus_message_unref(call_from(other, new_call(other, "/s/n", PORTAL_SESSION_IFACE,
+			"Close")));
+	test_assert_int_eq(portal_session_count(portal), 1);
+	/* Not even its creator is served once it no longer owns the frontend's name. */
+	assert_access_denied(call(new_call(client, a, PORTAL_SESSION_IFACE, "Close")));
+
+	move_frontend(other, client);
+	sd_bus_message_unref(call(new_call(client, req, PORTAL_REQUEST_IFACE, "Close")));
+	spin_until(&p.done, 2000);
+	test_assert_int_eq(response_of(p.reply), PORTAL_RESPONSE_CANCELLED);
+	sd_bus_message_unref(p.reply);
+	close_session(a);
+	test_assert_int_eq(portal_session_count(portal), 0);
+	sd_bus_flush_close_unref(other);
+	stop_portal();
+}
+
+static void test_frontend_exit(void)
+{
+	const char *a = "/org/freedesktop/portal/desktop/session/1_1/o1";
+	struct select s = monitor_only;
+	struct started st;
 
 	fake_reset(1);
 	start_portal(NULL);
 	test_assert_int_eq(create_session(a), 0);
-	call_async(other, select_call(other, "/r/x", a, &s), &p);
-	while (!p.done) {
-		sd_bus_process(other, NULL);
-		spin_once();
-	}
-	test_assert(sd_bus_message_is_method_error(p.reply, SD_BUS_ERROR_ACCESS_DENIED));
-	sd_bus_message_unref(p.reply);
-	sd_bus_flush_close_unref(other);
-
 	test_assert_int_eq(select_sources(a, &s), 0);
 	start(a, &st);
 	test_assert_int_eq(fake.n_live, 1);
@@ -720,6 +852,17 @@ static void test_other_caller_denied_and_owner_exit(void)
 		spin_once();
 	test_assert_int_eq(portal_session_count(portal), 0);
 	test_assert_int_eq(fake.n_live, 0);
+	/* Until a new one starts nobody is served; then the portal follows the name. */
+	{
+		sd_bus_message *m = new_call(client, PORTAL_OBJECT_PATH, SC, "CreateSession");
+
+		test_assert(sd_bus_message_append(m, "oosa{sv}", "/r/z", a, "org.example.App",
+				    0) >= 0);
+		assert_access_denied(call(m));
+	}
+	test_assert(sd_bus_request_name(client, PORTAL_FRONTEND_NAME, 0) >= 0);
+	test_assert_int_eq(create_session(a), 0);
+	close_session(a);
 	stop_portal();
 }
 
@@ -752,7 +895,9 @@ int main(void)
 		TEST(test_chooser_async_and_request_close),
 		TEST(test_monitor_gone_emits_closed),
 		TEST(test_node_fails_before_ready),
-		TEST(test_other_caller_denied_and_owner_exit),
+		TEST(test_only_frontend_served),
+		TEST(test_close_by_non_owner_refused),
+		TEST(test_frontend_exit),
 		TEST(test_name_taken),
 	};
 
@@ -764,7 +909,7 @@ int main(void)
 	pw_loop_enter(loop);
 	start_bus();
 	atexit(kill_bus); /* a failed check exits: take the dbus-daemon along */
-	client = connect_client();
+	client = connect_frontend();
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		cases[i].func();
 		printf("ok %zu - %s\n", i + 1, cases[i].name);
