@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -341,8 +342,11 @@ static bool is_dmabuf(int fd, long *fs_type)
 		return true;
 	}
 #ifdef KMSCAST_TEST_HOOKS
+	/* Regular files only: /dev/null, on devtmpfs, has tmpfs's f_type too. */
+	struct stat sb;
 	return helper_client_test_accept_fs_type != 0 &&
-	       (long)st.f_type == helper_client_test_accept_fs_type;
+	       (long)st.f_type == helper_client_test_accept_fs_type && fstat(fd, &sb) == 0 &&
+	       S_ISREG(sb.st_mode);
 #else
 	return false;
 #endif

@@ -105,8 +105,8 @@ int helper_client_parse_reply(const void *buf, size_t len, size_t n_fds, uint32_
 
 #ifdef KMSCAST_TEST_HOOKS
 /*
- * Test builds only (tests compile helper-client.c with -DKMSCAST_TEST_HOOKS): received fds on
- * a file system of this f_type (e.g. TMPFS_MAGIC for memfds) pass as dma-bufs too, since the
+ * Test builds only (tests compile helper-client.c with -DKMSCAST_TEST_HOOKS): received regular
+ * files on a file system of this f_type (memfds: TMPFS_MAGIC) pass as dma-bufs too, since the
  * build hosts have no dma-buf exporter (no DRM, no udmabuf). 0, the default, accepts only
  * real dma-bufs. Production builds have no such variable.
  */
