@@ -11,28 +11,24 @@
  *     replies drained, in the spirit of systemd's fuzz-varlink.c;
  *  3. afterwards, the lowest free fd must be what it was: nothing leaked.
  *
- * Built with -fsanitize=fuzzer when the 'fuzz' option is on (clang); otherwise with
- * FUZZ_REPLAY_MAIN, a main() that replays files or directories given on the command line,
- * so every build runs the corpus in tests/fuzz/corpus/.
+ * Built with -fsanitize=fuzzer when the 'fuzz' option is on (clang); otherwise linked with
+ * fuzz-replay.c, a main() that replays files or directories given on the command line, so
+ * every build runs the corpus in tests/fuzz/corpus/.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz.h"
 #include "helper-client.h"
 #include "helper.h"
 
 #define OVERSIZED_LEN 300
 #define MAX_RECORDS 64
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int fake_conn_create(void *data, void **state)
 {
@@ -175,54 +171,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	return 0;
 }
-
-#ifdef FUZZ_REPLAY_MAIN
-static int replay_file(const char *path)
-{
-	FILE *f = fopen(path, "rbe");
-	if (f == NULL) {
-		fprintf(stderr, "%s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	static uint8_t buf[1 << 16];
-	size_t n = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
-	LLVMFuzzerTestOneInput(buf, n);
-	printf("ok - %s (%zu bytes)\n", path, n);
-	return 0;
-}
-
-static int replay(const char *path)
-{
-	struct stat st;
-	if (stat(path, &st) < 0) {
-		fprintf(stderr, "%s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		return replay_file(path);
-	}
-	struct dirent **names = NULL;
-	int n = scandir(path, &names, NULL, alphasort);
-	int r = n > 0 ? 0 : -1;
-	for (int i = 0; i < n; i++) {
-		char file[4096];
-		snprintf(file, sizeof(file), "%s/%s", path, names[i]->d_name);
-		if (names[i]->d_name[0] != '.' && replay_file(file) < 0) {
-			r = -1;
-		}
-		free(names[i]);
-	}
-	free(names);
-	return r;
-}
-
-int main(int argc, char **argv)
-{
-	int r = argc > 1 ? 0 : -1;
-	for (int i = 1; i < argc; i++) {
-		r |= replay(argv[i]);
-	}
-	return r == 0 ? 0 : 1;
-}
-#endif
