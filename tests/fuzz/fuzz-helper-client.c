@@ -11,6 +11,7 @@
  *     bit 0: queue a valid hello reply first (else the first record answers the hello);
  *     bit 1: stamp each record's seq with the one the client expects;
  *     bit 2: let memfds pass as dma-bufs (the test hook), to reach the accepting path;
+ *     bit 3: hang up right after queueing (the client's send fails; it reads the reason);
  *   then up to MAX_RECORDS records: a length byte (0xff: OVERSIZED_LEN bytes), an fd byte
  *   (bits 0-2: how many fds, bits 3-4: memfd, pipe, /dev/null, or alternating memfd and
  *   pipe), and the record's bytes.
@@ -44,6 +45,7 @@
 #define FLAG_HELLO 1u
 #define FLAG_STAMP_SEQ 2u
 #define FLAG_ACCEPT_MEMFD 4u
+#define FLAG_HANG_UP 8u
 
 enum fd_kind { FD_MEMFD, FD_PIPE, FD_NULL, FD_MIXED };
 
@@ -159,6 +161,10 @@ static void *fake_helper_main(void *arg)
 		return NULL;
 	}
 	queue_records(sock, h->data, h->size);
+	if (h->data[0] & FLAG_HANG_UP) {
+		close(sock);
+		return NULL;
+	}
 	/* Until the client hangs up (it closes a connection it dropped, or is destroyed). */
 	pfd.fd = sock;
 	while (poll(&pfd, 1, 5000) > 0 && recv(sock, buf, sizeof(buf), 0) > 0) {
