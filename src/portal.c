@@ -293,7 +293,10 @@ static int setup_bus(struct portal *p, const struct portal_options *opts)
 			on_name_owner_changed, p);
 	if (r < 0)
 		return r;
-	/* After the match: a change from now on arrives as a signal after this answer. */
+	/*
+	 * After the match: any later change arrives as a signal, handled after this answer. The
+	 * match takes NameOwnerChanged from the bus driver only, so no peer can forge one.
+	 */
 	if ((r = query_frontend(p)) < 0) {
 		pw_log_error("cannot ask who owns %s: %s", PORTAL_FRONTEND_NAME, strerror(-r));
 		return r;
