@@ -311,6 +311,12 @@ static int port_set_format(struct impl *this, uint32_t flags, const struct spa_p
 	}
 	if ((info.flags & SPA_VIDEO_FLAG_MODIFIER) && info.modifier != want.modifier)
 		return -EINVAL;
+	/* A modifier means dma-bufs: a copy node never offered one. */
+	if ((info.flags & SPA_VIDEO_FLAG_MODIFIER) && this->copy_only) {
+		spa_log_error(this->log, "%s: a format with a modifier, but %s is set: this node "
+				"serves copies only", this->name, KMSCAST_KEY_COPY);
+		return -EINVAL;
+	}
 	if (flags & SPA_NODE_PARAM_FLAG_TEST_ONLY)
 		return 0;
 	clear_slots(this);
@@ -384,6 +390,8 @@ static enum source_path choose_path(struct impl *this, uint32_t flags, struct sp
 
 	if (!(flags & SPA_NODE_BUFFERS_FLAG_ALLOC))
 		return PATH_SHM; /* PipeWire allocated the memory: all we can do is copy */
+	if (this->copy_only)
+		return PATH_SHM; /* Buffers says no DmaBuf; a peer that asks anyway gets none */
 	/* A format without a modifier promises linear pixels; a dma-buf may still carry them. */
 	if ((types & (1u << SPA_DATA_DmaBuf)) && ((this->format.flags & SPA_VIDEO_FLAG_MODIFIER) ||
 			(linear && this->modifierless_dmabuf)))
@@ -478,10 +486,11 @@ static int impl_node_port_use_buffers(void *object, enum spa_direction direction
 	for (uint32_t i = 1; this->path == PATH_SHM && i < this->set.n; i++)
 		scanout_fb_map(&this->set.fbs[i]);
 	if (this->path == PATH_SHM && (res = scanout_fb_map(&this->set.fbs[0])) < 0) {
-		spa_log_error(this->log, "%s: the consumer takes no dma-buf, and FB %u (modifier "
-				"0x%" PRIx64 ") cannot be copied by the CPU: %s", this->name,
-				this->set.fbs[0].fb_id, this->set.fbs[0].hfb.modifier,
-				spa_strerror(res));
+		spa_log_error(this->log, "%s: %s, and FB %u (modifier 0x%" PRIx64 ") cannot be "
+				"copied by the CPU: %s", this->name, this->copy_only ?
+				"the node serves copies only (" KMSCAST_KEY_COPY ")" :
+				"the consumer takes no dma-buf", this->set.fbs[0].fb_id,
+				this->set.fbs[0].hfb.modifier, spa_strerror(res));
 		return res;
 	}
 	res = fill_slots(this, flags, buffers, n_buffers, slots);
@@ -731,6 +740,8 @@ static int parse_config(struct impl *this, const struct spa_dict *info)
 	}
 	if ((s = spa_dict_lookup(info, KMSCAST_KEY_MODIFIERLESS_DMABUF)) != NULL)
 		this->modifierless_dmabuf = spa_atob(s);
+	if ((s = spa_dict_lookup(info, KMSCAST_KEY_COPY)) != NULL)
+		this->copy_only = spa_atob(s);
 	if ((s = spa_dict_lookup(info, KMSCAST_KEY_RESEND_MS)) != NULL) {
 		char *end;
 		unsigned long ms = strtoul(s, &end, 10);
@@ -821,6 +832,9 @@ static void init_info(struct impl *this)
 	this->info_items[n++] = SPA_DICT_ITEM_INIT(KMSCAST_KEY_CARD, this->card);
 	this->info_items[n++] = SPA_DICT_ITEM_INIT(KMSCAST_KEY_CRTC, this->crtc_str);
 	this->info_items[n++] = SPA_DICT_ITEM_INIT(KMSCAST_KEY_CONNECTOR, this->connector);
+	/* Says in pw-dump which nodes hand out no scanout buffer. */
+	if (this->copy_only)
+		this->info_items[n++] = SPA_DICT_ITEM_INIT(KMSCAST_KEY_COPY, "true");
 	this->info = SPA_NODE_INFO_INIT();
 	this->info.max_output_ports = 1;
 	this->info.flags = SPA_NODE_FLAG_RT;
@@ -928,7 +942,8 @@ static const struct spa_dict_item factory_info_items[] = {
 	{SPA_KEY_FACTORY_USAGE, KMSCAST_KEY_CARD "=<cardN> " KMSCAST_KEY_CRTC "=<id> | "
 				KMSCAST_KEY_CONNECTOR "=<name> [" KMSCAST_KEY_HELPER_SOCKET_ACTIVATED
 				"=true] [" KMSCAST_KEY_CURSOR_MODE "=hidden|metadata] ["
-				KMSCAST_KEY_MODIFIERLESS_DMABUF "=true|false]"},
+				KMSCAST_KEY_MODIFIERLESS_DMABUF "=true|false] [" KMSCAST_KEY_COPY
+				"=true|false]"},
 };
 
 static const struct spa_dict factory_info = SPA_DICT_INIT_ARRAY(factory_info_items);

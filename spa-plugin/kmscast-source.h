@@ -173,6 +173,12 @@ struct impl {
 	 * fall back when they cannot import the FB's modifier).
 	 */
 	bool modifierless_dmabuf;
+	/*
+	 * kmscast.copy: only the format without a modifier, only MemFd/MemPtr buffers, always
+	 * PATH_SHM. A consumer that imports a scanout dma-buf may draw on the live screen; a
+	 * copy node's consumer only ever holds our copies.
+	 */
+	bool copy_only;
 	bool cursor_hidden; /* kmscast.cursor-mode=hidden: no SPA_META_Cursor offered */
 	char name_prop[96]; /* node.name from the factory info (a portal session's), or empty */
 	uint32_t refresh_mhz;

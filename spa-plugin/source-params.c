@@ -53,6 +53,7 @@ static bool set_is_linear(const struct impl *this)
  *     so a consumer that can't take this modifier must not get it.
  * #1: the same without a modifier, i.e. linear memory; served zero-copy to consumers that
  *     take linear dma-bufs, else by a CPU copy into MemFd buffers.
+ * A copy node (kmscast.copy) offers #1 alone, as its index 0.
  */
 static struct spa_pod *build_enum_format(struct impl *this, uint32_t index,
 		struct spa_pod_builder *b)
@@ -60,6 +61,8 @@ static struct spa_pod *build_enum_format(struct impl *this, uint32_t index,
 	struct spa_video_info_raw info;
 	struct spa_pod_frame f;
 
+	if (this->copy_only && index++ > 0)
+		return NULL;
 	if (index > 1 || source_set_format_info(this, &info, index == 0) < 0)
 		return NULL;
 	if (index == 1 && this->set.fbs[0].hfb.n_planes > 1 && !set_is_linear(this))
@@ -123,7 +126,7 @@ static struct spa_pod *build_buffers(struct impl *this, struct spa_pod_builder *
 	if (!modifier) {
 		/* SHM copies are single-plane; a tiled FB can only be copied (or fail). */
 		types = (1u << SPA_DATA_MemFd) | (1u << SPA_DATA_MemPtr);
-		if (set_is_linear(this))
+		if (set_is_linear(this) && !this->copy_only)
 			types |= 1u << SPA_DATA_DmaBuf;
 		else
 			blocks = 1;

@@ -17,6 +17,7 @@ void config_init(struct kmscast_config *cfg, const char *default_helper_socket)
 	cfg->portal = true;
 	cfg->helper_mode = CONFIG_HELPER_SPAWN;
 	cfg->resend_ms = -1;
+	cfg->portal_copies = PORTAL_COPIES_SANDBOXED;
 	snprintf(cfg->portal_desktop, sizeof(cfg->portal_desktop), "%s", CONFIG_DEFAULT_DESKTOP);
 	snprintf(cfg->helper_socket, sizeof(cfg->helper_socket), "%s",
 			default_helper_socket ? default_helper_socket : "");
@@ -195,6 +196,12 @@ int config_set(struct kmscast_config *cfg, const char *key, const char *value, c
 					"resend-ms: expected milliseconds, 0 (never) to %d",
 					CONFIG_MAX_RESEND_MS);
 		cfg->resend_ms = (int32_t)ms;
+		return 0;
+	}
+	if (!strcmp(key, "portal-copies")) {
+		if (portal_copies_parse(value, &cfg->portal_copies) < 0)
+			return set_err(err, err_size, -EINVAL,
+					"portal-copies: expected sandboxed, all or none");
 		return 0;
 	}
 	return set_err(err, err_size, -ENOENT, "unknown key '%s'", key);

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "portal-sandbox.h"
+
 /*
  * kmscast's one configuration file, kmscast/kmscast.conf in the XDG config dirs, and the
  * command-line overrides that share its keys. The syntax is "key = value" lines; '#' starts
@@ -22,6 +24,8 @@
  *   helper-path    = PATH                  helper binary, spawn mode
  *   helper-socket  = PATH                  helper socket, socket mode
  *   resend-ms      = MS                    re-send a static screen every MS; 0: never
+ *   portal-copies  = sandboxed | all | none  portal sessions whose nodes serve CPU copies
+ *                                          instead of the scanout buffers (kmscast.copy)
  */
 
 #define CONFIG_MAX_LINE 1024
@@ -52,6 +56,7 @@ struct kmscast_config {
 	char helper_path[CONFIG_MAX_PATH]; /* "" means $KMSCAST_HELPER, else the installed one */
 	char helper_socket[CONFIG_MAX_PATH];
 	int32_t resend_ms; /* -1: the node's default */
+	enum portal_copies portal_copies;
 	char source[CONFIG_MAX_PATH]; /* the file loaded, "" when none */
 };
 

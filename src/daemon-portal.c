@@ -232,8 +232,10 @@ int daemon_portal_create(struct daemon *d, struct daemon_portal **out)
 		return -ENOMEM;
 	dp->daemon = d;
 	spa_list_init(&dp->nodes);
-	if (opts->config)
+	if (opts->config) {
 		popts.chooser = opts->config->chooser;
+		popts.copies = opts->config->portal_copies;
+	}
 	if ((res = portal_create(daemon_get_loop(d), &host_ops, dp, &popts, &dp->portal)) < 0) {
 		free(dp);
 		return res;

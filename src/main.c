@@ -56,6 +56,8 @@ static void usage(FILE *out, const char *argv0)
 		"      --helper-mode spawn|socket  how to reach kmscast-helper\n"
 		"      --resend-ms MS  re-send a screen that did not change for MS ms (default\n"
 		"                      50; 0: never)\n"
+		"      --portal-copies sandboxed|all|none  portal sessions whose nodes serve CPU\n"
+		"                      copies, not the scanout buffers (default sandboxed)\n"
 		"      --print-portal-file  print kmscast.portal for xdg-desktop-portal\n"
 		"  -h, --help          show this help\n"
 		"  -V, --version       show the version\n",
@@ -83,6 +85,7 @@ static int parse_args(int argc, char **argv, struct options *opts)
 		{"portal-desktop", required_argument, NULL, OPT_SET},
 		{"helper-mode", required_argument, NULL, OPT_SET},
 		{"resend-ms", required_argument, NULL, OPT_SET},
+		{"portal-copies", required_argument, NULL, OPT_SET},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},

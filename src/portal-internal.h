@@ -21,6 +21,8 @@ struct portal {
 	const struct portal_host_ops *ops;
 	void *host;
 	char *chooser; /* owned; NULL when unset */
+	enum portal_copies copies;
+	char *runtime_dir; /* owned; NULL: $XDG_RUNTIME_DIR */
 	sd_bus *bus; /* owned */
 	sd_bus_slot *vtable_slot; /* owned */
 	sd_bus_slot *owner_match; /* owned: NameOwnerChanged, to drop a dead frontend's sessions */
@@ -53,6 +55,7 @@ struct portal_session {
 	char *path; /* owned: the impl.portal.Session object path */
 	char *app_id; /* owned */
 	char *owner; /* owned: unique bus name of the caller (the frontend) */
+	bool copies; /* its nodes serve CPU copies (kmscast.copy), decided at CreateSession */
 	sd_bus_slot *slot; /* owned: the Session object */
 	enum portal_session_state state;
 

@@ -17,6 +17,7 @@
 #include <pipewire/keys.h>
 #include <spa/utils/result.h>
 
+#include "kmscast/node.h"
 #include "portal-internal.h"
 
 PW_LOG_TOPIC_EXTERN(portal_session_topic);
@@ -270,15 +271,18 @@ static int create_stream(struct portal_session *session, const struct portal_mon
 		SPA_DICT_ITEM_INIT(PW_KEY_NODE_NAME, name),
 		SPA_DICT_ITEM_INIT("kmscast.portal.session", session->path),
 		SPA_DICT_ITEM_INIT("kmscast.portal.app-id", session->app_id),
-		SPA_DICT_ITEM_INIT("kmscast.cursor-mode", cursor),
+		SPA_DICT_ITEM_INIT(KMSCAST_KEY_CURSOR_MODE, cursor),
 		/*
 		 * Apps behind the portal negotiate modifiers when they can import (OBS, libwebrtc)
 		 * and fall back to the format without one expecting memory, as mutter and
 		 * xdg-desktop-portal-wlr serve it; a dma-buf there makes OBS renegotiate for ever.
 		 */
-		SPA_DICT_ITEM_INIT("kmscast.modifierless-dmabuf", "false"),
+		SPA_DICT_ITEM_INIT(KMSCAST_KEY_MODIFIERLESS_DMABUF, "false"),
+		/* Last: only for sessions that get copies (session_wants_copies). */
+		SPA_DICT_ITEM_INIT(KMSCAST_KEY_COPY, "true"),
 	};
-	struct spa_dict props = SPA_DICT_INIT_ARRAY(items);
+	struct spa_dict props = SPA_DICT_INIT(items, SPA_N_ELEMENTS(items) -
+			(session->copies ? 0 : 1));
 
 	snprintf(name, sizeof(name), "kmscast.%.*s.%.*s.portal-%u", KMS_NAME_MAX - 1, mon->card,
 			KMS_NAME_MAX - 1, mon->connector, ++p->node_serial);
@@ -652,6 +656,34 @@ int portal_session_check_caller(struct portal_session *session, sd_bus_message *
 			session->path);
 }
 
+/*
+ * Decided once, at CreateSession: the app is running then, and so is its Flatpak instance.
+ * Logged here, with what the app was taken for.
+ */
+static bool session_wants_copies(struct portal *p, const char *path, const char *app_id)
+{
+	const char *dir = p->runtime_dir ? p->runtime_dir : getenv("XDG_RUNTIME_DIR");
+	int kind = PORTAL_APP_HOST;
+	bool copies;
+
+	if (p->copies == PORTAL_COPIES_SANDBOXED)
+		kind = portal_app_classify(app_id, dir);
+	copies = portal_copies_for_kind(p->copies, kind);
+	if (kind < 0)
+		pw_log_warn("session %s: cannot tell whether '%s' is sandboxed (Flatpak instances "
+			    "in %s: %s); it gets copies", path, app_id, dir ? dir : "(no runtime dir)",
+				strerror(-kind));
+	else if (p->copies == PORTAL_COPIES_SANDBOXED)
+		pw_log_info("session %s: '%s' is a %s app: its nodes serve %s", path, app_id,
+				portal_app_kind_name((enum portal_app_kind)kind),
+				copies ? "CPU copies" : "the scanout buffers");
+	else
+		pw_log_info("session %s: portal-copies=%s: its nodes serve %s", path,
+				portal_copies_name(p->copies),
+				copies ? "CPU copies" : "the scanout buffers");
+	return copies;
+}
+
 int portal_session_create(struct portal *p, const char *path, const char *app_id,
 		const char *owner, struct portal_session **out)
 {
@@ -677,6 +709,7 @@ int portal_session_create(struct portal *p, const char *path, const char *app_id
 		r = -ENOMEM;
 		goto err;
 	}
+	session->copies = session_wants_copies(p, path, app_id);
 	r = sd_bus_add_object_vtable(p->bus, &session->slot, path, PORTAL_SESSION_IFACE,
 			session_vtable, session);
 	if (r < 0)

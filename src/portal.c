@@ -329,6 +329,11 @@ int portal_create(struct pw_loop *loop, const struct portal_host_ops *ops, void 
 		r = -ENOMEM;
 		goto err;
 	}
+	p->copies = opts->copies;
+	if (opts->runtime_dir && !(p->runtime_dir = strdup(opts->runtime_dir))) {
+		r = -ENOMEM;
+		goto err;
+	}
 	if ((r = setup_bus(p, opts)) < 0)
 		goto err;
 	p->bus_io = pw_loop_add_io(loop, sd_bus_get_fd(p->bus), SPA_IO_IN, false, on_bus_io, p);
@@ -366,6 +371,7 @@ void portal_destroy(struct portal *p)
 	}
 	free(p->frontend);
 	free(p->chooser);
+	free(p->runtime_dir);
 	free(p);
 }
 

@@ -9,6 +9,7 @@
 #include <spa/utils/dict.h>
 
 #include "kms.h"
+#include "portal-sandbox.h"
 
 /*
  * kmscast's org.freedesktop.impl.portal.ScreenCast backend (interface version 4). It runs in
@@ -86,6 +87,10 @@ struct portal_options {
 	const char *chooser; /* shell command, NULL or "" for the default choice */
 	const char *bus_address; /* NULL: the user's session bus */
 	const char *bus_name; /* NULL: PORTAL_BUS_NAME */
+	/* Whose sessions get copy nodes (kmscast.copy); 0 is PORTAL_COPIES_SANDBOXED. */
+	enum portal_copies copies;
+	/* Where Flatpak keeps its instances; NULL: $XDG_RUNTIME_DIR when a session starts. */
+	const char *runtime_dir;
 };
 
 struct portal;

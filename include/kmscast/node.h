@@ -27,6 +27,12 @@
 #define KMSCAST_KEY_CURSOR_MODE "kmscast.cursor-mode" /* hidden | metadata */
 #define KMSCAST_KEY_MODIFIERLESS_DMABUF "kmscast.modifierless-dmabuf" /* bool */
 #define KMSCAST_KEY_RESEND_MS "kmscast.resend-ms" /* re-send a static screen; 0: never */
+/*
+ * bool, default false: serve CPU copies in MemFd buffers only, never the scanout dma-bufs.
+ * Those are the kernel's files of the buffers on screen; whoever imports one can write into
+ * the live screen, whatever mode the file has. The portal sets it for sandboxed apps.
+ */
+#define KMSCAST_KEY_COPY "kmscast.copy"
 /* PipeWire-hosted nodes: use the socket-activated helper at its built-in path. */
 #define KMSCAST_KEY_HELPER_SOCKET_ACTIVATED "kmscast.helper.socket-activated"
 /*

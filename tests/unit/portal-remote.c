@@ -11,8 +11,11 @@
  *       captures K frames of ID as packed BGRx rows into FILE; --shm offers no DMA-BUF
  *       (formats without a modifier, MemFd/MemPtr buffers only), so the node must serve it
  *       from its SHM copy path. --modifier offers LINEAR as the modifier and takes DMA-BUFs
- *       only, as OBS does when its GPU can import them. Prints "format WxH
- *       data=memfd|memptr|dmabuf".
+ *       only, as OBS does when its GPU can import them. --any offers both, the format with
+ *       the modifier first, as OBS and libwebrtc do: DMA-BUFs where the node offers the
+ *       modifier, else MemFd/MemPtr. Prints "format WxH data=memfd|memptr|dmabuf".
+ *   portal-remote --direct ...
+ *       the same on the user's own PipeWire socket instead of a portal fd (a host client).
  * Exit status 0, 1 on failure or after 20 s without the wanted frames.
  */
 #include <errno.h>
@@ -39,7 +42,7 @@ struct remote {
 	struct spa_hook core_listener, registry_listener, stream_listener;
 	struct pw_stream *stream;
 	struct spa_video_info_raw format;
-	bool shm, modifier, listing;
+	bool shm, modifier, any, listing;
 	uint32_t destroy_id;
 	int sync_seq;
 	uint32_t frames_wanted, frames;
@@ -99,6 +102,10 @@ static void on_param_changed(void *data, uint32_t id, const struct spa_pod *para
 		return;
 	if (spa_format_video_raw_parse(param, &r->format) < 0)
 		return;
+	/* As OBS: dma-bufs for the format with a modifier, memory for the one without. */
+	if (r->any)
+		types = (r->format.flags & SPA_VIDEO_FLAG_MODIFIER) ? (1 << SPA_DATA_DmaBuf)
+				: (1 << SPA_DATA_MemFd) | (1 << SPA_DATA_MemPtr);
 	params[0] = spa_pod_builder_add_object(&b, SPA_TYPE_OBJECT_ParamBuffers,
 			SPA_PARAM_Buffers, SPA_PARAM_BUFFERS_buffers,
 			SPA_POD_CHOICE_RANGE_Int(8, 2, 32), SPA_PARAM_BUFFERS_dataType,
@@ -153,22 +160,13 @@ static const struct pw_stream_events stream_events = {
 	.process = on_process,
 };
 
-static int connect_stream(struct remote *r, uint32_t node)
+/* BGRx only; without a modifier property it matches the SHM EnumFormat of the node. */
+static const struct spa_pod *build_format(struct spa_pod_builder *b, bool modifier)
 {
-	uint8_t buf[1024];
-	struct spa_pod_builder b = SPA_POD_BUILDER_INIT(buf, sizeof(buf));
-	const struct spa_pod *params[1];
 	struct spa_pod_frame f, c;
 
-	r->stream = pw_stream_new(r->core, "portal-remote",
-			pw_properties_new(PW_KEY_MEDIA_TYPE, "Video", PW_KEY_MEDIA_CATEGORY,
-					"Capture", PW_KEY_MEDIA_ROLE, "Screen", NULL));
-	if (!r->stream)
-		return -errno;
-	pw_stream_add_listener(r->stream, &r->stream_listener, &stream_events, r);
-	/* BGRx only; without --modifier no modifier property: the SHM EnumFormat of the node. */
-	spa_pod_builder_push_object(&b, &f, SPA_TYPE_OBJECT_Format, SPA_PARAM_EnumFormat);
-	spa_pod_builder_add(&b, SPA_FORMAT_mediaType, SPA_POD_Id(SPA_MEDIA_TYPE_video),
+	spa_pod_builder_push_object(b, &f, SPA_TYPE_OBJECT_Format, SPA_PARAM_EnumFormat);
+	spa_pod_builder_add(b, SPA_FORMAT_mediaType, SPA_POD_Id(SPA_MEDIA_TYPE_video),
 			SPA_FORMAT_mediaSubtype, SPA_POD_Id(SPA_MEDIA_SUBTYPE_raw),
 			SPA_FORMAT_VIDEO_format, SPA_POD_Id(SPA_VIDEO_FORMAT_BGRx),
 			SPA_FORMAT_VIDEO_size,
@@ -177,18 +175,37 @@ static int connect_stream(struct remote *r, uint32_t node)
 			SPA_FORMAT_VIDEO_framerate,
 			SPA_POD_CHOICE_RANGE_Fraction(&SPA_FRACTION(60, 1), &SPA_FRACTION(0, 1),
 					&SPA_FRACTION(1000, 1)), 0);
-	if (r->modifier) {
+	if (modifier) {
 		/* As OBS builds it: an enum whose first value is the default. 0 is LINEAR. */
-		spa_pod_builder_prop(&b, SPA_FORMAT_VIDEO_modifier,
+		spa_pod_builder_prop(b, SPA_FORMAT_VIDEO_modifier,
 				SPA_POD_PROP_FLAG_MANDATORY | SPA_POD_PROP_FLAG_DONT_FIXATE);
-		spa_pod_builder_push_choice(&b, &c, SPA_CHOICE_Enum, 0);
-		spa_pod_builder_long(&b, 0);
-		spa_pod_builder_long(&b, 0);
-		spa_pod_builder_pop(&b, &c);
+		spa_pod_builder_push_choice(b, &c, SPA_CHOICE_Enum, 0);
+		spa_pod_builder_long(b, 0);
+		spa_pod_builder_long(b, 0);
+		spa_pod_builder_pop(b, &c);
 	}
-	params[0] = spa_pod_builder_pop(&b, &f);
+	return spa_pod_builder_pop(b, &f);
+}
+
+static int connect_stream(struct remote *r, uint32_t node)
+{
+	uint8_t buf[2048];
+	struct spa_pod_builder b = SPA_POD_BUILDER_INIT(buf, sizeof(buf));
+	const struct spa_pod *params[2];
+	uint32_t n = 0;
+
+	r->stream = pw_stream_new(r->core, "portal-remote",
+			pw_properties_new(PW_KEY_MEDIA_TYPE, "Video", PW_KEY_MEDIA_CATEGORY,
+					"Capture", PW_KEY_MEDIA_ROLE, "Screen", NULL));
+	if (!r->stream)
+		return -errno;
+	pw_stream_add_listener(r->stream, &r->stream_listener, &stream_events, r);
+	if (r->modifier || r->any)
+		params[n++] = build_format(&b, true);
+	if (!r->modifier)
+		params[n++] = build_format(&b, false);
 	return pw_stream_connect(r->stream, PW_DIRECTION_INPUT, node,
-			PW_STREAM_FLAG_AUTOCONNECT | PW_STREAM_FLAG_MAP_BUFFERS, params, 1);
+			PW_STREAM_FLAG_AUTOCONNECT | PW_STREAM_FLAG_MAP_BUFFERS, params, n);
 }
 
 static void on_timeout(void *data, uint64_t expirations)
@@ -210,6 +227,8 @@ int main(int argc, char **argv)
 		{"out", required_argument, NULL, 'o'},
 		{"shm", no_argument, NULL, 's'},
 		{"modifier", no_argument, NULL, 'M'},
+		{"any", no_argument, NULL, 'a'},
+		{"direct", no_argument, NULL, 'D'},
 		{"destroy", required_argument, NULL, 'd'},
 		{0},
 	};
@@ -218,6 +237,7 @@ int main(int argc, char **argv)
 	struct spa_source *timer;
 	const char *out = NULL;
 	int fd = -1, c;
+	bool direct = false;
 	uint32_t node = SPA_ID_INVALID;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -229,6 +249,8 @@ int main(int argc, char **argv)
 		case 'o': out = optarg; break;
 		case 's': r.shm = true; break;
 		case 'M': r.modifier = true; break;
+		case 'a': r.any = true; break;
+		case 'D': direct = true; break;
 		case 'd':
 			r.destroy_id = (uint32_t)strtoul(optarg, NULL, 10);
 			r.listing = true;
@@ -236,18 +258,19 @@ int main(int argc, char **argv)
 		default: return 2;
 		}
 	}
-	if (fd < 0 || (!r.listing && (node == SPA_ID_INVALID || !out))) {
-		fprintf(stderr, "usage: portal-remote --fd N (--list | --node ID --frames K --out "
-				"FILE [--shm])\n");
+	if ((fd < 0 && !direct) || (!r.listing && (node == SPA_ID_INVALID || !out))) {
+		fprintf(stderr, "usage: portal-remote (--fd N | --direct) (--list | --node ID "
+				"--frames K --out FILE [--shm | --modifier | --any])\n");
 		return 2;
 	}
 	pw_init(&argc, &argv);
 	r.main_loop = pw_main_loop_new(NULL);
 	r.context = pw_context_new(pw_main_loop_get_loop(r.main_loop), NULL, 0);
 	/* fd now owned by the core */
-	r.core = pw_context_connect_fd(r.context, fd, NULL, 0);
+	r.core = direct ? pw_context_connect(r.context, NULL, 0)
+			: pw_context_connect_fd(r.context, fd, NULL, 0);
 	if (!r.core) {
-		fprintf(stderr, "portal-remote: connect_fd: %m\n");
+		fprintf(stderr, "portal-remote: connect: %m\n");
 		return 1;
 	}
 	pw_core_add_listener(r.core, &r.core_listener, &core_events, &r);

@@ -24,6 +24,8 @@ static void test_defaults(void)
 	test_assert_str_eq(cfg.portal_desktop, "kmscast");
 	test_assert_int_eq(cfg.helper_mode, CONFIG_HELPER_SPAWN);
 	test_assert_str_eq(cfg.helper_socket, "/run/kmscast/helper.sock");
+	/* Sandboxed apps get copies unless the file says otherwise. */
+	test_assert_int_eq(cfg.portal_copies, PORTAL_COPIES_SANDBOXED);
 	test_assert(config_monitor_published(&cfg, "card0", "HDMI-A-1", NULL));
 }
 
@@ -39,6 +41,7 @@ static void test_all_keys(void)
 			   "helper = socket\n"
 			   "helper-path = /opt/kmscast-helper\n"
 			   "resend-ms = 0\n"
+			   "portal-copies = all\n"
 			   "helper-socket = /run/other.sock";
 
 	test_assert_int_eq(parse(&cfg, text), 0);
@@ -54,6 +57,11 @@ static void test_all_keys(void)
 	test_assert_str_eq(cfg.helper_path, "/opt/kmscast-helper");
 	test_assert_str_eq(cfg.helper_socket, "/run/other.sock");
 	test_assert_int_eq(cfg.resend_ms, 0);
+	test_assert_int_eq(cfg.portal_copies, PORTAL_COPIES_ALL);
+	test_assert_int_eq(parse(&cfg, "portal-copies = none\n"), 0);
+	test_assert_int_eq(cfg.portal_copies, PORTAL_COPIES_NONE);
+	test_assert_int_eq(parse(&cfg, "portal-copies=sandboxed\n"), 0);
+	test_assert_int_eq(cfg.portal_copies, PORTAL_COPIES_SANDBOXED);
 	test_assert_int_eq(parse(&cfg, "resend-ms = 200\n"), 0);
 	test_assert_int_eq(cfg.resend_ms, 200);
 	test_assert_int_eq(parse(&cfg, ""), 0);
@@ -93,6 +101,10 @@ static void test_errors(void)
 	test_assert_int_eq(parse(&cfg, "resend-ms = 60001\n"), -EINVAL);
 	test_assert_int_eq(parse(&cfg, "resend-ms = 5x\n"), -EINVAL);
 	test_assert_int_eq(parse(&cfg, "resend-ms =\n"), -EINVAL);
+	/* A typo must not silently keep (or drop) the copies. */
+	test_assert_int_eq(parse(&cfg, "portal-copies = yes\n"), -EINVAL);
+	test_assert_int_eq(parse(&cfg, "portal-copies = Sandboxed\n"), -EINVAL);
+	test_assert_int_eq(parse(&cfg, "portal-copies =\n"), -EINVAL);
 	/* UseIn goes into a key file: a newline or '[' must not get there. */
 	test_assert_int_eq(parse(&cfg, "portal-desktop = a]b\n"), -EINVAL);
 	test_assert_int_eq(parse(&cfg, "portal-desktop =\n"), -EINVAL);
@@ -113,7 +125,8 @@ static void test_overrides_and_file(void)
 {
 	char dir[] = "/tmp/kmscast-config-XXXXXX";
 	char path[512], found[512], home_cfg[256];
-	struct config_override over[] = {{"monitors", "DP-1"}, {"portal", "false"}};
+	struct config_override over[] = {{"monitors", "DP-1"}, {"portal", "false"},
+			{"portal-copies", "none"}};
 	struct kmscast_config cfg;
 	FILE *f;
 
@@ -127,7 +140,7 @@ static void test_overrides_and_file(void)
 	snprintf(path, sizeof(path), "%s/kmscast.conf", home_cfg);
 	f = fopen(path, "w");
 	test_assert(f);
-	fputs("monitors = HDMI-A-1\nchooser = true\n", f);
+	fputs("monitors = HDMI-A-1\nchooser = true\nportal-copies = all\n", f);
 	fclose(f);
 
 	/* $HOME/.config when XDG_CONFIG_HOME is unset; a relative XDG dir is ignored. */
@@ -143,12 +156,13 @@ static void test_overrides_and_file(void)
 	test_assert_str_eq(found, path);
 
 	config_init(&cfg, NULL);
-	test_assert_int_eq(config_load(&cfg, path, over, 2), 0);
+	test_assert_int_eq(config_load(&cfg, path, over, 3), 0);
 	test_assert_str_eq(cfg.source, path);
 	test_assert_str_eq(cfg.chooser, "true");
 	test_assert_int_eq(cfg.n_monitors, 1);
 	test_assert_str_eq(cfg.monitors[0], "DP-1"); /* the command line wins */
 	test_assert(!cfg.portal);
+	test_assert_int_eq(cfg.portal_copies, PORTAL_COPIES_NONE); /* --portal-copies none */
 	over[0].key = "nonsense";
 	test_assert_int_eq(config_load(&cfg, path, over, 1), -ENOENT);
 	snprintf(found, sizeof(found), "%s/missing.conf", dir);

@@ -15,6 +15,7 @@
 #include <pipewire/pipewire.h>
 #include <systemd/sd-bus.h>
 
+#include "kmscast/node.h"
 #include "portal.h"
 #include "test.h"
 
@@ -28,6 +29,7 @@ struct portal_node {
 	bool used, readied;
 	struct portal_monitor monitor;
 	char name[128], cursor[16], session[128];
+	char copy[8]; /* kmscast.copy, "" when absent */
 	uint32_t id;
 	const struct portal_node_events *events;
 	void *data;
@@ -48,6 +50,9 @@ static struct pw_loop *loop;
 static sd_bus *client;
 static struct portal *portal;
 static char tmpdir[] = "/tmp/kmscast-portal-test-XXXXXX";
+/* $XDG_RUNTIME_DIR for the portal: one Flatpak instance, of FLATPAK_APP. */
+static char runtime_dir[sizeof(tmpdir) + 16];
+#define FLATPAK_APP "org.example.Flatpak"
 
 /* ---- the fake host ----------------------------------------------------------------------- */
 
@@ -76,8 +81,10 @@ static struct portal_node *fake_create(void *host, const struct portal_monitor *
 		n->id = fake.next_id++;
 		if ((v = spa_dict_lookup(props, "node.name")))
 			snprintf(n->name, sizeof(n->name), "%s", v);
-		if ((v = spa_dict_lookup(props, "kmscast.cursor-mode")))
+		if ((v = spa_dict_lookup(props, KMSCAST_KEY_CURSOR_MODE)))
 			snprintf(n->cursor, sizeof(n->cursor), "%s", v);
+		if ((v = spa_dict_lookup(props, KMSCAST_KEY_COPY)))
+			snprintf(n->copy, sizeof(n->copy), "%s", v);
 		if ((v = spa_dict_lookup(props, "kmscast.portal.session")))
 			snprintf(n->session, sizeof(n->session), "%s", v);
 		fake.n_live++;
@@ -224,11 +231,37 @@ static void spin_for(int ms)
 		spin_once();
 }
 
-static void start_portal(const char *chooser)
+static void start_portal_copies(const char *chooser, enum portal_copies copies)
 {
-	struct portal_options opts = {.chooser = chooser, .bus_address = bus_address};
+	struct portal_options opts = {.chooser = chooser, .bus_address = bus_address,
+			.copies = copies, .runtime_dir = runtime_dir};
 
 	test_assert_int_eq(portal_create(loop, &fake_ops, NULL, &opts, &portal), 0);
+}
+
+static void start_portal(const char *chooser)
+{
+	start_portal_copies(chooser, PORTAL_COPIES_SANDBOXED);
+}
+
+/* A running Flatpak instance of FLATPAK_APP, as flatpak run leaves it. */
+static void fake_flatpak_instance(void)
+{
+	char path[sizeof(runtime_dir) + 64];
+	FILE *f;
+
+	snprintf(runtime_dir, sizeof(runtime_dir), "%s/runtime", tmpdir);
+	test_assert(mkdir(runtime_dir, 0700) == 0);
+	snprintf(path, sizeof(path), "%s/.flatpak", runtime_dir);
+	test_assert(mkdir(path, 0700) == 0);
+	snprintf(path, sizeof(path), "%s/.flatpak/4242", runtime_dir);
+	test_assert(mkdir(path, 0700) == 0);
+	snprintf(path, sizeof(path), "%s/.flatpak/4242/info", runtime_dir);
+	f = fopen(path, "w");
+	test_assert(f);
+	fputs("[Application]\nname=" FLATPAK_APP "\nruntime=runtime/org.example.Platform\n"
+	      "\n[Instance]\ninstance-id=4242\n", f);
+	test_assert(fclose(f) == 0);
 }
 
 static void stop_portal(void)
@@ -332,14 +365,14 @@ static uint32_t get_property(const char *name)
 	return value;
 }
 
-static uint32_t create_session(const char *session)
+static uint32_t create_session_as(const char *session, const char *app_id)
 {
 	sd_bus_message *m = new_call(client, PORTAL_OBJECT_PATH, SC, "CreateSession");
 	sd_bus_message *reply;
 	uint32_t r;
 
 	test_assert(sd_bus_message_append(m, "oosa{sv}", "/org/freedesktop/portal/desktop/request/1_1/c",
-			    session, "org.example.App", 0) >= 0);
+			    session, app_id, 0) >= 0);
 	reply = call(m);
 	r = response_of(reply);
 	sd_bus_message_unref(reply);
@@ -479,6 +512,12 @@ static const struct select monitor_only = {.types = PORTAL_SOURCE_MONITOR,
 		.cursor_mode = PORTAL_CURSOR_HIDDEN};
 
 /* ---- tests ------------------------------------------------------------------------------- */
+
+/* A host app: xdg-desktop-portal >= 1.18 names those too. */
+static uint32_t create_session(const char *session)
+{
+	return create_session_as(session, "org.example.App");
+}
 
 static void test_properties(void)
 {
@@ -877,6 +916,48 @@ static void test_name_taken(void)
 	stop_portal();
 }
 
+/* The kmscast.copy property of the node a session of app_id gets ("" when it has none). */
+static const char *node_copy_prop(const char *app_id)
+{
+	static char copy[sizeof(fake.nodes[0].copy)];
+	const char *session = "/org/freedesktop/portal/desktop/session/1_1/copies";
+	struct select s = monitor_only;
+	struct started st;
+
+	test_assert_int_eq(create_session_as(session, app_id), 0);
+	test_assert_int_eq(select_sources(session, &s), 0);
+	start(session, &st);
+	test_assert_int_eq(st.response, 0);
+	test_assert_int_eq(fake.n_live, 1);
+	for (int i = 0; i < FAKE_MAX_NODES; i++) {
+		if (fake.nodes[i].used)
+			snprintf(copy, sizeof(copy), "%s", fake.nodes[i].copy);
+	}
+	close_session(session);
+	test_assert_int_eq(fake.n_live, 0);
+	return copy;
+}
+
+static void test_sandboxed_apps_get_copies(void)
+{
+	fake_reset(1);
+	start_portal(NULL); /* portal-copies = sandboxed, the default */
+	test_assert_str_eq(node_copy_prop(FLATPAK_APP), "true");
+	test_assert_str_eq(node_copy_prop("snap.example"), "true");
+	/* Host apps keep zero copy, with an id (xdg-desktop-portal >= 1.18) or without. */
+	test_assert_str_eq(node_copy_prop("org.example.App"), "");
+	test_assert_str_eq(node_copy_prop(""), "");
+	stop_portal();
+
+	start_portal_copies(NULL, PORTAL_COPIES_NONE);
+	test_assert_str_eq(node_copy_prop(FLATPAK_APP), "");
+	stop_portal();
+	start_portal_copies(NULL, PORTAL_COPIES_ALL);
+	test_assert_str_eq(node_copy_prop("org.example.App"), "true");
+	test_assert_str_eq(node_copy_prop(""), "true");
+	stop_portal();
+}
+
 static void kill_bus(void)
 {
 	if (bus_pid > 0)
@@ -899,10 +980,12 @@ int main(void)
 		TEST(test_close_by_non_owner_refused),
 		TEST(test_frontend_exit),
 		TEST(test_name_taken),
+		TEST(test_sandboxed_apps_get_copies),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
 	test_assert(mkdtemp(tmpdir));
+	fake_flatpak_instance();
 	pw_init(NULL, NULL);
 	loop = pw_loop_new(NULL);
 	test_assert(loop);

@@ -8,6 +8,14 @@ Request::Response signal, then OpenPipeWireRemote. The remote's fd is handed to 
   portal-client.py [--types N] [--cursor-mode N] [--multiple] [--persist N]
                    [--restore-token TOKEN] [--state FILE] [--exec CMD]
                    [--after close|wait-closed|exit] [--timeout SEC]
+                   [--app-id ID [--backend]]
+
+--app-id ID: the app id the backend is to see. Through the frontend, the client first
+registers ID with org.freedesktop.host.portal.Registry (xdg-desktop-portal 1.19 and later;
+older frontends give a host app the empty id, and the client then fails). With --backend
+the client calls the backend, org.freedesktop.impl.portal.desktop.kmscast, itself, as the
+frontend would, passing ID: there is no OpenPipeWireRemote then, and --exec's {fd} is -1
+(the command connects to PipeWire itself, as a host client).
 
 --exec CMD runs through /bin/sh with the fd inherited; {fd}, {node}, {width}, {height},
 {x}, {y} and {id} are replaced with the first stream's values ({nodes}: all node ids).
@@ -31,14 +39,16 @@ PATH = "/org/freedesktop/portal/desktop"
 SC = "org.freedesktop.portal.ScreenCast"
 REQUEST = "org.freedesktop.portal.Request"
 SESSION = "org.freedesktop.portal.Session"
+REGISTRY = "org.freedesktop.host.portal.Registry"
+IMPL_BUS = "org.freedesktop.impl.portal.desktop.kmscast"
+IMPL_SC = "org.freedesktop.impl.portal.ScreenCast"
+IMPL_SESSION = "org.freedesktop.impl.portal.Session"
 
 
 class Client:
     def __init__(self, args):
         self.args = args
         self.bus = dbus.SessionBus()
-        self.portal = self.bus.get_object(BUS, PATH)
-        self.sc = dbus.Interface(self.portal, SC)
         self.sender = self.bus.get_unique_name()[1:].replace(".", "_")
         self.counter = 0
         self.loop = GLib.MainLoop()
@@ -77,29 +87,69 @@ class Client:
         print("%s: response %d" % (step, answer["code"]), flush=True)
         return answer["code"], answer["results"]
 
-    def run(self):
-        a = self.args
-        code, res = self.request("CreateSession", self.sc.CreateSession,
-                                 options={"session_handle_token": self.token()})
-        if code != 0:
-            return self.finish(1)
-        self.session = str(res["session_handle"])
-        self.state["session"] = self.session
-        self.bus.add_signal_receiver(self.on_closed, "Closed", SESSION, BUS, self.session)
+    def register(self):
+        """Tells the frontend which app this host client is, before any portal call.
 
+        Not even an Introspect of the portal object comes first: the frontend takes the first
+        call's app info for good.
+        """
+        registry = self.bus.get_object(BUS, PATH, introspect=False)
+        try:
+            dbus.Interface(registry, REGISTRY).Register(
+                self.args.app_id, dbus.Dictionary({}, signature="sv"), signature="sa{sv}")
+        except dbus.exceptions.DBusException as e:
+            fail("Register %s: %s" % (self.args.app_id, e))
+        print("registered as %s" % self.args.app_id, flush=True)
+
+    def select_options(self):
+        a = self.args
         opts = {"types": dbus.UInt32(a.types), "multiple": dbus.Boolean(a.multiple),
                 "cursor_mode": dbus.UInt32(a.cursor_mode),
                 "persist_mode": dbus.UInt32(a.persist)}
         if a.restore_token:
             opts["restore_token"] = a.restore_token
-        code, _ = self.request("SelectSources", self.sc.SelectSources, self.session,
-                               options=opts)
-        if code != 0:
-            return self.finish(1)
+        return opts
 
-        code, res = self.request("Start", self.sc.Start, self.session, "", options={})
+    def impl_call(self, step, method, *args):
+        """A backend method: it answers (response, results) itself, no Request signal."""
+        code, results = method(*args, timeout=self.args.timeout)
+        self.state["responses"][step] = int(code)
+        print("%s: response %d" % (step, code), flush=True)
+        return int(code), results
+
+    def run_backend(self):
+        """The frontend's side of the impl interface, with the app id of our choosing."""
+        a = self.args
+        impl = dbus.Interface(self.bus.get_object(IMPL_BUS, PATH), IMPL_SC)
+        self.session = "%s/session/%s/%s" % (PATH, self.sender, self.token())
+        self.state["session"] = self.session
+
+        def handle():
+            return "%s/request/%s/%s" % (PATH, self.sender, self.token())
+
+        code, _ = self.impl_call("CreateSession", impl.CreateSession, handle(), self.session,
+                                 a.app_id, {})
         if code != 0:
             return self.finish(1)
+        self.bus.add_signal_receiver(self.on_closed, "Closed", IMPL_SESSION, IMPL_BUS,
+                                     self.session)
+        code, _ = self.impl_call("SelectSources", impl.SelectSources, handle(), self.session,
+                                 a.app_id, self.select_options())
+        if code != 0:
+            return self.finish(1)
+        code, res = self.impl_call("Start", impl.Start, handle(), self.session, a.app_id, "",
+                                   {})
+        if code != 0:
+            return self.finish(1)
+        streams = self.read_streams(res)
+        self.save()
+        status = self.exec(-1, streams) if a.exec else 0
+        if not self.closed:
+            dbus.Interface(self.bus.get_object(IMPL_BUS, self.session), IMPL_SESSION).Close()
+            print("session closed by the client", flush=True)
+        return self.finish(status)
+
+    def read_streams(self, res):
         streams = []
         for node, props in res.get("streams", []):
             s = {"node": int(node)}
@@ -108,9 +158,36 @@ class Client:
                     (str(v) if isinstance(v, dbus.String) else int(v))
             streams.append(s)
         self.state["streams"] = streams
+        print("streams: %s" % json.dumps(streams), flush=True)
+        return streams
+
+    def run(self):
+        a = self.args
+        if a.backend:
+            return self.run_backend()
+        if a.app_id is not None:
+            self.register()
+        self.portal = self.bus.get_object(BUS, PATH)
+        self.sc = dbus.Interface(self.portal, SC)
+        code, res = self.request("CreateSession", self.sc.CreateSession,
+                                 options={"session_handle_token": self.token()})
+        if code != 0:
+            return self.finish(1)
+        self.session = str(res["session_handle"])
+        self.state["session"] = self.session
+        self.bus.add_signal_receiver(self.on_closed, "Closed", SESSION, BUS, self.session)
+
+        code, _ = self.request("SelectSources", self.sc.SelectSources, self.session,
+                               options=self.select_options())
+        if code != 0:
+            return self.finish(1)
+
+        code, res = self.request("Start", self.sc.Start, self.session, "", options={})
+        if code != 0:
+            return self.finish(1)
+        streams = self.read_streams(res)
         if "restore_token" in res:
             self.state["restore_token"] = str(res["restore_token"])
-        print("streams: %s" % json.dumps(streams), flush=True)
 
         fd = self.sc.OpenPipeWireRemote(self.session, {}).take()
         self.state["remote_fd"] = True
@@ -128,7 +205,7 @@ class Client:
                                     y=s["position"][1], id=s["id"],
                                     nodes=" ".join(str(x["node"]) for x in streams))
         print("exec: %s" % cmd, flush=True)
-        proc = subprocess.Popen(["/bin/sh", "-c", cmd], pass_fds=(fd,))
+        proc = subprocess.Popen(["/bin/sh", "-c", cmd], pass_fds=(fd,) if fd >= 0 else ())
 
         # Keep the loop running, so a Session::Closed during the command is seen.
         def poll():
@@ -196,7 +273,11 @@ def main():
     p.add_argument("--exec")
     p.add_argument("--after", choices=["close", "wait-closed", "exit"], default="close")
     p.add_argument("--timeout", type=int, default=60)
+    p.add_argument("--app-id")
+    p.add_argument("--backend", action="store_true")
     args = p.parse_args()
+    if args.backend and args.app_id is None:
+        args.app_id = ""
     dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
     sys.exit(Client(args).run())
 
