@@ -34,11 +34,12 @@ struct helper_request {
 	enum kmscast_plane_kind plane; /* EXPORT only */
 };
 
-/* What arrived besides the bytes of one record. */
+/*
+ * What arrived besides the bytes of one record. Records are received without a control buffer
+ * (server.c), so fds and other control data show up only as MSG_CTRUNC.
+ */
 struct helper_rx_meta {
 	unsigned int msg_flags; /* msghdr::msg_flags from recvmsg (MSG_TRUNC, MSG_CTRUNC) */
-	size_t n_fds; /* fds that arrived with the record (already closed by the caller) */
-	size_t n_foreign_cmsgs; /* control messages other than SCM_RIGHTS */
 };
 
 /*
@@ -93,6 +94,8 @@ int helper_peer_check_uid(int fd, uid_t uid, char *reason, size_t reason_size);
 int helper_peer_check_group(int fd, gid_t gid, char *reason, size_t reason_size);
 /* Checks that fd is a listening AF_UNIX SOCK_SEQPACKET socket. Returns 0 or -errno. */
 int helper_check_listener(int fd);
+/* Stores the uid of the peer of the connected socket fd (SO_PEERCRED). Returns 0 or -errno. */
+int helper_peer_uid(int fd, uid_t *uid);
 
 /* server.c */
 
@@ -107,6 +110,8 @@ struct helper_server_config {
 	enum helper_peer_policy accept_policy; /* for connections accepted on listeners */
 	gid_t gid;
 	int hello_timeout_ms; /* HELPER_HELLO_TIMEOUT_MS unless a test shortens it */
+	/* Closes a connection that sent no request for this long after hello; 0: never. */
+	int idle_timeout_ms;
 };
 
 struct helper_server;
@@ -120,7 +125,8 @@ int helper_server_add_listener(struct helper_server *server, int fd);
 /*
  * Adds an already verified connection. Takes ownership of fd, also on failure. The fd may
  * stay blocking: every send and receive uses MSG_DONTWAIT. Returns 0 or -errno (-EBUSY past
- * HELPER_MAX_CLIENTS, after telling the peer).
+ * HELPER_MAX_CLIENTS, after telling the peer). Connections added here do not count towards
+ * HELPER_MAX_CLIENTS_PER_UID; only accepted ones do.
  */
 int helper_server_add_client(struct helper_server *server, int fd);
 /*

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -100,6 +101,21 @@ static int verify_spawned_peer(int fd)
 	return r;
 }
 
+/*
+ * Clears SO_PASSCRED and SO_PASSSEC, which accepted sockets inherit: with either set every
+ * record would arrive with MSG_CTRUNC (server.c receives without a control buffer) and be
+ * refused. systemd sets them only for PassCredentials=/PassSecurity=, which our unit lacks.
+ */
+static int clear_pass_options(int fd)
+{
+	int off = 0;
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &off, sizeof(off)) < 0 ||
+		setsockopt(fd, SOL_SOCKET, SO_PASSSEC, &off, sizeof(off)) < 0) {
+		return -errno;
+	}
+	return 0;
+}
+
 /* Socket mode: check the passed listeners and resolve the allowed group before seccomp. */
 static int verify_listeners(const struct options *opts, gid_t *gid)
 {
@@ -119,8 +135,8 @@ static int verify_listeners(const struct options *opts, gid_t *gid)
 		 */
 		int flags = fcntl(fd, F_GETFL);
 		if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
-			fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
-			helper_log("fd %d: fcntl: %m", fd);
+			fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || clear_pass_options(fd) < 0) {
+			helper_log("fd %d: fcntl or setsockopt: %m", fd);
 			return -EINVAL;
 		}
 	}
@@ -163,6 +179,11 @@ static int serve(const struct options *opts, gid_t gid)
 		.accept_policy = HELPER_PEER_GROUP,
 		.gid = gid,
 		.hello_timeout_ms = HELPER_HELLO_TIMEOUT_MS,
+		/*
+		 * Only where connections share slots. A spawned helper serves its one caller,
+		 * which ends it by closing; timing it out would only cost that caller a re-spawn.
+		 */
+		.idle_timeout_ms = opts->socket_activated ? HELPER_IDLE_TIMEOUT_MS : 0,
 	};
 	struct helper_server *server = helper_server_create(&config);
 	if (server == NULL) {

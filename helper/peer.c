@@ -94,3 +94,13 @@ int helper_check_listener(int fd)
 {
 	return check_seqpacket(fd, true);
 }
+
+int helper_peer_uid(int fd, uid_t *uid)
+{
+	struct ucred cred;
+	int r = peer_cred(fd, &cred);
+	if (r == 0) {
+		*uid = cred.uid;
+	}
+	return r;
+}
