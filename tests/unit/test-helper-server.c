@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -663,10 +664,49 @@ static void test_max_clients_per_uid(void)
 	test_assert_int_eq(count_fds(), before);
 }
 
+/* Who may run a privileged helper: root, or a member of the group by gid or supplementary. */
+static void test_caller_groups(void)
+{
+	const gid_t groups[] = {27, 44, 1234};
+	test_assert(helper_groups_allow(0, 0, NULL, 0, 1234)); /* root */
+	test_assert(helper_groups_allow(1000, 1234, NULL, 0, 1234)); /* primary group */
+	test_assert(helper_groups_allow(1000, 1000, groups, 3, 1234)); /* supplementary */
+	test_assert(!helper_groups_allow(1000, 1000, groups, 2, 1234));
+	test_assert(!helper_groups_allow(1000, 1000, NULL, 0, 1234));
+
+	char reason[HELPER_MAX_REASON];
+	if (getuid() != 0) {
+		printf("# not root: helper_caller_check_group checked for a non-member only\n");
+		test_assert_int_eq(
+			helper_caller_check_group(54321, reason, sizeof(reason)), -EACCES);
+		return;
+	}
+	test_assert_int_eq(helper_caller_check_group(54321, reason, sizeof(reason)), 0);
+	/* As uid 65534 in a child: with and without the group among its supplementary ones. */
+	for (int member = 0; member < 2; member++) {
+		pid_t pid = fork();
+		test_assert(pid >= 0);
+		if (pid == 0) {
+			gid_t supplementary[] = {54321};
+			if (setgroups((size_t)member, supplementary) < 0 || setgid(65534) < 0 ||
+				setuid(65534) < 0) {
+				_exit(3);
+			}
+			int r = helper_caller_check_group(54321, reason, sizeof(reason));
+			bool named = strstr(reason, "uid 65534 is not in group 54321") != NULL;
+			_exit(member ? (r == 0 ? 0 : 1) : (r == -EACCES && named ? 0 : 2));
+		}
+		int status = 0;
+		test_assert(waitpid(pid, &status, 0) == pid);
+		test_assert(WIFEXITED(status));
+		test_assert_int_eq(WEXITSTATUS(status), 0);
+	}
+}
+
 TEST_MAIN(TEST(test_empty_message), TEST(test_short_message), TEST(test_oversized_message),
 	TEST(test_wrong_version), TEST(test_unknown_type), TEST(test_bad_header_fields),
 	TEST(test_sequence_errors), TEST(test_request_with_fds), TEST(test_request_with_300_fds),
 	TEST(test_split_into_bytes), TEST(test_eof_mid_message), TEST(test_peer_never_reads),
 	TEST(test_flood), TEST(test_failed_request_keeps_connection), TEST(test_hello_timeout),
 	TEST(test_max_clients), TEST(test_group_policy), TEST(test_peer_fds_never_installed),
-	TEST(test_idle_timeout), TEST(test_max_clients_per_uid))
+	TEST(test_idle_timeout), TEST(test_max_clients_per_uid), TEST(test_caller_groups))
