@@ -108,12 +108,17 @@ static int lookup_props(struct card *card, char *reason, size_t size)
 	return 0;
 }
 
-/* Opening the primary node of a card that has no master makes us master; give it back. */
-static void drop_master(struct card *card)
+/*
+ * Opening the primary node of a card that has no master makes us master; give it back. If
+ * that fails the card must not stay open: as master we would lock a compositor out and could
+ * get GEM handles without CAP_SYS_ADMIN. Returns 0 or -errno.
+ */
+static int drop_master(int fd)
 {
-	if (drmIsMaster(card->fd) && drmDropMaster(card->fd) < 0) {
-		helper_log("%s: cannot drop DRM master: %m", card->name);
+	if (drmIsMaster(fd) && drmDropMaster(fd) < 0) {
+		return -errno;
 	}
+	return 0;
 }
 
 static int open_card(const char *name, struct card *card, char *reason, size_t size)
@@ -130,17 +135,23 @@ static int open_card(const char *name, struct card *card, char *reason, size_t s
 		close(fd);
 		return fail(reason, size, -ENODEV, "%s is not a DRM primary node", path);
 	}
+	int r = drop_master(fd);
+	if (r < 0) {
+		helper_log("%s: cannot drop DRM master: %s; closing it", name, strerror(-r));
+		close(fd);
+		return fail(
+			reason, size, r, "%s: helper became DRM master and cannot drop it", name);
+	}
 	memset(card, 0, sizeof(*card));
 	snprintf(card->name, sizeof(card->name), "%s", name);
 	card->fd = fd; /* fd now owned by card */
-	drop_master(card);
 
 	if (drmSetClientCap(fd, DRM_CLIENT_CAP_UNIVERSAL_PLANES, 1) < 0 ||
 		drmSetClientCap(fd, DRM_CLIENT_CAP_ATOMIC, 1) < 0) {
 		close(fd);
 		return fail(reason, size, -EOPNOTSUPP, "%s: no atomic modesetting", name);
 	}
-	int r = lookup_props(card, reason, size);
+	r = lookup_props(card, reason, size);
 	if (r < 0) {
 		close(fd);
 	}
@@ -255,7 +266,7 @@ static int find_plane(const struct card *card, uint32_t crtc_id, enum kmscast_pl
 }
 
 /* Closes each distinct GEM handle of fb2 once: planes of one BO share a handle. */
-static void close_handles(int fd, const drmModeFB2 *fb2)
+static void close_handles(int fd, const struct drm_mode_fb_cmd2 *fb2)
 {
 	for (int i = 0; i < HELPER_MAX_PLANES; i++) {
 		uint32_t h = fb2->handles[i];
@@ -298,7 +309,7 @@ static int same_dmabuf(const int *fds, size_t n, int fd)
  * Exports one fd per distinct buffer object of fb2 into fds and fills the plane layout of
  * *fb. Read-only DMA-BUFs (no DRM_RDWR): consumers import or mmap them for reading only.
  */
-static int export_planes(int card_fd, const drmModeFB2 *fb2, struct helper_msg_fb *fb,
+static int export_planes(int card_fd, const struct drm_mode_fb_cmd2 *fb2, struct helper_msg_fb *fb,
 	int fds[HELPER_MAX_FDS], char *reason, size_t size)
 {
 	uint32_t handle_of_fd[HELPER_MAX_FDS];
@@ -336,7 +347,7 @@ static int export_planes(int card_fd, const drmModeFB2 *fb2, struct helper_msg_f
 	return 0;
 }
 
-static void fill_fb(const drmModeFB2 *fb2, struct helper_msg_fb *fb)
+static void fill_fb(const struct drm_mode_fb_cmd2 *fb2, struct helper_msg_fb *fb)
 {
 	fb->fb_id = fb2->fb_id;
 	fb->width = fb2->width;
@@ -344,11 +355,33 @@ static void fill_fb(const drmModeFB2 *fb2, struct helper_msg_fb *fb)
 	fb->fourcc = fb2->pixel_format;
 	if (fb2->flags & DRM_MODE_FB_MODIFIERS) {
 		fb->flags |= HELPER_FB_MODIFIER_EXPLICIT;
-		fb->modifier = fb2->modifier;
+		/* One modifier per framebuffer: the kernel requires the same on every plane. */
+		fb->modifier = fb2->modifier[0];
 	} else {
 		/* virtio-gpu (6.1) reports modifier 0 without the flag: the layout is implicit. */
 		fb->modifier = DRM_FORMAT_MOD_INVALID;
 	}
+}
+
+/*
+ * DRM_IOCTL_MODE_GETFB2 into a struct on the stack, with CAP_SYS_ADMIN effective for this one
+ * ioctl. Not libdrm's drmModeGetFB2: it allocates after the ioctl and, when that allocation
+ * fails, returns NULL with the new GEM handles still open in our file (libdrm 2.4.114); a
+ * spawned helper's caller sets its RLIMIT_AS and could make that happen at will.
+ * On failure no handle is open: drm_mode_getfb2_ioctl (6.1) deletes the ones it created.
+ * Their numbers may still be in *fb2 (drm_ioctl copies the struct out on failure too), so the
+ * caller must not close anything then.
+ */
+static int get_fb2(int card_fd, uint32_t fb_id, struct drm_mode_fb_cmd2 *fb2)
+{
+	memset(fb2, 0, sizeof(*fb2));
+	fb2->fb_id = fb_id;
+	bool raised = helper_privilege_raise() == 0; /* if not, GETFB2 returns no handles */
+	int r = drmIoctl(card_fd, DRM_IOCTL_MODE_GETFB2, fb2) < 0 ? -errno : 0;
+	if (raised) {
+		helper_privilege_lower();
+	}
+	return r;
 }
 
 /*
@@ -358,11 +391,12 @@ static void fill_fb(const drmModeFB2 *fb2, struct helper_msg_fb *fb)
 static int export_once(const struct card *card, uint32_t plane_id, uint32_t fb_id,
 	struct helper_msg_fb *fb, int fds[HELPER_MAX_FDS], char *reason, size_t size)
 {
-	drmModeFB2 *fb2 = drmModeGetFB2(card->fd, fb_id);
-	if (fb2 == NULL) {
-		return fail(reason, size, -errno, "GETFB2 %u: %s", fb_id, strerror(errno));
+	struct drm_mode_fb_cmd2 getfb2;
+	const struct drm_mode_fb_cmd2 *fb2 = &getfb2;
+	int r = get_fb2(card->fd, fb_id, &getfb2);
+	if (r < 0) {
+		return fail(reason, size, r, "GETFB2 %u: %s", fb_id, strerror(-r));
 	}
-	int r = 0;
 	struct plane_state after;
 	if (fb2->handles[0] == 0) {
 		r = fail(reason, size, -EPERM,
@@ -374,7 +408,6 @@ static int export_once(const struct card *card, uint32_t plane_id, uint32_t fb_i
 		r = export_planes(card->fd, fb2, fb, fds, reason, size);
 	}
 	close_handles(card->fd, fb2); /* on every path, before any reply */
-	drmModeFreeFB2(fb2);
 	return r;
 }
 

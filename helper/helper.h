@@ -34,11 +34,12 @@ struct helper_request {
 	enum kmscast_plane_kind plane; /* EXPORT only */
 };
 
-/* What arrived besides the bytes of one record. */
+/*
+ * What arrived besides the bytes of one record. Records are received without a control buffer
+ * (server.c), so fds and other control data show up only as MSG_CTRUNC.
+ */
 struct helper_rx_meta {
 	unsigned int msg_flags; /* msghdr::msg_flags from recvmsg (MSG_TRUNC, MSG_CTRUNC) */
-	size_t n_fds; /* fds that arrived with the record (already closed by the caller) */
-	size_t n_foreign_cmsgs; /* control messages other than SCM_RIGHTS */
 };
 
 /*
@@ -93,6 +94,35 @@ int helper_peer_check_uid(int fd, uid_t uid, char *reason, size_t reason_size);
 int helper_peer_check_group(int fd, gid_t gid, char *reason, size_t reason_size);
 /* Checks that fd is a listening AF_UNIX SOCK_SEQPACKET socket. Returns 0 or -errno. */
 int helper_check_listener(int fd);
+/* Stores the uid of the peer of the connected socket fd (SO_PEERCRED). Returns 0 or -errno. */
+int helper_peer_uid(int fd, uid_t *uid);
+/*
+ * The group policy for whoever runs the helper: true if uid is root, or if gid is want or one
+ * of the n_groups in groups. Pure; helper_caller_check_group applies it to this process.
+ */
+bool helper_groups_allow(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, gid_t want);
+/*
+ * Checks that the real uid of this process may use the helper: root, or a member of want by
+ * its real gid or supplementary groups, which the kernel set at login and kept across exec
+ * (neither argv nor the environment can change them). Returns 0, or -EACCES with a reason.
+ */
+int helper_caller_check_group(gid_t want, char *reason, size_t reason_size);
+
+/* privilege.c: CAP_SYS_ADMIN stays permitted and is effective only around the one ioctl */
+
+/*
+ * Makes CAP_SYS_ADMIN effective. Returns 0, or -EPERM if it is not permitted (then the caller
+ * goes on without it and GETFB2 returns no handles). Pair every success with
+ * helper_privilege_lower.
+ */
+int helper_privilege_raise(void);
+/*
+ * Clears every effective capability again. If the kernel refuses, the helper exits: it must
+ * not go on serving peers with CAP_SYS_ADMIN effective.
+ */
+void helper_privilege_lower(void);
+/* True if the process has any permitted capability or was exec'd in secure mode (AT_SECURE). */
+bool helper_privileged(void);
 
 /* server.c */
 
@@ -107,6 +137,8 @@ struct helper_server_config {
 	enum helper_peer_policy accept_policy; /* for connections accepted on listeners */
 	gid_t gid;
 	int hello_timeout_ms; /* HELPER_HELLO_TIMEOUT_MS unless a test shortens it */
+	/* Closes a connection that sent no request for this long after hello; 0: never. */
+	int idle_timeout_ms;
 };
 
 struct helper_server;
@@ -120,7 +152,8 @@ int helper_server_add_listener(struct helper_server *server, int fd);
 /*
  * Adds an already verified connection. Takes ownership of fd, also on failure. The fd may
  * stay blocking: every send and receive uses MSG_DONTWAIT. Returns 0 or -errno (-EBUSY past
- * HELPER_MAX_CLIENTS, after telling the peer).
+ * HELPER_MAX_CLIENTS, after telling the peer). Connections added here do not count towards
+ * HELPER_MAX_CLIENTS_PER_UID; only accepted ones do.
  */
 int helper_server_add_client(struct helper_server *server, int fd);
 /*
@@ -141,11 +174,14 @@ struct helper_hardening {
 	size_t n_listeners;
 };
 
-/* Keeps only CAP_SYS_ADMIN (or nothing if it is not permitted). Returns 0 or -errno. */
+/*
+ * Keeps only CAP_SYS_ADMIN permitted (or nothing if it is not permitted), none effective,
+ * and, with CAP_SETPCAP, only CAP_SYS_ADMIN in the bounding set. Returns 0 or -errno.
+ */
 int helper_drop_capabilities(void);
+/* Sets the resource limits; must come before the seccomp filter, which forbids it. 0/-errno. */
+int helper_set_rlimits(const struct helper_hardening *h);
 /* Installs the seccomp allowlist. Returns 0 or -errno. */
 int helper_install_seccomp(const struct helper_hardening *h);
-/* Sets the resource limits. Returns 0 or -errno. */
-int helper_set_rlimits(const struct helper_hardening *h);
 
 #endif

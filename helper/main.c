@@ -6,8 +6,9 @@
  *   kmscast-helper --fd N            spawned: serve the one connection on fd N, exit at EOF
  *   kmscast-helper --socket-activated  serve the listening sockets passed via LISTEN_FDS
  *
- * argv is chosen by whoever runs us (in spawned mode, any member of the kmscast group), so
- * nothing in it widens what the helper does; the environment is not read beyond LISTEN_*.
+ * argv is chosen by whoever runs us (in spawned mode, a member of the kmscast group: the file
+ * mode says so, and check_caller checks it again), so nothing in it widens what the helper
+ * does; the environment is not read beyond LISTEN_*.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -85,6 +87,43 @@ static void capture_listen_env(struct options *opts)
 	opts->listen_fds = fds != NULL ? parse_long(fds, 1, MAX_LISTEN_FDS) : -1;
 }
 
+static void refuse_spawned(int fd, int error, const char *reason)
+{
+	struct helper_msg_error msg;
+	helper_build_error(&msg, 0, error, reason);
+	ssize_t n = write(fd, &msg, sizeof(msg)); /* best effort; EBADF/ENOTSOCK likely */
+	(void)n;
+}
+
+/*
+ * Spawned mode: whoever ran us must be root or in the group. The file mode (root:<group>
+ * 0750) should already ensure that, but an install where it could not be applied leaves the
+ * helper 0755 with its file capability, so the helper does not rely on it. A helper with no
+ * privilege (a build tree, a nosuid mount) gives its caller nothing the caller does not
+ * already have, so it does not insist: the unit tests run it as any user.
+ */
+static int check_caller(int fd)
+{
+	if (getuid() == 0 || !helper_privileged()) {
+		return 0;
+	}
+	char reason[HELPER_MAX_REASON];
+	int r = -ENOENT;
+	struct group *grp = getgrnam(KMSCAST_GROUP);
+	if (grp == NULL) {
+		snprintf(reason, sizeof(reason), "group %s does not exist", KMSCAST_GROUP);
+	} else {
+		r = helper_caller_check_group(grp->gr_gid, reason, sizeof(reason));
+	}
+	if (r < 0) {
+		helper_log("refusing to run for uid %u: %s (only root and members of group %s "
+			   "may use kmscast-helper)",
+			(unsigned int)getuid(), reason, KMSCAST_GROUP);
+		refuse_spawned(fd, -EACCES, reason);
+	}
+	return r;
+}
+
 /* Spawned mode: the one connection must come from our own (real) uid. */
 static int verify_spawned_peer(int fd)
 {
@@ -92,12 +131,24 @@ static int verify_spawned_peer(int fd)
 	int r = helper_peer_check_uid(fd, getuid(), reason, sizeof(reason));
 	if (r < 0) {
 		helper_log("refusing connection: %s", reason);
-		struct helper_msg_error msg;
-		helper_build_error(&msg, 0, r, reason);
-		ssize_t n = write(fd, &msg, sizeof(msg)); /* best effort; EBADF/ENOTSOCK likely */
-		(void)n;
+		refuse_spawned(fd, r, reason);
 	}
 	return r;
+}
+
+/*
+ * Clears SO_PASSCRED and SO_PASSSEC, which accepted sockets inherit: with either set every
+ * record would arrive with MSG_CTRUNC (server.c receives without a control buffer) and be
+ * refused. systemd sets them only for PassCredentials=/PassSecurity=, which our unit lacks.
+ */
+static int clear_pass_options(int fd)
+{
+	int off = 0;
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &off, sizeof(off)) < 0 ||
+		setsockopt(fd, SOL_SOCKET, SO_PASSSEC, &off, sizeof(off)) < 0) {
+		return -errno;
+	}
+	return 0;
 }
 
 /* Socket mode: check the passed listeners and resolve the allowed group before seccomp. */
@@ -119,8 +170,8 @@ static int verify_listeners(const struct options *opts, gid_t *gid)
 		 */
 		int flags = fcntl(fd, F_GETFL);
 		if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
-			fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
-			helper_log("fd %d: fcntl: %m", fd);
+			fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || clear_pass_options(fd) < 0) {
+			helper_log("fd %d: fcntl or setsockopt: %m", fd);
 			return -EINVAL;
 		}
 	}
@@ -140,6 +191,12 @@ static int harden(const struct helper_hardening *h)
 		helper_log("cannot drop capabilities: %s", strerror(-r));
 		return r;
 	}
+	/* Before the filter, which allows neither prlimit64 nor setrlimit. */
+	r = helper_set_rlimits(h);
+	if (r < 0) {
+		helper_log("cannot set resource limits: %s", strerror(-r));
+		return r;
+	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		helper_log("PR_SET_NO_NEW_PRIVS: %m");
 		return -errno;
@@ -147,11 +204,6 @@ static int harden(const struct helper_hardening *h)
 	r = helper_install_seccomp(h);
 	if (r < 0) {
 		helper_log("cannot install seccomp filter: %s", strerror(-r));
-		return r;
-	}
-	r = helper_set_rlimits(h);
-	if (r < 0) {
-		helper_log("cannot set resource limits: %s", strerror(-r));
 	}
 	return r;
 }
@@ -163,6 +215,11 @@ static int serve(const struct options *opts, gid_t gid)
 		.accept_policy = HELPER_PEER_GROUP,
 		.gid = gid,
 		.hello_timeout_ms = HELPER_HELLO_TIMEOUT_MS,
+		/*
+		 * Only where connections share slots. A spawned helper serves its one caller,
+		 * which ends it by closing; timing it out would only cost that caller a re-spawn.
+		 */
+		.idle_timeout_ms = opts->socket_activated ? HELPER_IDLE_TIMEOUT_MS : 0,
 	};
 	struct helper_server *server = helper_server_create(&config);
 	if (server == NULL) {
@@ -204,15 +261,22 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 
-	/* 3. Who may talk to us. */
+	/* 3. Who may run us and talk to us. */
 	gid_t gid = (gid_t)-1;
-	int r = opts.socket_activated ? verify_listeners(&opts, &gid)
-				      : verify_spawned_peer(opts.spawned_fd);
+	int r = 0;
+	if (opts.socket_activated) {
+		r = verify_listeners(&opts, &gid);
+	} else {
+		r = check_caller(opts.spawned_fd);
+		if (r == 0) {
+			r = verify_spawned_peer(opts.spawned_fd);
+		}
+	}
 	if (r < 0) {
 		return EXIT_FAILURE;
 	}
 
-	/* 4-7. Capabilities, no_new_privs, seccomp, rlimits. */
+	/* 4-7. Capabilities, rlimits, no_new_privs, seccomp. */
 	struct helper_hardening h = {
 		.socket_mode = opts.socket_activated,
 		.n_listeners = opts.socket_activated ? (size_t)opts.listen_fds : 0,

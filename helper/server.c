@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,17 +18,18 @@
 /* Listening sockets from socket activation. systemd passes what the .socket unit lists. */
 #define MAX_LISTENERS 4
 
-/*
- * Control buffer for received records. Requests never carry fds, but room for a few lets us
- * receive, count and close a handful and say so; more than this arrives as MSG_CTRUNC, and the
- * kernel drops the fds that did not fit without installing them.
- */
-#define RX_MAX_FDS HELPER_MAX_FDS
+/* uid of a connection that HELPER_MAX_CLIENTS_PER_UID does not count (spawned mode, tests). */
+#define UNCOUNTED_UID ((uid_t)-1)
 
 struct connection {
 	int fd;
+	uid_t uid; /* the peer's, or UNCOUNTED_UID */
 	bool said_hello;
-	int64_t hello_deadline_ms; /* monotonic; only while !said_hello */
+	/*
+	 * Monotonic. Before hello: when the hello timeout hits. After: when the idle timeout
+	 * hits, pushed back by every request; INT64_MAX if there is none.
+	 */
+	int64_t deadline_ms;
 	void *backend_state; /* owned, backend->conn_destroy */
 };
 
@@ -136,7 +138,7 @@ static void send_error(int fd, uint32_t seq, int error, const char *reason)
 	(void)send_record(fd, &msg, sizeof(msg), NULL, 0);
 }
 
-int helper_server_add_client(struct helper_server *server, int fd)
+static int add_connection(struct helper_server *server, int fd, uid_t uid)
 {
 	if (server->n_conns == HELPER_MAX_CLIENTS) {
 		helper_log("refusing connection: already %d clients", HELPER_MAX_CLIENTS);
@@ -150,7 +152,8 @@ int helper_server_add_client(struct helper_server *server, int fd)
 		return -ENOMEM;
 	}
 	conn->fd = fd; /* fd now owned by conn */
-	conn->hello_deadline_ms = now_ms() + server->config.hello_timeout_ms;
+	conn->uid = uid;
+	conn->deadline_ms = now_ms() + server->config.hello_timeout_ms;
 	int r = server->config.backend->conn_create(
 		server->config.backend_data, &conn->backend_state);
 	if (r < 0) {
@@ -159,6 +162,18 @@ int helper_server_add_client(struct helper_server *server, int fd)
 	}
 	server->conns[server->n_conns++] = conn; /* server::conns */
 	return 0;
+}
+
+int helper_server_add_client(struct helper_server *server, int fd)
+{
+	return add_connection(server, fd, UNCOUNTED_UID);
+}
+
+/* Restarts the idle clock of a connection that said hello. */
+static void mark_active(const struct helper_server *server, struct connection *conn)
+{
+	int timeout = server->config.idle_timeout_ms;
+	conn->deadline_ms = timeout > 0 ? now_ms() + timeout : INT64_MAX;
 }
 
 static void close_fds(int *fds, size_t n)
@@ -171,28 +186,25 @@ static void close_fds(int *fds, size_t n)
 	}
 }
 
-/* Closes every fd that arrived in msg's control data and records what arrived in meta. */
-static void collect_control(struct msghdr *msg, struct helper_rx_meta *meta)
+/*
+ * Receives one record without a control buffer. Requests never carry fds, and a peer must not
+ * be able to make the helper hold or close one: close(2) calls the file's ->flush, which for
+ * a FUSE file waits for the FUSE server, so a peer that sends a FUSE fd would stall every
+ * connection. With msg_control NULL the kernel never installs passed fds: __scm_recv_common
+ * (net/core/scm.c; scm_recv before 6.x) sets MSG_CTRUNC and drops its references with
+ * scm_destroy, which is fput, without ->flush. MSG_CTRUNC is then what proto.c refuses.
+ */
+static ssize_t receive_record(int fd, void *buf, size_t size, unsigned int *msg_flags)
 {
-	for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(msg); cmsg != NULL;
-		cmsg = CMSG_NXTHDR(msg, cmsg)) {
-		if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) {
-			meta->n_foreign_cmsgs++;
-			continue;
-		}
-		size_t n = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		int fds[RX_MAX_FDS];
-		if (n > RX_MAX_FDS) {
-			n = RX_MAX_FDS; /* cannot happen: the buffer holds no more */
-		}
-		memcpy(fds, CMSG_DATA(cmsg), n * sizeof(int));
-		close_fds(fds, n); /* requests never carry fds; none may survive */
-		meta->n_fds += n;
-	}
+	struct iovec iov = {.iov_base = buf, .iov_len = size};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT);
+	*msg_flags = (unsigned int)msg.msg_flags;
+	return n;
 }
 
 /*
- * Reads and throws away what the peer already queued (closing any fds), so that closing the
+ * Reads and throws away what the peer already queued (fds dropped unseen), so that closing the
  * socket does not turn into ECONNRESET on the peer before it has read our error record.
  * Bounded: a peer that keeps writing just gets the reset.
  */
@@ -200,20 +212,10 @@ static void discard_pending(int fd)
 {
 	for (int i = 0; i < 2 * HELPER_MAX_MSG_SIZE; i++) {
 		uint8_t buf[HELPER_MAX_MSG_SIZE];
-		union {
-			char buf[CMSG_SPACE(sizeof(int) * RX_MAX_FDS)];
-			struct cmsghdr align;
-		} control;
-		struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-		struct msghdr msg = {.msg_iov = &iov,
-			.msg_iovlen = 1,
-			.msg_control = control.buf,
-			.msg_controllen = sizeof(control.buf)};
-		struct helper_rx_meta meta = {0};
-		if (recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0) {
+		unsigned int flags;
+		if (receive_record(fd, buf, sizeof(buf), &flags) <= 0) {
 			return;
 		}
-		collect_control(&msg, &meta);
 	}
 }
 
@@ -276,19 +278,8 @@ static int handle_request(struct helper_server *server, struct connection *conn,
 static int handle_readable(struct helper_server *server, struct connection *conn)
 {
 	uint8_t buf[HELPER_MAX_MSG_SIZE];
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * RX_MAX_FDS)];
-		struct cmsghdr align;
-	} control;
-	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = control.buf,
-		.msg_controllen = sizeof(control.buf),
-	};
-
-	ssize_t n = recvmsg(conn->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	struct helper_rx_meta meta = {0};
+	ssize_t n = receive_record(conn->fd, buf, sizeof(buf), &meta.msg_flags);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR) {
 			return 0;
@@ -296,9 +287,7 @@ static int handle_readable(struct helper_server *server, struct connection *conn
 		helper_log_debug("connection error: %m");
 		return -errno;
 	}
-	struct helper_rx_meta meta = {.msg_flags = (unsigned int)msg.msg_flags};
-	collect_control(&msg, &meta);
-	if (n == 0 && meta.n_fds == 0 && peer_hung_up(conn->fd)) {
+	if (n == 0 && !(meta.msg_flags & MSG_CTRUNC) && peer_hung_up(conn->fd)) {
 		helper_log_debug("connection closed by peer");
 		return -ECONNRESET;
 	}
@@ -308,6 +297,9 @@ static int handle_readable(struct helper_server *server, struct connection *conn
 	int r = helper_parse_request(buf, (size_t)n, &meta, &req, reason, sizeof(reason));
 	if (r == 0) {
 		r = handle_request(server, conn, &req, reason, sizeof(reason));
+		if (conn->said_hello) {
+			mark_active(server, conn);
+		}
 		if (r == -EAGAIN) {
 			helper_log("dropping connection: peer does not read its replies");
 			return r;
@@ -326,6 +318,15 @@ static int handle_readable(struct helper_server *server, struct connection *conn
 	return 0;
 }
 
+static int uid_connections(const struct helper_server *server, uid_t uid)
+{
+	int n = 0;
+	for (size_t i = 0; i < server->n_conns; i++) {
+		n += server->conns[i]->uid == uid;
+	}
+	return n;
+}
+
 static void accept_one(struct helper_server *server, int listener)
 {
 	int fd = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -335,17 +336,30 @@ static void accept_one(struct helper_server *server, int listener)
 		}
 		return;
 	}
+	char reason[HELPER_MAX_REASON];
+	int r = 0;
 	if (server->config.accept_policy == HELPER_PEER_GROUP) {
-		char reason[HELPER_MAX_REASON];
-		int r = helper_peer_check_group(fd, server->config.gid, reason, sizeof(reason));
+		r = helper_peer_check_group(fd, server->config.gid, reason, sizeof(reason));
+	}
+	uid_t uid = UNCOUNTED_UID;
+	if (r == 0) {
+		r = helper_peer_uid(fd, &uid);
 		if (r < 0) {
-			helper_log("refusing connection: %s", reason);
-			send_error(fd, 0, r, reason);
-			close(fd);
-			return;
+			snprintf(reason, sizeof(reason), "SO_PEERCRED failed: %s", strerror(-r));
 		}
 	}
-	(void)helper_server_add_client(server, fd);
+	if (r == 0 && uid_connections(server, uid) >= HELPER_MAX_CLIENTS_PER_UID) {
+		snprintf(reason, sizeof(reason), "uid %u already has %d connections",
+			(unsigned int)uid, HELPER_MAX_CLIENTS_PER_UID);
+		r = -EBUSY;
+	}
+	if (r < 0) {
+		helper_log("refusing connection: %s", reason);
+		send_error(fd, 0, r, reason);
+		close(fd);
+		return;
+	}
+	(void)add_connection(server, fd, uid); /* fd now owned by the server */
 }
 
 static int poll_timeout(const struct helper_server *server, int timeout_ms)
@@ -353,30 +367,41 @@ static int poll_timeout(const struct helper_server *server, int timeout_ms)
 	int64_t now = now_ms();
 	for (size_t i = 0; i < server->n_conns; i++) {
 		const struct connection *conn = server->conns[i];
-		if (conn->said_hello) {
+		if (conn->deadline_ms == INT64_MAX) {
 			continue;
 		}
-		int64_t left = conn->hello_deadline_ms - now;
+		int64_t left = conn->deadline_ms - now;
 		left = left < 0 ? 0 : left;
 		if (timeout_ms < 0 || left < timeout_ms) {
-			timeout_ms = (int)left;
+			timeout_ms = left > INT32_MAX ? INT32_MAX : (int)left;
 		}
 	}
 	return timeout_ms;
 }
 
-/* Drops connections that did not say hello in time. */
+/* Drops connections that did not say hello in time, or sent nothing for too long since. */
 static void expire_connections(struct helper_server *server)
 {
 	int64_t now = now_ms();
 	for (size_t i = server->n_conns; i-- > 0;) {
 		struct connection *conn = server->conns[i];
-		if (!conn->said_hello && now >= conn->hello_deadline_ms) {
+		if (now < conn->deadline_ms) {
+			continue;
+		}
+		if (!conn->said_hello) {
 			helper_log("protocol error: no hello within %d ms",
 				server->config.hello_timeout_ms);
 			send_error(conn->fd, 0, -ETIMEDOUT, "no hello in time");
-			drop_connection(server, i);
+		} else {
+			/*
+			 * -ECONNRESET: src/helper-client.c then reconnects and retries on its
+			 * next export, as after any lost connection.
+			 */
+			helper_log("closing connection: no request within %d ms",
+				server->config.idle_timeout_ms);
+			send_error(conn->fd, 0, -ECONNRESET, "idle for too long");
 		}
+		drop_connection(server, i);
 	}
 }
 

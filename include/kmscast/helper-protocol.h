@@ -30,7 +30,18 @@
 #define HELPER_MAX_REASON 96 /* error reason text, NUL-terminated */
 #define HELPER_MAX_CARDS 8 /* card fds the helper caches per connection */
 #define HELPER_MAX_CLIENTS 16 /* concurrent connections in socket-activated mode */
+/*
+ * Connections one uid may hold in socket-activated mode: one per CRTC node of a daemon plus a
+ * probe fits, and at least two users can always get in.
+ */
+#define HELPER_MAX_CLIENTS_PER_UID (HELPER_MAX_CLIENTS / 2)
 #define HELPER_HELLO_TIMEOUT_MS 5000 /* a connection must say hello within this */
+/*
+ * Socket-activated mode: a connection with no request for this long is closed with
+ * ERROR(-ECONNRESET), so forgotten connections give their slot back. The client treats that
+ * like any lost connection and reconnects on its next export.
+ */
+#define HELPER_IDLE_TIMEOUT_MS 60000
 
 enum helper_msg_type {
 	/* client -> helper */

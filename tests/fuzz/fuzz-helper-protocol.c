@@ -71,8 +71,7 @@ static void parse_whole(const uint8_t *data, size_t size)
 {
 	char reason[HELPER_MAX_REASON];
 	struct helper_request req;
-	struct helper_rx_meta meta = {.n_fds = size > 0 ? data[0] % 3 : 0};
-	meta.n_fds = meta.n_fds == 2 ? 0 : meta.n_fds;
+	struct helper_rx_meta meta = {.msg_flags = size > 0 && data[0] % 3 == 1 ? MSG_CTRUNC : 0};
 	(void)helper_parse_request(data, size, &meta, &req, reason, sizeof(reason));
 
 	struct helper_fb fb;

@@ -7,18 +7,24 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
+
+#include "config.h"
 #include "helper-client.h"
 #include "helper.h"
 #include "test-helper-util.h"
@@ -65,11 +71,13 @@ static void test_handshake_and_hardening(void)
 	test_assert(pid > 0);
 	test_assert_int_eq(status_field(pid, "NoNewPrivs", 10), 1);
 	test_assert_int_eq(status_field(pid, "Seccomp", 10), 2);
-	unsigned long long eff = status_field(pid, "CapEff", 16);
-	test_assert(eff == (1ull << 21) || eff == 0); /* CAP_SYS_ADMIN only, or nothing */
-	test_assert_int_eq(status_field(pid, "CapPrm", 16), eff);
+	/* CAP_SYS_ADMIN permitted (or nothing), effective only inside an export's GETFB2. */
+	unsigned long long prm = status_field(pid, "CapPrm", 16);
+	test_assert(prm == (1ull << 21) || prm == 0);
+	test_assert_int_eq(status_field(pid, "CapEff", 16), 0);
 	test_assert_int_eq(status_field(pid, "CapAmb", 16), 0);
 	if (geteuid() == 0) {
+		test_assert_int_eq(prm, 1ull << 21);
 		/* Started by root the helper has CAP_SETPCAP and empties the bounding set. */
 		test_assert_int_eq(status_field(pid, "CapBnd", 16), 1ull << 21);
 	}
@@ -346,6 +354,84 @@ static void test_other_uid_refused(void)
 	close(sv[0]);
 }
 
+/*
+ * In a forked child of root: become uid/gid 65534 with only the supplementary groups given,
+ * keep CAP_SYS_ADMIN as an ambient capability (what a file capability would give a
+ * non-member if the helper were installed 0755), and exec helper on fd 3.
+ */
+static void exec_privileged_as_nobody(const char *helper, int fd, const gid_t *groups, size_t n)
+{
+	dup2(fd, 3);
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || setgroups(n, groups) < 0 ||
+		setgid(65534) < 0 || setuid(65534) < 0) {
+		_exit(99);
+	}
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {{0}};
+	data[0].permitted = data[0].inheritable = 1u << CAP_SYS_ADMIN;
+	if (syscall(SYS_capset, &hdr, data) < 0 ||
+		prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_SYS_ADMIN, 0, 0) < 0) {
+		_exit(97);
+	}
+	execl(helper, "kmscast-helper", "--fd", "3", (char *)NULL);
+	_exit(98);
+}
+
+/* Runs the helper as above and returns the error record it sends before exiting with 1. */
+static struct helper_msg_error refusal_as_nobody(const gid_t *groups, size_t n)
+{
+	const char *helper = helper_copy_for_other_uids();
+	int sv[2];
+	test_assert(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+	pid_t pid = fork();
+	test_assert(pid >= 0);
+	if (pid == 0) {
+		exec_privileged_as_nobody(helper, sv[1], groups, n);
+	}
+	close(sv[1]);
+	struct helper_msg_error err;
+	int r = recv_record(sv[0], &err, sizeof(err), 5000, NULL);
+	int status = 0;
+	test_assert(waitpid(pid, &status, 0) == pid);
+	if (r != (int)sizeof(err)) {
+		/* 99: setuid and co. failed; 98: exec failed; 97: capset or ambient failed. */
+		test_fail("no error reply from %s (%d); it ended with status 0x%x", helper, r,
+			status);
+	}
+	test_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+	close(sv[0]);
+	test_assert_int_eq(err.hdr.type, HELPER_MSG_ERROR);
+	return err;
+}
+
+/*
+ * A privileged helper run by a uid outside the group refuses at once, whatever the file mode
+ * let through; a member gets past that check (and is then refused as a peer of another uid).
+ */
+static void test_non_member_refused(void)
+{
+	unsigned long long needed = 1ull << CAP_SYS_ADMIN | 1ull << CAP_SETUID | 1ull << CAP_SETGID;
+	if (geteuid() != 0 || (status_field(getpid(), "CapEff", 16) & needed) != needed) {
+		printf("# skipped: needs root to run the helper as another uid with a "
+		       "capability\n");
+		return;
+	}
+	struct helper_msg_error err = refusal_as_nobody(NULL, 0);
+	test_assert_int_eq(err.error, -EACCES);
+	struct group *grp = getgrnam(KMSCAST_GROUP);
+	const char *expect = grp != NULL ? "uid 65534 is not in group" : "does not exist";
+	if (strstr(err.reason, expect) == NULL) {
+		test_fail("reason \"%s\" does not contain \"%s\"", err.reason, expect);
+	}
+	if (grp == NULL) {
+		printf("# no group %s here: the member case is not checked\n", KMSCAST_GROUP);
+		return;
+	}
+	gid_t member[] = {grp->gr_gid};
+	err = refusal_as_nobody(member, 1);
+	test_assert(strstr(err.reason, "peer uid 0 is not the helper's uid 65534") != NULL);
+}
+
 /* fake-helper-silent: never answers. fake-helper-die: dies mid-request once, then is real. */
 /*
  * A hostile helper: answers the export with a bad reply carrying fds.
@@ -471,6 +557,7 @@ int main(int argc, char **argv)
 		TEST(test_non_dmabuf_refused),
 		TEST(test_missing_helper),
 		TEST(test_other_uid_refused),
+		TEST(test_non_member_refused),
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		cases[i].func();

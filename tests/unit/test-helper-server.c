@@ -6,10 +6,13 @@
  * fd is left behind (counted in /proc/self/fd before and after).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "helper.h"
@@ -66,16 +69,22 @@ struct fixture {
 	int fds_before;
 };
 
-static struct helper_server *make_server(int hello_timeout_ms)
+static struct helper_server *make_server_idle(int hello_timeout_ms, int idle_timeout_ms)
 {
 	struct helper_server_config config = {
 		.backend = &fake_backend,
 		.accept_policy = HELPER_PEER_ANY,
 		.hello_timeout_ms = hello_timeout_ms,
+		.idle_timeout_ms = idle_timeout_ms,
 	};
 	struct helper_server *server = helper_server_create(&config);
 	test_assert(server != NULL);
 	return server;
+}
+
+static struct helper_server *make_server(int hello_timeout_ms)
+{
+	return make_server_idle(hello_timeout_ms, 0);
 }
 
 static int add_peer(struct helper_server *server)
@@ -236,11 +245,9 @@ static void send_fds_and_expect_close(size_t n_fds, const char *what)
 
 static void test_request_with_fds(void)
 {
-	send_fds_and_expect_close(1, "carries 1 fds");
-	send_fds_and_expect_close(3, "carries 3 fds");
-	/* More fds than the helper's control buffer holds: MSG_CTRUNC, the rest never land. */
-	send_fds_and_expect_close(HELPER_MAX_FDS + 1, "control data truncated");
-	send_fds_and_expect_close(253, "control data truncated"); /* SCM_MAX_FD */
+	send_fds_and_expect_close(1, "carries fds");
+	send_fds_and_expect_close(3, "carries fds");
+	send_fds_and_expect_close(253, "carries fds"); /* SCM_MAX_FD */
 }
 
 /* 300 > SCM_MAX_FD (253): the kernel refuses it at the sender; the helper never sees it. */
@@ -260,6 +267,52 @@ static void test_request_with_300_fds(void)
 	test_assert_int_eq(recv_record(f.peer, &fb, sizeof(fb), 1000, &n_fds), sizeof(fb));
 	test_assert_int_eq(fb.hdr.type, HELPER_MSG_FB);
 	test_assert_int_eq(n_fds, 1);
+	teardown(&f);
+}
+
+/* In a child: exit 0 if fd's file has a POSIX write lock owned by parent, 1 if not. */
+static bool locked_by(int fd, pid_t parent)
+{
+	pid_t pid = fork();
+	test_assert(pid >= 0);
+	if (pid == 0) {
+		struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+		_exit(fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_WRLCK && fl.l_pid == parent
+				? 0
+				: 1);
+	}
+	int status = 0;
+	test_assert(waitpid(pid, &status, 0) == pid);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/*
+ * fds a peer attaches are never installed in the helper, so it never close()s them: close(2)
+ * runs the file's ->flush, which a FUSE server can stall forever. Seen from here through a
+ * POSIX lock: close(2) of any fd of a file drops every lock the closing process holds on it
+ * (locks_remove_posix from filp_close), while a reference the kernel drops without
+ * installing it does not. The server runs in this process, so a close there drops ours.
+ */
+static void test_peer_fds_never_installed(void)
+{
+	struct fixture f = setup();
+	say_hello(&f);
+	int file = memfd_create("locked", MFD_CLOEXEC);
+	test_assert(file >= 0);
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	test_assert(fcntl(file, F_SETLK, &fl) == 0);
+	test_assert(locked_by(file, getpid()));
+
+	struct helper_msg_export req = make_export(2, "card0", 1, KMSCAST_PLANE_PRIMARY);
+	test_assert_int_eq(send_with_fds(f.peer, &req, sizeof(req), file, 2), sizeof(req));
+	int before = count_fds();
+	dispatch(&f);
+	expect_closed_with(&f, -EPROTO, "carries fds");
+	test_assert_int_eq(count_fds(), before - 1); /* the connection, nothing else */
+	if (!locked_by(file, getpid())) {
+		test_fail("the lock is gone: the server installed and closed the peer's fd");
+	}
+	close(file);
 	teardown(&f);
 }
 
@@ -427,6 +480,59 @@ static void test_hello_timeout(void)
 	teardown(&f);
 }
 
+static void export_and_expect_fb(struct fixture *f, uint32_t seq)
+{
+	struct helper_msg_export req = make_export(seq, "card0", 1, KMSCAST_PLANE_PRIMARY);
+	test_assert_int_eq(send_with_fds(f->peer, &req, sizeof(req), -1, 0), sizeof(req));
+	dispatch(f);
+	struct helper_msg_fb fb;
+	int n_fds = 0;
+	test_assert_int_eq(recv_record(f->peer, &fb, sizeof(fb), 1000, &n_fds), sizeof(fb));
+	test_assert_int_eq(fb.hdr.type, HELPER_MSG_FB);
+	test_assert_int_eq(fb.hdr.seq, seq);
+}
+
+/*
+ * After hello, a connection with no request for idle_timeout_ms is told -ECONNRESET and
+ * closed; every request restarts the clock. The margins are wide (requests at a third of the
+ * timeout) because another job may load the machine.
+ */
+#define TEST_IDLE_MS 600
+
+static void test_idle_timeout(void)
+{
+	struct fixture f = {.fds_before = count_fds()};
+	f.server = make_server_idle(TEST_IDLE_MS, TEST_IDLE_MS);
+	f.peer = add_peer(f.server);
+	say_hello(&f);
+	for (uint32_t i = 0; i < 4; i++) {
+		/* 4 x 200 ms: longer than the timeout in all, each gap well inside it */
+		usleep(TEST_IDLE_MS / 3 * 1000);
+		test_assert_int_eq(helper_server_dispatch(f.server, 0), 0);
+		test_assert_int_eq(helper_server_client_count(f.server), 1);
+		export_and_expect_fb(&f, 10 + i);
+	}
+	/* Now idle: dispatch waits by itself until the deadline (never forever). */
+	int64_t waited = 0;
+	while (helper_server_client_count(f.server) == 1 && waited < 10 * TEST_IDLE_MS) {
+		test_assert_int_eq(helper_server_dispatch(f.server, TEST_IDLE_MS), 0);
+		waited += TEST_IDLE_MS;
+	}
+	expect_closed_with(&f, -ECONNRESET, "idle");
+	teardown(&f);
+
+	/* 0: no idle timeout (spawned mode). */
+	f = (struct fixture){.fds_before = count_fds()};
+	f.server = make_server_idle(TEST_IDLE_MS, 0);
+	f.peer = add_peer(f.server);
+	say_hello(&f);
+	usleep(TEST_IDLE_MS * 3 / 2 * 1000);
+	test_assert_int_eq(helper_server_dispatch(f.server, 0), 0);
+	test_assert_int_eq(helper_server_client_count(f.server), 1);
+	export_and_expect_fb(&f, 20);
+	teardown(&f);
+}
+
 static void test_max_clients(void)
 {
 	struct fixture f = setup();
@@ -448,6 +554,34 @@ static void test_max_clients(void)
 	teardown(&f);
 }
 
+/* A listening socket on a fresh abstract address, and that address. */
+struct test_listener {
+	struct sockaddr_un addr;
+	socklen_t len;
+	int fd; /* handed to the server */
+};
+
+static struct test_listener make_listener(void)
+{
+	static int serial;
+	struct test_listener l = {.addr = {.sun_family = AF_UNIX}};
+	snprintf(l.addr.sun_path + 1, sizeof(l.addr.sun_path) - 1, "kmscast-test-%d-%d",
+		(int)getpid(), serial++);
+	l.len = offsetof(struct sockaddr_un, sun_path) + 1 + strlen(l.addr.sun_path + 1);
+	l.fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	test_assert(bind(l.fd, (struct sockaddr *)&l.addr, l.len) == 0);
+	test_assert(listen(l.fd, HELPER_MAX_CLIENTS + 4) == 0);
+	test_assert_int_eq(helper_check_listener(l.fd), 0);
+	return l;
+}
+
+static int connect_to(const struct test_listener *l)
+{
+	int peer = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	test_assert(connect(peer, (const struct sockaddr *)&l->addr, l->len) == 0);
+	return peer;
+}
+
 /* Socket-activated mode: peers not in the allowed group are told so and dropped. */
 static void accept_with_gid(gid_t gid, bool allowed)
 {
@@ -459,17 +593,10 @@ static void accept_with_gid(gid_t gid, bool allowed)
 		.hello_timeout_ms = 1000,
 	};
 	struct helper_server *server = helper_server_create(&config);
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1, "kmscast-test-%d", (int)getpid());
-	socklen_t len = offsetof(struct sockaddr_un, sun_path) + 1 + strlen(addr.sun_path + 1);
-	int listener = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	test_assert(bind(listener, (struct sockaddr *)&addr, len) == 0);
-	test_assert(listen(listener, 4) == 0);
-	test_assert_int_eq(helper_check_listener(listener), 0);
-	test_assert_int_eq(helper_server_add_listener(server, listener), 0);
+	struct test_listener l = make_listener();
+	test_assert_int_eq(helper_server_add_listener(server, l.fd), 0);
 
-	int peer = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	test_assert(connect(peer, (struct sockaddr *)&addr, len) == 0);
+	int peer = connect_to(&l);
 	test_assert_int_eq(helper_server_dispatch(server, 1000), 0);
 	test_assert_int_eq(helper_server_client_count(server), allowed ? 1 : 0);
 	if (!allowed) {
@@ -490,9 +617,96 @@ static void test_group_policy(void)
 	accept_with_gid(54321, false); /* a group this test is not in */
 }
 
+/*
+ * One uid holds at most HELPER_MAX_CLIENTS_PER_UID accepted connections; the next one is
+ * told -EBUSY and closed, and a freed slot can be taken again. (All peers here have our uid.)
+ */
+static void test_max_clients_per_uid(void)
+{
+	int before = count_fds();
+	struct helper_server *server = make_server(HELPER_HELLO_TIMEOUT_MS);
+	struct test_listener l = make_listener();
+	test_assert_int_eq(helper_server_add_listener(server, l.fd), 0);
+	int peers[HELPER_MAX_CLIENTS_PER_UID];
+	for (int i = 0; i < HELPER_MAX_CLIENTS_PER_UID; i++) {
+		peers[i] = connect_to(&l);
+		test_assert_int_eq(helper_server_dispatch(server, 1000), 0); /* one accept each */
+		test_assert_int_eq(helper_server_client_count(server), i + 1);
+	}
+	/* Connections added directly (spawned mode) do not count against the uid. */
+	int spawned = add_peer(server);
+
+	int extra = connect_to(&l);
+	test_assert_int_eq(helper_server_dispatch(server, 1000), 0);
+	test_assert_int_eq(helper_server_client_count(server), HELPER_MAX_CLIENTS_PER_UID + 1);
+	struct helper_msg_error err;
+	test_assert_int_eq(recv_record(extra, &err, sizeof(err), 1000, NULL), sizeof(err));
+	test_assert_int_eq(err.error, -EBUSY);
+	if (strstr(err.reason, "connections") == NULL) {
+		test_fail("reason \"%s\" does not name the per-uid limit", err.reason);
+	}
+	test_assert_int_eq(recv_record(extra, &err, sizeof(err), 1000, NULL), 0);
+	close(extra);
+
+	/* Give one back: the server sees the hang-up, and the uid may connect again. */
+	close(peers[0]);
+	test_assert_int_eq(helper_server_dispatch(server, 1000), 0);
+	test_assert_int_eq(helper_server_client_count(server), HELPER_MAX_CLIENTS_PER_UID);
+	peers[0] = connect_to(&l);
+	test_assert_int_eq(helper_server_dispatch(server, 1000), 0);
+	test_assert_int_eq(helper_server_client_count(server), HELPER_MAX_CLIENTS_PER_UID + 1);
+
+	for (int i = 0; i < HELPER_MAX_CLIENTS_PER_UID; i++) {
+		close(peers[i]);
+	}
+	close(spawned);
+	helper_server_destroy(server);
+	test_assert_int_eq(count_fds(), before);
+}
+
+/* Who may run a privileged helper: root, or a member of the group by gid or supplementary. */
+static void test_caller_groups(void)
+{
+	const gid_t groups[] = {27, 44, 1234};
+	test_assert(helper_groups_allow(0, 0, NULL, 0, 1234)); /* root */
+	test_assert(helper_groups_allow(1000, 1234, NULL, 0, 1234)); /* primary group */
+	test_assert(helper_groups_allow(1000, 1000, groups, 3, 1234)); /* supplementary */
+	test_assert(!helper_groups_allow(1000, 1000, groups, 2, 1234));
+	test_assert(!helper_groups_allow(1000, 1000, NULL, 0, 1234));
+
+	char reason[HELPER_MAX_REASON];
+	if (getuid() != 0) {
+		printf("# not root: helper_caller_check_group checked for a non-member only\n");
+		test_assert_int_eq(
+			helper_caller_check_group(54321, reason, sizeof(reason)), -EACCES);
+		return;
+	}
+	test_assert_int_eq(helper_caller_check_group(54321, reason, sizeof(reason)), 0);
+	/* As uid 65534 in a child: with and without the group among its supplementary ones. */
+	for (int member = 0; member < 2; member++) {
+		pid_t pid = fork();
+		test_assert(pid >= 0);
+		if (pid == 0) {
+			gid_t supplementary[] = {54321};
+			if (setgroups((size_t)member, supplementary) < 0 || setgid(65534) < 0 ||
+				setuid(65534) < 0) {
+				_exit(3);
+			}
+			int r = helper_caller_check_group(54321, reason, sizeof(reason));
+			bool named = strstr(reason, "uid 65534 is not in group 54321") != NULL;
+			_exit(member ? (r == 0 ? 0 : 1) : (r == -EACCES && named ? 0 : 2));
+		}
+		int status = 0;
+		test_assert(waitpid(pid, &status, 0) == pid);
+		test_assert(WIFEXITED(status));
+		test_assert_int_eq(WEXITSTATUS(status), 0);
+	}
+}
+
 TEST_MAIN(TEST(test_empty_message), TEST(test_short_message), TEST(test_oversized_message),
 	TEST(test_wrong_version), TEST(test_unknown_type), TEST(test_bad_header_fields),
 	TEST(test_sequence_errors), TEST(test_request_with_fds), TEST(test_request_with_300_fds),
 	TEST(test_split_into_bytes), TEST(test_eof_mid_message), TEST(test_peer_never_reads),
 	TEST(test_flood), TEST(test_failed_request_keeps_connection), TEST(test_hello_timeout),
-	TEST(test_max_clients), TEST(test_group_policy))
+	TEST(test_max_clients), TEST(test_group_policy), TEST(test_peer_fds_never_installed),
+	TEST(test_idle_timeout), TEST(test_max_clients_per_uid), TEST(test_caller_groups))

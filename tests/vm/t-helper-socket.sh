@@ -3,7 +3,8 @@
 # on a SOCK_SEQPACKET socket (root:kmscast 0660, as kmscast-helper.socket makes it); the
 # helper keeps only CAP_SYS_ADMIN, including in its bounding set.
 #  - probe as kmscast-test (group kmscast) over the socket: primary and cursor exported;
-#  - the helper's /proc status: NoNewPrivs 1, Seccomp 2, CapEff = CapBnd = cap_sys_admin;
+#  - the helper's /proc status: NoNewPrivs 1, Seccomp 2, CapPrm = CapBnd = cap_sys_admin,
+#    CapEff empty (root started it here, so it had CAP_SETPCAP for the bounding set);
 #  - 2000 exports over the socket: fds and GEM handles flat;
 #  - a user outside the group: refused by the socket mode, and, with the socket opened to
 #    everyone, refused by the helper's own SO_PEERGROUPS check;

@@ -5,7 +5,7 @@
 #  - primary and cursor exports decode the producer's pattern; fb ids match the producer log;
 #  - only the FB on screen is exported (1 Hz flips: never one of the offscreen FBs);
 #  - CRTC off and unknown CRTC refused; another uid refused; a non-member cannot run it;
-#  - /proc status: NoNewPrivs 1, Seccomp 2, CapEff = CapPrm = cap_sys_admin only;
+#  - /proc status: NoNewPrivs 1, Seccomp 2, CapPrm = cap_sys_admin only, CapEff empty;
 #  - 10000 exports: client and helper fd counts flat, GEM handle numbers flat, and GEM_CLOSE
 #    on the handles the helper reported fails with EINVAL in the helper's own DRM file;
 #  - SIGKILL of the helper in the middle of a run of exports: the client re-spawns;
