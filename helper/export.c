@@ -444,8 +444,26 @@ static int export_fb(void *data, void *conn_state, const struct helper_request *
 	return r < 0 ? r : fail(reason, size, -EAGAIN, "framebuffer changed during export");
 }
 
+/* The device of the fd exports will come from, not of whatever the path names by then. */
+static int card_devnum(
+	void *data, void *conn_state, const char *name, dev_t *devnum, char *reason, size_t size)
+{
+	struct card *card = NULL;
+	int r = get_card(conn_state, name, &card, reason, size);
+	if (r < 0) {
+		return r;
+	}
+	struct stat st;
+	if (fstat(card->fd, &st) < 0) {
+		return fail(reason, size, -errno, "%s: fstat: %s", name, strerror(errno));
+	}
+	*devnum = st.st_rdev;
+	return 0;
+}
+
 const struct helper_backend helper_drm_backend = {
 	.conn_create = conn_create,
 	.conn_destroy = conn_destroy,
 	.export_fb = export_fb,
+	.card_devnum = card_devnum,
 };

@@ -183,6 +183,9 @@ int helper_install_seccomp(const struct helper_hardening *h)
 			r = allow(ctx, SCMP_SYS(getsockopt));
 		}
 	}
+	if (r == 0 && h->seat_checks) {
+		r = helper_session_allow_syscalls(ctx);
+	}
 	if (r == 0) {
 		r = seccomp_load(ctx);
 	}

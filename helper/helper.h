@@ -75,6 +75,14 @@ struct helper_backend {
 	int (*export_fb)(void *data, void *conn_state, const struct helper_request *req,
 		struct helper_msg_fb *fb, int fds[HELPER_MAX_FDS], char *reason,
 		size_t reason_size);
+	/*
+	 * Opens the card named card (or finds it in the cache of conn_state) and stores the
+	 * device number of the open fd in *devnum, so that the seat check looks at the device
+	 * that will be exported from. Returns 0 or -errno with a short reason. Optional: only
+	 * called when seat checks are on (session.c).
+	 */
+	int (*card_devnum)(void *data, void *conn_state, const char *card, dev_t *devnum,
+		char *reason, size_t reason_size);
 };
 
 /* The real backend, talking to /dev/dri/card* (export.c). data is unused (NULL). */
@@ -131,6 +139,8 @@ enum helper_peer_policy {
 	HELPER_PEER_GROUP, /* socket-activated: accepted peers must be in gid */
 };
 
+struct helper_session; /* session.c */
+
 struct helper_server_config {
 	const struct helper_backend *backend;
 	void *backend_data;
@@ -139,6 +149,7 @@ struct helper_server_config {
 	int hello_timeout_ms; /* HELPER_HELLO_TIMEOUT_MS unless a test shortens it */
 	/* Closes a connection that sent no request for this long after hello; 0: never. */
 	int idle_timeout_ms;
+	struct helper_session *session; /* not owned; NULL: no seat checks (session.c) */
 };
 
 struct helper_server;
@@ -172,6 +183,7 @@ bool helper_server_idle(const struct helper_server *server);
 struct helper_hardening {
 	bool socket_mode; /* accept4() and getsockopt() stay allowed */
 	size_t n_listeners;
+	bool seat_checks; /* sd-login reads and SO_PEERCRED stay allowed (session.c) */
 };
 
 /*
@@ -183,5 +195,85 @@ int helper_drop_capabilities(void);
 int helper_set_rlimits(const struct helper_hardening *h);
 /* Installs the seccomp allowlist. Returns 0 or -errno. */
 int helper_install_seccomp(const struct helper_hardening *h);
+
+/*
+ * session.c: who may capture which screen. An export is allowed only when the peer's uid owns
+ * the active, local session of the seat the card belongs to (docs/security.md, "Who may
+ * capture which screen: seats and sessions").
+ */
+
+#define HELPER_MAX_SEAT_NAME 256 /* a file name under /run/systemd/seats, and its NUL */
+
+/* Where the policy's answers come from: logind and udev (session.c), or a test double. */
+struct helper_session_ops {
+	/*
+	 * Copies the seat of the DRM device devnum (udev's ID_SEAT, "seat0" when unset) into
+	 * seat. Returns 0, -ENOENT when the device's seat is not known, or -errno.
+	 */
+	int (*seat_of_card)(void *data, dev_t devnum, char *seat, size_t seat_size);
+	/*
+	 * The active session of seat and the uid that owns it (sd_seat_get_active). On success
+	 * *session is malloc'ed and owned by the caller. Returns 0, -ENXIO for no such seat,
+	 * -ENODATA when the seat has no active session, or -errno.
+	 */
+	int (*seat_active)(void *data, const char *seat, char **session, uid_t *uid);
+	/* 1 if session is remote, 0 if it is local, or -errno (sd_session_is_remote). */
+	int (*session_is_remote)(void *data, const char *session);
+	/* Frees data. May be NULL. */
+	void (*destroy)(void *data);
+};
+
+/* What helper_session_decide found at start-up. */
+enum helper_seat_checks {
+	HELPER_SEATS_CHECKED, /* logind runs: exports follow the seat's active session */
+	HELPER_SEATS_NO_LOGIND, /* no logind: no sessions to keep apart, uid/group checks only */
+	HELPER_SEATS_ALLOWED_BY_CONFIG, /* allow-without-session=true in a root-owned file */
+};
+
+/* Per connection: the peer's uid as of connect() and what it was last told. */
+struct helper_session_peer {
+	uid_t uid;
+	enum { HELPER_PEER_UNCHECKED, HELPER_PEER_ALLOWED, HELPER_PEER_REFUSED } verdict;
+};
+
+struct helper_session;
+
+/*
+ * Decides, once at start-up and before the seccomp filter, whether exports are gated on
+ * seats: not when seats_dir (/run/systemd/seats/, which only logind creates) is missing, nor
+ * when config_path is a regular file owned by config_owner, not writable by group or others,
+ * in a directory with the same properties, that says allow-without-session = true. Any other
+ * config file is ignored with a log line. Logs the outcome when checks are off.
+ */
+enum helper_seat_checks helper_session_decide(
+	const char *seats_dir, const char *config_path, uid_t config_owner);
+/*
+ * Creates the policy over ops. Takes ownership of data (ops->destroy), also on failure.
+ * Returns NULL on allocation failure.
+ */
+struct helper_session *helper_session_create(const struct helper_session_ops *ops, void *data);
+/*
+ * The real policy for main.c: helper_session_decide on the installed paths, then, when seat
+ * checks are on, the seat of every /dev/dri/card* now (sd-device; the seccomp filter forbids
+ * what sd-device needs later). Sets *out to the policy, or to NULL when checks are off.
+ * Returns 0 or -errno.
+ */
+int helper_session_start(struct helper_session **out);
+/* Frees the policy and its ops data. Accepts NULL. */
+void helper_session_destroy(struct helper_session *session);
+/* Records the uid of the peer of the connected socket fd (SO_PEERCRED). Returns 0 or -errno. */
+int helper_session_peer_init(struct helper_session_peer *peer, int fd);
+/*
+ * The gate in front of every export: 0 when config->session is NULL or the peer's uid owns
+ * the active, local session of the seat of card. Otherwise -EACCES (or the error of opening
+ * the card) with a reason; on -EACCES the connection's cached cards are closed by re-creating
+ * *backend_state, and the change from allowed to refused (and back) is logged. Returns another
+ * -errno, with *backend_state NULL, only when re-creating it failed.
+ */
+int helper_session_check_export(const struct helper_server_config *config,
+	struct helper_session_peer *peer, void **backend_state, const char *card, char *reason,
+	size_t reason_size);
+/* Adds what the checks need after start-up to the seccomp filter ctx. Returns 0 or -errno. */
+int helper_session_allow_syscalls(void *seccomp_ctx);
 
 #endif

@@ -208,7 +208,7 @@ static int harden(const struct helper_hardening *h)
 	return r;
 }
 
-static int serve(const struct options *opts, gid_t gid)
+static int serve(const struct options *opts, gid_t gid, struct helper_session *session)
 {
 	struct helper_server_config config = {
 		.backend = &helper_drm_backend,
@@ -220,6 +220,7 @@ static int serve(const struct options *opts, gid_t gid)
 		 * which ends it by closing; timing it out would only cost that caller a re-spawn.
 		 */
 		.idle_timeout_ms = opts->socket_activated ? HELPER_IDLE_TIMEOUT_MS : 0,
+		.session = session,
 	};
 	struct helper_server *server = helper_server_create(&config);
 	if (server == NULL) {
@@ -275,17 +276,25 @@ int main(int argc, char **argv)
 	if (r < 0) {
 		return EXIT_FAILURE;
 	}
+	/* 3b. Which screens: seat and session checks, set up while files may still be read. */
+	struct helper_session *session = NULL;
+	if (helper_session_start(&session) < 0) {
+		return EXIT_FAILURE;
+	}
 
 	/* 4-7. Capabilities, rlimits, no_new_privs, seccomp. */
 	struct helper_hardening h = {
 		.socket_mode = opts.socket_activated,
 		.n_listeners = opts.socket_activated ? (size_t)opts.listen_fds : 0,
+		.seat_checks = session != NULL,
 	};
 	if (harden(&h) < 0) {
+		helper_session_destroy(session);
 		return EXIT_FAILURE;
 	}
 
-	r = serve(&opts, gid);
+	r = serve(&opts, gid, session);
+	helper_session_destroy(session);
 	if (r < 0) {
 		helper_log("exiting: %s", strerror(-r));
 		return EXIT_FAILURE;

@@ -31,6 +31,7 @@ struct connection {
 	 */
 	int64_t deadline_ms;
 	void *backend_state; /* owned, backend->conn_destroy */
+	struct helper_session_peer peer; /* only with config.session */
 };
 
 struct helper_server {
@@ -154,8 +155,11 @@ static int add_connection(struct helper_server *server, int fd, uid_t uid)
 	conn->fd = fd; /* fd now owned by conn */
 	conn->uid = uid;
 	conn->deadline_ms = now_ms() + server->config.hello_timeout_ms;
-	int r = server->config.backend->conn_create(
-		server->config.backend_data, &conn->backend_state);
+	int r = server->config.session != NULL ? helper_session_peer_init(&conn->peer, fd) : 0;
+	if (r == 0) {
+		r = server->config.backend->conn_create(
+			server->config.backend_data, &conn->backend_state);
+	}
 	if (r < 0) {
 		connection_destroy(server, conn);
 		return r;
@@ -234,8 +238,15 @@ static int handle_export(
 	char reason[HELPER_MAX_REASON] = "";
 	memset(&fb, 0, sizeof(fb));
 
-	int r = server->config.backend->export_fb(server->config.backend_data, conn->backend_state,
-		req, &fb, fds, reason, sizeof(reason));
+	int r = helper_session_check_export(&server->config, &conn->peer, &conn->backend_state,
+		req->card, reason, sizeof(reason));
+	if (r < 0 && conn->backend_state == NULL) {
+		return r; /* its card cache could not be re-created: drop the connection */
+	}
+	if (r == 0) {
+		r = server->config.backend->export_fb(server->config.backend_data,
+			conn->backend_state, req, &fb, fds, reason, sizeof(reason));
+	}
 	if (r < 0) {
 		helper_log_debug("export %s crtc %u failed: %s", req->card, req->crtc_id, reason);
 		struct helper_msg_error err;
