@@ -27,6 +27,7 @@
 struct card {
 	char name[HELPER_MAX_CARD_NAME];
 	int fd; /* owned */
+	dev_t devnum; /* of fd, from open_card's check: the device exports come from */
 	/* Property ids are device-global for these (drm_mode_config), so look them up once. */
 	uint32_t prop_type, prop_crtc_id, prop_fb_id, prop_active;
 };
@@ -145,6 +146,7 @@ static int open_card(const char *name, struct card *card, char *reason, size_t s
 	memset(card, 0, sizeof(*card));
 	snprintf(card->name, sizeof(card->name), "%s", name);
 	card->fd = fd; /* fd now owned by card */
+	card->devnum = st.st_rdev;
 
 	if (drmSetClientCap(fd, DRM_CLIENT_CAP_UNIVERSAL_PLANES, 1) < 0 ||
 		drmSetClientCap(fd, DRM_CLIENT_CAP_ATOMIC, 1) < 0) {
@@ -307,7 +309,9 @@ static int same_dmabuf(const int *fds, size_t n, int fd)
 
 /*
  * Exports one fd per distinct buffer object of fb2 into fds and fills the plane layout of
- * *fb. Read-only DMA-BUFs (no DRM_RDWR): consumers import or mmap them for reading only.
+ * *fb. Without DRM_RDWR, which does not make them read-only: the kernel hands out its one
+ * cached dma-buf file per buffer, opened as whoever exported it first (the compositor, often
+ * read-write), and GPU import ignores the file mode anyway.
  */
 static int export_planes(int card_fd, const struct drm_mode_fb_cmd2 *fb2, struct helper_msg_fb *fb,
 	int fds[HELPER_MAX_FDS], char *reason, size_t size)
@@ -453,11 +457,7 @@ static int card_devnum(
 	if (r < 0) {
 		return r;
 	}
-	struct stat st;
-	if (fstat(card->fd, &st) < 0) {
-		return fail(reason, size, -errno, "%s: fstat: %s", name, strerror(errno));
-	}
-	*devnum = st.st_rdev;
+	*devnum = card->devnum;
 	return 0;
 }
 
