@@ -61,7 +61,7 @@ struct daemon {
 	struct kms_device *cards[KMS_MAX_CARDS]; /* owned, by card index in the last listing */
 	char card_names[KMS_MAX_CARDS][KMS_NAME_MAX];
 	uint32_t n_cards;
-	struct daemon_portal *portal; /* owned; NULL without the portal backend (issue 6) */
+	struct daemon_portal *portal; /* owned; NULL without the portal backend */
 };
 
 static void node_destroy(struct output_node *node)
@@ -215,7 +215,7 @@ static void scan_card(struct daemon *d, struct kms_device *dev)
 		conn = kms_crtc_connector(dev, crtc);
 		if (!conn)
 			continue;
-		/* Issue 6: "monitors" in the config file. */
+		/* The config file's "monitors" key: only the listed outputs are published. */
 		if (d->opts->config && !config_monitor_published(d->opts->config, dev->name,
 					       conn->name, conn->has_edid ? conn->monitor.name : NULL))
 			continue;
@@ -287,7 +287,7 @@ static void rescan(struct daemon *d)
 		if (!node->seen)
 			node_destroy(node);
 	}
-	daemon_portal_rescanned(d->portal); /* issue 6 */
+	daemon_portal_rescanned(d->portal); /* its sessions lose monitors gone dark */
 }
 
 static void on_rescan(void *data, uint64_t expirations)
@@ -307,7 +307,7 @@ static void disconnect_all(struct daemon *d)
 {
 	struct output_node *node, *tmp;
 
-	daemon_portal_core_lost(d->portal); /* issue 6: the portal's nodes die with the core */
+	daemon_portal_core_lost(d->portal); /* the portal's nodes die with the core */
 
 	/* The nodes' handles hold proxies of the dead core: drop them all, rescan rebuilds. */
 	spa_list_for_each_safe(node, tmp, &d->nodes, link)
@@ -421,7 +421,7 @@ static int daemon_setup(struct daemon *d)
 	}
 	/* The first rescan runs when the server's core info arrives. */
 	arm_timer(d, d->rescan_timer, DAEMON_RESCAN_MS, true);
-	/* Issue 6: a failed portal is logged, and the daemon runs on without it. */
+	/* A failed portal is logged, and the daemon runs on without it: the nodes still serve. */
 	if (d->opts->portal && daemon_portal_create(d, &d->portal) < 0)
 		d->portal = NULL;
 	return 0;
@@ -429,7 +429,7 @@ static int daemon_setup(struct daemon *d)
 
 static void daemon_teardown(struct daemon *d)
 {
-	daemon_portal_destroy(d->portal); /* issue 6 */
+	daemon_portal_destroy(d->portal); /* first: its nodes live on the core */
 	d->portal = NULL;
 	disconnect_all(d);
 	close_cards(d);
@@ -455,7 +455,7 @@ int kmscast_daemon_run(const struct daemon_options *opts, int *argc, char ***arg
 	return res < 0 ? 1 : 0;
 }
 
-/* ---- issue 6: accessors for src/daemon-portal.c ---- */
+/* ---- accessors for the xdg-desktop-portal backend (src/daemon-portal.c) ---- */
 
 const struct daemon_options *daemon_get_options(struct daemon *d)
 {

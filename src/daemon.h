@@ -17,7 +17,7 @@ struct daemon_options {
 	const char *helper_path; /* NULL: $KMSCAST_HELPER, else the installed helper */
 	const char *helper_socket; /* non-NULL: connect to the socket-activated helper */
 	const char *remote; /* PipeWire remote name, NULL for the default */
-	/* Issue 6: the config file (NULL: publish everything) and the portal backend. */
+	/* The config file (NULL: publish everything) and the portal backend. */
 	const struct kmscast_config *config;
 	bool portal; /* serve org.freedesktop.impl.portal.ScreenCast on the session bus */
 };
@@ -30,7 +30,7 @@ struct daemon_options {
 int kmscast_daemon_run(const struct daemon_options *opts, int *argc, char ***argv);
 
 /*
- * Issue 6: what the portal backend (src/daemon-portal.c) may see of a running daemon. The
+ * What the xdg-desktop-portal backend (src/daemon-portal.c) may see of a running daemon. The
  * daemon owns everything returned; the core is NULL while PipeWire is away, and the cards
  * array holds the last rescan's devices (entries may be NULL).
  */

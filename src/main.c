@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "config-file.h" /* issue 6: kmscast.conf */
+#include "config-file.h" /* kmscast.conf */
 #include "daemon.h"
 #include "helper-client.h"
 #include "list.h"
@@ -16,7 +16,7 @@
 enum kmscast_mode {
 	MODE_DAEMON,
 	MODE_LIST,
-	MODE_PRINT_PORTAL, /* issue 6 */
+	MODE_PRINT_PORTAL, /* --print-portal-file: the backend's .portal description */
 	MODE_PROBE,
 };
 
@@ -26,7 +26,7 @@ struct options {
 	const char *dri_dir;
 	const char *helper_path;
 	const char *helper_socket;
-	/* Issue 6: --config and the options that override its keys. */
+	/* --config and the options that override its keys. */
 	const char *config_path;
 	struct config_override overrides[CONFIG_MAX_OVERRIDES];
 	size_t n_overrides;
@@ -77,7 +77,7 @@ static int parse_args(int argc, char **argv, struct options *opts)
 		{"helper-socket", required_argument, NULL, OPT_HELPER_SOCKET},
 		{"config", required_argument, NULL, OPT_CONFIG},
 		{"print-portal-file", no_argument, NULL, OPT_PRINT_PORTAL},
-		/* Issue 6: each of these overrides the config key of the same name. */
+		/* Each of these overrides the config key of the same name. */
 		{"monitors", required_argument, NULL, OPT_SET},
 		{"portal", no_argument, NULL, OPT_SET},
 		{"no-portal", no_argument, NULL, OPT_SET},

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The benchmark's inside-VM part (issue 5): started by tests/bench/run, once per device kind.
+# The benchmark's inside-VM part: started by tests/bench/run, once per device kind.
 # Runs every contestant against the same 60 Hz test producer and leaves raw logs in OUT:
 #   OUT/<scenario>/producer.log            the producer's flip log
 #   OUT/<scenario>/<contestant>.<n>.log    pw-min-consumer's or kmsgrab-probe's log

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The soak's assertions (issue 5 §2) on the logs guest-soak.sh leaves in OUT.
+"""The soak's assertions on the logs guest-soak.sh leaves in OUT.
 
 Fault windows (declared here, not discovered): each starts at the fault and lasts
 WINDOW_S (3 s), except the PipeWire restart (from the kill to 6 s after PipeWire is back:

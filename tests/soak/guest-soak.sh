@@ -1,5 +1,5 @@
 #!/bin/bash
-# The soak's inside-VM part (issue 5 §2), started by tests/soak/run on vkms with WirePlumber.
+# The soak's inside-VM part, started by tests/soak/run on vkms with WirePlumber.
 # While the test producer flips at 60 Hz with its FBs re-created every RECREATE frames and a
 # moving cursor, this applies, over DURATION seconds:
 #   - a flapping consumer that connects for 2-4 s, then leaves for 1-2 s, all along;

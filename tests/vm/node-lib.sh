@@ -1,4 +1,4 @@
-# Shared setup for the t-node-*.sh tests (issue 4). Source after fixtures.sh, inside the VM.
+# Shared setup for the t-node-*.sh tests. Source after fixtures.sh, inside the VM.
 #
 #   node_setup                  plugin dir, helper with cap_sys_admin, $NODE_TMP
 #   node_start_daemon [ARGS]    starts kmscast as the test user, logs to $NODE_TMP/daemon.log

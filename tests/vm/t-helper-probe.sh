@@ -1,5 +1,5 @@
 #!/bin/sh
-# Issue 3, "done when": the unprivileged diagnostic `kmscast --probe` obtains, through the
+# kmscast-helper end to end: the unprivileged diagnostic `kmscast --probe` obtains, through the
 # helper, in both modes, a DMA-BUF of the current scanout of each active CRTC and prints its
 # format, modifier and a checksum of its pixels. The checksum is checked independently: it
 # must be the FNV-1a 64 of one of the frames pattern-gen paints for the frame numbers the

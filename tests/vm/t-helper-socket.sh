@@ -1,5 +1,5 @@
 #!/bin/sh
-# Issue 3, socket-activated mode: root starts kmscast-helper through systemd-socket-activate
+# kmscast-helper, socket-activated mode: root starts kmscast-helper through systemd-socket-activate
 # on a SOCK_SEQPACKET socket (root:kmscast 0660, as kmscast-helper.socket makes it); the
 # helper keeps only CAP_SYS_ADMIN, including in its bounding set.
 #  - probe as kmscast-test (group kmscast) over the socket: primary and cursor exported;

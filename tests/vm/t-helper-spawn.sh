@@ -1,5 +1,5 @@
 #!/bin/sh
-# Issue 3, spawned mode: the unprivileged side (kmscast-test) spawns an installed copy of
+# kmscast-helper, spawned mode: the unprivileged side (kmscast-test) spawns an installed copy of
 # kmscast-helper (root:kmscast 0750, cap_sys_admin+ep) and gets the producer's scanout.
 #  - probe: every active CRTC's primary (and the cursor) exported, with format and checksum;
 #  - primary and cursor exports decode the producer's pattern; fb ids match the producer log;

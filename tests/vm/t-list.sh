@@ -1,5 +1,5 @@
 #!/bin/sh
-# Issue 2: with the producer flipping, `kmscast --list --json`, run as an unprivileged user,
+# The KMS listing: with the producer flipping, `kmscast --list --json`, run as an unprivileged user,
 # reports each active CRTC with the producer's mode, FB size and format; the FB id changes
 # across flips; and the frame numbers the producer paints advance when read back through
 # a DMA-BUF export as root.

@@ -12,7 +12,7 @@ FRAMES=${FRAMES:-30}
 OUT=$NODE_TMP/out
 mkdir -p "$OUT" && chown "$KMSCAST_TEST_UID" "$OUT"
 
-# virtio-gpu reports the second output disconnected: force it, as the bench allows.
+# virtio-gpu reports the second output disconnected: force it (the producer's --connector).
 portal_producer --duration 150 --connector Virtual-1,Virtual-2
 grep '^mode' "$NODE_TMP/producer.log"
 second=$(sed -n 's/^mode .* index=\([0-9]*\) connector=Virtual-2 size=\([0-9]*\)x\([0-9]*\) .*/\1 \2 \3/p' \

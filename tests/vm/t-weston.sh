@@ -1,5 +1,5 @@
 #!/bin/bash
-# A real compositor (issue 4, section 7): Debian's weston 10 (DRM backend, pixman renderer)
+# A real compositor: Debian's weston 10 (DRM backend, pixman renderer)
 # drives vkms, weston-simple-shm animates a window on it, and an unmodified
 # `gst-launch-1.0 pipewiresrc` captures weston's screen through kmscast's node, with the
 # daemon unprivileged (kmscast-test, helper with cap_sys_admin) as in every node test.
@@ -24,7 +24,7 @@
 # One captured frame is written as weston.png to $WESTON_KEEP (default: the build tree's
 # tests/vm/t-weston/), with the logs.
 #
-# Why not under seatd: the issue asks for weston under seatd, but Debian 12's weston
+# Why not under seatd, as a desktop would run it: Debian 12's weston
 # 10.0.1 is built without the libseat launcher (upstream's -Dlauncher-libseat, off by
 # default in weston 10): neither weston nor libweston-10 nor drm-backend.so links libseat,
 # and drm-backend.so knows only the logind, weston-launch and direct launchers (its

@@ -1,4 +1,4 @@
-# Shared setup for the benchmark and the soak (issue 5). Source inside the VM after
+# Shared setup for the benchmark and the soak. Source inside the VM after
 # fixtures.sh and node-lib.sh (which gives node_setup, node_start_daemon, node_wait, $B).
 #
 #   bench_producer_start LOG ARGS...  starts kms-producer at 60 Hz logging to LOG, waits
