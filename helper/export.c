@@ -42,8 +42,6 @@ struct plane_state {
 	uint64_t type, crtc_id, fb_id;
 };
 
-#define fail(reason, size, err, ...) (snprintf(reason, size, __VA_ARGS__), (err))
-
 static int conn_create(void *data, void **conn_state)
 {
 	struct card_cache *cache = calloc(1, sizeof(*cache));
@@ -103,7 +101,7 @@ static int lookup_props(struct card *card, char *reason, size_t size)
 	drmModeFreeResources(res);
 	if (card->prop_type == 0 || card->prop_crtc_id == 0 || card->prop_fb_id == 0 ||
 		card->prop_active == 0) {
-		return fail(reason, size, -EOPNOTSUPP, "%s: no atomic plane/CRTC properties",
+		return helper_fail(reason, size, -EOPNOTSUPP, "%s: no atomic plane/CRTC properties",
 			card->name);
 	}
 	return 0;
@@ -128,19 +126,20 @@ static int open_card(const char *name, struct card *card, char *reason, size_t s
 	snprintf(path, sizeof(path), "/dev/dri/%s", name);
 	int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
-		return fail(reason, size, -errno, "cannot open %s: %s", path, strerror(errno));
+		return helper_fail(
+			reason, size, -errno, "cannot open %s: %s", path, strerror(errno));
 	}
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != DRM_MAJOR ||
 		minor(st.st_rdev) > DRM_MAX_PRIMARY_MINOR) {
 		close(fd);
-		return fail(reason, size, -ENODEV, "%s is not a DRM primary node", path);
+		return helper_fail(reason, size, -ENODEV, "%s is not a DRM primary node", path);
 	}
 	int r = drop_master(fd);
 	if (r < 0) {
 		helper_log("%s: cannot drop DRM master: %s; closing it", name, strerror(-r));
 		close(fd);
-		return fail(
+		return helper_fail(
 			reason, size, r, "%s: helper became DRM master and cannot drop it", name);
 	}
 	memset(card, 0, sizeof(*card));
@@ -151,7 +150,7 @@ static int open_card(const char *name, struct card *card, char *reason, size_t s
 	if (drmSetClientCap(fd, DRM_CLIENT_CAP_UNIVERSAL_PLANES, 1) < 0 ||
 		drmSetClientCap(fd, DRM_CLIENT_CAP_ATOMIC, 1) < 0) {
 		close(fd);
-		return fail(reason, size, -EOPNOTSUPP, "%s: no atomic modesetting", name);
+		return helper_fail(reason, size, -EOPNOTSUPP, "%s: no atomic modesetting", name);
 	}
 	r = lookup_props(card, reason, size);
 	if (r < 0) {
@@ -164,7 +163,7 @@ static int get_card(
 	struct card_cache *cache, const char *name, struct card **out, char *reason, size_t size)
 {
 	if (!helper_card_name_valid(name)) {
-		return fail(reason, size, -EINVAL, "invalid card name");
+		return helper_fail(reason, size, -EINVAL, "invalid card name");
 	}
 	for (size_t i = 0; i < cache->n_cards; i++) {
 		if (strcmp(cache->cards[i].name, name) == 0) {
@@ -173,7 +172,7 @@ static int get_card(
 		}
 	}
 	if (cache->n_cards == HELPER_MAX_CARDS) {
-		return fail(reason, size, -ENOSPC, "more than %d cards on one connection",
+		return helper_fail(reason, size, -ENOSPC, "more than %d cards on one connection",
 			HELPER_MAX_CARDS);
 	}
 	int r = open_card(name, &cache->cards[cache->n_cards], reason, size);
@@ -229,10 +228,11 @@ static int check_crtc_active(const struct card *card, uint32_t crtc_id, char *re
 	uint64_t active = 0;
 	int r = get_prop_value(card->fd, crtc_id, DRM_MODE_OBJECT_CRTC, card->prop_active, &active);
 	if (r < 0) {
-		return fail(reason, size, -ENOENT, "no CRTC %u on %s", crtc_id, card->name);
+		return helper_fail(reason, size, -ENOENT, "no CRTC %u on %s", crtc_id, card->name);
 	}
 	if (!active) {
-		return fail(reason, size, -ENODATA, "CRTC %u on %s is off", crtc_id, card->name);
+		return helper_fail(
+			reason, size, -ENODATA, "CRTC %u on %s is off", crtc_id, card->name);
 	}
 	return 0;
 }
@@ -246,9 +246,10 @@ static int find_plane(const struct card *card, uint32_t crtc_id, enum kmscast_pl
 	const char *kind_name = kind == KMSCAST_PLANE_CURSOR ? "cursor" : "primary";
 	drmModePlaneRes *planes = drmModeGetPlaneResources(card->fd);
 	if (planes == NULL) {
-		return fail(reason, size, -errno, "%s: cannot list planes", card->name);
+		return helper_fail(reason, size, -errno, "%s: cannot list planes", card->name);
 	}
-	int r = fail(reason, size, -ENOENT, "no enabled %s plane on CRTC %u", kind_name, crtc_id);
+	int r = helper_fail(
+		reason, size, -ENOENT, "no enabled %s plane on CRTC %u", kind_name, crtc_id);
 	uint32_t n = planes->count_planes;
 	n = n > MAX_PLANES_PER_CARD ? MAX_PLANES_PER_CARD : n;
 	for (uint32_t i = 0; i < n; i++) {
@@ -278,16 +279,6 @@ static void close_handles(int fd, const struct drm_mode_fb_cmd2 *fb2)
 		}
 		if (h != 0 && !seen && drmCloseBufferHandle(fd, h) < 0) {
 			helper_log("GEM_CLOSE %u failed: %m", h);
-		}
-	}
-}
-
-static void close_fds(int *fds, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (fds[i] >= 0) {
-			close(fds[i]);
-			fds[i] = -1;
 		}
 	}
 }
@@ -325,8 +316,8 @@ static int export_planes(int card_fd, const struct drm_mode_fb_cmd2 *fb2, struct
 		if (index < 0) {
 			int fd = -1;
 			if (drmPrimeHandleToFD(card_fd, fb2->handles[i], DRM_CLOEXEC, &fd) < 0) {
-				close_fds(fds, fb->n_fds);
-				return fail(reason, size, -errno, "PRIME export failed: %s",
+				helper_close_fds(fds, fb->n_fds);
+				return helper_fail(reason, size, -errno, "PRIME export failed: %s",
 					strerror(errno));
 			}
 			/* Two handles of one BO export the same dma-buf: keep one fd. */
@@ -346,7 +337,7 @@ static int export_planes(int card_fd, const struct drm_mode_fb_cmd2 *fb2, struct
 		fb->n_planes++;
 	}
 	if (fb->n_planes == 0) {
-		return fail(reason, size, -EIO, "framebuffer has no planes");
+		return helper_fail(reason, size, -EIO, "framebuffer has no planes");
 	}
 	return 0;
 }
@@ -399,11 +390,11 @@ static int export_once(const struct card *card, uint32_t plane_id, uint32_t fb_i
 	const struct drm_mode_fb_cmd2 *fb2 = &getfb2;
 	int r = get_fb2(card->fd, fb_id, &getfb2);
 	if (r < 0) {
-		return fail(reason, size, r, "GETFB2 %u: %s", fb_id, strerror(-r));
+		return helper_fail(reason, size, r, "GETFB2 %u: %s", fb_id, strerror(-r));
 	}
 	struct plane_state after;
 	if (fb2->handles[0] == 0) {
-		r = fail(reason, size, -EPERM,
+		r = helper_fail(reason, size, -EPERM,
 			"GETFB2 gave no GEM handle: helper lacks CAP_SYS_ADMIN");
 	} else if (read_plane(card, plane_id, &after) < 0 || after.fb_id != fb_id) {
 		r = -EAGAIN;
@@ -439,13 +430,13 @@ static int export_fb(void *data, void *conn_state, const struct helper_request *
 		struct plane_state now;
 		if (read_plane(card, plane_id, &now) < 0 || now.crtc_id != req->crtc_id ||
 			now.fb_id == 0) {
-			return fail(reason, size, -ENOENT, "plane %u left CRTC %u", plane_id,
+			return helper_fail(reason, size, -ENOENT, "plane %u left CRTC %u", plane_id,
 				req->crtc_id);
 		}
 		fb_id = (uint32_t)now.fb_id;
 		r = 0;
 	}
-	return r < 0 ? r : fail(reason, size, -EAGAIN, "framebuffer changed during export");
+	return r < 0 ? r : helper_fail(reason, size, -EAGAIN, "framebuffer changed during export");
 }
 
 /* The device of the fd exports will come from, not of whatever the path names by then. */

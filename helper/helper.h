@@ -22,6 +22,18 @@ void helper_log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 void helper_log_set_debug(bool debug);
 /* Where log lines go: STDERR_FILENO (the default), or nowhere for -1 (the fuzzer). */
 void helper_log_set_fd(int fd);
+/*
+ * Formats why a request failed into reason (of reason_size bytes, truncated to fit) for the
+ * error reply, and returns error (a negative errno), so that a check reads
+ * "return helper_fail(reason, size, -ENOENT, ...)". Logs nothing: the caller decides.
+ */
+int helper_fail(char *reason, size_t reason_size, int error, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* fds.c */
+
+/* Closes every fd >= 0 of fds[0..n) and sets it to -1. */
+void helper_close_fds(int *fds, size_t n);
 
 /* proto.c: pure functions, no I/O, fuzzed by tests/fuzz/fuzz-helper-protocol.c */
 

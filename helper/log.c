@@ -1,4 +1,7 @@
-/* Logging to stderr (the journal under systemd), without stdio buffers or allocation. */
+/*
+ * Logging to stderr (the journal under systemd), without stdio buffers or allocation, and the
+ * reasons that go back to a peer in an error reply.
+ */
 #include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -56,4 +59,13 @@ void helper_log_debug(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_va(fmt, ap);
 	va_end(ap);
+}
+
+int helper_fail(char *reason, size_t reason_size, int error, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(reason, reason_size, fmt, ap);
+	va_end(ap);
+	return error;
 }

@@ -180,16 +180,6 @@ static void mark_active(const struct helper_server *server, struct connection *c
 	conn->deadline_ms = timeout > 0 ? now_ms() + timeout : INT64_MAX;
 }
 
-static void close_fds(int *fds, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (fds[i] >= 0) {
-			close(fds[i]);
-			fds[i] = -1;
-		}
-	}
-}
-
 /*
  * Receives one record without a control buffer. Requests never carry fds, and a peer must not
  * be able to make the helper hold or close one: close(2) calls the file's ->flush, which for
@@ -258,7 +248,7 @@ static int handle_export(
 		fb.gem_handles[0]);
 	helper_build_fb_header(&fb, req->seq);
 	r = send_record(conn->fd, &fb, sizeof(fb), fds, fb.n_fds);
-	close_fds(fds, HELPER_MAX_FDS); /* the peer has its own copies now, or none */
+	helper_close_fds(fds, HELPER_MAX_FDS); /* the peer has its own copies now, or none */
 	return r;
 }
 

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +39,6 @@ struct helper_session {
 	void *data; /* owned, ops->destroy */
 };
 
-#define fail(reason, size, err, ...) (snprintf(reason, size, __VA_ARGS__), (err))
-
 /* Start-up: logind, and the administrator's escape hatch */
 
 /* Refuses fd unless it is of type, owned by owner and writable by nobody else. */
@@ -49,18 +46,18 @@ static int check_trusted(int fd, mode_t type, uid_t owner, char *reason, size_t 
 {
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
-		return fail(reason, size, -errno, "fstat: %s", strerror(errno));
+		return helper_fail(reason, size, -errno, "fstat: %s", strerror(errno));
 	}
 	if ((st.st_mode & S_IFMT) != type) {
-		return fail(reason, size, -EPERM, "not a %s",
+		return helper_fail(reason, size, -EPERM, "not a %s",
 			type == S_IFDIR ? "directory" : "regular file");
 	}
 	if (st.st_uid != owner) {
-		return fail(reason, size, -EPERM, "owned by uid %u, not %u",
+		return helper_fail(reason, size, -EPERM, "owned by uid %u, not %u",
 			(unsigned int)st.st_uid, (unsigned int)owner);
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		return fail(reason, size, -EPERM, "writable by group or others (mode %04o)",
+		return helper_fail(reason, size, -EPERM, "writable by group or others (mode %04o)",
 			(unsigned int)(st.st_mode & 07777));
 	}
 	return 0;
@@ -94,15 +91,16 @@ static int parse_config(char *text, bool *allow, char *reason, size_t size)
 		}
 		char *eq = strchr(line, '=');
 		if (eq == NULL) {
-			return fail(reason, size, -EINVAL, "line %d: no '='", line_no);
+			return helper_fail(reason, size, -EINVAL, "line %d: no '='", line_no);
 		}
 		*eq = '\0';
 		const char *key = trim(line), *value = trim(eq + 1);
 		if (strcmp(key, "allow-without-session") != 0) {
-			return fail(reason, size, -EINVAL, "line %d: unknown key", line_no);
+			return helper_fail(reason, size, -EINVAL, "line %d: unknown key", line_no);
 		}
 		if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
-			return fail(reason, size, -EINVAL, "line %d: not true or false", line_no);
+			return helper_fail(
+				reason, size, -EINVAL, "line %d: not true or false", line_no);
 		}
 		*allow = strcmp(value, "true") == 0;
 	}
@@ -120,12 +118,12 @@ static int read_config(
 	const char *slash = strrchr(path, '/');
 	char dir_path[PATH_MAX];
 	if (slash == NULL || (size_t)(slash - path) >= sizeof(dir_path) - 1) {
-		return fail(reason, size, -EINVAL, "not an absolute path");
+		return helper_fail(reason, size, -EINVAL, "not an absolute path");
 	}
 	snprintf(dir_path, sizeof(dir_path), "%.*s", slash == path ? 1 : (int)(slash - path), path);
 	int dir_fd = open(dir_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dir_fd < 0) {
-		return fail(reason, size, -errno, "its directory: %s", strerror(errno));
+		return helper_fail(reason, size, -errno, "its directory: %s", strerror(errno));
 	}
 	int r = check_trusted(dir_fd, S_IFDIR, owner, reason, size);
 	if (r < 0) {
@@ -135,7 +133,7 @@ static int read_config(
 	int fd = openat(
 		dir_fd, slash + 1, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
-		r = fail(
+		r = helper_fail(
 			reason, size, -errno, "%s", errno == ELOOP ? "a symlink" : strerror(errno));
 		goto close_dir;
 	}
@@ -145,7 +143,7 @@ static int read_config(
 	}
 	ssize_t n = read(fd, text, text_size);
 	if (n < 0 || (size_t)n >= text_size || memchr(text, '\0', (size_t)n) != NULL) {
-		r = fail(reason, size, n < 0 ? -errno : -EFBIG,
+		r = helper_fail(reason, size, n < 0 ? -errno : -EFBIG,
 			"unreadable, binary or over %zu bytes", text_size - 1);
 		goto close_file;
 	}
@@ -228,16 +226,6 @@ int helper_session_peer_init(struct helper_session_peer *peer, int fd)
 	return 0;
 }
 
-__attribute__((format(printf, 3, 4))) static int refuse(
-	char *reason, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(reason, size, fmt, ap);
-	va_end(ap);
-	return -EACCES;
-}
-
 /*
  * 0 if uid owns the active session of seat and it is local. Same-uid sessions are not told
  * apart: any process of the uid can already ptrace or talk to that uid's compositor.
@@ -249,24 +237,27 @@ static int check_seat(const struct helper_session *session, const char *seat, ui
 	uid_t owner = 0;
 	int r = session->ops->seat_active(session->data, seat, &active, &owner);
 	if (r == -ENODATA) {
-		return refuse(reason, size, "%s has no active session", seat);
+		return helper_fail(reason, size, -EACCES, "%s has no active session", seat);
 	}
 	if (r == -ENXIO) {
-		return refuse(reason, size, "logind knows no %s", seat);
+		return helper_fail(reason, size, -EACCES, "logind knows no %s", seat);
 	}
 	if (r < 0) {
-		return refuse(reason, size, "no active session on %s: %s", seat, strerror(-r));
+		return helper_fail(
+			reason, size, -EACCES, "no active session on %s: %s", seat, strerror(-r));
 	}
 	if (owner != uid) {
-		r = refuse(reason, size, "%s: active session %s is uid %u's, not %u's", seat,
-			active, (unsigned int)owner, (unsigned int)uid);
+		r = helper_fail(reason, size, -EACCES,
+			"%s: active session %s is uid %u's, not %u's", seat, active,
+			(unsigned int)owner, (unsigned int)uid);
 		goto free_active;
 	}
 	int remote = session->ops->session_is_remote(session->data, active);
 	if (remote > 0) {
-		r = refuse(reason, size, "%s: active session %s is remote", seat, active);
+		r = helper_fail(
+			reason, size, -EACCES, "%s: active session %s is remote", seat, active);
 	} else if (remote < 0) {
-		r = refuse(reason, size, "%s: is session %s local? %s", seat, active,
+		r = helper_fail(reason, size, -EACCES, "%s: is session %s local? %s", seat, active,
 			strerror(-remote));
 	}
 free_active:
@@ -280,11 +271,12 @@ static int check_card(const struct helper_session *session, uid_t uid, dev_t dev
 	char seat[HELPER_MAX_SEAT_NAME];
 	int r = session->ops->seat_of_card(session->data, devnum, seat, sizeof(seat));
 	if (r == -ENOENT) {
-		return refuse(
-			reason, size, "%s appeared after the helper started: seat unknown", card);
+		return helper_fail(reason, size, -EACCES,
+			"%s appeared after the helper started: seat unknown", card);
 	}
 	if (r < 0) {
-		return refuse(reason, size, "%s: seat unknown: %s", card, strerror(-r));
+		return helper_fail(
+			reason, size, -EACCES, "%s: seat unknown: %s", card, strerror(-r));
 	}
 	return check_seat(session, seat, uid, reason, size);
 }
@@ -315,7 +307,8 @@ int helper_session_check_export(const struct helper_server_config *config,
 		return 0;
 	}
 	if (config->backend->card_devnum == NULL) {
-		return fail(reason, reason_size, -EOPNOTSUPP, "seat checks need card_devnum");
+		return helper_fail(
+			reason, reason_size, -EOPNOTSUPP, "seat checks need card_devnum");
 	}
 	dev_t devnum = 0;
 	int r = config->backend->card_devnum(
