@@ -36,6 +36,7 @@
 
 #include "fuzz.h"
 #include "helper-client.h"
+#include "test-helper-util.h"
 
 #define MAX_RECORDS 8
 #define MAX_RECORD_FDS 7 /* more than HELPER_MAX_FDS: the client must cope with MSG_CTRUNC */
@@ -79,30 +80,14 @@ static int make_fd(enum fd_kind kind, size_t i)
 static void send_record(int sock, const uint8_t *rec, size_t len, uint8_t fd_spec)
 {
 	size_t n_fds = fd_spec & 7u;
-	int fds[MAX_RECORD_FDS];
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * MAX_RECORD_FDS)];
-		struct cmsghdr align;
-	} control;
-	struct iovec iov = {.iov_base = (void *)rec, .iov_len = len};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	int fds[MAX_RECORD_FDS] = {0}; /* [0, n_fds) filled below; gcc cannot tell */
 
-	memset(&control, 0, sizeof(control));
 	for (size_t i = 0; i < n_fds; i++) {
 		if ((fds[i] = make_fd((enum fd_kind)((fd_spec >> 3) & 3u), i)) < 0) {
 			abort();
 		}
 	}
-	if (n_fds > 0) {
-		msg.msg_control = control.buf;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
-		struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-		cmsg->cmsg_level = SOL_SOCKET;
-		cmsg->cmsg_type = SCM_RIGHTS;
-		cmsg->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
-		memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * n_fds);
-	}
-	(void)sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)send_fds(sock, rec, len, fds, n_fds);
 	for (size_t i = 0; i < n_fds; i++) {
 		close(fds[i]); /* the queued copies now belong to the socket */
 	}

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Small helpers shared by the kmscast-helper unit tests: fd counting and raw records. */
+/*
+ * Small helpers shared by the kmscast-helper unit tests and the helper-client fuzzer: fd
+ * counting, raw records, and sending them with fds attached.
+ */
 #ifndef KMSCAST_TEST_HELPER_UTIL_H
 #define KMSCAST_TEST_HELPER_UTIL_H
 
@@ -59,20 +62,27 @@ static inline struct helper_msg_export make_export(
 	return msg;
 }
 
-/* sendmsg one record with n_fds copies of fd attached. Returns sendmsg's result (-errno). */
-static inline int send_with_fds(int sock, const void *buf, size_t len, int fd, size_t n_fds)
+/* More than the kernel's SCM_MAX_FD (253): a test can watch sendmsg refuse with -EINVAL. */
+#define TEST_MAX_SEND_FDS 300
+
+/*
+ * sendmsg one record with fds[0..n_fds) attached (SCM_RIGHTS), without blocking. The caller
+ * keeps its fds; the socket queues its own copies. Returns sendmsg's result (-errno), or
+ * -E2BIG for more than TEST_MAX_SEND_FDS fds.
+ */
+static inline int send_fds(int sock, const void *buf, size_t len, const int *fds, size_t n_fds)
 {
-	static int fds[300];
-	static union {
-		char buf[CMSG_SPACE(sizeof(int) * 300)];
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * TEST_MAX_SEND_FDS)];
 		struct cmsghdr align;
 	} control;
 	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (n_fds > TEST_MAX_SEND_FDS) {
+		return -E2BIG;
+	}
 	if (n_fds > 0) {
-		for (size_t i = 0; i < n_fds; i++) {
-			fds[i] = fd;
-		}
+		memset(&control, 0, sizeof(control));
 		msg.msg_control = control.buf;
 		msg.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
 		struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
@@ -83,6 +93,19 @@ static inline int send_with_fds(int sock, const void *buf, size_t len, int fd, s
 	}
 	ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 	return n < 0 ? -errno : (int)n;
+}
+
+/* send_fds with n_fds copies of fd attached. */
+static inline int send_with_fds(int sock, const void *buf, size_t len, int fd, size_t n_fds)
+{
+	int fds[TEST_MAX_SEND_FDS];
+	if (n_fds > TEST_MAX_SEND_FDS) {
+		return -E2BIG;
+	}
+	for (size_t i = 0; i < n_fds; i++) {
+		fds[i] = fd;
+	}
+	return send_fds(sock, buf, len, fds, n_fds);
 }
 
 /*
