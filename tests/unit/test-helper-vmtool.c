@@ -30,6 +30,13 @@
  *   test-helper-vmtool refuse-uid HELPER UID         (as root)
  *       runs HELPER --fd 3 as UID (group kmscast) on a socketpair created by root; prints the
  *       helper's error.
+ *   test-helper-vmtool conns SOCKET N
+ *       opens N + 1 raw connections to SOCKET one after the other, each saying hello, and
+ *       prints "conn <i> ok" for a hello reply or "conn <i> error=<-errno> reason=<text>" for
+ *       an error record (else "conn <i> no-reply=<r>"); keeps the accepted ones open. Prints
+ *       "hold accepted=<k>", waits for a line on stdin, closes the first accepted connection,
+ *       prints "closed 1", opens one more (conn N + 2, printed the same way), prints "done",
+ *       and exits 0: the script judges the transcript. Exits 1 only on a local failure.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,7 +48,9 @@
 #include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -404,6 +413,92 @@ static int cmd_refuse_uid(int argc, char **argv)
 	return err.error == -EACCES ? 0 : 1;
 }
 
+#define MAX_HELD_CONNS (HELPER_MAX_CLIENTS + 1)
+
+/*
+ * Connects to path, says hello and reads the first record. Returns the connected fd when the
+ * helper answered the hello; otherwise prints what came and returns -1 (or -2 on a local
+ * failure).
+ */
+static int open_conn(const char *path, int i)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		return -2;
+	}
+	memcpy(addr.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		return -2;
+	}
+	if (connect(fd, (const struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		printf("conn %d connect-error=%d\n", i, -errno);
+		close(fd);
+		return -1;
+	}
+	/* A refused peer may be closed already (EPIPE here); its error record is still queued. */
+	struct helper_msg_hello hello = make_hello(1);
+	(void)send_with_fds(fd, &hello, sizeof(hello), -1, 0);
+	union {
+		struct helper_msg_header hdr;
+		struct helper_msg_hello hello;
+		struct helper_msg_error err;
+	} rec;
+	int n = recv_record(fd, &rec, sizeof(rec), 5000, NULL);
+	if (n == -ECONNRESET) {
+		/* The helper closed with our hello unread: the reset comes before the record. */
+		n = recv_record(fd, &rec, sizeof(rec), 5000, NULL);
+	}
+	if (n == (int)sizeof(rec.hello) && rec.hdr.type == HELPER_MSG_HELLO_REPLY) {
+		printf("conn %d ok\n", i);
+		return fd;
+	}
+	if (n == (int)sizeof(rec.err) && rec.hdr.type == HELPER_MSG_ERROR) {
+		printf("conn %d error=%d reason=%.*s\n", i, (int)rec.err.error,
+			(int)sizeof(rec.err.reason), rec.err.reason);
+	} else {
+		printf("conn %d no-reply=%d\n", i, n);
+	}
+	close(fd);
+	return -1;
+}
+
+static int cmd_conns(int argc, char **argv)
+{
+	int n = argc == 2 ? atoi(argv[1]) : 0;
+	if (n < 1 || n + 2 > MAX_HELD_CONNS) {
+		return 64;
+	}
+	int held[MAX_HELD_CONNS];
+	int n_held = 0, r = 0;
+	for (int i = 1; i <= n + 1 && r == 0; i++) {
+		int fd = open_conn(argv[0], i);
+		r = fd == -2 ? 1 : 0;
+		if (fd >= 0) {
+			held[n_held++] = fd; /* fd now owned by held[] */
+		}
+	}
+	if (r == 0) {
+		printf("hold accepted=%d\n", n_held);
+		wait_line();
+	}
+	if (r == 0 && n_held > 0) {
+		close(held[0]);
+		held[0] = -1;
+		printf("closed 1\n");
+		int fd = open_conn(argv[0], n + 2);
+		r = fd == -2 ? 1 : 0;
+		held[0] = fd;
+		printf("done\n");
+	}
+	for (int i = 0; i < n_held; i++) {
+		if (held[i] >= 0) {
+			close(held[i]);
+		}
+	}
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -434,6 +529,9 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "refuse-uid") == 0) {
 		return cmd_refuse_uid(argc, argv);
+	}
+	if (strcmp(cmd, "conns") == 0) {
+		return cmd_conns(argc, argv);
 	}
 	return 64;
 }

@@ -8,7 +8,10 @@
 #  - 2000 exports over the socket: fds and GEM handles flat;
 #  - a user outside the group: refused by the socket mode, and, with the socket opened to
 #    everyone, refused by the helper's own SO_PEERGROUPS check;
-#  - several clients at once are served.
+#  - several clients at once are served;
+#  - one uid gets at most 8 connections (HELPER_MAX_CLIENTS_PER_UID): the 9th gets an
+#    -EBUSY error record, another group member is still served, and after one of the 8
+#    closes a new one is served.
 #
 # usage (inside the bench, --kms vkms --with user): t-helper-socket.sh
 set -eu
@@ -51,6 +54,51 @@ for p in $pids; do
 	wait "$p" || vm_fail "a concurrent client failed: $(cat /tmp/multi*.out)"
 done
 cat /tmp/multi*.out
+
+echo "== at most HELPER_MAX_CLIENTS_PER_UID connections per uid"
+# One group member must not take every slot of the shared helper: its first PER_UID
+# connections are served, the next gets an -EBUSY error record, and closing one lets a new
+# one in. PER_UID is HELPER_MAX_CLIENTS_PER_UID (include/kmscast/helper-protocol.h).
+PER_UID=8
+CONNS_OUT=/tmp/conns.out
+CONNS_CTL=/tmp/conns.ctl
+rm -f "$CONNS_CTL"
+mkfifo -m 0666 "$CONNS_CTL"
+as_user "$TOOL" conns "$SOCK" "$PER_UID" <"$CONNS_CTL" >"$CONNS_OUT" 2>&1 &
+conns_pid=$!
+exec 8>"$CONNS_CTL"
+n=100
+until grep -q '^hold' "$CONNS_OUT"; do
+	n=$((n - 1))
+	[ "$n" -gt 0 ] || vm_fail "conns did not reach its hold: $(cat "$CONNS_OUT")"
+	sleep 0.1
+done
+cat "$CONNS_OUT"
+i=1
+while [ "$i" -le "$PER_UID" ]; do
+	grep -qx "conn $i ok" "$CONNS_OUT" ||
+		vm_fail "connection $i of uid $KMSCAST_TEST_UID was not served"
+	i=$((i + 1))
+done
+grep -qx "conn $((PER_UID + 1)) error=-16 reason=uid $KMSCAST_TEST_UID already has $PER_UID connections" \
+	"$CONNS_OUT" || vm_fail "connection $((PER_UID + 1)) was not refused with -EBUSY"
+grep -qx "hold accepted=$PER_UID" "$CONNS_OUT" || vm_fail "not exactly $PER_UID held"
+grep -q "refusing connection: uid $KMSCAST_TEST_UID already has $PER_UID connections" \
+	/tmp/helper.log || vm_fail "helper did not log the refused connection"
+# The cap is per uid: another member of the group is served meanwhile.
+kmscast_gid=$(getent group kmscast | cut -d: -f3)
+out=$(setpriv --reuid=1001 --regid=1001 --groups="$kmscast_gid" sh -c 'exec "$0" "$@"' \
+	"$TOOL" conns "$SOCK" 1 </dev/null) || vm_fail "conns as uid 1001 failed: $out"
+echo "$out"
+echo "$out" | grep -qx 'conn 1 ok' || vm_fail "uid 1001 not served while uid 1000 is at its cap"
+echo go >&8
+exec 8>&-
+wait "$conns_pid" || vm_fail "conns failed: $(cat "$CONNS_OUT")"
+cat "$CONNS_OUT"
+grep -qx 'closed 1' "$CONNS_OUT" || vm_fail "conns did not close a connection"
+grep -qx "conn $((PER_UID + 2)) ok" "$CONNS_OUT" ||
+	vm_fail "after closing one of $PER_UID, a new connection was not served"
+rm -f "$CONNS_CTL"
 
 echo "== a user outside the group"
 nobody() {
