@@ -12,7 +12,9 @@
 #    app id and has no Registry, and a real Flatpak sandbox is not on the bench: the client
 #    then calls the backend's org.freedesktop.impl.portal.ScreenCast itself, as the frontend
 #    would, with the app id of its choice, and captures as a host PipeWire client
-#    (portal-remote --direct) instead of through OpenPipeWireRemote.
+#    (portal-remote --direct) instead of through OpenPipeWireRemote. The backend serves only
+#    the owner of org.freedesktop.portal.Desktop, so the client first takes that name from
+#    the real frontend (which allows the replacement, and exits).
 # Asserts, for the sandboxed app:
 #  - its node says kmscast.copy = "true", and the daemon logged it as a flatpak app;
 #  - a consumer that offers both the LINEAR modifier (dma-bufs) and no modifier (memory), as
@@ -101,6 +103,10 @@ check_frames() {
 
 client sandboxed "$APP" --any || { cat "$NODE_TMP/client-sandboxed.log"; portal_fail "sandboxed client failed"; }
 cat "$NODE_TMP/client-sandboxed.log"
+if [ "$MODE" = backend ]; then
+	grep -qx 'owns org.freedesktop.portal.Desktop' "$NODE_TMP/client-sandboxed.log" ||
+		portal_fail "the client playing the frontend did not own its name"
+fi
 grep -q "'$APP' is a flatpak app: its nodes serve CPU copies" "$NODE_TMP/daemon.log" ||
 	portal_fail "the daemon did not take $APP for a Flatpak app"
 grep -q 'kmscast.copy = "true"' "$OUT/sandboxed-node.txt" ||

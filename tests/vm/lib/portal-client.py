@@ -15,7 +15,9 @@ registers ID with org.freedesktop.host.portal.Registry (xdg-desktop-portal 1.19 
 older frontends give a host app the empty id, and the client then fails). With --backend
 the client calls the backend, org.freedesktop.impl.portal.desktop.kmscast, itself, as the
 frontend would, passing ID: there is no OpenPipeWireRemote then, and --exec's {fd} is -1
-(the command connects to PipeWire itself, as a host client).
+(the command connects to PipeWire itself, as a host client). The backend serves only the
+owner of org.freedesktop.portal.Desktop, so --backend first takes that name, replacing a
+running xdg-desktop-portal (which allows it, and exits when it loses the name).
 
 --exec CMD runs through /bin/sh with the fd inherited; {fd}, {node}, {width}, {height},
 {x}, {y} and {id} are replaced with the first stream's values ({nodes}: all node ids).
@@ -43,6 +45,11 @@ REGISTRY = "org.freedesktop.host.portal.Registry"
 IMPL_BUS = "org.freedesktop.impl.portal.desktop.kmscast"
 IMPL_SC = "org.freedesktop.impl.portal.ScreenCast"
 IMPL_SESSION = "org.freedesktop.impl.portal.Session"
+# RequestName's flags and replies (the D-Bus specification).
+NAME_FLAG_REPLACE_EXISTING = 0x2
+NAME_FLAG_DO_NOT_QUEUE = 0x4
+REQUEST_NAME_REPLY_PRIMARY_OWNER = 1
+REQUEST_NAME_REPLY_ALREADY_OWNER = 4
 
 
 class Client:
@@ -117,9 +124,24 @@ class Client:
         print("%s: response %d" % (step, code), flush=True)
         return int(code), results
 
+    def own_frontend_name(self):
+        """Becomes the owner of the frontend's name, which the backend checks on every call.
+
+        Before any backend call: the bus tells the backend about the new owner first.
+        """
+        try:
+            reply = self.bus.request_name(BUS, NAME_FLAG_REPLACE_EXISTING | NAME_FLAG_DO_NOT_QUEUE)
+        except dbus.exceptions.DBusException as e:
+            fail("RequestName %s: %s" % (BUS, e))
+        if reply not in (REQUEST_NAME_REPLY_PRIMARY_OWNER, REQUEST_NAME_REPLY_ALREADY_OWNER):
+            fail("cannot own %s (RequestName reply %d): its owner does not allow replacement"
+                 % (BUS, reply))
+        print("owns %s" % BUS, flush=True)
+
     def run_backend(self):
         """The frontend's side of the impl interface, with the app id of our choosing."""
         a = self.args
+        self.own_frontend_name()
         impl = dbus.Interface(self.bus.get_object(IMPL_BUS, PATH), IMPL_SC)
         self.session = "%s/session/%s/%s" % (PATH, self.sender, self.token())
         self.state["session"] = self.session
