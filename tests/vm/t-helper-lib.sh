@@ -62,37 +62,54 @@ status_check() {
 	fi
 }
 
+# tool_held NAME ARGS...: runs `TOOL ARGS...` as the test user in the background, its output
+# in $HELD_OUT, its stdin a fifo held open on fd 7: each `echo go >&7` releases one of the
+# tool's holds (its wait for a line), held_end the last. Sets HELD_PID.
+tool_held() {
+	HELD_OUT=/tmp/$1.$$.out
+	HELD_CTL=/tmp/$1.$$.ctl
+	shift
+	rm -f "$HELD_CTL"
+	mkfifo -m 0666 "$HELD_CTL"
+	as_user "$TOOL" "$@" <"$HELD_CTL" >"$HELD_OUT" 2>&1 &
+	HELD_PID=$!
+	exec 7>"$HELD_CTL"
+}
+
+# wait_output ERE TENTHS: waits until $HELD_OUT has a line matching ERE, failing after TENTHS
+# tenths of a second.
+wait_output() {
+	_n=$2
+	until grep -qE "$1" "$HELD_OUT"; do
+		_n=$((_n - 1))
+		[ "$_n" -gt 0 ] || vm_fail "no line like '$1' from the tool: $(cat "$HELD_OUT")"
+		sleep 0.1
+	done
+}
+
+# held_end: closes the tool's stdin and waits for it; fails if the tool failed.
+held_end() {
+	exec 7>&-
+	wait "$HELD_PID" || vm_fail "the tool failed: $(cat "$HELD_OUT")"
+	rm -f "$HELD_CTL"
+}
+
 # Runs `TOOL stress ARGS...` as the test user with two holds; at each hold the helper's fds
 # are counted as root. Sets STRESS_OUT to the tool's output file.
 #   run_stress AT_HOLD1_CMD ARGS...   (AT_HOLD1_CMD runs after release 1, e.g. a kill)
 run_stress() {
 	_after_release=$1
 	shift
-	STRESS_OUT=/tmp/stress.$$.out
-	_ctl=/tmp/stress.$$.ctl
-	rm -f "$_ctl"
-	mkfifo -m 0666 "$_ctl"
-	as_user "$TOOL" stress "$@" <"$_ctl" >"$STRESS_OUT" 2>&1 &
-	_stress_pid=$!
-	exec 7>"$_ctl"
-	_n=300
-	until grep -q '^hold1' "$STRESS_OUT"; do
-		_n=$((_n - 1))
-		[ "$_n" -gt 0 ] || vm_fail "stress did not start: $(cat "$STRESS_OUT")"
-		sleep 0.1
-	done
+	tool_held stress stress "$@"
+	STRESS_OUT=$HELD_OUT
+	wait_output '^hold1' 300
 	_l=$(grep '^hold1' "$STRESS_OUT")
 	HELPER_PID=$(field pid "$_l")
 	HELPER_FDS1=$(ls /proc/"$HELPER_PID"/fd | wc -l)
 	status_check "$HELPER_PID" "${STATUS_CAPBND:-}"
 	echo go >&7
 	eval "$_after_release"
-	_n=3000
-	until grep -qE '^(hold2|export)' "$STRESS_OUT"; do
-		_n=$((_n - 1))
-		[ "$_n" -gt 0 ] || vm_fail "stress did not finish: $(cat "$STRESS_OUT")"
-		sleep 0.1
-	done
+	wait_output '^(hold2|export)' 3000
 	_l=$(grep '^hold2' "$STRESS_OUT") || vm_fail "stress failed: $(cat "$STRESS_OUT")"
 	HELPER_PID2=$(field pid "$_l")
 	HELPER_FDS2=$(ls /proc/"$HELPER_PID2"/fd | wc -l)
@@ -101,8 +118,6 @@ run_stress() {
 	AFTER_HOLD2=${AFTER_HOLD2:-:}
 	eval "$AFTER_HOLD2"
 	echo go >&7
-	exec 7>&-
-	wait "$_stress_pid" || vm_fail "stress tool failed: $(cat "$STRESS_OUT")"
+	held_end
 	cat "$STRESS_OUT"
-	rm -f "$_ctl"
 }

@@ -60,19 +60,9 @@ echo "== at most HELPER_MAX_CLIENTS_PER_UID connections per uid"
 # connections are served, the next gets an -EBUSY error record, and closing one lets a new
 # one in. PER_UID is HELPER_MAX_CLIENTS_PER_UID (include/kmscast/helper-protocol.h).
 PER_UID=8
-CONNS_OUT=/tmp/conns.out
-CONNS_CTL=/tmp/conns.ctl
-rm -f "$CONNS_CTL"
-mkfifo -m 0666 "$CONNS_CTL"
-as_user "$TOOL" conns "$SOCK" "$PER_UID" <"$CONNS_CTL" >"$CONNS_OUT" 2>&1 &
-conns_pid=$!
-exec 8>"$CONNS_CTL"
-n=100
-until grep -q '^hold' "$CONNS_OUT"; do
-	n=$((n - 1))
-	[ "$n" -gt 0 ] || vm_fail "conns did not reach its hold: $(cat "$CONNS_OUT")"
-	sleep 0.1
-done
+tool_held conns conns "$SOCK" "$PER_UID"
+CONNS_OUT=$HELD_OUT
+wait_output '^hold' 100
 cat "$CONNS_OUT"
 i=1
 while [ "$i" -le "$PER_UID" ]; do
@@ -91,14 +81,11 @@ out=$(setpriv --reuid=1001 --regid=1001 --groups="$kmscast_gid" sh -c 'exec "$0"
 	"$TOOL" conns "$SOCK" 1 </dev/null) || vm_fail "conns as uid 1001 failed: $out"
 echo "$out"
 echo "$out" | grep -qx 'conn 1 ok' || vm_fail "uid 1001 not served while uid 1000 is at its cap"
-echo go >&8
-exec 8>&-
-wait "$conns_pid" || vm_fail "conns failed: $(cat "$CONNS_OUT")"
+held_end
 cat "$CONNS_OUT"
 grep -qx 'closed 1' "$CONNS_OUT" || vm_fail "conns did not close a connection"
 grep -qx "conn $((PER_UID + 2)) ok" "$CONNS_OUT" ||
 	vm_fail "after closing one of $PER_UID, a new connection was not served"
-rm -f "$CONNS_CTL"
 
 echo "== a user outside the group"
 nobody() {
