@@ -26,11 +26,7 @@
 #include "config.h"
 #include "kmscast-source.h"
 #include "kmscast/node.h"
-
-/* Not in PipeWire 0.3.x headers; older servers and streams ignore the bit. */
-#ifndef SPA_IO_CLOCK_FLAG_NO_RATE
-#define SPA_IO_CLOCK_FLAG_NO_RATE (1u << 3)
-#endif
+#include "spa-compat.h"
 
 #define CHECK_PORT(d, p) ((d) == SPA_DIRECTION_OUTPUT && (p) == 0)
 
@@ -369,7 +365,7 @@ static int alias_slot(struct impl *this, struct slot *slot, struct spa_buffer *b
 		int fdi = fb->hfb.plane_fd_index[j];
 
 		d->type = SPA_DATA_DmaBuf;
-		d->flags = SPA_DATA_FLAG_READABLE;
+		d->flags = scanout_fb_data_flags(fb);
 		d->fd = fb->hfb.fds[fdi]; /* still owned by the set; PipeWire sends a copy */
 		d->mapoffset = 0;
 		d->maxsize = (uint32_t)fb->fd_size[fdi];
@@ -385,8 +381,7 @@ static int alias_slot(struct impl *this, struct slot *slot, struct spa_buffer *b
 static enum source_path choose_path(struct impl *this, uint32_t flags, struct spa_buffer *buf)
 {
 	uint32_t types = buf->n_datas ? buf->datas[0].type : 0;
-	const struct helper_fb *hfb = &this->set.fbs[0].hfb;
-	bool linear = !hfb->modifier_explicit || hfb->modifier == DRM_FORMAT_MOD_LINEAR;
+	bool linear = scanout_fb_linear(&this->set.fbs[0].hfb);
 
 	if (!(flags & SPA_NODE_BUFFERS_FLAG_ALLOC))
 		return PATH_SHM; /* PipeWire allocated the memory: all we can do is copy */

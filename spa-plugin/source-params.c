@@ -43,9 +43,7 @@ int source_set_format_info(struct impl *this, struct spa_video_info_raw *info, b
 
 static bool set_is_linear(const struct impl *this)
 {
-	const struct helper_fb *hfb = &this->set.fbs[0].hfb;
-
-	return !hfb->modifier_explicit || hfb->modifier == DRM_FORMAT_MOD_LINEAR;
+	return scanout_fb_linear(&this->set.fbs[0].hfb);
 }
 
 /*
