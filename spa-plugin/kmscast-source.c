@@ -98,8 +98,12 @@ static int do_set_started(struct spa_loop *loop, bool async, uint32_t seq, const
 		size_t size, void *user_data)
 {
 	struct impl *this = user_data;
+	uint32_t staged;
 
 	this->started = *(const bool *)data;
+	/* A frame staged for a driver's cycle that will not come: its slot is free again. */
+	if ((staged = handoff_unstage(&this->handoff)) != SPA_ID_INVALID)
+		source_recycle(this, staged);
 	this->discont = true;
 	this->frame_due_ns = this->started ? flip_source_now_ns() : 0;
 	this->last_frame_ns = 0;
@@ -244,6 +248,7 @@ static int do_install_slots(struct spa_loop *loop, bool async, uint32_t seq, con
 		this->io->buffer_id = SPA_ID_INVALID;
 		this->io->status = SPA_STATUS_NEED_DATA;
 	}
+	handoff_init(&this->handoff); /* a staged id named a slot of the old table */
 	if (n > 0) /* clear_slots passes no table: memcpy from NULL is undefined even for 0 */
 		memcpy(this->slots, slots, n * sizeof(*slots));
 	this->n_slots = n;
@@ -878,6 +883,7 @@ static int impl_init(const struct spa_handle_factory *factory, struct spa_handle
 		return -EINVAL;
 	}
 	spa_hook_list_init(&this->hooks);
+	handoff_init(&this->handoff);
 	this->node.iface = SPA_INTERFACE_INIT(SPA_TYPE_INTERFACE_Node, SPA_VERSION_NODE,
 			&impl_node, this);
 
