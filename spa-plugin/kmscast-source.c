@@ -26,11 +26,7 @@
 #include "config.h"
 #include "kmscast-source.h"
 #include "kmscast/node.h"
-
-/* Not in PipeWire 0.3.x headers; older servers and streams ignore the bit. */
-#ifndef SPA_IO_CLOCK_FLAG_NO_RATE
-#define SPA_IO_CLOCK_FLAG_NO_RATE (1u << 3)
-#endif
+#include "spa-compat.h"
 
 #define CHECK_PORT(d, p) ((d) == SPA_DIRECTION_OUTPUT && (p) == 0)
 
@@ -102,8 +98,12 @@ static int do_set_started(struct spa_loop *loop, bool async, uint32_t seq, const
 		size_t size, void *user_data)
 {
 	struct impl *this = user_data;
+	uint32_t staged;
 
 	this->started = *(const bool *)data;
+	/* A frame staged for a driver's cycle that will not come: its slot is free again. */
+	if ((staged = handoff_unstage(&this->handoff)) != SPA_ID_INVALID)
+		source_recycle(this, staged);
 	this->discont = true;
 	this->frame_due_ns = this->started ? flip_source_now_ns() : 0;
 	this->last_frame_ns = 0;
@@ -248,6 +248,7 @@ static int do_install_slots(struct spa_loop *loop, bool async, uint32_t seq, con
 		this->io->buffer_id = SPA_ID_INVALID;
 		this->io->status = SPA_STATUS_NEED_DATA;
 	}
+	handoff_init(&this->handoff); /* a staged id named a slot of the old table */
 	if (n > 0) /* clear_slots passes no table: memcpy from NULL is undefined even for 0 */
 		memcpy(this->slots, slots, n * sizeof(*slots));
 	this->n_slots = n;
@@ -369,7 +370,7 @@ static int alias_slot(struct impl *this, struct slot *slot, struct spa_buffer *b
 		int fdi = fb->hfb.plane_fd_index[j];
 
 		d->type = SPA_DATA_DmaBuf;
-		d->flags = SPA_DATA_FLAG_READABLE;
+		d->flags = scanout_fb_data_flags(fb);
 		d->fd = fb->hfb.fds[fdi]; /* still owned by the set; PipeWire sends a copy */
 		d->mapoffset = 0;
 		d->maxsize = (uint32_t)fb->fd_size[fdi];
@@ -385,8 +386,7 @@ static int alias_slot(struct impl *this, struct slot *slot, struct spa_buffer *b
 static enum source_path choose_path(struct impl *this, uint32_t flags, struct spa_buffer *buf)
 {
 	uint32_t types = buf->n_datas ? buf->datas[0].type : 0;
-	const struct helper_fb *hfb = &this->set.fbs[0].hfb;
-	bool linear = !hfb->modifier_explicit || hfb->modifier == DRM_FORMAT_MOD_LINEAR;
+	bool linear = scanout_fb_linear(&this->set.fbs[0].hfb);
 
 	if (!(flags & SPA_NODE_BUFFERS_FLAG_ALLOC))
 		return PATH_SHM; /* PipeWire allocated the memory: all we can do is copy */
@@ -883,6 +883,7 @@ static int impl_init(const struct spa_handle_factory *factory, struct spa_handle
 		return -EINVAL;
 	}
 	spa_hook_list_init(&this->hooks);
+	handoff_init(&this->handoff);
 	this->node.iface = SPA_INTERFACE_INIT(SPA_TYPE_INTERFACE_Node, SPA_VERSION_NODE,
 			&impl_node, this);
 

@@ -7,6 +7,7 @@
  *   kmscast-source.c  SPA node methods, lifecycle, props
  *   source-params.c   the pods it announces (EnumFormat, Format, Buffers, Meta, IO)
  *   source-frame.c    data loop: one tick per vblank/poll, picks the slot, fills metadata
+ *   handoff.c         the io area when another node drives the graph
  *   source-learn.c    main loop: exports new FBs through the helper, renegotiates
  *   shm-copy.c        the SHM path's MemFd buffers and CPU copy
  *   cursor.c          the cursor plane as SPA_META_Cursor
@@ -33,6 +34,7 @@
 
 #include "cursor.h"
 #include "flip-source.h"
+#include "handoff.h"
 #include "helper-client.h"
 #include "kms.h"
 #include "relink-guard.h"
@@ -227,6 +229,7 @@ struct impl {
 	uint64_t resend_ns; /* kmscast.resend-ms: re-send a static screen this often; 0 never */
 	bool resend_requested; /* RequestProcess: a consumer asks for a frame now */
 	uint64_t seq;
+	struct handoff handoff; /* the newest frame, while another node drives */
 	struct spa_io_buffers *io;
 	struct spa_io_clock *clock;
 	struct spa_io_position *position;

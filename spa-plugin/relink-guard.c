@@ -6,11 +6,16 @@
 bool relink_guard_server_affected(const char *server_version)
 {
 	unsigned int major, minor, micro;
+	int n;
 
-	if (!server_version || sscanf(server_version, "%u.%u.%u", &major, &minor, &micro) != 3)
+	if (!server_version)
 		return true;
-	if (major != 0)
+	n = sscanf(server_version, "%u.%u.%u", &major, &minor, &micro);
+	/* Any 1.x or later has the fix, however the rest of its version reads. */
+	if (n >= 1 && major >= 1)
 		return false;
+	if (n != 3)
+		return true;
 	return minor < 3 || (minor == 3 && micro < 85);
 }
 

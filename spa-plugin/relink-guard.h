@@ -44,7 +44,9 @@ enum relink_decision {
 
 /*
  * True when a server of this version ("major.minor.micro", as its core info says) has the
- * bug; NULL or unparsable counts as affected, since then the server may be an old one.
+ * bug: 0.x before 0.3.85. A version that starts with 1 or more is not affected whatever
+ * follows ("1.6", "1.6.9-rc1"); NULL, or a 0.x or other text that does not parse, counts as
+ * affected, since then the server may be an old one.
  */
 bool relink_guard_server_affected(const char *server_version);
 

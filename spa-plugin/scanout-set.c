@@ -9,6 +9,7 @@
 #include <drm_fourcc.h>
 
 #include "scanout-set.h"
+#include "spa-compat.h"
 
 int scanout_set_find(const struct scanout_set *set, uint32_t fb_id)
 {
@@ -51,6 +52,32 @@ static uint32_t plane_rows(const struct helper_fb *hfb, uint32_t i)
 	}
 }
 
+bool scanout_fb_linear(const struct helper_fb *hfb)
+{
+	return !hfb->modifier_explicit || hfb->modifier == DRM_FORMAT_MOD_LINEAR;
+}
+
+uint32_t scanout_fb_data_flags(const struct scanout_fb *fb)
+{
+	return SPA_DATA_FLAG_READABLE | (fb->mappable ? SPA_DATA_FLAG_MAPPABLE : 0);
+}
+
+/*
+ * Whether a consumer's plain mmap of each fd would succeed: not every exporter implements
+ * mmap for its dma-bufs. Only the mapping is made, no page is touched.
+ */
+static bool fds_map(const struct scanout_fb *fb)
+{
+	for (uint32_t i = 0; i < fb->hfb.n_fds; i++) {
+		void *map = mmap(NULL, fb->fd_size[i], PROT_READ, MAP_SHARED, fb->hfb.fds[i], 0);
+
+		if (map == MAP_FAILED)
+			return false;
+		munmap(map, fb->fd_size[i]);
+	}
+	return true;
+}
+
 int scanout_fb_init(struct scanout_fb *fb, struct helper_fb *hfb)
 {
 	int res = 0;
@@ -91,6 +118,7 @@ int scanout_fb_init(struct scanout_fb *fb, struct helper_fb *hfb)
 			size = fb->fd_size[fd] - fb->hfb.offsets[i];
 		fb->plane_size[i] = (uint32_t)size;
 	}
+	fb->mappable = scanout_fb_linear(&fb->hfb) && fds_map(fb);
 	return 0;
 
 err_finish:
@@ -134,9 +162,7 @@ int scanout_fb_map(struct scanout_fb *fb)
 
 	if (fb->map)
 		return 0;
-	if (hfb->modifier_explicit && hfb->modifier != DRM_FORMAT_MOD_LINEAR)
-		return -ENOTSUP;
-	if (hfb->n_fds != 1)
+	if (!scanout_fb_linear(hfb) || hfb->n_fds != 1)
 		return -ENOTSUP;
 	map = mmap(NULL, fb->fd_size[0], PROT_READ, MAP_SHARED, hfb->fds[0], 0);
 	if (map == MAP_FAILED)

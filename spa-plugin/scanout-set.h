@@ -28,6 +28,7 @@ struct scanout_fb {
 	ino_t fd_ino[4]; /* inode of hfb.fds[i], for logs and tests */
 	void *map; /* SHM path: read-only mapping of fds[0], or NULL */
 	size_t map_size;
+	bool mappable; /* linear, and every fd maps with a plain mmap (scanout_fb_init) */
 };
 
 struct scanout_set {
@@ -45,7 +46,23 @@ int scanout_set_find(const struct scanout_set *set, uint32_t fb_id);
 bool scanout_fb_compatible(const struct scanout_fb *a, const struct scanout_fb *b);
 
 /*
- * Wraps a helper export into fb: measures its fds. Takes ownership of hfb's fds (hfb is
+ * True when the FB's bytes are its pixels, row by row: an explicit LINEAR modifier, or none
+ * (an FB added without DRM_MODE_FB_MODIFIERS, whose format without a modifier promises linear
+ * memory to the consumer; the CPU copy reads it the same way).
+ */
+bool scanout_fb_linear(const struct helper_fb *hfb);
+
+/*
+ * The spa_data flags of a dma-buf that aliases fb: READABLE, and MAPPABLE when fb->mappable.
+ * PipeWire from 1.1.81 maps a dma-buf for a MAP_BUFFERS consumer (OBS) only when it says
+ * MAPPABLE, and a failed map fails the consumer's buffers. A tiled FB's mapping would hold
+ * tiles, not rows, so it never says so.
+ */
+uint32_t scanout_fb_data_flags(const struct scanout_fb *fb);
+
+/*
+ * Wraps a helper export into fb: measures its fds and, for a linear FB, tries a read-only
+ * mapping of each (unmapped at once) to set fb->mappable. Takes ownership of hfb's fds (hfb is
  * zeroed). Returns 0 or -errno; on error the fds are closed.
  */
 int scanout_fb_init(struct scanout_fb *fb, struct helper_fb *hfb);

@@ -15,11 +15,7 @@
 #include <spa/utils/result.h>
 
 #include "kmscast-source.h"
-
-/* Not in PipeWire 0.3.x headers; older peers ignore the bit. */
-#ifndef SPA_DATA_FLAG_MAPPABLE
-#define SPA_DATA_FLAG_MAPPABLE (1u << 3)
-#endif
+#include "spa-compat.h"
 
 int shm_slot_alloc(struct impl *this, struct slot *slot, struct spa_data *d)
 {

@@ -120,18 +120,71 @@ static void update_clock(struct impl *this, uint64_t nsec)
 	c->next_nsec = nsec + SPA_NSEC_PER_SEC / hz;
 }
 
-/* Hands slot to the graph through the io area and wakes the graph. */
 enum output_kind {
 	OUTPUT_FLIP, /* a new FB on screen */
 	OUTPUT_RESEND, /* the FB on screen again */
 	OUTPUT_CURSOR, /* only the cursor moved */
 };
 
+/* The slot goes out: the consumer holds it until it recycles it. Stats and the clock. */
+static void account_slot(struct impl *this, struct slot *slot, uint64_t nsec,
+		enum output_kind kind)
+{
+	slot->busy = true;
+	slot->last_used = this->stats.ticks;
+	if (kind == OUTPUT_CURSOR) {
+		this->stats.cursor_only++;
+	} else {
+		if (kind == OUTPUT_RESEND)
+			this->stats.resent++;
+		else
+			this->stats.delivered++;
+		this->frame_due_ns = 0;
+		this->last_frame_ns = nsec;
+		this->discont = false;
+	}
+	update_clock(this, nsec);
+}
+
+/*
+ * Another node drives: the frame waits for its cycle (process()). A newer frame replaces one
+ * still waiting, which the graph never saw: its slot is free again.
+ */
+static void stage_slot(struct impl *this, struct slot *slot, uint64_t nsec,
+		enum output_kind kind)
+{
+	uint32_t replaced = handoff_stage(&this->handoff, slot->id);
+
+	if (replaced != SPA_ID_INVALID) {
+		source_recycle(this, replaced);
+		if (kind == OUTPUT_FLIP) {
+			this->stats.dropped_unconsumed++;
+			if (slot->header) /* the consumer never sees the frame before this one */
+				slot->header->flags |= SPA_META_HEADER_FLAG_DISCONT;
+		}
+	}
+	account_slot(this, slot, nsec, kind);
+}
+
+/*
+ * Hands slot to the graph: through the io area, waking the graph, while the node drives;
+ * staged for the driver's next cycle while it follows.
+ */
 static void output_slot(struct impl *this, struct slot *slot, uint64_t nsec,
 		enum output_kind kind)
 {
 	struct spa_io_buffers *io = this->io;
+	uint32_t staged;
 
+	if (handoff_following(this->position, this->clock)) {
+		/* A cursor-only buffer replacing a staged frame would lose that frame's picture. */
+		if (kind != OUTPUT_CURSOR || this->handoff.staged == SPA_ID_INVALID)
+			stage_slot(this, slot, nsec, kind);
+		return;
+	}
+	/* Driving again after following: a frame staged meanwhile is older than this one. */
+	if ((staged = handoff_unstage(&this->handoff)) != SPA_ID_INVALID)
+		source_recycle(this, staged);
 	/*
 	 * The graph has not taken the previous frame yet. The consumer is another process and
 	 * may be taking it at this very moment: replacing it would hand the consumer a buffer we
@@ -166,22 +219,9 @@ static void output_slot(struct impl *this, struct slot *slot, uint64_t nsec,
 	/* Given back by the consumer, and process() did not run since to recycle it. */
 	if (io->buffer_id < this->n_slots)
 		source_recycle(this, io->buffer_id);
-	slot->busy = true;
-	slot->last_used = this->stats.ticks;
 	io->buffer_id = slot->id;
 	io->status = SPA_STATUS_HAVE_DATA;
-	if (kind == OUTPUT_CURSOR) {
-		this->stats.cursor_only++;
-	} else {
-		if (kind == OUTPUT_RESEND)
-			this->stats.resent++;
-		else
-			this->stats.delivered++;
-		this->frame_due_ns = 0;
-		this->last_frame_ns = nsec;
-		this->discont = false;
-	}
-	update_clock(this, nsec);
+	account_slot(this, slot, nsec, kind);
 	this->ready_ns = nsec;
 	spa_node_call_ready(&this->callbacks, SPA_STATUS_HAVE_DATA);
 }
@@ -382,15 +422,13 @@ const struct flip_source_events source_flip_events = {
 
 int source_process(struct impl *this)
 {
-	struct spa_io_buffers *io = this->io;
+	uint32_t recycled;
+	int status;
 
-	if (!io)
+	if (!this->io)
 		return -EIO;
-	if (io->status == SPA_STATUS_HAVE_DATA)
-		return SPA_STATUS_HAVE_DATA;
-	if (io->buffer_id < this->n_slots) {
-		source_recycle(this, io->buffer_id);
-		io->buffer_id = SPA_ID_INVALID;
-	}
-	return SPA_STATUS_OK;
+	status = handoff_process(&this->handoff, this->io, this->n_slots, &recycled);
+	if (recycled != SPA_ID_INVALID)
+		source_recycle(this, recycled);
+	return status;
 }

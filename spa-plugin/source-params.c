@@ -43,9 +43,7 @@ int source_set_format_info(struct impl *this, struct spa_video_info_raw *info, b
 
 static bool set_is_linear(const struct impl *this)
 {
-	const struct helper_fb *hfb = &this->set.fbs[0].hfb;
-
-	return !hfb->modifier_explicit || hfb->modifier == DRM_FORMAT_MOD_LINEAR;
+	return scanout_fb_linear(&this->set.fbs[0].hfb);
 }
 
 /*
@@ -77,13 +75,22 @@ static struct spa_pod *build_enum_format(struct impl *this, uint32_t index,
 		spa_pod_builder_prop(b, SPA_FORMAT_VIDEO_modifier, SPA_POD_PROP_FLAG_MANDATORY);
 		spa_pod_builder_long(b, (int64_t)info.modifier);
 	}
+	/*
+	 * framerate 0/1 (variable) is a fixed value; a 0/1 bound in a range, or a range whose
+	 * bounds meet, is what PipeWire 1.6's stricter choice checks refuse.
+	 */
 	spa_pod_builder_add(b,
 			SPA_FORMAT_VIDEO_size, SPA_POD_Rectangle(&info.size),
 			SPA_FORMAT_VIDEO_framerate, SPA_POD_Fraction(&info.framerate),
-			SPA_FORMAT_VIDEO_maxFramerate, SPA_POD_CHOICE_RANGE_Fraction(
-					&info.max_framerate, &SPA_FRACTION(1, 1),
-					&info.max_framerate),
 			0);
+	if (info.max_framerate.num > 1)
+		spa_pod_builder_add(b, SPA_FORMAT_VIDEO_maxFramerate,
+				SPA_POD_CHOICE_RANGE_Fraction(&info.max_framerate,
+						&SPA_FRACTION(1, 1), &info.max_framerate),
+				0);
+	else
+		spa_pod_builder_add(b, SPA_FORMAT_VIDEO_maxFramerate,
+				SPA_POD_Fraction(&info.max_framerate), 0);
 	return spa_pod_builder_pop(b, &f);
 }
 

@@ -20,12 +20,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <drm_fourcc.h>
 #include <xf86drm.h>
 
 #include <spa/utils/result.h>
 
 #include "kmscast-source.h"
+#include "spa-compat.h"
 
 bool spare_slots_possible(const struct impl *this)
 {
@@ -35,7 +35,7 @@ bool spare_slots_possible(const struct impl *this)
 	if (this->renegotiate_midstream)
 		return false;
 	return this->set.n > 0 && hfb->n_planes == 1 && hfb->n_fds == 1 &&
-			(!hfb->modifier_explicit || hfb->modifier == DRM_FORMAT_MOD_LINEAR);
+			scanout_fb_linear(hfb);
 }
 
 uint32_t spare_slots_held(const struct impl *this)
@@ -80,7 +80,8 @@ int spare_slot_alloc(struct impl *this, struct slot *slot, struct spa_data *d)
 		goto err_close;
 	}
 	d->type = SPA_DATA_DmaBuf;
-	d->flags = SPA_DATA_FLAG_READABLE;
+	/* Linear, and mapped above: a MAP_BUFFERS consumer may map it as well. */
+	d->flags = SPA_DATA_FLAG_READABLE | SPA_DATA_FLAG_MAPPABLE;
 	d->fd = fd; /* still owned by the slot; PipeWire sends a copy */
 	d->mapoffset = 0;
 	d->maxsize = (uint32_t)create.size;

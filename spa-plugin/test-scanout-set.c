@@ -12,6 +12,7 @@
 #include <drm_fourcc.h>
 
 #include "scanout-set.h"
+#include "spa-compat.h"
 #include "test.h"
 
 static struct helper_fb fake_fb(uint32_t fb_id, uint32_t width, uint32_t height)
@@ -72,6 +73,54 @@ static void test_tiled_not_mappable(void)
 	scanout_fb_finish(&fb);
 }
 
+/* What a consumer of the node's dma-bufs is told it may mmap (SPA_DATA_FLAG_MAPPABLE). */
+static void test_data_flags(void)
+{
+	struct helper_fb hfb = fake_fb(13, 64, 48);
+	struct scanout_fb fb;
+	char path[64];
+	int wronly;
+
+	/* Explicit LINEAR, and the fd maps: MAPPABLE. */
+	test_assert_int_eq(scanout_fb_init(&fb, &hfb), 0);
+	test_assert(fb.mappable);
+	test_assert_int_eq(scanout_fb_data_flags(&fb),
+			SPA_DATA_FLAG_READABLE | SPA_DATA_FLAG_MAPPABLE);
+	scanout_fb_finish(&fb);
+
+	/* No modifier at all: the format without one promises linear memory. */
+	hfb = fake_fb(14, 64, 48);
+	hfb.modifier_explicit = false;
+	hfb.modifier = DRM_FORMAT_MOD_INVALID;
+	test_assert_int_eq(scanout_fb_init(&fb, &hfb), 0);
+	test_assert_int_eq(scanout_fb_data_flags(&fb),
+			SPA_DATA_FLAG_READABLE | SPA_DATA_FLAG_MAPPABLE);
+	scanout_fb_finish(&fb);
+
+	/* Tiled: its mapping would hold tiles, whether or not the fd maps. */
+	hfb = fake_fb(15, 64, 48);
+	hfb.modifier = I915_FORMAT_MOD_Y_TILED;
+	test_assert_int_eq(scanout_fb_init(&fb, &hfb), 0);
+	test_assert(!fb.mappable);
+	test_assert_int_eq(scanout_fb_data_flags(&fb), SPA_DATA_FLAG_READABLE);
+	scanout_fb_finish(&fb);
+
+	/*
+	 * Linear, but the fd does not map (an exporter without mmap): a write-only reopen of a
+	 * memfd measures like one yet refuses a PROT_READ mapping.
+	 */
+	hfb = fake_fb(16, 64, 48);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", hfb.fds[0]);
+	wronly = open(path, O_WRONLY | O_CLOEXEC);
+	test_assert(wronly >= 0);
+	close(hfb.fds[0]);
+	hfb.fds[0] = wronly;
+	test_assert_int_eq(scanout_fb_init(&fb, &hfb), 0);
+	test_assert(!fb.mappable);
+	test_assert_int_eq(scanout_fb_data_flags(&fb), SPA_DATA_FLAG_READABLE);
+	scanout_fb_finish(&fb);
+}
+
 static void test_set_bounds_and_order(void)
 {
 	struct scanout_set set = {0};
@@ -122,4 +171,4 @@ static void test_compatible(void)
 }
 
 TEST_MAIN(TEST(test_init_measures), TEST(test_rejects_bad_layout), TEST(test_tiled_not_mappable),
-		TEST(test_set_bounds_and_order), TEST(test_compatible))
+		TEST(test_data_flags), TEST(test_set_bounds_and_order), TEST(test_compatible))

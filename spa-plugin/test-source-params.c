@@ -12,6 +12,8 @@
 #include <spa/param/buffers.h>
 #include <spa/param/param.h>
 #include <spa/param/video/format-utils.h>
+#include <spa/pod/compare.h>
+#include <spa/pod/filter.h>
 #include <spa/pod/iter.h>
 
 #include "kmscast-source.h"
@@ -63,11 +65,16 @@ static void node_reset(bool copy_only)
 	node.set.n = 1;
 }
 
-static uint32_t enum_params(uint32_t id)
+static uint32_t enum_params_filtered(uint32_t id, const struct spa_pod *filter)
 {
 	got.n = 0;
-	test_assert_int_eq(source_port_enum_params(&node, 0, id, 0, MAX_PARAMS, NULL), 0);
+	test_assert_int_eq(source_port_enum_params(&node, 0, id, 0, MAX_PARAMS, filter), 0);
 	return got.n;
+}
+
+static uint32_t enum_params(uint32_t id)
+{
+	return enum_params_filtered(id, NULL);
 }
 
 static bool has_modifier(uint32_t i)
@@ -119,4 +126,194 @@ static void test_copy_node(void)
 	test_assert(types & (1u << SPA_DATA_MemFd));
 }
 
-TEST_MAIN(TEST(test_zero_copy_node), TEST(test_copy_node))
+/*
+ * Whether value (of a Fraction prop) is 0/x: variable framerate, meaningful as a fixed value
+ * only. Other types have no such value.
+ */
+static bool zero_fraction(uint32_t type, const void *value)
+{
+	return type == SPA_TYPE_Fraction && ((const struct spa_fraction *)value)->num == 0;
+}
+
+/*
+ * One prop's choice is well-formed: a Range or Step with min < max and the default inside,
+ * an Enum whose default is one of its alternatives, a Flags with a value, and no 0/1
+ * fraction anywhere but as a fixed value. PipeWire 1.6 refuses impossible ranges when it
+ * filters; a degenerate one (min == max, a 0/1 bound) is one filter away from that.
+ */
+static void check_prop(uint32_t param_id, const struct spa_pod_prop *prop)
+{
+	const struct spa_pod *value;
+	uint32_t n_values, choice, type, size;
+	const uint8_t *vals;
+
+	value = spa_pod_get_values(&prop->value, &n_values, &choice);
+	type = value->type;
+	size = value->size;
+	vals = SPA_POD_BODY_CONST(value);
+	if (type == SPA_TYPE_Fraction) {
+		for (uint32_t i = 0; i < n_values; i++) {
+			if (((const struct spa_fraction *)(vals + i * size))->denom == 0)
+				test_fail("param %u key %u: a fraction over 0", param_id, prop->key);
+		}
+	}
+	switch (choice) {
+	case SPA_CHOICE_None:
+		test_assert_int_eq(n_values, 1);
+		return;
+	case SPA_CHOICE_Range:
+	case SPA_CHOICE_Step: {
+		const void *def = vals, *min = vals + size, *max = vals + 2 * size;
+
+		test_assert_int_eq(n_values, choice == SPA_CHOICE_Range ? 3 : 4);
+		if (spa_pod_compare_value(type, min, max, size) >= 0)
+			test_fail("param %u key %u: range with min >= max", param_id, prop->key);
+		if (spa_pod_compare_value(type, def, min, size) < 0 ||
+				spa_pod_compare_value(type, def, max, size) > 0)
+			test_fail("param %u key %u: default outside [min, max]", param_id, prop->key);
+		break;
+	}
+	case SPA_CHOICE_Enum: {
+		bool found = false;
+
+		test_assert(n_values >= 2);
+		/* One alternative, the default: fixed in effect (0.3.65's filter writes these). */
+		if (n_values == 2 && spa_pod_compare_value(type, vals, vals + size, size) == 0)
+			return;
+		for (uint32_t i = 1; i < n_values; i++)
+			found |= spa_pod_compare_value(type, vals, vals + i * size, size) == 0;
+		if (!found)
+			test_fail("param %u key %u: enum default not an alternative", param_id,
+					prop->key);
+		break;
+	}
+	case SPA_CHOICE_Flags:
+		test_assert(n_values >= 1);
+		return; /* flags are a set, not numbers */
+	default:
+		test_fail("param %u key %u: choice type %u", param_id, prop->key, choice);
+	}
+	for (uint32_t i = 0; i < n_values; i++) {
+		if (zero_fraction(type, vals + i * size))
+			test_fail("param %u key %u: 0/1 inside a choice", param_id, prop->key);
+	}
+}
+
+/*
+ * Every prop of param is well-formed, and SPA's own tools take it: a filter against itself
+ * keeps it, and a fixated copy is fixated.
+ */
+static void check_param(uint32_t param_id, const struct spa_pod *param)
+{
+	const struct spa_pod_object *obj = (const struct spa_pod_object *)param;
+	const struct spa_pod_prop *prop;
+	uint8_t buf[1024], fixed[1024];
+	struct spa_pod_builder b = SPA_POD_BUILDER_INIT(buf, sizeof(buf));
+	struct spa_pod *result;
+	uint32_t n_props = 0;
+
+	test_assert(spa_pod_is_object(param));
+	SPA_POD_OBJECT_FOREACH(obj, prop) {
+		check_prop(param_id, prop);
+		n_props++;
+	}
+	test_assert(n_props > 0);
+	test_assert(spa_pod_filter(&b, &result, param, param) >= 0);
+	test_assert(SPA_POD_SIZE(param) <= sizeof(fixed));
+	memcpy(fixed, param, SPA_POD_SIZE(param));
+	test_assert(spa_pod_fixate((struct spa_pod *)fixed) >= 0);
+	test_assert(spa_pod_is_fixated((struct spa_pod *)fixed));
+}
+
+static void check_all(uint32_t id)
+{
+	uint32_t n = enum_params(id);
+
+	for (uint32_t i = 0; i < n; i++)
+		check_param(id, (const struct spa_pod *)got.storage[i]);
+}
+
+/* Every param the node can announce, for a node as configured, before and after a Format. */
+static void check_every_param(void)
+{
+	check_all(SPA_PARAM_EnumFormat);
+	check_all(SPA_PARAM_Meta);
+	check_all(SPA_PARAM_IO);
+	for (int modifier = 0; modifier <= 1; modifier++) {
+		if (modifier && node.copy_only)
+			break;
+		test_assert_int_eq(source_set_format_info(&node, &node.format, modifier), 0);
+		node.have_format = true;
+		check_all(SPA_PARAM_Format);
+		check_all(SPA_PARAM_Buffers);
+		node.have_format = false;
+	}
+}
+
+static void test_params_well_formed(void)
+{
+	static const uint32_t refresh_mhz[] = {60000, 59940, 144000, 1000, 0};
+	struct helper_fb *hfb;
+
+	for (uint32_t i = 0; i < SPA_N_ELEMENTS(refresh_mhz); i++) {
+		for (int copy = 0; copy <= 1; copy++) {
+			node_reset(copy);
+			node.refresh_mhz = refresh_mhz[i];
+			node.has_cursor_plane = true;
+			check_every_param();
+		}
+	}
+	/* An FB without an explicit modifier, a tiled one, spares (servers 1.0 to 1.5). */
+	node_reset(false);
+	hfb = &node.set.fbs[0].hfb;
+	hfb->modifier_explicit = false;
+	hfb->modifier = DRM_FORMAT_MOD_INVALID;
+	check_every_param();
+	node_reset(false);
+	node.set.fbs[0].hfb.modifier = I915_FORMAT_MOD_X_TILED;
+	check_every_param();
+	node_reset(false);
+	node.renegotiate_midstream = false;
+	check_every_param();
+}
+
+/*
+ * The EnumFormat against a screencast consumer's filter (framerate and maxFramerate ranges
+ * from 0/1 to 60/1, as libwebrtc and OBS offer them): the result is well-formed and fixates
+ * to variable framerate with the screen's rate, capped at the consumer's, as maxFramerate.
+ */
+static void test_consumer_filter(void)
+{
+	static const uint32_t refresh_mhz[] = {60000, 144000, 30000, 1000};
+	uint8_t fbuf[512];
+	struct spa_pod_builder fb = SPA_POD_BUILDER_INIT(fbuf, sizeof(fbuf));
+	struct spa_video_info_raw info;
+	struct spa_pod *filter;
+
+	filter = spa_pod_builder_add_object(&fb, SPA_TYPE_OBJECT_Format, SPA_PARAM_EnumFormat,
+			SPA_FORMAT_mediaType, SPA_POD_Id(SPA_MEDIA_TYPE_video),
+			SPA_FORMAT_mediaSubtype, SPA_POD_Id(SPA_MEDIA_SUBTYPE_raw),
+			SPA_FORMAT_VIDEO_framerate, SPA_POD_CHOICE_RANGE_Fraction(
+					&SPA_FRACTION(0, 1), &SPA_FRACTION(0, 1),
+					&SPA_FRACTION(60, 1)),
+			SPA_FORMAT_VIDEO_maxFramerate, SPA_POD_CHOICE_RANGE_Fraction(
+					&SPA_FRACTION(60, 1), &SPA_FRACTION(0, 1),
+					&SPA_FRACTION(60, 1)));
+	for (uint32_t i = 0; i < SPA_N_ELEMENTS(refresh_mhz); i++) {
+		uint32_t hz = refresh_mhz[i] / 1000;
+
+		node_reset(true);
+		node.refresh_mhz = refresh_mhz[i];
+		test_assert_int_eq(enum_params_filtered(SPA_PARAM_EnumFormat, filter), 1);
+		check_param(SPA_PARAM_EnumFormat, (const struct spa_pod *)got.storage[0]);
+		test_assert(spa_pod_fixate((struct spa_pod *)got.storage[0]) >= 0);
+		test_assert(spa_format_video_raw_parse((const struct spa_pod *)got.storage[0],
+				&info) >= 0);
+		test_assert_int_eq(info.framerate.num, 0);
+		test_assert_int_eq(info.max_framerate.num, SPA_MIN(hz, 60u));
+		test_assert_int_eq(info.max_framerate.denom, 1);
+	}
+}
+
+TEST_MAIN(TEST(test_zero_copy_node), TEST(test_copy_node), TEST(test_params_well_formed),
+		TEST(test_consumer_filter))

@@ -9,6 +9,7 @@
 
 #include <spa/node/node.h>
 #include <spa/support/plugin.h>
+#include <spa/utils/string.h>
 
 #include "node-host.h"
 
@@ -25,6 +26,16 @@ struct pw_properties *node_host_props_new(const char *card, const char *connecto
 			PW_KEY_MEDIA_CLASS, "Video/Source",
 			PW_KEY_MEDIA_ROLE, "Screen",
 			PW_KEY_NODE_DRIVER, "true",
+			/*
+			 * 0, as WirePlumber leaves v4l2 and libcamera sources: the node drives
+			 * its own consumers' graphs all the same, but only a driver with a
+			 * priority above 0 is picked (1.x) to drive nodes linked to nothing
+			 * that still want a driver (JACK clients, always-process nodes), which
+			 * the screen's clock (one tick per frame) would run at 60 cycles a
+			 * second. In a graph with several drivers, audio devices (WirePlumber
+			 * gives them 1000 and up) outrank it: their clock suits both.
+			 */
+			PW_KEY_PRIORITY_DRIVER, "0",
 			KMSCAST_KEY_CARD, card,
 			KMSCAST_KEY_CONNECTOR, connector,
 			NULL);
@@ -34,12 +45,47 @@ struct pw_properties *node_host_props_new(const char *card, const char *connecto
 	return props;
 }
 
-static struct spa_handle *load(struct pw_context *context, const struct pw_properties *props,
+/*
+ * Pins the node to one data loop. PipeWire 1.1.81 and later can run several
+ * (context.num-data-loops, context.data-loops). The handle takes its data loop from the
+ * support array, but the pw_impl_node that pw_core_export() creates for it acquires one by
+ * its properties: unpinned, the two can be different threads, and the node's ticks (the
+ * handle's loop) would race its process() (the exported node's). So, as module-spa does for
+ * the nodes the server loads, one loop is acquired by the properties (a node.loop.name or
+ * node.loop.class the caller set still selects it), its own name goes into node.loop.name,
+ * which the exported node then matches exactly, and the handle gets that loop. With one data
+ * loop (the default) every node shares "data-loop.0" anyway; a missing or unmatched name
+ * would only make the exported node take the least recently used loop. Older servers have
+ * a single data loop and no such key: nothing to pin. Returns 0 or -errno.
+ */
+static int pin_data_loop(struct pw_context *context, struct pw_properties *props,
+		struct spa_support *support, uint32_t n_support)
+{
+#if PW_CHECK_VERSION(1, 1, 81)
+	struct pw_loop *loop = pw_context_acquire_loop(context, &props->dict);
+
+	if (!loop)
+		return errno ? -errno : -EIO;
+	pw_properties_set(props, PW_KEY_NODE_LOOP_NAME, loop->name);
+	for (uint32_t i = 0; i < n_support; i++) {
+		if (spa_streq(support[i].type, SPA_TYPE_INTERFACE_DataLoop))
+			support[i].data = loop->loop;
+		else if (spa_streq(support[i].type, SPA_TYPE_INTERFACE_DataSystem))
+			support[i].data = loop->system;
+	}
+	/* The context keeps the loop; release only ends this use of it. */
+	pw_context_release_loop(context, loop);
+#endif
+	return 0;
+}
+
+static struct spa_handle *load(struct pw_context *context, struct pw_properties *props,
 		const struct kmscast_node_host *host)
 {
 	struct spa_support support[MAX_SUPPORT];
 	const struct spa_support *base;
 	uint32_t n_base;
+	int res;
 
 	base = pw_context_get_support(context, &n_base);
 	if (n_base >= MAX_SUPPORT) {
@@ -48,13 +94,17 @@ static struct spa_handle *load(struct pw_context *context, const struct pw_prope
 	}
 	for (uint32_t i = 0; i < n_base; i++)
 		support[i] = base[i];
+	if ((res = pin_data_loop(context, props, support, n_base)) < 0) {
+		errno = -res;
+		return NULL;
+	}
 	support[n_base] = SPA_SUPPORT_INIT(KMSCAST_TYPE_INTERFACE_NodeHost, (void *)host);
 	return pw_load_spa_handle(KMSCAST_NODE_LIBRARY, KMSCAST_NODE_FACTORY, &props->dict,
 			n_base + 1, support);
 }
 
 int node_host_export(struct pw_context *context, struct pw_core *core,
-		const struct pw_properties *props, const struct kmscast_node_host *host,
+		struct pw_properties *props, const struct kmscast_node_host *host,
 		struct node_host_export *out)
 {
 	void *iface;

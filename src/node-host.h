@@ -19,19 +19,21 @@ struct node_host_export {
 
 /*
  * The properties a node for CRTC crtc_id of card (driving connector) starts from: library,
- * factory, Video/Source, Screen, the card, connector and CRTC. The caller adds node.name and
- * node.description and owns the result. NULL on allocation failure.
+ * factory, Video/Source, Screen, a driver of priority 0, the card, connector and CRTC. The
+ * caller adds node.name and node.description and owns the result. NULL on allocation failure.
  */
 struct pw_properties *node_host_props_new(const char *card, const char *connector,
 		uint32_t crtc_id);
 
 /*
- * Loads the plugin with props and host, then exports the node on core. On success out
- * owns a handle and a proxy (release with node_host_unexport); on failure it owns
- * nothing. Returns 0 or -errno.
+ * Loads the plugin with props and host, then exports the node on core. On PipeWire 1.1.81
+ * and later it first writes node.loop.name into props: the data loop the node was given,
+ * which the exported node then runs on too. On success out owns a handle and a proxy
+ * (release with node_host_unexport); on failure it owns nothing. props stay the caller's.
+ * Returns 0 or -errno.
  */
 int node_host_export(struct pw_context *context, struct pw_core *core,
-		const struct pw_properties *props, const struct kmscast_node_host *host,
+		struct pw_properties *props, const struct kmscast_node_host *host,
 		struct node_host_export *out);
 
 /* Destroys the proxy and unloads the plugin; accepts a half-built or empty export. */

@@ -17,6 +17,12 @@ static void test_server_versions(void)
 	test_assert(!relink_guard_server_affected("0.3.100"));
 	test_assert(!relink_guard_server_affected("1.4.2"));
 	test_assert(!relink_guard_server_affected("1.6.9"));
+	/* 1.x whatever the rest reads; a 0.x without its micro may be before the fix. */
+	test_assert(!relink_guard_server_affected("1.6"));
+	test_assert(!relink_guard_server_affected("1.5.84-rc1"));
+	test_assert(!relink_guard_server_affected("2.0.0"));
+	test_assert(relink_guard_server_affected("0.3"));
+	test_assert(relink_guard_server_affected(""));
 }
 
 /* The stranded signature: buffers, Pause 50 ms later, Start 10 ms after that. */
