@@ -9,6 +9,8 @@
 
 #include "consent-input.h"
 
+static int fail(char *err, size_t errsize, int res, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+
 static int fail(char *err, size_t errsize, int res, const char *fmt, ...)
 {
 	va_list ap;
