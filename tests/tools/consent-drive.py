@@ -140,12 +140,15 @@ class Dialog:
 def find_new_app(seen):
     desktop = Atspi.get_desktop(0)
     for app in children(desktop):
-        if app.get_name() != APP_NAME:
-            continue
-        pid = app.get_process_id()
-        if pid in seen:
-            continue
-        dialog = Dialog(app)
+        try:
+            if app.get_name() != APP_NAME:
+                continue
+            pid = app.get_process_id()
+            if pid in seen:
+                continue
+            dialog = Dialog(app)
+        except GLib.GError:
+            continue  # an app that left the bus while we looked: an answered dialog, exiting
         if dialog.complete():
             return pid, dialog
     return None, None

@@ -52,7 +52,8 @@ consent_env_start() {
 		return 1
 	fi
 	export WAYLAND_DISPLAY="$socket" GDK_BACKEND=wayland GSK_RENDERER=cairo
-	unset DISPLAY
+	# The accessibility bus is the one this session bus names; GTK_A11Y=none would hide it.
+	unset DISPLAY AT_SPI_BUS_ADDRESS GTK_A11Y
 	if [ -x "$CONSENT_ENV_A11Y_LAUNCHER" ]; then
 		"$CONSENT_ENV_A11Y_LAUNCHER" --launch-immediately >"$rundir/a11y.log" 2>&1 &
 		CONSENT_ENV_A11Y_PID=$!
