@@ -35,6 +35,8 @@ need=(
 	share/man/man8/kmscast-helper.8
 	share/doc/kmscast/examples/pipewire.conf.d/50-kmscast.conf
 )
+# The consent dialog is built only with gtk4; when built, it must be installed.
+[ -x "$build/src/kmscast-consent" ] && need+=(libexec/kmscast-consent)
 for f in "${need[@]}"; do
 	[ -e "$root/$f" ] || fail "not installed: $prefix/$f"
 done
