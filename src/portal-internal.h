@@ -9,6 +9,7 @@
 
 #include "portal-chooser.h"
 #include "portal-restore.h"
+#include "portal-seat.h"
 #include "portal.h"
 
 /* The frontend makes one session per app request; more than this at once is a runaway app. */
@@ -21,6 +22,11 @@ struct portal {
 	const struct portal_host_ops *ops;
 	void *host;
 	char *chooser; /* owned; NULL when unset */
+	enum portal_consent consent;
+	char *consent_program; /* owned; NULL when there is none */
+	const struct portal_seat_ops *seat_ops;
+	void *seat_data;
+	bool no_logind_logged; /* "offering every monitor" is said once */
 	enum portal_copies copies;
 	char *runtime_dir; /* owned; NULL: $XDG_RUNTIME_DIR */
 	sd_bus *bus; /* owned */
@@ -36,7 +42,7 @@ struct portal {
 
 enum portal_session_state {
 	SESSION_INIT,
-	SESSION_SELECTING, /* SelectSources waits for the chooser */
+	SESSION_SELECTING, /* SelectSources waits for the consent program or chooser */
 	SESSION_SELECTED,
 	SESSION_STARTING, /* Start waits for the nodes' global ids */
 	SESSION_STARTED,
@@ -62,9 +68,14 @@ struct portal_session {
 	uint32_t types, cursor_mode, persist_mode;
 	bool multiple;
 
+	/* What this SelectSources may choose from: the user's seats' monitors. */
+	struct portal_monitor offered[PORTAL_MAX_MONITORS];
+	uint32_t n_offered;
 	struct portal_monitor selected[PORTAL_MAX_MONITORS];
 	uint32_t n_selected;
 	bool restored; /* selection came from restore_data */
+	/* The user said "remember for this app": Start's restore_data says so (persist only). */
+	bool remember;
 
 	struct portal_stream streams[PORTAL_MAX_MONITORS];
 	uint32_t n_streams;

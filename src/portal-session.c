@@ -27,9 +27,17 @@ PW_LOG_TOPIC(portal_session_topic, "kmscast.portal");
 struct select_options {
 	uint32_t types, cursor_mode, persist_mode;
 	int multiple; /* sd-bus reads 'b' as int */
-	struct portal_restore_entry restore[PORTAL_MAX_MONITORS];
+	struct portal_restore restore;
 	int n_restore;
 };
+
+/* The consent program's environment: "KMSCAST_APP_ID=" and the longest app id. */
+#define CONSENT_ENV_APP_ID "KMSCAST_APP_ID="
+#define CONSENT_ENV_SIZE (sizeof(CONSENT_ENV_APP_ID) + PORTAL_MAX_APP_ID)
+/* Room for a program's name in log lines; longer ones are cut. */
+#define CONSENT_NAME_SIZE 256
+/* The line of consent output that asks to remember the answer for the app. */
+#define CONSENT_REMEMBER "remember"
 
 /* ---- requests ---------------------------------------------------------------------------- */
 
@@ -163,7 +171,8 @@ static int reply_started(struct portal_session *session)
 			mons[i] = session->streams[i].monitor;
 		if ((r = sd_bus_message_append(reply, "{sv}", "persist_mode", "u",
 				     session->persist_mode)) < 0 ||
-				(r = portal_restore_append(reply, mons, session->n_streams)) < 0)
+				(r = portal_restore_append(reply, mons, session->n_streams,
+						 session->app_id, session->remember)) < 0)
 			goto out;
 	}
 	if ((r = sd_bus_message_close_container(reply)) < 0)
@@ -383,7 +392,7 @@ static int read_options(sd_bus_message *m, struct select_options *o)
 		else if (!strcmp(key, "persist_mode"))
 			r = sd_bus_message_read(m, "v", "u", &o->persist_mode);
 		else if (!strcmp(key, "restore_data"))
-			r = o->n_restore = portal_restore_read(m, o->restore, PORTAL_MAX_MONITORS);
+			r = o->n_restore = portal_restore_read(m, &o->restore);
 		else
 			r = sd_bus_message_skip(m, "v");
 		if (r < 0)
@@ -407,56 +416,113 @@ static void select_done(struct portal_session *session, uint32_t response)
 	}
 }
 
-/* Matches chooser output lines ("card0:HDMI-A-1", "HDMI-A-1" or "HDMI-A-1\tdescr"). */
-static int parse_choice(struct portal_session *session, char *output,
-		const struct portal_monitor *avail, uint32_t n_avail)
+/* Adds avail to the selection unless it is there or the selection is full. */
+static void select_monitor(struct portal_session *session, const struct portal_monitor *mon)
+{
+	for (uint32_t i = 0; i < session->n_selected; i++) {
+		if (!strcmp(session->selected[i].card, mon->card) &&
+				!strcmp(session->selected[i].connector, mon->connector))
+			return;
+	}
+	if (session->n_selected < (session->multiple ? PORTAL_MAX_MONITORS : 1))
+		session->selected[session->n_selected++] = *mon;
+}
+
+/*
+ * Matches consent output lines ("card0:HDMI-A-1", "HDMI-A-1" or "HDMI-A-1\tdescr") against
+ * the monitors offered, never against others; a line "remember" asks to remember the answer.
+ */
+static int parse_choice(struct portal_session *session, char *output)
 {
 	char *save = NULL;
 
 	session->n_selected = 0;
+	session->remember = false;
 	for (char *line = strtok_r(output, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		line[strcspn(line, "\t\r")] = '\0';
-		for (uint32_t i = 0; i < n_avail; i++) {
+		if (!strcmp(line, CONSENT_REMEMBER)) {
+			/* Only an app that can keep restore data can be remembered. */
+			session->remember = session->persist_mode > 0;
+			continue;
+		}
+		for (uint32_t i = 0; i < session->n_offered; i++) {
+			const struct portal_monitor *mon = &session->offered[i];
 			char full[2 * KMS_NAME_MAX + 2];
 
-			snprintf(full, sizeof(full), "%.*s:%.*s", KMS_NAME_MAX - 1, avail[i].card,
-					KMS_NAME_MAX - 1, avail[i].connector);
-			if (strcmp(line, full) != 0 && strcmp(line, avail[i].connector) != 0)
+			snprintf(full, sizeof(full), "%.*s:%.*s", KMS_NAME_MAX - 1, mon->card,
+					KMS_NAME_MAX - 1, mon->connector);
+			if (strcmp(line, full) != 0 && strcmp(line, mon->connector) != 0)
 				continue;
-			if (session->n_selected < PORTAL_MAX_MONITORS)
-				session->selected[session->n_selected++] = avail[i];
+			select_monitor(session, mon);
 			break;
 		}
-		if (session->n_selected > 0 && !session->multiple)
-			break;
 	}
 	return session->n_selected > 0 ? 0 : -ENOENT;
 }
 
-static void on_chooser_done(void *data, int res, const char *output, size_t len)
+/* What the consent program is called in log lines. */
+static void consent_name(const struct portal *p, char *buf, size_t size)
+{
+	if (p->chooser)
+		snprintf(buf, size, "chooser '%s'", p->chooser);
+	else
+		snprintf(buf, size, "%s", p->consent_program);
+}
+
+/* Why no answer could be had, and what to do: the one log line of a refusal. */
+static void log_no_answer(struct portal_session *session, const char *what)
+{
+	if (session->portal->consent == PORTAL_CONSENT_NEVER)
+		pw_log_warn("session %s: the chooser gave no answer (%s); answering 'other'",
+				session->path, what);
+	else
+		pw_log_warn("session %s: no consent dialog could be shown (%s); refusing '%s': "
+			    "run kmscast in a graphical session (its stderr says why), set chooser = "
+			    "COMMAND, or set consent = never for a kiosk",
+				session->path, what, session->app_id);
+}
+
+static uint32_t consent_answer(struct portal_session *session,
+		const struct portal_chooser_result *result)
+{
+	struct portal *p = session->portal;
+	char name[CONSENT_NAME_SIZE], what[CONSENT_NAME_SIZE + 64], how[64];
+	char *copy;
+	int r;
+
+	consent_name(p, name, sizeof(name));
+	portal_chooser_describe(result, how, sizeof(how));
+	if (result->res == -ECANCELED) {
+		pw_log_info("session %s: the user declined to share a screen with '%s'",
+				session->path, session->app_id);
+		return PORTAL_RESPONSE_CANCELLED;
+	}
+	if (result->res < 0) {
+		snprintf(what, sizeof(what), "%s %s", name, how);
+		log_no_answer(session, what);
+		return PORTAL_RESPONSE_OTHER;
+	}
+	copy = strndup(result->output, result->len);
+	r = copy ? parse_choice(session, copy) : -ENOMEM;
+	free(copy);
+	if (r < 0) {
+		pw_log_warn("session %s: %s answered '%.*s', which names no monitor offered; "
+			    "cancelled", session->path, name,
+				(int)strcspn(result->output, "\n"), result->output);
+		return PORTAL_RESPONSE_CANCELLED;
+	}
+	if (session->remember)
+		pw_log_info("session %s: the user asked to remember this choice for '%s'",
+				session->path, session->app_id);
+	return PORTAL_RESPONSE_SUCCESS;
+}
+
+static void on_chooser_done(void *data, const struct portal_chooser_result *result)
 {
 	struct portal_session *session = data;
-	struct portal_monitor avail[PORTAL_MAX_MONITORS];
-	uint32_t response = PORTAL_RESPONSE_CANCELLED;
 	struct portal *p = session->portal;
-	char *copy;
-	int n;
+	uint32_t response = consent_answer(session, result);
 
-	if (res == 0) {
-		n = p->ops->list_monitors(p->host, avail, PORTAL_MAX_MONITORS);
-		copy = strndup(output, len);
-		if (n > 0 && copy && parse_choice(session, copy, avail, (uint32_t)n) == 0)
-			response = PORTAL_RESPONSE_SUCCESS;
-		else
-			pw_log_warn("session %s: chooser answered '%.*s', which names no published "
-				    "monitor",
-					session->path, (int)strcspn(output, "\n"), output);
-		free(copy);
-	} else {
-		pw_log_info("session %s: chooser: %s", session->path,
-				res == -ECANCELED ? "cancelled" : strerror(-res));
-		response = res == -ECANCELED ? PORTAL_RESPONSE_CANCELLED : PORTAL_RESPONSE_OTHER;
-	}
 	portal_reply_response(session->pending, response);
 	end_pending(session);
 	portal_chooser_destroy(session->chooser);
@@ -484,19 +550,47 @@ static size_t chooser_input(const struct portal_monitor *avail, uint32_t n, char
 	return len < size ? len : size - 1;
 }
 
-static int run_chooser(struct portal_session *session, sd_bus_message *call,
-		const struct portal_monitor *avail, uint32_t n)
+/* The configured chooser through the shell, else the consent dialog itself. */
+static bool consent_command(const struct portal *p, struct portal_chooser_command *cmd)
+{
+	cmd->shell = p->chooser;
+	cmd->path = p->chooser ? NULL : p->consent_program;
+	return cmd->shell || cmd->path;
+}
+
+/* Runs the consent program on session->offered; the reply comes from on_chooser_done. */
+static int run_chooser(struct portal_session *session, sd_bus_message *call)
 {
 	struct portal *p = session->portal;
 	char input[PORTAL_MAX_MONITORS * 128];
-	size_t len = chooser_input(avail, n, input, sizeof(input));
+	size_t len = chooser_input(session->offered, session->n_offered, input, sizeof(input));
+	char app_id[CONSENT_ENV_SIZE];
+	const char *env[] = {
+		app_id,
+		session->multiple ? "KMSCAST_MULTIPLE=1" : "KMSCAST_MULTIPLE=0",
+		session->persist_mode == 2 ? "KMSCAST_PERSIST=2"
+				: session->persist_mode == 1 ? "KMSCAST_PERSIST=1" : "KMSCAST_PERSIST=0",
+		NULL,
+	};
+	struct portal_chooser_command cmd = {.env = env};
 	int r;
 
+	if (!consent_command(p, &cmd)) {
+		log_no_answer(session, "kmscast-consent is not installed and no chooser is set");
+		return portal_reply_response(call, PORTAL_RESPONSE_OTHER);
+	}
+	/* session_create bounded the app id; it goes to the child as a value, never as code. */
+	snprintf(app_id, sizeof(app_id), "%s%s", CONSENT_ENV_APP_ID, session->app_id);
 	if ((r = begin_pending(session, call)) < 0)
 		return r;
-	r = portal_chooser_start(p->loop, p->chooser, input, len, on_chooser_done, session,
+	r = portal_chooser_start(p->loop, &cmd, input, len, on_chooser_done, session,
 			&session->chooser);
 	if (r < 0) {
+		char what[CONSENT_NAME_SIZE + 64];
+
+		snprintf(what, sizeof(what), "cannot run %s: %s", cmd.shell ? cmd.shell : cmd.path,
+				strerror(-r));
+		log_no_answer(session, what);
 		portal_reply_response(call, PORTAL_RESPONSE_OTHER);
 		end_pending(session);
 		return 1;
@@ -505,12 +599,12 @@ static int run_chooser(struct portal_session *session, sd_bus_message *call,
 	return 1; /* replied from on_chooser_done */
 }
 
-static uint32_t select_default(struct portal_session *session, const struct portal_monitor *avail,
-		uint32_t n)
+static uint32_t select_default(struct portal_session *session)
 {
 	/* Documented in docs/usage.md: the first monitor, or every monitor with "multiple". */
-	session->n_selected = session->multiple ? n : 1;
-	memcpy(session->selected, avail, sizeof(avail[0]) * session->n_selected);
+	session->n_selected = session->multiple ? session->n_offered : 1;
+	memcpy(session->selected, session->offered, sizeof(session->offered[0]) *
+			session->n_selected);
 	return PORTAL_RESPONSE_SUCCESS;
 }
 
@@ -535,13 +629,121 @@ static bool options_valid(struct portal_session *session, const struct select_op
 	return true;
 }
 
+/*
+ * Fills session->offered with the published monitors on the user's seats. Returns their
+ * count, or 0 or -errno (logged) when there is nothing to offer.
+ */
+static int offer_monitors(struct portal_session *session)
+{
+	struct portal *p = session->portal;
+	enum portal_seat_outcome outcome;
+	char reason[256 + 2 * SEAT_MAX_NAME] = "";
+	int n = p->ops->list_monitors(p->host, session->offered, PORTAL_MAX_MONITORS);
+
+	session->n_offered = 0;
+	if (n <= 0) {
+		pw_log_warn("session %s: no monitor is published", session->path);
+		return n;
+	}
+	n = portal_seat_filter(p->seat_ops, p->seat_data, session->offered, (uint32_t)n,
+			&outcome, reason, sizeof(reason));
+	if (n <= 0) {
+		pw_log_warn("session %s: refusing '%s': %s", session->path, session->app_id,
+				reason);
+		return n;
+	}
+	if (outcome == PORTAL_SEAT_NO_LOGIND && !p->no_logind_logged) {
+		pw_log_info("logind is not running (no %s): no seats to keep apart, every "
+			    "published monitor is offered", SEAT_LOGIND_DIR);
+		p->no_logind_logged = true;
+	}
+	session->n_offered = (uint32_t)n;
+	return n;
+}
+
+/* Whether the restore data matches offered monitors; if so they are session->selected. */
+static bool restore_matches(struct portal_session *session, const struct select_options *o)
+{
+	if (o->n_restore <= 0)
+		return false;
+	if ((o->multiple || o->n_restore == 1) &&
+			portal_restore_match(o->restore.entries, (uint32_t)o->n_restore,
+					session->offered, session->n_offered,
+					session->selected) == 0) {
+		session->n_selected = (uint32_t)o->n_restore;
+		return true;
+	}
+	pw_log_info("session %s: restore data names a monitor that is not offered here; asking",
+			session->path);
+	return false;
+}
+
+/* Whether the user said "remember" to exactly this app for the restored monitors. */
+static bool remembered_for_app(struct portal_session *session, const struct portal_restore *r)
+{
+	const char *why = NULL;
+
+	if (!r->remembered)
+		why = "the user did not ask to remember it";
+	else if (!session->app_id[0])
+		why = "the app has no id, so 'remember' cannot tell it from other apps";
+	else if (strcmp(r->app_id, session->app_id) != 0)
+		why = "it was remembered for another app";
+	if (why)
+		pw_log_info("session %s: restore data for '%s': %s; asking", session->path,
+				session->app_id, why);
+	return why == NULL;
+}
+
+/* The restored monitors first: the consent program offers them as the preselection. */
+static void preselect(struct portal_session *session)
+{
+	struct portal_monitor ordered[PORTAL_MAX_MONITORS];
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < session->n_selected; i++)
+		ordered[n++] = session->selected[i];
+	for (uint32_t i = 0; i < session->n_offered; i++) {
+		bool chosen = false;
+
+		for (uint32_t j = 0; j < session->n_selected && !chosen; j++)
+			chosen = !strcmp(session->offered[i].card, session->selected[j].card) &&
+					!strcmp(session->offered[i].connector,
+							session->selected[j].connector);
+		if (!chosen && n < PORTAL_MAX_MONITORS)
+			ordered[n++] = session->offered[i];
+	}
+	memcpy(session->offered, ordered, sizeof(ordered[0]) * n);
+	session->n_offered = n;
+	session->n_selected = 0;
+}
+
+static int select_restored(struct portal_session *session, sd_bus_message *call)
+{
+	session->restored = true;
+	select_done(session, PORTAL_RESPONSE_SUCCESS);
+	return portal_reply_response(call, PORTAL_RESPONSE_SUCCESS);
+}
+
+/* consent = never: restore data, else the chooser among several, else the default. */
+static int select_without_consent(struct portal_session *session, sd_bus_message *call,
+		bool restored)
+{
+	if (restored)
+		return select_restored(session, call);
+	if (session->n_offered > 1 && session->portal->chooser)
+		return run_chooser(session, call);
+	select_done(session, select_default(session));
+	return portal_reply_response(call, PORTAL_RESPONSE_SUCCESS);
+}
+
 int portal_session_select_sources(struct portal_session *session, sd_bus_message *call)
 {
 	struct portal *p = session->portal;
 	struct select_options o = {.types = PORTAL_SOURCE_MONITOR,
 			.cursor_mode = PORTAL_CURSOR_HIDDEN};
-	struct portal_monitor avail[PORTAL_MAX_MONITORS];
-	int n, r;
+	bool restored;
+	int r;
 
 	if ((r = read_options(call, &o)) < 0) {
 		pw_log_warn("session %s: bad SelectSources options: %s", session->path,
@@ -559,26 +761,21 @@ int portal_session_select_sources(struct portal_session *session, sd_bus_message
 	session->cursor_mode = o.cursor_mode;
 	session->persist_mode = o.persist_mode;
 	session->restored = false;
-	n = p->ops->list_monitors(p->host, avail, PORTAL_MAX_MONITORS);
-	if (n <= 0) {
-		pw_log_warn("session %s: no monitor is published", session->path);
+	session->remember = false;
+	session->n_selected = 0;
+	if (offer_monitors(session) <= 0)
 		return portal_reply_response(call, PORTAL_RESPONSE_OTHER);
+	restored = restore_matches(session, &o);
+	if (p->consent == PORTAL_CONSENT_NEVER)
+		return select_without_consent(session, call, restored);
+	if (restored && remembered_for_app(session, &o.restore)) {
+		/* Still remembered: the next restore data says so again. */
+		session->remember = session->persist_mode > 0;
+		return select_restored(session, call);
 	}
-	if (o.n_restore > 0 && (o.multiple || o.n_restore == 1) &&
-			portal_restore_match(o.restore, (uint32_t)o.n_restore, avail, (uint32_t)n,
-					session->selected) == 0) {
-		session->n_selected = (uint32_t)o.n_restore;
-		session->restored = true;
-		select_done(session, PORTAL_RESPONSE_SUCCESS);
-		return portal_reply_response(call, PORTAL_RESPONSE_SUCCESS);
-	}
-	if (o.n_restore > 0)
-		pw_log_info("session %s: restore data names a monitor that is not here; asking",
-				session->path);
-	if (n > 1 && p->chooser)
-		return run_chooser(session, call, avail, (uint32_t)n);
-	select_done(session, select_default(session, avail, (uint32_t)n));
-	return portal_reply_response(call, PORTAL_RESPONSE_SUCCESS);
+	if (restored)
+		preselect(session);
+	return run_chooser(session, call);
 }
 
 /* ---- sessions ---------------------------------------------------------------------------- */
@@ -692,6 +889,12 @@ int portal_session_create(struct portal *p, const char *path, const char *app_id
 
 	if (portal_session_find(p, path))
 		return -EEXIST;
+	/* The consent program gets it in its environment, and restore data stores it. */
+	if (strlen(app_id) > PORTAL_MAX_APP_ID) {
+		pw_log_warn("app id of %zu bytes (over %d); refusing %s", strlen(app_id),
+				PORTAL_MAX_APP_ID, path);
+		return -ENAMETOOLONG;
+	}
 	if (p->n_sessions >= PORTAL_MAX_SESSIONS) {
 		pw_log_warn("more than %d portal sessions; refusing %s", PORTAL_MAX_SESSIONS, path);
 		return -ENOSPC;
