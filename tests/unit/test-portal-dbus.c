@@ -1081,6 +1081,8 @@ static const char *consent_script(const char *answer, int status)
 			"dir='%s'\n"
 			"cat > \"$dir/input\"\n"
 			"printf '%%s' \"$KMSCAST_APP_ID\" > \"$dir/app_id\"\n"
+			"tr '\\0' '\\n' < /proc/$$/environ | grep -c '^KMSCAST_APP_ID=' "
+			"> \"$dir/app_id_count\"\n"
 			"printf '%%s %%s' \"$KMSCAST_MULTIPLE\" \"$KMSCAST_PERSIST\" > \"$dir/flags\"\n"
 			"touch \"$dir/ran\"\n"
 			"if [ -s \"$dir/answer\" ]; then cat \"$dir/answer\"; "
@@ -1108,7 +1110,7 @@ static void test_consent_one_monitor_asks(void)
 	fake_reset(1);
 	/* The daemon's own environment must not speak for the app. */
 	setenv("KMSCAST_APP_ID", "org.example.Forged", 1);
-	start_portal_ask(consent_script("", 0), NULL);
+	start_portal_ask(NULL, consent_script("", 0));
 	test_assert_int_eq(create_session(a), 0);
 	test_assert_int_eq(select_sources(a, &s), PORTAL_RESPONSE_SUCCESS);
 	test_assert(file_exists("ran"));
@@ -1116,6 +1118,8 @@ static void test_consent_one_monitor_asks(void)
 	test_assert_str_eq(buf, "card0:Virtual-1\tVirtual-1 mon 1280x800\n");
 	read_tmp("app_id", buf, sizeof(buf));
 	test_assert_str_eq(buf, "org.example.App");
+	read_tmp("app_id_count", buf, sizeof(buf));
+	test_assert_str_eq(buf, "1\n");
 	read_tmp("flags", buf, sizeof(buf));
 	test_assert_str_eq(buf, "0 0");
 	start(a, &st);
