@@ -116,8 +116,18 @@ struct portal_session *portal_session_find(struct portal *portal, const char *pa
  */
 int portal_session_check_caller(struct portal_session *session, sd_bus_message *m,
 		sd_bus_error *error);
-/* SelectSources and Start on a found session: they own replying to call (may be later). */
-int portal_session_select_sources(struct portal_session *session, sd_bus_message *call);
+/* Start on a found session: it owns replying to call (may be later). */
 int portal_session_start(struct portal_session *session, sd_bus_message *call);
+/*
+ * Keeps call as the session's one pending call, to be replied later, and exports its
+ * impl.portal.Request object. Returns 0 or -errno.
+ */
+int portal_session_begin_pending(struct portal_session *session, sd_bus_message *call);
+/* Drops the pending call (replied by then) and its Request object. */
+void portal_session_end_pending(struct portal_session *session);
+
+/* portal-select.c */
+/* SelectSources on a found session: it owns replying to call (may be later). */
+int portal_session_select_sources(struct portal_session *session, sd_bus_message *call);
 
 #endif
