@@ -18,13 +18,11 @@
 #include <unistd.h>
 
 #include <seccomp.h>
-#include <systemd/sd-device.h>
 #include <systemd/sd-login.h>
 
 #include "helper.h"
+#include "seat.h"
 
-/* Only logind creates it; systemd's own logind_running() asks the same question. */
-#define LOGIND_SEATS_DIR "/run/systemd/seats/"
 /*
  * Not under the build prefix: the file relaxes the policy, so it lives where only root writes
  * and where an administrator looks, whatever prefix kmscast was built for.
@@ -32,7 +30,6 @@
 #define HELPER_CONFIG_PATH "/etc/kmscast/helper.conf"
 #define MAX_CONFIG_SIZE 4096
 #define DRM_MAJOR 226
-#define DEFAULT_SEAT "seat0" /* udev sets ID_SEAT only for cards of other seats */
 
 struct helper_session {
 	const struct helper_session_ops *ops;
@@ -175,7 +172,7 @@ static bool allowed_by_config(const char *path, uid_t owner)
 enum helper_seat_checks helper_session_decide(
 	const char *seats_dir, const char *config_path, uid_t config_owner)
 {
-	if (access(seats_dir, F_OK) < 0) {
+	if (!seat_logind_running(seats_dir)) {
 		helper_log("seat checks are off: logind is not running (no %s), so there are no "
 			   "sessions to keep apart",
 			seats_dir);
@@ -334,7 +331,10 @@ int helper_session_check_export(const struct helper_server_config *config,
 	return dropped < 0 ? dropped : r;
 }
 
-/* The real answers: logind's files through sd-login, udev's ID_SEAT through sd-device */
+/*
+ * The real answers: logind's files through sd-login, udev's ID_SEAT through common/seat.c
+ * (sd-device), the same lookup the daemon's portal makes.
+ */
 
 struct card_seat {
 	dev_t devnum;
@@ -384,26 +384,6 @@ static const struct helper_session_ops logind_ops = {
 	.destroy = logind_destroy,
 };
 
-static int read_card_seat(dev_t devnum, char *seat, size_t size)
-{
-	sd_device *dev = NULL;
-	int r = sd_device_new_from_devnum(&dev, 'c', devnum);
-	if (r < 0) {
-		return r;
-	}
-	const char *value = NULL;
-	r = sd_device_get_property_value(dev, "ID_SEAT", &value);
-	if (r == -ENOENT) {
-		value = DEFAULT_SEAT;
-		r = 0;
-	}
-	if (r == 0 && (value[0] == '\0' || (size_t)snprintf(seat, size, "%s", value) >= size)) {
-		r = -EINVAL;
-	}
-	sd_device_unref(dev);
-	return r;
-}
-
 /*
  * Reads the seat of every /dev/dri/card* now, before the seccomp filter: sd-device walks
  * sysfs with O_PATH opens, readlinkat, faccessat2 and getrandom (systemd 252), none of which
@@ -426,7 +406,7 @@ static int snapshot_cards(struct card_seats *seats)
 		}
 		struct card_seat *card = &seats->cards[seats->n_cards++];
 		card->devnum = st.st_rdev;
-		int r = read_card_seat(st.st_rdev, card->seat, sizeof(card->seat));
+		int r = seat_of_devnum(st.st_rdev, card->seat, sizeof(card->seat));
 		if (r < 0) {
 			card->seat[0] = '\0';
 			helper_log("%s: cannot read its seat (%s): its exports will be refused",
@@ -442,7 +422,7 @@ static int snapshot_cards(struct card_seats *seats)
 int helper_session_start(struct helper_session **out)
 {
 	*out = NULL;
-	if (helper_session_decide(LOGIND_SEATS_DIR, HELPER_CONFIG_PATH, 0) !=
+	if (helper_session_decide(SEAT_LOGIND_DIR, HELPER_CONFIG_PATH, 0) !=
 		HELPER_SEATS_CHECKED) {
 		return 0;
 	}

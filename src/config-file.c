@@ -161,6 +161,15 @@ int config_set(struct kmscast_config *cfg, const char *key, const char *value, c
 			return set_err(err, err_size, -EINVAL, "portal: expected true or false");
 		return 0;
 	}
+	if (!strcmp(key, "consent")) {
+		if (!strcmp(value, "ask"))
+			cfg->consent = CONFIG_CONSENT_ASK;
+		else if (!strcmp(value, "never"))
+			cfg->consent = CONFIG_CONSENT_NEVER;
+		else
+			return set_err(err, err_size, -EINVAL, "consent: expected ask or never");
+		return 0;
+	}
 	if (!strcmp(key, "chooser"))
 		return set_string(cfg->chooser, sizeof(cfg->chooser), key, value, err, err_size);
 	if (!strcmp(key, "portal-desktop")) {

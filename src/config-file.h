@@ -17,8 +17,11 @@
  *   monitors       = all | SPEC[,SPEC...]  SPEC: connector ("HDMI-A-1"), card:connector
  *                                          ("card1:DP-2") or the EDID monitor name
  *   portal         = true | false          serve org.freedesktop.impl.portal.ScreenCast
- *   chooser        = COMMAND               run through /bin/sh -c when a portal client
- *                                          must pick among several monitors
+ *   consent        = ask | never           ask the user on every portal SelectSources
+ *                                          (the consent dialog), or never (kiosks)
+ *   chooser        = COMMAND               run through /bin/sh -c instead of the consent
+ *                                          dialog; with consent = never, only when a
+ *                                          portal client must pick among several monitors
  *   portal-desktop = NAME[;NAME...]        UseIn of the generated kmscast.portal
  *   helper         = spawn | socket        how the daemon reaches kmscast-helper
  *   helper-path    = PATH                  helper binary, spawn mode
@@ -40,6 +43,11 @@
 
 #define CONFIG_DEFAULT_DESKTOP "kmscast"
 
+enum config_consent {
+	CONFIG_CONSENT_ASK, /* the default */
+	CONFIG_CONSENT_NEVER,
+};
+
 enum config_helper_mode {
 	CONFIG_HELPER_SPAWN,
 	CONFIG_HELPER_SOCKET,
@@ -50,6 +58,7 @@ struct kmscast_config {
 	uint32_t n_monitors;
 	char monitors[CONFIG_MAX_MONITORS][CONFIG_MAX_SPEC];
 	bool portal;
+	enum config_consent consent;
 	char chooser[CONFIG_MAX_COMMAND]; /* "" when unset */
 	char portal_desktop[CONFIG_MAX_DESKTOP];
 	enum config_helper_mode helper_mode;

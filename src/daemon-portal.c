@@ -14,6 +14,7 @@
 #include <spa/node/node.h>
 #include <spa/utils/result.h>
 
+#include "config.h"
 #include "config-file.h"
 #include "daemon-portal.h"
 #include "node-host.h"
@@ -219,6 +220,23 @@ static const struct portal_host_ops host_ops = {
 	.destroy_node = destroy_node,
 };
 
+/*
+ * The consent dialog: $KMSCAST_CONSENT (tests point it into the build tree), else the one
+ * installed in libexecdir when the build had GTK 4, else none.
+ */
+static const char *consent_program(void)
+{
+	const char *env = getenv("KMSCAST_CONSENT");
+
+	if (env && env[0])
+		return env;
+#ifdef KMSCAST_CONSENT_PATH
+	return KMSCAST_CONSENT_PATH;
+#else
+	return NULL;
+#endif
+}
+
 int daemon_portal_create(struct daemon *d, struct daemon_portal **out)
 {
 	const struct daemon_options *opts = daemon_get_options(d);
@@ -234,8 +252,11 @@ int daemon_portal_create(struct daemon *d, struct daemon_portal **out)
 	spa_list_init(&dp->nodes);
 	if (opts->config) {
 		popts.chooser = opts->config->chooser;
+		popts.consent = opts->config->consent == CONFIG_CONSENT_NEVER ? PORTAL_CONSENT_NEVER
+				: PORTAL_CONSENT_ASK;
 		popts.copies = opts->config->portal_copies;
 	}
+	popts.consent_program = consent_program();
 	if ((res = portal_create(daemon_get_loop(d), &host_ops, dp, &popts, &dp->portal)) < 0) {
 		free(dp);
 		return res;

@@ -51,7 +51,10 @@ static void usage(FILE *out, const char *argv0)
 		"      --monitors LIST publish only these monitors (connector, card:connector\n"
 		"                      or EDID name, comma-separated; \"all\")\n"
 		"      --portal, --no-portal  serve the xdg-desktop-portal ScreenCast backend\n"
-		"      --chooser CMD   portal: command that picks a monitor (see kmscast(1))\n"
+		"      --consent ask|never  portal: ask the user before every screen cast\n"
+		"                      (default ask); never: share without asking (kiosks)\n"
+		"      --chooser CMD   portal: command run instead of the consent dialog\n"
+		"                      (see kmscast(1))\n"
 		"      --portal-desktop NAMES  UseIn for --print-portal-file\n"
 		"      --helper-mode spawn|socket  how to reach kmscast-helper\n"
 		"      --resend-ms MS  re-send a screen that did not change for MS ms (default\n"
@@ -81,6 +84,7 @@ static int parse_args(int argc, char **argv, struct options *opts)
 		{"monitors", required_argument, NULL, OPT_SET},
 		{"portal", no_argument, NULL, OPT_SET},
 		{"no-portal", no_argument, NULL, OPT_SET},
+		{"consent", required_argument, NULL, OPT_SET},
 		{"chooser", required_argument, NULL, OPT_SET},
 		{"portal-desktop", required_argument, NULL, OPT_SET},
 		{"helper-mode", required_argument, NULL, OPT_SET},

@@ -30,6 +30,7 @@ struct portal_chooser {
 	char output[PORTAL_CHOOSER_MAX_OUTPUT + 1];
 	size_t len;
 	int res; /* first error while reading */
+	int status; /* wait status once reaped */
 	bool done; /* callback delivered */
 	portal_chooser_done callback;
 	void *data;
@@ -37,18 +38,33 @@ struct portal_chooser {
 
 static void finish(struct portal_chooser *c, int status)
 {
-	int res = c->res;
+	struct portal_chooser_result result = {.res = c->res, .status = status};
 
-	if (res == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
-		pw_log_info("chooser exited with status %d: cancelled",
-				WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-		res = -ECANCELED;
+	if (result.res == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
+		/* Exit 1 is the user's "no"; anything else means no answer could be had. */
+		result.res = WIFEXITED(status) && WEXITSTATUS(status) == 1 ? -ECANCELED : -ECHILD;
 	}
-	if (res == 0 && c->len == 0)
-		res = -ECANCELED;
 	c->output[c->len] = '\0';
+	if (result.res == 0) {
+		result.output = c->output;
+		result.len = c->len;
+	}
 	c->done = true;
-	c->callback(c->data, res, res == 0 ? c->output : NULL, res == 0 ? c->len : 0);
+	c->callback(c->data, &result);
+}
+
+void portal_chooser_describe(const struct portal_chooser_result *result, char *buf,
+		size_t size)
+{
+	int status = result->status;
+
+	if (result->res == -ECHILD && WIFSIGNALED(status))
+		snprintf(buf, size, "was killed by signal %d", WTERMSIG(status));
+	else if (result->res == -ECHILD || result->res == -ECANCELED || result->res == 0)
+		snprintf(buf, size, "exited %d%s", WEXITSTATUS(status),
+				WEXITSTATUS(status) == 127 ? " (command not found)" : "");
+	else
+		snprintf(buf, size, "failed: %s", strerror(-result->res));
 }
 
 static void try_reap(struct portal_chooser *c)
@@ -110,30 +126,76 @@ static void on_output(void *data, int fd, uint32_t mask)
 	try_reap(c);
 }
 
-static int spawn(struct portal_chooser *c, const char *command, int in_fd, int out_fd)
+static bool env_replaced(const char *entry, const char *const *env)
+{
+	for (size_t i = 0; env && env[i]; i++) {
+		size_t name_len = strcspn(env[i], "=");
+
+		if (!strncmp(entry, env[i], name_len) && entry[name_len] == '=')
+			return true;
+	}
+	return false;
+}
+
+/* The daemon's environment (it carries WAYLAND_DISPLAY, DISPLAY) with env on top. */
+static char **child_env(const char *const *env)
+{
+	size_t n_own = 0, n_env = 0, n = 0;
+	char **out;
+
+	while (environ[n_own])
+		n_own++;
+	while (env && env[n_env])
+		n_env++;
+	if (n_env > PORTAL_CHOOSER_MAX_ENV) {
+		errno = E2BIG;
+		return NULL;
+	}
+	out = calloc(n_own + n_env + 1, sizeof(*out));
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n_own; i++) {
+		if (!env_replaced(environ[i], env))
+			out[n++] = environ[i];
+	}
+	for (size_t i = 0; i < n_env; i++)
+		out[n++] = (char *)env[i];
+	return out; /* the array is the caller's; the strings stay environ's and env's */
+}
+
+static int spawn(struct portal_chooser *c, const struct portal_chooser_command *cmd,
+		int in_fd, int out_fd)
 {
 	posix_spawn_file_actions_t actions;
 	posix_spawnattr_t attr;
-	char *argv[] = {"sh", "-c", (char *)command, NULL};
+	char *sh_argv[] = {"sh", "-c", (char *)cmd->shell, NULL};
+	char *direct_argv[] = {(char *)cmd->path, NULL};
+	char **envp = child_env(cmd->env);
 	int res;
 
+	if (!envp)
+		return -errno;
 	if ((res = posix_spawnattr_init(&attr)) != 0)
-		return -res;
+		goto free_env;
 	/* Its own process group, so that cancelling reaches what sh started too. */
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
 	posix_spawnattr_setpgroup(&attr, 0);
-	if ((res = posix_spawn_file_actions_init(&actions)) != 0) {
-		posix_spawnattr_destroy(&attr);
-		return -res;
-	}
+	if ((res = posix_spawn_file_actions_init(&actions)) != 0)
+		goto destroy_attr;
 	/* dup2 clears FD_CLOEXEC on 0 and 1; every other fd of ours is O_CLOEXEC. */
 	res = posix_spawn_file_actions_adddup2(&actions, in_fd, STDIN_FILENO);
 	if (res == 0)
 		res = posix_spawn_file_actions_adddup2(&actions, out_fd, STDOUT_FILENO);
-	if (res == 0)
-		res = posix_spawn(&c->pid, "/bin/sh", &actions, &attr, argv, environ);
+	/* glibc's posix_spawn reports a failed exec (ENOENT, EACCES) as its result. */
+	if (res == 0 && cmd->shell)
+		res = posix_spawn(&c->pid, "/bin/sh", &actions, &attr, sh_argv, envp);
+	else if (res == 0)
+		res = posix_spawn(&c->pid, cmd->path, &actions, &attr, direct_argv, envp);
 	posix_spawn_file_actions_destroy(&actions);
+destroy_attr:
 	posix_spawnattr_destroy(&attr);
+free_env:
+	free(envp);
 	return -res;
 }
 
@@ -147,8 +209,9 @@ static int write_input(int fd, const char *input, size_t len)
 	return (size_t)n == len ? 0 : -E2BIG;
 }
 
-int portal_chooser_start(struct pw_loop *loop, const char *command, const char *input,
-		size_t len, portal_chooser_done done, void *data, struct portal_chooser **out)
+int portal_chooser_start(struct pw_loop *loop, const struct portal_chooser_command *cmd,
+		const char *input, size_t len, portal_chooser_done done, void *data,
+		struct portal_chooser **out)
 {
 	struct portal_chooser *c;
 	int in_pipe[2], out_pipe[2];
@@ -178,8 +241,9 @@ int portal_chooser_start(struct pw_loop *loop, const char *command, const char *
 		res = -errno;
 		goto err_close_out;
 	}
-	if ((res = spawn(c, command, in_pipe[0], out_pipe[1])) < 0) {
-		pw_log_error("cannot run chooser '%s': %s", command, strerror(-res));
+	if ((res = spawn(c, cmd, in_pipe[0], out_pipe[1])) < 0) {
+		pw_log_debug("cannot run '%s': %s", cmd->shell ? cmd->shell : cmd->path,
+				strerror(-res));
 		goto err_close_out;
 	}
 	close(in_pipe[0]);

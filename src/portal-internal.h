@@ -9,6 +9,7 @@
 
 #include "portal-chooser.h"
 #include "portal-restore.h"
+#include "portal-seat.h"
 #include "portal.h"
 
 /* The frontend makes one session per app request; more than this at once is a runaway app. */
@@ -21,6 +22,11 @@ struct portal {
 	const struct portal_host_ops *ops;
 	void *host;
 	char *chooser; /* owned; NULL when unset */
+	enum portal_consent consent;
+	char *consent_program; /* owned; NULL when there is none */
+	const struct portal_seat_ops *seat_ops;
+	void *seat_data;
+	bool no_logind_logged; /* "offering every monitor" is said once */
 	enum portal_copies copies;
 	char *runtime_dir; /* owned; NULL: $XDG_RUNTIME_DIR */
 	sd_bus *bus; /* owned */
@@ -36,7 +42,7 @@ struct portal {
 
 enum portal_session_state {
 	SESSION_INIT,
-	SESSION_SELECTING, /* SelectSources waits for the chooser */
+	SESSION_SELECTING, /* SelectSources waits for the consent program or chooser */
 	SESSION_SELECTED,
 	SESSION_STARTING, /* Start waits for the nodes' global ids */
 	SESSION_STARTED,
@@ -62,9 +68,14 @@ struct portal_session {
 	uint32_t types, cursor_mode, persist_mode;
 	bool multiple;
 
+	/* What this SelectSources may choose from: the user's seats' monitors. */
+	struct portal_monitor offered[PORTAL_MAX_MONITORS];
+	uint32_t n_offered;
 	struct portal_monitor selected[PORTAL_MAX_MONITORS];
 	uint32_t n_selected;
 	bool restored; /* selection came from restore_data */
+	/* The user said "remember for this app": Start's restore_data says so (persist only). */
+	bool remember;
 
 	struct portal_stream streams[PORTAL_MAX_MONITORS];
 	uint32_t n_streams;
@@ -105,8 +116,18 @@ struct portal_session *portal_session_find(struct portal *portal, const char *pa
  */
 int portal_session_check_caller(struct portal_session *session, sd_bus_message *m,
 		sd_bus_error *error);
-/* SelectSources and Start on a found session: they own replying to call (may be later). */
-int portal_session_select_sources(struct portal_session *session, sd_bus_message *call);
+/* Start on a found session: it owns replying to call (may be later). */
 int portal_session_start(struct portal_session *session, sd_bus_message *call);
+/*
+ * Keeps call as the session's one pending call, to be replied later, and exports its
+ * impl.portal.Request object. Returns 0 or -errno.
+ */
+int portal_session_begin_pending(struct portal_session *session, sd_bus_message *call);
+/* Drops the pending call (replied by then) and its Request object. */
+void portal_session_end_pending(struct portal_session *session);
+
+/* portal-select.c */
+/* SelectSources on a found session: it owns replying to call (may be later). */
+int portal_session_select_sources(struct portal_session *session, sd_bus_message *call);
 
 #endif

@@ -14,10 +14,13 @@ static int append_entry(sd_bus_message *m, const struct portal_monitor *mon)
 			mon->has_edid ? (uint32_t)e->product : 0, mon->has_edid ? e->serial : 0);
 }
 
-int portal_restore_append(sd_bus_message *m, const struct portal_monitor *monitors, uint32_t n)
+int portal_restore_append(sd_bus_message *m, const struct portal_monitor *monitors, uint32_t n,
+		const char *app_id, bool remembered)
 {
 	int r;
 
+	if (strlen(app_id) > PORTAL_MAX_APP_ID)
+		return -ENAMETOOLONG;
 	if ((r = sd_bus_message_open_container(m, 'e', "sv")) < 0 ||
 			(r = sd_bus_message_append(m, "s", "restore_data")) < 0 ||
 			(r = sd_bus_message_open_container(m, 'v', "(suv)")) < 0 ||
@@ -25,13 +28,15 @@ int portal_restore_append(sd_bus_message *m, const struct portal_monitor *monito
 			(r = sd_bus_message_append(m, "su", PORTAL_RESTORE_VENDOR,
 					 PORTAL_RESTORE_VERSION)) < 0 ||
 			(r = sd_bus_message_open_container(m, 'v', PORTAL_RESTORE_SIGNATURE)) < 0 ||
+			(r = sd_bus_message_open_container(m, 'r', "sba(ssssuu)")) < 0 ||
+			(r = sd_bus_message_append(m, "sb", app_id, (int)remembered)) < 0 ||
 			(r = sd_bus_message_open_container(m, 'a', "(ssssuu)")) < 0)
 		return r;
 	for (uint32_t i = 0; i < n; i++) {
 		if ((r = append_entry(m, &monitors[i])) < 0)
 			return r;
 	}
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < 6; i++) {
 		if ((r = sd_bus_message_close_container(m)) < 0)
 			return r;
 	}
@@ -75,12 +80,59 @@ static int read_entries(sd_bus_message *m, struct portal_restore_entry *out, uin
 	return (int)n;
 }
 
-int portal_restore_read(sd_bus_message *m, struct portal_restore_entry *out, uint32_t max)
+/* Version 2's (sba(ssssuu)), m inside the variant. Returns the entry count or -errno. */
+static int read_v2(sd_bus_message *m, struct portal_restore *out)
+{
+	const char *app_id;
+	int remembered, n, r;
+
+	if ((r = sd_bus_message_enter_container(m, 'r', "sba(ssssuu)")) < 0 ||
+			(r = sd_bus_message_read(m, "sb", &app_id, &remembered)) < 0)
+		return r;
+	if (strlen(app_id) > PORTAL_MAX_APP_ID)
+		return -ENAMETOOLONG;
+	copy_str(out->app_id, sizeof(out->app_id), app_id);
+	out->remembered = remembered != 0;
+	n = read_entries(m, out->entries, PORTAL_MAX_MONITORS);
+	if (n < 0)
+		return n;
+	if ((r = sd_bus_message_exit_container(m)) < 0)
+		return r;
+	return n;
+}
+
+/* The variant after vendor and version: ours to read, or skipped (returns 0). */
+static int read_payload(sd_bus_message *m, uint32_t version, struct portal_restore *out)
+{
+	const char *signature = version == PORTAL_RESTORE_VERSION ? PORTAL_RESTORE_SIGNATURE
+			: PORTAL_RESTORE_V1_SIGNATURE;
+	int n, r;
+
+	if (version != PORTAL_RESTORE_VERSION && version != PORTAL_RESTORE_V1)
+		return sd_bus_message_skip(m, "v") < 0 ? -EINVAL : 0;
+	r = sd_bus_message_enter_container(m, 'v', signature);
+	if (r == -ENXIO)
+		return sd_bus_message_skip(m, "v") < 0 ? -EINVAL : 0;
+	if (r < 0)
+		return r;
+	if (version == PORTAL_RESTORE_VERSION)
+		n = read_v2(m, out);
+	else
+		n = read_entries(m, out->entries, PORTAL_MAX_MONITORS);
+	if (n < 0)
+		return n;
+	if ((r = sd_bus_message_exit_container(m)) < 0)
+		return r;
+	return n;
+}
+
+int portal_restore_read(sd_bus_message *m, struct portal_restore *out)
 {
 	const char *vendor;
 	uint32_t version;
 	int r, n;
 
+	memset(out, 0, sizeof(*out));
 	r = sd_bus_message_enter_container(m, 'v', "(suv)");
 	if (r == -ENXIO)
 		return sd_bus_message_skip(m, "v") < 0 ? -EINVAL : 0; /* not our shape */
@@ -89,24 +141,16 @@ int portal_restore_read(sd_bus_message *m, struct portal_restore_entry *out, uin
 	if ((r = sd_bus_message_enter_container(m, 'r', "suv")) < 0 ||
 			(r = sd_bus_message_read(m, "su", &vendor, &version)) < 0)
 		return r;
-	if (strcmp(vendor, PORTAL_RESTORE_VENDOR) != 0 || version != PORTAL_RESTORE_VERSION) {
-		n = 0;
-		r = sd_bus_message_skip(m, "v");
-	} else {
-		r = sd_bus_message_enter_container(m, 'v', PORTAL_RESTORE_SIGNATURE);
-		if (r == -ENXIO) {
-			n = 0;
-			r = sd_bus_message_skip(m, "v");
-		} else if (r >= 0) {
-			n = read_entries(m, out, max);
-			if (n < 0)
-				return n;
-			r = sd_bus_message_exit_container(m);
-		}
-	}
-	if (r < 0 || (r = sd_bus_message_exit_container(m)) < 0 ||
+	if (strcmp(vendor, PORTAL_RESTORE_VENDOR) != 0)
+		n = sd_bus_message_skip(m, "v") < 0 ? -EINVAL : 0;
+	else
+		n = read_payload(m, version, out);
+	if (n < 0)
+		return n;
+	if ((r = sd_bus_message_exit_container(m)) < 0 ||
 			(r = sd_bus_message_exit_container(m)) < 0)
 		return r;
+	out->n_entries = (uint32_t)n;
 	return n;
 }
 

@@ -2,6 +2,7 @@
 #ifndef KMSCAST_PORTAL_RESTORE_H
 #define KMSCAST_PORTAL_RESTORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <systemd/sd-bus.h>
@@ -10,13 +11,19 @@
 
 /*
  * restore_data for persist_mode: the frontend keeps it behind a restore token and hands it
- * back to SelectSources. Its type is (suv): vendor "kmscast", version 1, and
- * a(ssssuu) = one (card, connector, EDID vendor, EDID name, EDID product, EDID serial) per
- * monitor. CRTC and node ids change at every modeset and restart and are not stored.
+ * back to SelectSources. Its type is (suv): vendor "kmscast", version 2, and
+ * (sba(ssssuu)) = the app id it was made for, whether the user ticked "remember" for that
+ * app in the consent dialog, and one (card, connector, EDID vendor, EDID name, EDID product,
+ * EDID serial) per monitor. Version 1 (a(ssssuu) alone) is still read, as not remembered.
+ * CRTC and node ids change at every modeset and restart and are not stored.
  */
 #define PORTAL_RESTORE_VENDOR "kmscast"
-#define PORTAL_RESTORE_VERSION 1
-#define PORTAL_RESTORE_SIGNATURE "a(ssssuu)"
+#define PORTAL_RESTORE_VERSION 2
+#define PORTAL_RESTORE_SIGNATURE "(sba(ssssuu))"
+#define PORTAL_RESTORE_V1 1
+#define PORTAL_RESTORE_V1_SIGNATURE "a(ssssuu)"
+/* A D-Bus name is at most 255 bytes, and so is an app id; a longer one is not ours. */
+#define PORTAL_MAX_APP_ID 255
 
 struct portal_restore_entry {
 	char card[KMS_NAME_MAX];
@@ -26,15 +33,29 @@ struct portal_restore_entry {
 	uint32_t product, serial;
 };
 
-/* Appends the {sv} dict entry "restore_data" for monitors to m. Returns 0 or -errno. */
-int portal_restore_append(sd_bus_message *m, const struct portal_monitor *monitors, uint32_t n);
+/* What one restore_data holds. */
+struct portal_restore {
+	struct portal_restore_entry entries[PORTAL_MAX_MONITORS];
+	uint32_t n_entries;
+	char app_id[PORTAL_MAX_APP_ID + 1]; /* "" in version 1 data */
+	bool remembered; /* false in version 1 data */
+};
 
 /*
- * Reads one variant holding restore data from m (positioned at the 'v' of the dict entry).
- * Returns the number of entries written to out (at most max), 0 when the data is someone
- * else's or another version (skipped: not an error), -E2BIG over max, or -errno.
+ * Appends the {sv} dict entry "restore_data" for monitors to m, made for app_id (at most
+ * PORTAL_MAX_APP_ID bytes), remembered or not. Returns 0, -ENAMETOOLONG, or -errno.
  */
-int portal_restore_read(sd_bus_message *m, struct portal_restore_entry *out, uint32_t max);
+int portal_restore_append(sd_bus_message *m, const struct portal_monitor *monitors, uint32_t n,
+		const char *app_id, bool remembered);
+
+/*
+ * Reads one variant holding restore data from m (positioned at the 'v' of the dict entry)
+ * into out, which is zeroed first. Returns the number of entries (at most
+ * PORTAL_MAX_MONITORS), 0 when the data is someone else's or another version (skipped: not
+ * an error), -E2BIG over PORTAL_MAX_MONITORS entries, -ENAMETOOLONG for an app id over
+ * PORTAL_MAX_APP_ID, or -errno.
+ */
+int portal_restore_read(sd_bus_message *m, struct portal_restore *out);
 
 /*
  * Finds, for every saved entry, the available monitor with the same connector and EDID

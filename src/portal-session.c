@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One ScreenCast session: its impl.portal.Session object, the pending call's
- * impl.portal.Request object, the monitor selection (restore data, chooser or the default),
- * and the per-session nodes that Start creates.
+ * impl.portal.Request object, and the per-session nodes that Start creates. The selection
+ * (SelectSources) lives in portal-select.c.
  *
  * Each stream gets a node of its own rather than the daemon's shared one: OpenPipeWireRemote
  * grants the app RWX on the node ids Start returns, so an app could destroy a shared node,
@@ -23,13 +23,6 @@
 PW_LOG_TOPIC_EXTERN(portal_session_topic);
 PW_LOG_TOPIC(portal_session_topic, "kmscast.portal");
 #define PW_LOG_TOPIC_DEFAULT portal_session_topic
-
-struct select_options {
-	uint32_t types, cursor_mode, persist_mode;
-	int multiple; /* sd-bus reads 'b' as int */
-	struct portal_restore_entry restore[PORTAL_MAX_MONITORS];
-	int n_restore;
-};
 
 /* ---- requests ---------------------------------------------------------------------------- */
 
@@ -56,7 +49,7 @@ static const sd_bus_vtable request_vtable[] = {
 };
 
 /* Keeps call for a later reply and exports the Request object at its handle. */
-static int begin_pending(struct portal_session *session, sd_bus_message *call)
+int portal_session_begin_pending(struct portal_session *session, sd_bus_message *call)
 {
 	const char *handle;
 	int r;
@@ -72,7 +65,7 @@ static int begin_pending(struct portal_session *session, sd_bus_message *call)
 	return 0;
 }
 
-static void end_pending(struct portal_session *session)
+void portal_session_end_pending(struct portal_session *session)
 {
 	session->request_slot = sd_bus_slot_unref(session->request_slot);
 	session->pending = sd_bus_message_unref(session->pending);
@@ -163,7 +156,8 @@ static int reply_started(struct portal_session *session)
 			mons[i] = session->streams[i].monitor;
 		if ((r = sd_bus_message_append(reply, "{sv}", "persist_mode", "u",
 				     session->persist_mode)) < 0 ||
-				(r = portal_restore_append(reply, mons, session->n_streams)) < 0)
+				(r = portal_restore_append(reply, mons, session->n_streams,
+						 session->app_id, session->remember)) < 0)
 			goto out;
 	}
 	if ((r = sd_bus_message_close_container(reply)) < 0)
@@ -189,7 +183,7 @@ static void start_done(struct portal_session *session, int res)
 	} else {
 		portal_reply_response(session->pending, PORTAL_RESPONSE_OTHER);
 	}
-	end_pending(session);
+	portal_session_end_pending(session);
 	if (session->start_timer) {
 		pw_loop_destroy_source(session->portal->loop, session->start_timer);
 		session->start_timer = NULL;
@@ -343,7 +337,7 @@ int portal_session_start(struct portal_session *session, sd_bus_message *call)
 	}
 	if (refresh_selection(session, now) < 0)
 		return portal_reply_response(call, PORTAL_RESPONSE_OTHER);
-	if ((r = begin_pending(session, call)) < 0)
+	if ((r = portal_session_begin_pending(session, call)) < 0)
 		return r;
 	session->state = SESSION_STARTING;
 	for (uint32_t i = 0; i < session->n_selected; i++) {
@@ -361,226 +355,6 @@ int portal_session_start(struct portal_session *session, sd_bus_message *call)
 	return 1; /* replied from on_node_ready or on_node_gone */
 }
 
-/* ---- selection --------------------------------------------------------------------------- */
-
-static int read_options(sd_bus_message *m, struct select_options *o)
-{
-	int r;
-
-	if ((r = sd_bus_message_enter_container(m, 'a', "{sv}")) < 0)
-		return r;
-	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-		const char *key;
-
-		if ((r = sd_bus_message_read(m, "s", &key)) < 0)
-			return r;
-		if (!strcmp(key, "types"))
-			r = sd_bus_message_read(m, "v", "u", &o->types);
-		else if (!strcmp(key, "multiple"))
-			r = sd_bus_message_read(m, "v", "b", &o->multiple);
-		else if (!strcmp(key, "cursor_mode"))
-			r = sd_bus_message_read(m, "v", "u", &o->cursor_mode);
-		else if (!strcmp(key, "persist_mode"))
-			r = sd_bus_message_read(m, "v", "u", &o->persist_mode);
-		else if (!strcmp(key, "restore_data"))
-			r = o->n_restore = portal_restore_read(m, o->restore, PORTAL_MAX_MONITORS);
-		else
-			r = sd_bus_message_skip(m, "v");
-		if (r < 0)
-			return r;
-		if ((r = sd_bus_message_exit_container(m)) < 0)
-			return r;
-	}
-	if (r < 0)
-		return r;
-	return sd_bus_message_exit_container(m);
-}
-
-static void select_done(struct portal_session *session, uint32_t response)
-{
-	session->state = response == PORTAL_RESPONSE_SUCCESS ? SESSION_SELECTED : SESSION_INIT;
-	if (response == PORTAL_RESPONSE_SUCCESS) {
-		for (uint32_t i = 0; i < session->n_selected; i++)
-			pw_log_info("session %s: selected %s.%s%s", session->path,
-					session->selected[i].card, session->selected[i].connector,
-					session->restored ? " (restored)" : "");
-	}
-}
-
-/* Matches chooser output lines ("card0:HDMI-A-1", "HDMI-A-1" or "HDMI-A-1\tdescr"). */
-static int parse_choice(struct portal_session *session, char *output,
-		const struct portal_monitor *avail, uint32_t n_avail)
-{
-	char *save = NULL;
-
-	session->n_selected = 0;
-	for (char *line = strtok_r(output, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		line[strcspn(line, "\t\r")] = '\0';
-		for (uint32_t i = 0; i < n_avail; i++) {
-			char full[2 * KMS_NAME_MAX + 2];
-
-			snprintf(full, sizeof(full), "%.*s:%.*s", KMS_NAME_MAX - 1, avail[i].card,
-					KMS_NAME_MAX - 1, avail[i].connector);
-			if (strcmp(line, full) != 0 && strcmp(line, avail[i].connector) != 0)
-				continue;
-			if (session->n_selected < PORTAL_MAX_MONITORS)
-				session->selected[session->n_selected++] = avail[i];
-			break;
-		}
-		if (session->n_selected > 0 && !session->multiple)
-			break;
-	}
-	return session->n_selected > 0 ? 0 : -ENOENT;
-}
-
-static void on_chooser_done(void *data, int res, const char *output, size_t len)
-{
-	struct portal_session *session = data;
-	struct portal_monitor avail[PORTAL_MAX_MONITORS];
-	uint32_t response = PORTAL_RESPONSE_CANCELLED;
-	struct portal *p = session->portal;
-	char *copy;
-	int n;
-
-	if (res == 0) {
-		n = p->ops->list_monitors(p->host, avail, PORTAL_MAX_MONITORS);
-		copy = strndup(output, len);
-		if (n > 0 && copy && parse_choice(session, copy, avail, (uint32_t)n) == 0)
-			response = PORTAL_RESPONSE_SUCCESS;
-		else
-			pw_log_warn("session %s: chooser answered '%.*s', which names no published "
-				    "monitor",
-					session->path, (int)strcspn(output, "\n"), output);
-		free(copy);
-	} else {
-		pw_log_info("session %s: chooser: %s", session->path,
-				res == -ECANCELED ? "cancelled" : strerror(-res));
-		response = res == -ECANCELED ? PORTAL_RESPONSE_CANCELLED : PORTAL_RESPONSE_OTHER;
-	}
-	portal_reply_response(session->pending, response);
-	end_pending(session);
-	portal_chooser_destroy(session->chooser);
-	session->chooser = NULL;
-	select_done(session, response);
-	portal_bus_update(p);
-}
-
-/* One line per monitor: "card0:HDMI-A-1<TAB>Dell U2415 (HDMI-A-1) 1920x1200". */
-static size_t chooser_input(const struct portal_monitor *avail, uint32_t n, char *buf,
-		size_t size)
-{
-	size_t len = 0;
-
-	for (uint32_t i = 0; i < n && len < size; i++) {
-		const struct portal_monitor *m = &avail[i];
-		const char *name = m->has_edid ? m->edid.name : "";
-		int w = snprintf(buf + len, size - len, "%s:%s\t%s%s%ux%u\n", m->card,
-				m->connector, name, name[0] ? " " : "", m->width, m->height);
-
-		if (w < 0)
-			break;
-		len += (size_t)w;
-	}
-	return len < size ? len : size - 1;
-}
-
-static int run_chooser(struct portal_session *session, sd_bus_message *call,
-		const struct portal_monitor *avail, uint32_t n)
-{
-	struct portal *p = session->portal;
-	char input[PORTAL_MAX_MONITORS * 128];
-	size_t len = chooser_input(avail, n, input, sizeof(input));
-	int r;
-
-	if ((r = begin_pending(session, call)) < 0)
-		return r;
-	r = portal_chooser_start(p->loop, p->chooser, input, len, on_chooser_done, session,
-			&session->chooser);
-	if (r < 0) {
-		portal_reply_response(call, PORTAL_RESPONSE_OTHER);
-		end_pending(session);
-		return 1;
-	}
-	session->state = SESSION_SELECTING;
-	return 1; /* replied from on_chooser_done */
-}
-
-static uint32_t select_default(struct portal_session *session, const struct portal_monitor *avail,
-		uint32_t n)
-{
-	/* Documented in docs/usage.md: the first monitor, or every monitor with "multiple". */
-	session->n_selected = session->multiple ? n : 1;
-	memcpy(session->selected, avail, sizeof(avail[0]) * session->n_selected);
-	return PORTAL_RESPONSE_SUCCESS;
-}
-
-static bool options_valid(struct portal_session *session, const struct select_options *o)
-{
-	if (!(o->types & PORTAL_SOURCE_MONITOR)) {
-		pw_log_warn("session %s: '%s' asked for source types 0x%x only; kmscast shares "
-			    "monitors, not windows or virtual screens: answering 'other'",
-				session->path, session->app_id, o->types);
-		return false;
-	}
-	if (o->cursor_mode != PORTAL_CURSOR_HIDDEN && o->cursor_mode != PORTAL_CURSOR_METADATA) {
-		pw_log_warn("session %s: cursor mode %u is not offered", session->path,
-				o->cursor_mode);
-		return false;
-	}
-	if (o->persist_mode > 2) {
-		pw_log_warn("session %s: persist mode %u is not defined", session->path,
-				o->persist_mode);
-		return false;
-	}
-	return true;
-}
-
-int portal_session_select_sources(struct portal_session *session, sd_bus_message *call)
-{
-	struct portal *p = session->portal;
-	struct select_options o = {.types = PORTAL_SOURCE_MONITOR,
-			.cursor_mode = PORTAL_CURSOR_HIDDEN};
-	struct portal_monitor avail[PORTAL_MAX_MONITORS];
-	int n, r;
-
-	if ((r = read_options(call, &o)) < 0) {
-		pw_log_warn("session %s: bad SelectSources options: %s", session->path,
-				strerror(-r));
-		return r;
-	}
-	if (session->state != SESSION_INIT && session->state != SESSION_SELECTED) {
-		pw_log_warn("session %s: SelectSources in the wrong state", session->path);
-		return portal_reply_response(call, PORTAL_RESPONSE_OTHER);
-	}
-	if (!options_valid(session, &o))
-		return portal_reply_response(call, PORTAL_RESPONSE_OTHER);
-	session->types = o.types;
-	session->multiple = o.multiple;
-	session->cursor_mode = o.cursor_mode;
-	session->persist_mode = o.persist_mode;
-	session->restored = false;
-	n = p->ops->list_monitors(p->host, avail, PORTAL_MAX_MONITORS);
-	if (n <= 0) {
-		pw_log_warn("session %s: no monitor is published", session->path);
-		return portal_reply_response(call, PORTAL_RESPONSE_OTHER);
-	}
-	if (o.n_restore > 0 && (o.multiple || o.n_restore == 1) &&
-			portal_restore_match(o.restore, (uint32_t)o.n_restore, avail, (uint32_t)n,
-					session->selected) == 0) {
-		session->n_selected = (uint32_t)o.n_restore;
-		session->restored = true;
-		select_done(session, PORTAL_RESPONSE_SUCCESS);
-		return portal_reply_response(call, PORTAL_RESPONSE_SUCCESS);
-	}
-	if (o.n_restore > 0)
-		pw_log_info("session %s: restore data names a monitor that is not here; asking",
-				session->path);
-	if (n > 1 && p->chooser)
-		return run_chooser(session, call, avail, (uint32_t)n);
-	select_done(session, select_default(session, avail, (uint32_t)n));
-	return portal_reply_response(call, PORTAL_RESPONSE_SUCCESS);
-}
-
 /* ---- sessions ---------------------------------------------------------------------------- */
 
 /* Cancels the pending SelectSources or Start: the caller closed the request or session. */
@@ -589,7 +363,7 @@ static void cancel_pending(struct portal_session *session)
 	if (!session->pending)
 		return;
 	portal_reply_response(session->pending, PORTAL_RESPONSE_CANCELLED);
-	end_pending(session);
+	portal_session_end_pending(session);
 	if (session->state == SESSION_SELECTING) {
 		portal_chooser_destroy(session->chooser);
 		session->chooser = NULL;
@@ -692,6 +466,12 @@ int portal_session_create(struct portal *p, const char *path, const char *app_id
 
 	if (portal_session_find(p, path))
 		return -EEXIST;
+	/* The consent program gets it in its environment, and restore data stores it. */
+	if (strlen(app_id) > PORTAL_MAX_APP_ID) {
+		pw_log_warn("app id of %zu bytes (over %d); refusing %s", strlen(app_id),
+				PORTAL_MAX_APP_ID, path);
+		return -ENAMETOOLONG;
+	}
 	if (p->n_sessions >= PORTAL_MAX_SESSIONS) {
 		pw_log_warn("more than %d portal sessions; refusing %s", PORTAL_MAX_SESSIONS, path);
 		return -ENOSPC;
@@ -727,7 +507,7 @@ void portal_session_destroy(struct portal_session *session)
 		return;
 	if (session->pending) {
 		portal_reply_response(session->pending, PORTAL_RESPONSE_OTHER);
-		end_pending(session);
+		portal_session_end_pending(session);
 	}
 	portal_chooser_destroy(session->chooser);
 	destroy_streams(session);

@@ -110,7 +110,9 @@ static int method_create_session(sd_bus_message *m, void *data, sd_bus_error *er
 	r = portal_session_create(p, session_path, app_id, sd_bus_message_get_sender(m),
 			&session);
 	if (r < 0) {
-		pw_log_warn("CreateSession %s for '%s': %s", session_path, app_id, strerror(-r));
+		/* The app id may be the one refused for its length. */
+		pw_log_warn("CreateSession %s for '%.*s': %s", session_path, PORTAL_MAX_APP_ID,
+				app_id, strerror(-r));
 		return portal_reply_response(m, PORTAL_RESPONSE_OTHER);
 	}
 	pw_log_info("session %s created for '%s'", session_path, app_id);
@@ -311,6 +313,22 @@ static int setup_bus(struct portal *p, const struct portal_options *opts)
 	return 0;
 }
 
+/* Said once at start: how SelectSources will decide, and whether it can. */
+static void log_consent(const struct portal *p)
+{
+	if (p->consent == PORTAL_CONSENT_NEVER)
+		pw_log_warn("consent = never: portal apps get the first monitor (or all of them) "
+			    "without asking anyone%s", p->chooser ? ", or the chooser's pick" : "");
+	else if (p->chooser)
+		pw_log_info("consent: every SelectSources runs the chooser '%s'", p->chooser);
+	else if (p->consent_program)
+		pw_log_info("consent: every SelectSources runs %s", p->consent_program);
+	else
+		pw_log_warn("consent: no consent dialog is installed and no chooser is set: every "
+			    "SelectSources will be refused; set chooser = COMMAND, or consent = never "
+			    "for a kiosk");
+}
+
 int portal_create(struct pw_loop *loop, const struct portal_host_ops *ops, void *host,
 		const struct portal_options *opts, struct portal **out)
 {
@@ -329,6 +347,15 @@ int portal_create(struct pw_loop *loop, const struct portal_host_ops *ops, void 
 		r = -ENOMEM;
 		goto err;
 	}
+	if (opts->consent_program && opts->consent_program[0] &&
+			!(p->consent_program = strdup(opts->consent_program))) {
+		r = -ENOMEM;
+		goto err;
+	}
+	p->consent = opts->consent;
+	p->seat_ops = opts->seat_ops ? opts->seat_ops : &portal_seat_logind_ops;
+	p->seat_data = opts->seat_data;
+	log_consent(p);
 	p->copies = opts->copies;
 	if (opts->runtime_dir && !(p->runtime_dir = strdup(opts->runtime_dir))) {
 		r = -ENOMEM;
@@ -371,6 +398,7 @@ void portal_destroy(struct portal *p)
 	}
 	free(p->frontend);
 	free(p->chooser);
+	free(p->consent_program);
 	free(p->runtime_dir);
 	free(p);
 }

@@ -83,8 +83,26 @@ struct portal_host_ops {
 	void (*destroy_node)(void *host, struct portal_node *node);
 };
 
+/* Whether SelectSources asks the user (docs/configuration.md, "consent"). */
+enum portal_consent {
+	PORTAL_CONSENT_ASK, /* the consent program runs on every SelectSources */
+	PORTAL_CONSENT_NEVER, /* kiosks: the first monitor, or all; chooser only among several */
+};
+
+struct portal_seat_ops; /* portal-seat.h */
+
 struct portal_options {
-	const char *chooser; /* shell command, NULL or "" for the default choice */
+	/* Shell command run through /bin/sh -c instead of the consent program; NULL or "": none. */
+	const char *chooser;
+	enum portal_consent consent; /* 0 is PORTAL_CONSENT_ASK */
+	/*
+	 * The consent dialog (kmscast-consent), executed directly, without a shell, when chooser
+	 * is unset. NULL: none, and with PORTAL_CONSENT_ASK every SelectSources is refused.
+	 */
+	const char *consent_program;
+	/* Where the seats of the user and of the cards come from; NULL: logind and udev. */
+	const struct portal_seat_ops *seat_ops;
+	void *seat_data;
 	const char *bus_address; /* NULL: the user's session bus */
 	const char *bus_name; /* NULL: PORTAL_BUS_NAME */
 	/* Whose sessions get copy nodes (kmscast.copy); 0 is PORTAL_COPIES_SANDBOXED. */

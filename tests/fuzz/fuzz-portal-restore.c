@@ -7,8 +7,9 @@
  * The input is the body of a method call whose signature is "v". It is wrapped in a
  * little-endian D-Bus header and written, behind a fake server's auth lines, into a
  * socketpair whose other end is a real sd-bus connection; sd-bus parses it as it would a
- * message from the bus, and a filter hands it to portal_restore_read and, when that finds
- * entries, portal_restore_match. sd-bus checks the marshalling; the shape is ours to check.
+ * message from the bus, and a filter hands it to portal_restore_read (both versions: 2 with
+ * its bounded app id and "remembered" flag, and 1) and, when that finds entries,
+ * portal_restore_match. sd-bus checks the marshalling; the shape is ours to check.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -108,7 +109,7 @@ static void check_entry(const struct portal_restore_entry *e)
 
 static int on_message(sd_bus_message *m, void *data, sd_bus_error *error)
 {
-	struct portal_restore_entry entries[PORTAL_MAX_MONITORS];
+	static struct portal_restore restore;
 	struct portal_monitor matched[PORTAL_MAX_MONITORS];
 	bool *seen = data;
 
@@ -116,15 +117,16 @@ static int on_message(sd_bus_message *m, void *data, sd_bus_error *error)
 		return 0;
 	}
 	*seen = true;
-	int n = portal_restore_read(m, entries, PORTAL_MAX_MONITORS);
-	if (n > PORTAL_MAX_MONITORS) {
+	int n = portal_restore_read(m, &restore);
+	if (n > PORTAL_MAX_MONITORS || (n >= 0 && restore.n_entries != (uint32_t)n) ||
+		strnlen(restore.app_id, sizeof(restore.app_id)) == sizeof(restore.app_id)) {
 		abort();
 	}
 	for (int i = 0; i < n; i++) {
-		check_entry(&entries[i]);
+		check_entry(&restore.entries[i]);
 	}
 	if (n > 0) {
-		(void)portal_restore_match(entries, (uint32_t)n, avail,
+		(void)portal_restore_match(restore.entries, (uint32_t)n, avail,
 			sizeof(avail) / sizeof(avail[0]), matched);
 	}
 	return 1; /* handled: no reply, no method lookup */

@@ -26,6 +26,8 @@ static void test_defaults(void)
 	test_assert_str_eq(cfg.helper_socket, "/run/kmscast/helper.sock");
 	/* Sandboxed apps get copies unless the file says otherwise. */
 	test_assert_int_eq(cfg.portal_copies, PORTAL_COPIES_SANDBOXED);
+	/* The portal asks before sharing unless the file says never. */
+	test_assert_int_eq(cfg.consent, CONFIG_CONSENT_ASK);
 	test_assert(config_monitor_published(&cfg, "card0", "HDMI-A-1", NULL));
 }
 
@@ -42,6 +44,7 @@ static void test_all_keys(void)
 			   "helper-path = /opt/kmscast-helper\n"
 			   "resend-ms = 0\n"
 			   "portal-copies = all\n"
+			   "consent = never\n"
 			   "helper-socket = /run/other.sock";
 
 	test_assert_int_eq(parse(&cfg, text), 0);
@@ -58,6 +61,9 @@ static void test_all_keys(void)
 	test_assert_str_eq(cfg.helper_socket, "/run/other.sock");
 	test_assert_int_eq(cfg.resend_ms, 0);
 	test_assert_int_eq(cfg.portal_copies, PORTAL_COPIES_ALL);
+	test_assert_int_eq(cfg.consent, CONFIG_CONSENT_NEVER);
+	test_assert_int_eq(parse(&cfg, "consent = ask\n"), 0);
+	test_assert_int_eq(cfg.consent, CONFIG_CONSENT_ASK);
 	test_assert_int_eq(parse(&cfg, "portal-copies = none\n"), 0);
 	test_assert_int_eq(cfg.portal_copies, PORTAL_COPIES_NONE);
 	test_assert_int_eq(parse(&cfg, "portal-copies=sandboxed\n"), 0);
@@ -103,6 +109,8 @@ static void test_errors(void)
 	test_assert_int_eq(parse(&cfg, "resend-ms =\n"), -EINVAL);
 	/* A typo must not silently keep (or drop) the copies. */
 	test_assert_int_eq(parse(&cfg, "portal-copies = yes\n"), -EINVAL);
+	test_assert_int_eq(parse(&cfg, "consent = no\n"), -EINVAL);
+	test_assert_int_eq(parse(&cfg, "consent = Never\n"), -EINVAL);
 	test_assert_int_eq(parse(&cfg, "portal-copies = Sandboxed\n"), -EINVAL);
 	test_assert_int_eq(parse(&cfg, "portal-copies =\n"), -EINVAL);
 	/* UseIn goes into a key file: a newline or '[' must not get there. */

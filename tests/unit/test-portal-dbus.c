@@ -16,6 +16,8 @@
 #include <systemd/sd-bus.h>
 
 #include "kmscast/node.h"
+#include "portal-restore.h"
+#include "portal-seat.h"
 #include "portal.h"
 #include "test.h"
 
@@ -104,6 +106,50 @@ static void fake_destroy(void *host, struct portal_node *node)
 	fake.n_live--;
 }
 
+/* ---- the fake logind and udev ----------------------------------------------------------- */
+
+static struct {
+	bool no_logind;
+	const char *active[2]; /* the user's active seats */
+	uint32_t n_active;
+	const char *card1_seat; /* card0 is on seat0 */
+} fake_seat;
+
+static bool fake_logind_running(void *data)
+{
+	return !fake_seat.no_logind;
+}
+
+static int fake_active_seats(void *data, char (*seats)[SEAT_MAX_NAME], uint32_t max)
+{
+	uint32_t n = 0;
+
+	for (; n < fake_seat.n_active && n < max; n++)
+		snprintf(seats[n], SEAT_MAX_NAME, "%s", fake_seat.active[n]);
+	return (int)n;
+}
+
+static int fake_card_seat(void *data, const char *card, char *seat, size_t size)
+{
+	snprintf(seat, size, "%s", strcmp(card, "card1") == 0 ? fake_seat.card1_seat : "seat0");
+	return 0;
+}
+
+static const struct portal_seat_ops fake_seat_ops = {
+	.logind_running = fake_logind_running,
+	.active_seats = fake_active_seats,
+	.card_seat = fake_card_seat,
+};
+
+/* The user is active on seat0, where every card is. */
+static void fake_seat_reset(void)
+{
+	memset(&fake_seat, 0, sizeof(fake_seat));
+	fake_seat.active[0] = "seat0";
+	fake_seat.n_active = 1;
+	fake_seat.card1_seat = "seat0";
+}
+
 static const struct portal_host_ops fake_ops = {
 	.list_monitors = fake_list,
 	.create_node = fake_create,
@@ -139,6 +185,7 @@ static struct portal_monitor fake_monitor(const char *connector, int32_t x, uint
 
 static void fake_reset(uint32_t n_monitors)
 {
+	fake_seat_reset();
 	memset(&fake, 0, sizeof(fake));
 	fake.next_id = 100;
 	fake.n_monitors = n_monitors;
@@ -231,17 +278,33 @@ static void spin_for(int ms)
 		spin_once();
 }
 
+static void start_portal_opts(struct portal_options opts)
+{
+	opts.bus_address = bus_address;
+	opts.runtime_dir = runtime_dir;
+	opts.seat_ops = &fake_seat_ops;
+	test_assert_int_eq(portal_create(loop, &fake_ops, NULL, &opts, &portal), 0);
+}
+
+/*
+ * consent = never, the behaviour before the consent step: the first monitor or all, the
+ * chooser only among several. The tests of the sessions' mechanics run there.
+ */
 static void start_portal_copies(const char *chooser, enum portal_copies copies)
 {
-	struct portal_options opts = {.chooser = chooser, .bus_address = bus_address,
-			.copies = copies, .runtime_dir = runtime_dir};
-
-	test_assert_int_eq(portal_create(loop, &fake_ops, NULL, &opts, &portal), 0);
+	start_portal_opts((struct portal_options){.chooser = chooser, .copies = copies,
+			.consent = PORTAL_CONSENT_NEVER});
 }
 
 static void start_portal(const char *chooser)
 {
 	start_portal_copies(chooser, PORTAL_COPIES_SANDBOXED);
+}
+
+/* consent = ask (the default), with chooser through the shell or program run directly. */
+static void start_portal_ask(const char *chooser, const char *program)
+{
+	start_portal_opts((struct portal_options){.chooser = chooser, .consent_program = program});
 }
 
 /* A running Flatpak instance of FLATPAK_APP, as flatpak run leaves it. */
@@ -670,9 +733,16 @@ static void test_chooser_cancel(void)
 	struct select s = monitor_only;
 
 	fake_reset(2);
-	start_portal("exit 3");
+	start_portal("exit 1");
 	test_assert_int_eq(create_session(a), 0);
 	test_assert_int_eq(select_sources(a, &s), PORTAL_RESPONSE_CANCELLED);
+	close_session(a);
+	stop_portal();
+	/* Any other status: no answer could be had, which is not the user's "no". */
+	fake_reset(2);
+	start_portal("exit 3");
+	test_assert_int_eq(create_session(a), 0);
+	test_assert_int_eq(select_sources(a, &s), PORTAL_RESPONSE_OTHER);
 	close_session(a);
 	stop_portal();
 	/* A chooser naming no monitor is a cancel too. */
@@ -958,6 +1028,351 @@ static void test_sandboxed_apps_get_copies(void)
 	stop_portal();
 }
 
+/* ---- consent ----------------------------------------------------------------------------- */
+
+static void read_tmp(const char *name, char *buf, size_t size)
+{
+	char path[256];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	f = fopen(path, "r");
+	if (!f)
+		test_fail("%s: %m", path);
+	n = fread(buf, 1, size - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+}
+
+static void write_tmp(const char *name, const char *text, mode_t mode)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	f = fopen(path, "w");
+	test_assert(f);
+	fputs(text, f);
+	test_assert(fclose(f) == 0);
+	test_assert(chmod(path, mode) == 0);
+}
+
+static void unlink_tmp(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	unlink(path);
+}
+
+/*
+ * A stand-in for kmscast-consent: records its stdin and the protocol's environment, then
+ * prints the file "answer" (else the first monitor offered) and exits with the status in
+ * "status" (else 0). Returns its path; it runs directly or through the shell.
+ */
+static const char *consent_script(const char *answer, int status)
+{
+	static char path[256];
+	char text[1024], st[16];
+
+	snprintf(text, sizeof(text),
+			"#!/bin/sh\n"
+			"dir='%s'\n"
+			"cat > \"$dir/input\"\n"
+			"printf '%%s' \"$KMSCAST_APP_ID\" > \"$dir/app_id\"\n"
+			"tr '\\0' '\\n' < /proc/$$/environ | grep -c '^KMSCAST_APP_ID=' "
+			"> \"$dir/app_id_count\"\n"
+			"printf '%%s %%s' \"$KMSCAST_MULTIPLE\" \"$KMSCAST_PERSIST\" > \"$dir/flags\"\n"
+			"touch \"$dir/ran\"\n"
+			"if [ -s \"$dir/answer\" ]; then cat \"$dir/answer\"; "
+			"else head -n 1 \"$dir/input\" | cut -f 1; fi\n"
+			"exit \"$(cat \"$dir/status\")\"\n",
+			tmpdir);
+	write_tmp("consent.sh", text, 0755);
+	write_tmp("answer", answer, 0644);
+	snprintf(st, sizeof(st), "%d", status);
+	write_tmp("status", st, 0644);
+	unlink_tmp("ran");
+	unlink_tmp("input");
+	snprintf(path, sizeof(path), "%s/consent.sh", tmpdir);
+	return path;
+}
+
+/* One monitor is asked about too, with the app's id, "multiple" and persist mode. */
+static void test_consent_one_monitor_asks(void)
+{
+	const char *a = "/org/freedesktop/portal/desktop/session/1_1/k1";
+	struct select s = monitor_only;
+	char buf[512];
+	struct started st;
+
+	fake_reset(1);
+	/* The daemon's own environment must not speak for the app. */
+	setenv("KMSCAST_APP_ID", "org.example.Forged", 1);
+	start_portal_ask(NULL, consent_script("", 0));
+	test_assert_int_eq(create_session(a), 0);
+	test_assert_int_eq(select_sources(a, &s), PORTAL_RESPONSE_SUCCESS);
+	test_assert(file_exists("ran"));
+	read_tmp("input", buf, sizeof(buf));
+	test_assert_str_eq(buf, "card0:Virtual-1\tVirtual-1 mon 1280x800\n");
+	read_tmp("app_id", buf, sizeof(buf));
+	test_assert_str_eq(buf, "org.example.App");
+	read_tmp("app_id_count", buf, sizeof(buf));
+	test_assert_str_eq(buf, "1\n");
+	read_tmp("flags", buf, sizeof(buf));
+	test_assert_str_eq(buf, "0 0");
+	start(a, &st);
+	test_assert_int_eq(st.n_streams, 1);
+	test_assert_str_eq(st.streams[0].id, "Virtual-1");
+	close_session(a);
+	unsetenv("KMSCAST_APP_ID");
+	stop_portal();
+}
+
+static uint32_t consent_response(const char *chooser, const char *program)
+{
+	const char *a = "/org/freedesktop/portal/desktop/session/1_1/k2";
+	uint32_t response;
+
+	start_portal_ask(chooser, program);
+	test_assert_int_eq(create_session(a), 0);
+	response = select_sources(a, &monitor_only);
+	close_session(a);
+	stop_portal();
+	return response;
+}
+
+/* Exit 1 is "no"; anything else, or nothing to run, is a refusal. */
+static void test_consent_failures(void)
+{
+	fake_reset(1);
+	test_assert_int_eq(consent_response(consent_script("", 1), NULL),
+			PORTAL_RESPONSE_CANCELLED);
+	test_assert_int_eq(consent_response(consent_script("", 3), NULL), PORTAL_RESPONSE_OTHER);
+	test_assert(file_exists("ran"));
+	test_assert_int_eq(consent_response(NULL, consent_script("", 3)), PORTAL_RESPONSE_OTHER);
+	test_assert_int_eq(consent_response("kill -9 $$", NULL), PORTAL_RESPONSE_OTHER);
+	/* A chooser answering 0 with a monitor printed is still a "yes", whatever the shell. */
+	test_assert_int_eq(consent_response(consent_script("", 0), NULL),
+			PORTAL_RESPONSE_SUCCESS);
+	test_assert_int_eq(consent_response("/nonexistent/kmscast-consent", NULL),
+			PORTAL_RESPONSE_OTHER);
+	test_assert_int_eq(consent_response(NULL, "/nonexistent/kmscast-consent"),
+			PORTAL_RESPONSE_OTHER);
+	/* Built without the dialog and no chooser set: refused, never shared. */
+	test_assert_int_eq(consent_response(NULL, NULL), PORTAL_RESPONSE_OTHER);
+	test_assert_int_eq(fake.n_created, 0);
+}
+
+/* The dialog runs without a shell; the app id reaches it as a value, never as code. */
+static void test_consent_program_direct(void)
+{
+	const char *a = "/org/freedesktop/portal/desktop/session/1_1/k3";
+	char app_id[PORTAL_MAX_APP_ID + 2], buf[512];
+	struct select s = monitor_only;
+
+	fake_reset(2);
+	snprintf(app_id, sizeof(app_id), "org.example.App';touch %s/pwned;'$(touch %s/pwned)",
+			tmpdir, tmpdir);
+	start_portal_ask(NULL, consent_script("card0:Virtual-2\n", 0));
+	test_assert_int_eq(create_session_as(a, app_id), 0);
+	s.multiple = 1;
+	s.persist_mode = 2;
+	test_assert_int_eq(select_sources(a, &s), PORTAL_RESPONSE_SUCCESS);
+	test_assert(file_exists("ran"));
+	test_assert(!file_exists("pwned"));
+	read_tmp("app_id", buf, sizeof(buf));
+	test_assert_str_eq(buf, app_id);
+	read_tmp("flags", buf, sizeof(buf));
+	test_assert_str_eq(buf, "1 2");
+	read_tmp("input", buf, sizeof(buf));
+	test_assert_str_eq(buf, "card0:Virtual-1\tVirtual-1 mon 1280x800\n"
+				"card0:Virtual-2\tVirtual-2 mon 1024x768\n");
+	close_session(a);
+	/* An app id longer than a D-Bus name is refused at CreateSession. */
+	memset(app_id, 'a', sizeof(app_id) - 1);
+	app_id[sizeof(app_id) - 1] = '\0';
+	test_assert_int_eq(create_session_as(a, app_id), PORTAL_RESPONSE_OTHER);
+	stop_portal();
+}
+
+/* consent = never: the old default, no dialog even with a chooser set and one monitor. */
+static void test_consent_never(void)
+{
+	const char *a = "/org/freedesktop/portal/desktop/session/1_1/k4";
+	struct started st;
+
+	fake_reset(1);
+	start_portal_opts((struct portal_options){.chooser = consent_script("", 1),
+			.consent_program = "/nonexistent", .consent = PORTAL_CONSENT_NEVER});
+	test_assert_int_eq(create_session(a), 0);
+	test_assert_int_eq(select_sources(a, &monitor_only), PORTAL_RESPONSE_SUCCESS);
+	test_assert(!file_exists("ran"));
+	start(a, &st);
+	test_assert_int_eq(st.n_streams, 1);
+	test_assert_str_eq(st.streams[0].id, "Virtual-1");
+	close_session(a);
+	stop_portal();
+}
+
+/* Puts a Start reply back at its restore_data variant, for another SelectSources. */
+static sd_bus_message *rewind_to_restore(sd_bus_message *reply)
+{
+	const char *key;
+
+	test_assert(sd_bus_message_rewind(reply, true) >= 0);
+	test_assert(sd_bus_message_skip(reply, "u") >= 0);
+	test_assert(sd_bus_message_enter_container(reply, 'a', "{sv}") > 0);
+	while (sd_bus_message_enter_container(reply, 'e', "sv") > 0) {
+		test_assert(sd_bus_message_read(reply, "s", &key) > 0);
+		if (!strcmp(key, "restore_data"))
+			return reply;
+		test_assert(sd_bus_message_skip(reply, "v") >= 0);
+		test_assert(sd_bus_message_exit_container(reply) >= 0);
+	}
+	test_fail("no restore_data");
+}
+
+/* A session of app_id with restore_from: whether the dialog ran, and what it was offered. */
+static bool asked_with_restore(const char *app_id, sd_bus_message *restore_from, char *input,
+		size_t size)
+{
+	const char *a = "/org/freedesktop/portal/desktop/session/1_1/k6";
+	struct select s = monitor_only;
+	struct started st;
+	bool ran;
+
+	unlink_tmp("ran");
+	s.persist_mode = 2;
+	s.restore_from = rewind_to_restore(restore_from);
+	test_assert_int_eq(create_session_as(a, app_id), 0);
+	test_assert_int_eq(select_sources(a, &s), PORTAL_RESPONSE_SUCCESS);
+	ran = file_exists("ran");
+	if (ran)
+		read_tmp("input", input, size);
+	start(a, &st);
+	test_assert_int_eq(st.n_streams, 1);
+	test_assert_str_eq(st.streams[0].id, "Virtual-2");
+	if (st.restore)
+		sd_bus_message_unref(st.restore);
+	close_session(a);
+	return ran;
+}
+
+/* The first session of org.example.App: the dialog picks Virtual-2, "remember" or not. */
+static sd_bus_message *first_choice(const char *answer)
+{
+	const char *a = "/org/freedesktop/portal/desktop/session/1_1/k5";
+	struct select s = monitor_only;
+	struct started st;
+
+	consent_script(answer, 0);
+	s.persist_mode = 2;
+	test_assert_int_eq(create_session(a), 0);
+	test_assert_int_eq(select_sources(a, &s), PORTAL_RESPONSE_SUCCESS);
+	test_assert(file_exists("ran"));
+	start(a, &st);
+	test_assert_int_eq(st.n_streams, 1);
+	test_assert_str_eq(st.streams[0].id, "Virtual-2");
+	test_assert(st.restore);
+	close_session(a);
+	return st.restore;
+}
+
+static void test_consent_remember(void)
+{
+	sd_bus_message *restore;
+	char input[512];
+
+	fake_reset(2);
+	start_portal_ask(consent_script("", 0), NULL);
+	/* Remembered, same app: no dialog. Another app with the same data: asked. */
+	restore = first_choice("card0:Virtual-2\nremember\n");
+	test_assert(!asked_with_restore("org.example.App", restore, input, sizeof(input)));
+	test_assert(asked_with_restore("org.example.Other", restore, input, sizeof(input)));
+	sd_bus_message_unref(restore);
+	/* Not remembered: asked, with the restored monitor offered first. */
+	restore = first_choice("card0:Virtual-2\n");
+	test_assert(asked_with_restore("org.example.App", restore, input, sizeof(input)));
+	test_assert_int_eq(strncmp(input, "card0:Virtual-2\t", 16), 0);
+	sd_bus_message_unref(restore);
+	stop_portal();
+}
+
+/* ---- seats ------------------------------------------------------------------------------- */
+
+/* What the dialog was offered ("" when it did not run), and the answer to SelectSources. */
+static uint32_t offered(char *input, size_t size)
+{
+	const char *a = "/org/freedesktop/portal/desktop/session/1_1/q1";
+	uint32_t response;
+
+	unlink_tmp("ran");
+	input[0] = '\0';
+	test_assert_int_eq(create_session(a), 0);
+	response = select_sources(a, &monitor_only);
+	if (file_exists("ran"))
+		read_tmp("input", input, size);
+	close_session(a);
+	return response;
+}
+
+static void test_seat_filter(void)
+{
+	char input[512];
+
+	fake_reset(2);
+	snprintf(fake.monitors[1].card, sizeof(fake.monitors[1].card), "card1");
+	fake_seat.card1_seat = "seat1";
+	start_portal_ask(consent_script("", 0), NULL);
+	/* Active on seat0: card0's monitor only. */
+	test_assert_int_eq(offered(input, sizeof(input)), PORTAL_RESPONSE_SUCCESS);
+	test_assert_str_eq(input, "card0:Virtual-1\tVirtual-1 mon 1280x800\n");
+	/* A dialog naming the other seat's monitor gets nothing. */
+	consent_script("card1:Virtual-2\n", 0);
+	test_assert_int_eq(offered(input, sizeof(input)), PORTAL_RESPONSE_CANCELLED);
+	consent_script("", 0);
+	/* Active on seat1 only: card1's. */
+	fake_seat.active[0] = "seat1";
+	test_assert_int_eq(offered(input, sizeof(input)), PORTAL_RESPONSE_SUCCESS);
+	test_assert_str_eq(input, "card1:Virtual-2\tVirtual-2 mon 1024x768\n");
+	/* Active on a seat with no monitor, or on none: refused, nothing asked. */
+	fake_seat.active[0] = "seat2";
+	test_assert_int_eq(offered(input, sizeof(input)), PORTAL_RESPONSE_OTHER);
+	test_assert_str_eq(input, "");
+	fake_seat.n_active = 0;
+	test_assert_int_eq(offered(input, sizeof(input)), PORTAL_RESPONSE_OTHER);
+	test_assert_str_eq(input, "");
+	/* No logind: no seats to keep apart, all offered. */
+	fake_seat.no_logind = true;
+	test_assert_int_eq(offered(input, sizeof(input)), PORTAL_RESPONSE_SUCCESS);
+	test_assert_str_eq(input, "card0:Virtual-1\tVirtual-1 mon 1280x800\n"
+				  "card1:Virtual-2\tVirtual-2 mon 1024x768\n");
+	stop_portal();
+	/* consent = never still shares only the user's seat's monitors. */
+	fake_seat.no_logind = false;
+	fake_seat.n_active = 1;
+	fake_seat.active[0] = "seat1";
+	start_portal(NULL);
+	{
+		const char *a = "/org/freedesktop/portal/desktop/session/1_1/q2";
+		struct started st;
+
+		test_assert_int_eq(create_session(a), 0);
+		test_assert_int_eq(select_sources(a, &monitor_only), 0);
+		start(a, &st);
+		test_assert_int_eq(st.n_streams, 1);
+		test_assert_str_eq(st.streams[0].id, "Virtual-2");
+		close_session(a);
+		fake_seat.n_active = 0;
+		test_assert_int_eq(create_session(a), 0);
+		test_assert_int_eq(select_sources(a, &monitor_only), PORTAL_RESPONSE_OTHER);
+		close_session(a);
+	}
+	stop_portal();
+}
+
 static void kill_bus(void)
 {
 	if (bus_pid > 0)
@@ -981,6 +1396,12 @@ int main(void)
 		TEST(test_frontend_exit),
 		TEST(test_name_taken),
 		TEST(test_sandboxed_apps_get_copies),
+		TEST(test_consent_one_monitor_asks),
+		TEST(test_consent_failures),
+		TEST(test_consent_program_direct),
+		TEST(test_consent_never),
+		TEST(test_consent_remember),
+		TEST(test_seat_filter),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
