@@ -58,8 +58,10 @@ gst_wait_registry() {
 }
 
 node_start_daemon() {
+	# NODE_DAEMON_ENV: more NAME=VALUE words for the daemon's environment (no spaces in them).
+	# shellcheck disable=SC2086
 	as_user env SPA_PLUGIN_DIR="$SPA_PLUGIN_DIR" KMSCAST_HELPER="$KMSCAST_HELPER" \
-		PIPEWIRE_DEBUG="${NODE_DEBUG:-3}" "$B/src/kmscast" "$@" \
+		PIPEWIRE_DEBUG="${NODE_DEBUG:-3}" ${NODE_DAEMON_ENV:-} "$B/src/kmscast" "$@" \
 		>"$NODE_TMP/daemon.log" 2>&1 &
 	DAEMON_JOB=$!
 	# as_user is a shell function: $! is a subshell; the daemon is its child.

@@ -7,6 +7,7 @@
 #  - the captured frames decode to consecutive frame numbers of the test producer;
 #  - isolation: the remote sees exactly its node among all nodes (not the shared
 #    kmscast node, not WirePlumber's dummy/freewheel drivers);
+#  - the consent dialog ran once, offered this monitor, and the share came from its click;
 #  - Session.Close (by the frontend, when the app closes) removes the node.
 # Run: tests/vm/run --kms vkms --with wireplumber -- tests/vm/t-portal-flow.sh
 set -u
@@ -41,6 +42,14 @@ rc=$?
 cat "$NODE_TMP/client.log"
 [ "$rc" = 0 ] || portal_fail "portal client exited $rc"
 
+# The consent step: the real dialog was shown once, offered exactly this monitor, preselected,
+# and the user's click is what shared it.
+echo "--- consent dialog"; cat "$NODE_TMP/consent.log"
+[ "$(consent_answers)" = 1 ] || portal_fail "not exactly one consent dialog answered"
+[ "$(grep -c '^row' "$NODE_TMP/consent.log")" = 1 ] || portal_fail "the dialog did not offer one monitor"
+grep -q "^row	card0:$conn	.*	1\$" "$NODE_TMP/consent.log" ||
+	portal_fail "the dialog did not offer card0:$conn, preselected"
+grep -qx "answer	share" "$NODE_TMP/consent.log" || portal_fail "the dialog was not answered 'share'"
 NODE=$(json_get "$OUT/state.json" 's["streams"][0]["node"]')
 echo "stream: $(json_get "$OUT/state.json" 's["streams"][0]')"
 [ "$(json_get "$OUT/state.json" 'len(s["streams"])')" = 1 ] || portal_fail "not one stream"

@@ -1,8 +1,10 @@
 #!/bin/bash
 # Restore tokens. Session 1 asks persist_mode=2 and picks the second of two monitors through
 # the chooser; the frontend turns kmscast's restore_data into a restore_token (kept in the
-# permission store). Session 2, a new client with that token, gets the same monitor without
-# the chooser running again, and its frames come from that monitor's CRTC.
+# permission store). Session 2, a new client with that token, gets the same monitor, and its
+# frames come from that monitor's CRTC. The client is a host app without an app id, so the
+# consent step asks again (remember needs an id to tell apps apart): the chooser runs a second
+# time, offered the restored monitor first, as the preselection.
 # Run: tests/vm/run --kms virtio-gpu --outputs 2 --with wireplumber -- tests/vm/t-portal-restore.sh
 set -u
 . "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
@@ -17,7 +19,7 @@ read -r IDX W H < <(sed -n 's/^mode .* index=\([0-9]*\) connector=Virtual-2 size
 	"$NODE_TMP/producer.log")
 [ -n "${H:-}" ] || portal_fail "the producer did not light Virtual-2"
 cat >"$OUT/kmscast.conf" <<CONF
-chooser = echo run >> $OUT/chooser-runs; sed -n 2p
+chooser = echo run >> $OUT/chooser-runs; tee $OUT/offered | grep -m1 '^card0:Virtual-2' | cut -f1
 CONF
 chmod a+r "$OUT/kmscast.conf"
 portal_start_kmscast --config "$OUT/kmscast.conf"
@@ -39,10 +41,14 @@ rc=$?
 cat "$NODE_TMP/client2.log"
 # The portal's part first; the capture's status after (the client exits 1 when --exec fails).
 [ -f "$OUT/second.json" ] || portal_fail "restored session failed before Start (client exited $rc)"
-[ "$(wc -l <"$OUT/chooser-runs")" = 1 ] || portal_fail "the chooser ran for a restored session"
+[ "$(wc -l <"$OUT/chooser-runs")" = 2 ] ||
+	portal_fail "the chooser did not ask again for an app without an id"
+head -n1 "$OUT/offered" | grep -q '^card0:Virtual-2	' ||
+	portal_fail "the restored monitor is not offered first: $(head -n1 "$OUT/offered")"
+grep -q "restore data for '': the app has no id" "$NODE_TMP/daemon.log" ||
+	portal_fail "the daemon did not say why it asked again"
 [ "$(json_get "$OUT/second.json" 's["streams"][0]["id"]')" = Virtual-2 ] ||
 	portal_fail "the restored session got another monitor"
-grep -q "selected card0.Virtual-2 (restored)" "$NODE_TMP/daemon.log" || portal_fail "not restored"
 [ "$rc" = 0 ] || portal_fail "the capture through the restored session failed (client exited $rc)"
 summary=$("$B/tests/tools/pattern-check" --width "$W" --height "$H" --format BGRx \
 	--crtc-index "$IDX" --quiet "$OUT/out.raw" | tail -n1)

@@ -1,8 +1,13 @@
-# Shared setup for the t-portal-*.sh tests (issue 6). Source after fixtures.sh and
+# Shared setup for the t-portal-*.sh tests of the xdg-desktop-portal backend. Source after fixtures.sh and
 # node-lib.sh, inside the VM, with --with wireplumber.
 #
 #   portal_producer [ARGS]        kms-producer at 60 Hz into $NODE_TMP/producer.log; waits ready
-#   portal_start_kmscast [ARGS]   node_setup + kmscast (as the user) + waits for its bus name
+#   portal_start_consent          a headless weston for the consent dialog (kmscast-consent) and
+#                                 tests/tools/consent-drive.py answering every dialog through
+#                                 AT-SPI with PORTAL_CONSENT_ARGS (default: share what is
+#                                 preselected), logging what it saw to $NODE_TMP/consent.log
+#   portal_start_kmscast [ARGS]   node_setup + portal_start_consent (unless PORTAL_CONSENT=none)
+#                                 + kmscast (as the user) + waits for its bus name
 #   portal_start_frontend         the real /usr/libexec/xdg-desktop-portal, as the user, with
 #                                 XDG_DESKTOP_PORTAL_DIR holding `kmscast --print-portal-file`
 #   portal_client [ARGS]          tests/vm/lib/portal-client.py as the user
@@ -15,7 +20,7 @@ PORTAL_DESKTOP=kmscast-test
 PORTAL_CLIENT="/usr/bin/python3 $KMSCAST_SRC_DIR/tests/vm/lib/portal-client.py"
 
 portal_dump_logs() {
-	for f in daemon.log frontend.log producer.log; do
+	for f in daemon.log frontend.log producer.log consent.log; do
 		[ -f "$NODE_TMP/$f" ] || continue
 		echo "--- $f (tail)"
 		tail -n "${1:-40}" "$NODE_TMP/$f"
@@ -50,8 +55,33 @@ wait_bus_name() {
 	return 1
 }
 
+# The user's side of the consent step, as on a desktop: the daemon runs the real dialog on the
+# session's display, and a person (here the AT-SPI driver) reads it and clicks. The driver
+# prints a "dialog", "label", "row ID DESC CHECKED", "chose" and "answer" line per dialog.
+PORTAL_CONSENT_ARGS=${PORTAL_CONSENT_ARGS:-}
+portal_start_consent() {
+	rm -f "$KMSCAST_TEST_RUNTIME_DIR/consent-display"
+	# shellcheck disable=SC2016 # expanded by the user's shell
+	as_user sh -c '. "$1/tests/tools/consent-env.sh" && consent_env_start "$XDG_RUNTIME_DIR" &&
+		echo "$WAYLAND_DISPLAY" >"$XDG_RUNTIME_DIR/consent-display" &&
+		exec /usr/bin/python3 -u "$1/tests/tools/consent-drive.py" --loop $2' \
+		sh "$KMSCAST_SRC_DIR" "$PORTAL_CONSENT_ARGS" >"$NODE_TMP/consent.log" 2>&1 &
+	CONSENT_JOB=$!
+	wait_for_file "$KMSCAST_TEST_RUNTIME_DIR/consent-display" 30 ||
+		{ cat "$NODE_TMP/consent.log" >&2; portal_fail "no display for the consent dialog"; }
+	NODE_DAEMON_ENV="WAYLAND_DISPLAY=$(cat "$KMSCAST_TEST_RUNTIME_DIR/consent-display")"
+	NODE_DAEMON_ENV="$NODE_DAEMON_ENV GDK_BACKEND=wayland GSK_RENDERER=cairo"
+	NODE_DAEMON_ENV="$NODE_DAEMON_ENV KMSCAST_CONSENT=$B/src/kmscast-consent"
+}
+
+# consent_answers: how many dialogs the driver answered so far, any answer.
+consent_answers() {
+	grep -c '^answer' "$NODE_TMP/consent.log" 2>/dev/null
+}
+
 portal_start_kmscast() {
 	node_setup
+	[ "${PORTAL_CONSENT:-}" = none ] || portal_start_consent
 	node_start_daemon --portal-desktop "$PORTAL_DESKTOP" "$@"
 	# As for the node tests: a desktop's RTKit gives PipeWire's data threads realtime
 	# priority, which the bench has not; without it the daemon's data loop slept through
