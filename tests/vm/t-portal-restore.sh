@@ -3,8 +3,9 @@
 # the chooser; the frontend turns kmscast's restore_data into a restore_token (kept in the
 # permission store). Session 2, a new client with that token, gets the same monitor, and its
 # frames come from that monitor's CRTC. The client is a host app without an app id, so the
-# consent step asks again (remember needs an id to tell apps apart): the chooser runs a second
-# time, offered the restored monitor first, as the preselection.
+# consent step asks again although the user said "remember" (remember needs an id to tell apps
+# apart): the chooser runs a second time, offered the restored monitor first, as the
+# preselection.
 # Run: tests/vm/run --kms virtio-gpu --outputs 2 --with wireplumber -- tests/vm/t-portal-restore.sh
 set -u
 . "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
@@ -19,7 +20,7 @@ read -r IDX W H < <(sed -n 's/^mode .* index=\([0-9]*\) connector=Virtual-2 size
 	"$NODE_TMP/producer.log")
 [ -n "${H:-}" ] || portal_fail "the producer did not light Virtual-2"
 cat >"$OUT/kmscast.conf" <<CONF
-chooser = echo run >> $OUT/chooser-runs; tee $OUT/offered | grep -m1 '^card0:Virtual-2' | cut -f1
+chooser = echo run >> $OUT/chooser-runs; tee $OUT/offered | grep -m1 '^card0:Virtual-2' | cut -f1; echo remember
 CONF
 chmod a+r "$OUT/kmscast.conf"
 portal_start_kmscast --config "$OUT/kmscast.conf"
