@@ -157,11 +157,8 @@ static void stage_slot(struct impl *this, struct slot *slot, uint64_t nsec,
 
 	if (replaced != SPA_ID_INVALID) {
 		source_recycle(this, replaced);
-		if (kind == OUTPUT_FLIP) {
+		if (kind == OUTPUT_FLIP)
 			this->stats.dropped_unconsumed++;
-			if (slot->header) /* the consumer never sees the frame before this one */
-				slot->header->flags |= SPA_META_HEADER_FLAG_DISCONT;
-		}
 	}
 	account_slot(this, slot, nsec, kind);
 }
@@ -177,9 +174,7 @@ static void output_slot(struct impl *this, struct slot *slot, uint64_t nsec,
 	uint32_t staged;
 
 	if (handoff_following(this->position, this->clock)) {
-		/* A cursor-only buffer replacing a staged frame would lose that frame's picture. */
-		if (kind != OUTPUT_CURSOR || this->handoff.staged == SPA_ID_INVALID)
-			stage_slot(this, slot, nsec, kind);
+		stage_slot(this, slot, nsec, kind);
 		return;
 	}
 	/* Driving again after following: a frame staged meanwhile is older than this one. */
