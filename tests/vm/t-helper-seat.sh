@@ -8,6 +8,8 @@
 #    screen): refused with -EACCES in both modes, and the helper logs the reason;
 #  - the test user's session active but remote: refused, logged;
 #  - active and local again: exported again, by the same socket-activated helper process;
+#  - card0 moved to seat1 (ID_SEAT in its udev database entry), where uid 1001 is active,
+#    the test user still active on seat0: refused, logged; moved back: exported;
 #  - allow-without-session = true in a root-owned /etc/kmscast/helper.conf: exported while
 #    uid 1001 is active (only when /etc/kmscast exists to mount over: the root is read-only).
 # Every other vm test runs without logind, so the helper's uid and group checks only.
@@ -144,6 +146,29 @@ expect_exported spawn
 expect_exported socket
 [ "$(cat /proc/$socket_helper/comm)" = kmscast-helper ] ||
 	vm_fail "the socket-activated helper is gone: $(cat /tmp/helper.log)"
+
+echo "== card0 on seat1 (its udev ID_SEAT), where uid 1001 is active: refused"
+# The test user stays active on seat0: only the card's seat counts. The helper reads the
+# card's seat once, before its filter: a new spawned helper sees the move.
+read -r CARD_DEV </sys/class/drm/card0/dev || vm_fail "no /sys/class/drm/card0"
+UDEV_DB=/run/udev/data/c$CARD_DEV
+[ -e "$UDEV_DB" ] && vm_fail "$UDEV_DB exists: this bench runs udev; the test expects none"
+mkdir -p /run/udev/data
+write_file /run/systemd/seats/seat1 <<EOF
+# This is private data. Do not parse.
+IS_SEAT0=0
+CAN_MULTI_SESSION=1
+CAN_TTY=0
+CAN_GRAPHICAL=1
+ACTIVE=c2
+ACTIVE_UID=1001
+SESSIONS=c2
+UIDS=1001
+EOF
+printf 'E:ID_SEAT=seat1\nG:seat\n' | write_file "$UDEV_DB"
+expect_refused spawn "seat1: active session c2 is uid 1001's, not 1000's" /tmp/seat-spawn.out
+rm -f "$UDEV_DB" /run/systemd/seats/seat1
+expect_exported spawn
 
 echo "== allow-without-session in a root-owned /etc/kmscast/helper.conf"
 if [ -d /etc/kmscast ]; then
