@@ -48,9 +48,12 @@ runtime_packages="pipewire pipewire-bin wireplumber dbus
 	gstreamer1.0-pipewire gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 	python3 python3-dbus python3-gi xdg-desktop-portal weston ffmpeg
 	obs-studio obs-plugins qt6-qpa-plugins xvfb xauth libgl1-mesa-dri
-	procps util-linux kmod libcap2-bin file bc"
+	procps util-linux kmod libcap2-bin file bc
+	at-spi2-core gir1.2-atspi-2.0"
+# libgtk-4-dev: the consent dialog (kmscast-consent), which the portal tests drive.
 build_packages="build-essential meson ninja-build pkg-config
-	libpipewire-0.3-dev libspa-0.2-dev libdrm-dev libcap-dev libseccomp-dev libsystemd-dev"
+	libpipewire-0.3-dev libspa-0.2-dev libdrm-dev libcap-dev libseccomp-dev libsystemd-dev
+	libgtk-4-dev"
 
 usage() {
 	sed -n '8,23p' "$0" | sed 's/^# //' >&2
