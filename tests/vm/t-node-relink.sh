@@ -1,6 +1,6 @@
 #!/bin/bash
 # A consumer leaving while another one's link renegotiates must not leave that link without
-# buffers (PipeWire before 0.3.85, issue 3619; kmscast-source.h, RELINK_AFTER_BUFFERS_NS).
+# buffers (PipeWire before 0.3.85, PipeWire issue 3619; kmscast-source.h, RELINK_AFTER_BUFFERS_NS).
 #
 # The producer re-creates its 3 FBs every 2 s, so the node renegotiates every 2 s. A steady
 # consumer takes its buffers slowly (--slow-buffers: 40 ms each, as an application importing
