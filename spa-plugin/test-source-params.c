@@ -23,7 +23,8 @@
 
 static struct {
 	uint32_t n;
-	uint8_t storage[MAX_PARAMS][1024];
+	/* Pods hold 64-bit values: 8-aligned, or spa_pod_compare's loads are misaligned (UBSan). */
+	uint8_t storage[MAX_PARAMS][1024] SPA_ALIGNED(8);
 } got;
 
 static void on_result(void *data, int seq, int res, uint32_t type, const void *result)
@@ -207,7 +208,7 @@ static void check_param(uint32_t param_id, const struct spa_pod *param)
 {
 	const struct spa_pod_object *obj = (const struct spa_pod_object *)param;
 	const struct spa_pod_prop *prop;
-	uint8_t buf[1024], fixed[1024];
+	uint8_t buf[1024] SPA_ALIGNED(8), fixed[1024] SPA_ALIGNED(8);
 	struct spa_pod_builder b = SPA_POD_BUILDER_INIT(buf, sizeof(buf));
 	struct spa_pod *result;
 	uint32_t n_props = 0;
@@ -285,7 +286,7 @@ static void test_params_well_formed(void)
 static void test_consumer_filter(void)
 {
 	static const uint32_t refresh_mhz[] = {60000, 144000, 30000, 1000};
-	uint8_t fbuf[512];
+	uint8_t fbuf[512] SPA_ALIGNED(8);
 	struct spa_pod_builder fb = SPA_POD_BUILDER_INIT(fbuf, sizeof(fbuf));
 	struct spa_video_info_raw info;
 	struct spa_pod *filter;
