@@ -121,7 +121,9 @@ class Dialog:
             elif role in (Atspi.Role.CHECK_BOX, Atspi.Role.RADIO_BUTTON):
                 if name == "Remember for this app":
                     self.remember = acc
-                elif acc.get_parent().get_name() == "Monitors":
+                # GTK 4.8 names the rows' box "Monitors"; 4.18 exposes it as an unnamed
+                # panel: a row is then known by its own name, "DESCRIPTION (CARD:CONNECTOR)".
+                elif acc.get_parent().get_name() == "Monitors" or ROW_NAME.match(name):
                     self.rows.append(acc)
             elif role == Atspi.Role.LABEL and acc.get_parent().get_role() not in (
                     Atspi.Role.CHECK_BOX, Atspi.Role.RADIO_BUTTON, Atspi.Role.PUSH_BUTTON):
