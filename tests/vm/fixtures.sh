@@ -29,6 +29,30 @@ as_user() {
 	)
 }
 
+# write_file PATH: stdin into PATH, 0644, through a rename as logind and udev write theirs.
+write_file() {
+	cat >"$1.new"
+	chmod 0644 "$1.new"
+	mv -f "$1.new" "$1"
+}
+
+# logind_seat_file SEAT ACTIVE_SESSION ACTIVE_UID SESSIONS UIDS: /run/systemd/seats/SEAT as
+# logind's seat_save writes it (sd-login reads ACTIVE and ACTIVE_UID); only seat0 has VTs.
+logind_seat_file() {
+	_seat0=$([ "$1" = seat0 ] && echo 1 || echo 0)
+	write_file "/run/systemd/seats/$1" <<SEAT
+# This is private data. Do not parse.
+IS_SEAT0=$_seat0
+CAN_MULTI_SESSION=1
+CAN_TTY=$_seat0
+CAN_GRAPHICAL=1
+ACTIVE=$2
+ACTIVE_UID=$3
+SESSIONS=$4
+UIDS=$5
+SEAT
+}
+
 # Polls every 50 ms; SEC may be fractional.
 wait_for_file() {
 	_wff_n=$(awk -v s="${2:-10}" 'BEGIN { printf "%d", s * 20 }')

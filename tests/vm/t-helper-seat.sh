@@ -38,26 +38,9 @@ else
 	probe_socket() { as_user "$TOOL" probe --socket "$SOCK"; }
 fi
 
-# write_file PATH: stdin into PATH, 0644, through a rename as logind does.
-write_file() {
-	cat >"$1.new"
-	chmod 0644 "$1.new"
-	mv -f "$1.new" "$1"
-}
-
 # seat0_active SESSION UID
 seat0_active() {
-	write_file /run/systemd/seats/seat0 <<EOF
-# This is private data. Do not parse.
-IS_SEAT0=1
-CAN_MULTI_SESSION=1
-CAN_TTY=1
-CAN_GRAPHICAL=1
-ACTIVE=$1
-ACTIVE_UID=$2
-SESSIONS=c1 c2
-UIDS=1000 1001
-EOF
+	logind_seat_file seat0 "$1" "$2" "c1 c2" "1000 1001"
 }
 
 # session ID UID USER ACTIVE REMOTE
@@ -154,17 +137,7 @@ read -r CARD_DEV </sys/class/drm/card0/dev || vm_fail "no /sys/class/drm/card0"
 UDEV_DB=/run/udev/data/c$CARD_DEV
 [ -e "$UDEV_DB" ] && vm_fail "$UDEV_DB exists: this bench runs udev; the test expects none"
 mkdir -p /run/udev/data
-write_file /run/systemd/seats/seat1 <<EOF
-# This is private data. Do not parse.
-IS_SEAT0=0
-CAN_MULTI_SESSION=1
-CAN_TTY=0
-CAN_GRAPHICAL=1
-ACTIVE=c2
-ACTIVE_UID=1001
-SESSIONS=c2
-UIDS=1001
-EOF
+logind_seat_file seat1 c2 1001 c2 1001
 printf 'E:ID_SEAT=seat1\nG:seat\n' | write_file "$UDEV_DB"
 expect_refused spawn "seat1: active session c2 is uid 1001's, not 1000's" /tmp/seat-spawn.out
 rm -f "$UDEV_DB" /run/systemd/seats/seat1

@@ -25,13 +25,6 @@ OUT=$NODE_TMP/out
 mkdir -p "$OUT" && chown "$KMSCAST_TEST_UID" "$OUT"
 U=$KMSCAST_TEST_UID
 
-# write_file PATH: stdin into PATH, 0644, through a rename as logind and udev do.
-write_file() {
-	cat >"$1.new"
-	chmod 0644 "$1.new"
-	mv -f "$1.new" "$1"
-}
-
 # user_active_seats SEATS: the seats where the test user's session is the active one.
 user_active_seats() {
 	write_file "/run/systemd/users/$U" <<USER
@@ -49,17 +42,7 @@ USER
 }
 
 mkdir -p /run/systemd/seats /run/systemd/sessions /run/systemd/users /run/udev/data
-write_file /run/systemd/seats/seat0 <<SEAT
-# This is private data. Do not parse.
-IS_SEAT0=1
-CAN_MULTI_SESSION=1
-CAN_TTY=1
-CAN_GRAPHICAL=1
-ACTIVE=c1
-ACTIVE_UID=$U
-SESSIONS=c1
-UIDS=$U
-SEAT
+logind_seat_file seat0 c1 "$U" c1 "$U"
 write_file /run/systemd/sessions/c1 <<SESSION
 # This is private data. Do not parse.
 UID=$U
