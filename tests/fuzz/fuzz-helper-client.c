@@ -224,7 +224,7 @@ static void check_result(int r, struct helper_fb *fb, long accepted_fs_type)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static int listen_fd = -1, lowest_free = -1;
+	static int listen_fd = -1, open_fds = -1;
 	static long memfd_fs_type;
 	if (listen_fd < 0) {
 		listen_fd = listen_socket();
@@ -236,7 +236,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		close(memfd);
 		memfd_fs_type = (long)st.f_type;
-		lowest_free = fuzz_lowest_free_fd();
+		open_fds = fuzz_fd_baseline();
 	}
 	if (size < 1) {
 		return 0;
@@ -265,7 +265,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pthread_join(thread, NULL);
 	drop_backlog(listen_fd);
 
-	if (fuzz_lowest_free_fd() != lowest_free) {
+	if (fuzz_open_fds() != open_fds) {
 		abort(); /* an fd leaked */
 	}
 	return 0;

@@ -188,15 +188,15 @@ static void feed(const uint8_t *body, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static int lowest_free = -1;
-	if (lowest_free < 0) {
-		lowest_free = fuzz_lowest_free_fd();
+	static int open_fds = -1;
+	if (open_fds < 0) {
+		open_fds = fuzz_fd_baseline();
 	}
 	if (size > FUZZ_MAX_BODY) {
 		return 0;
 	}
 	feed(data, size);
-	if (fuzz_lowest_free_fd() != lowest_free) {
+	if (fuzz_open_fds() != open_fds) {
 		abort(); /* an fd leaked */
 	}
 	return 0;
