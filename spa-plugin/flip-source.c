@@ -67,10 +67,21 @@ static const struct flip_source_ops timer_ops = {
  * Tick times never go back: a vblank event handled late, after a read between vblanks that
  * came later than that vblank, gets the time it is handled instead of the vblank's.
  */
-static void vblank_tick(struct flip_source *fs, uint64_t ns)
+static void vblank_tick(struct flip_source *fs, uint64_t ns, uint64_t now)
 {
+	uint64_t period = fs->interval_ns * FLIP_TIMER_OVERSAMPLE;
+
+	/*
+	 * Slept through: counted from the reads themselves, not from skipped vblank sequence
+	 * numbers. A stall shorter than two periods that ends just after a vblank skips no
+	 * sequence number, yet loses the FB committed throughout it; and a late vblank event
+	 * between timer reads skips one and loses nothing.
+	 */
+	if (!fs->idle && fs->last_read_ns && now > fs->last_read_ns + period)
+		fs->missed += (now - fs->last_read_ns) / period;
+	fs->last_read_ns = fs->idle ? 0 : now;
 	if (ns <= fs->last_tick_ns)
-		ns = flip_source_now_ns();
+		ns = now;
 	fs->last_tick_ns = ns;
 	fs->events->tick(fs->data, ns);
 }
@@ -107,12 +118,8 @@ static void on_sequence(int fd, uint64_t sequence, uint64_t ns, uint64_t user_da
 		fs->queued = false; /* the last event queued before going idle */
 		return;
 	}
-	/* Woken late: a flip in a vblank we slept through is lost for good. */
-	if (fs->last_seq && sequence > fs->last_seq + 1)
-		fs->missed += sequence - fs->last_seq - 1;
-	fs->last_seq = sequence;
 	queue_vblank(fs);
-	vblank_tick(fs, ns);
+	vblank_tick(fs, ns, flip_source_now_ns());
 	/*
 	 * The tick may have made the source idle (a stop then a start, which clears queued).
 	 *
@@ -153,7 +160,8 @@ static void on_retry(struct spa_source *source)
 		return;
 	/* Idle poll, or the reads between vblanks armed by on_sequence. */
 	if (fs->idle || fs->queued) {
-		vblank_tick(fs, flip_source_now_ns());
+		uint64_t now = flip_source_now_ns();
+		vblank_tick(fs, now, now);
 		return;
 	}
 	if (queue_vblank(fs) == 0)
@@ -178,7 +186,7 @@ static int vblank_start(struct flip_source *fs)
 		return 0;
 	}
 	fs->queued = true; /* so that a first failure logs at info, once */
-	fs->last_seq = 0;
+	fs->last_read_ns = 0;
 	/* A refusal is not fatal: the retry timer asks again until the CRTC lights up. */
 	queue_vblank(fs);
 	return 0;

@@ -57,9 +57,14 @@ struct flip_source {
 	bool started;
 	bool idle; /* nobody streams: a slow poll that only keeps the FB set learnt */
 	bool queued; /* a vblank sequence event is outstanding */
-	uint64_t last_seq; /* vblank: sequence of the last event */
 	uint64_t last_tick_ns; /* vblank: the time the last tick was given */
-	uint64_t missed; /* vblanks (or timer periods) that passed without a tick */
+	uint64_t last_read_ns; /* vblank: when the last tick ran (0: none since the start) */
+	/*
+	 * timer: timer periods that passed without a tick. vblank: refresh periods without a
+	 * read of FB_ID (a gap between two ticks of P plus x counts floor((P + x) / P)): an FB
+	 * committed for one period can have come and gone in such a gap unseen.
+	 */
+	uint64_t missed;
 	const struct flip_source_events *events;
 	void *data;
 };

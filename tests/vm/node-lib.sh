@@ -254,8 +254,9 @@ frame_faults() {
 		{ prev = f }' "$1"
 }
 
-# stream_missed: vblanks (or poll periods) the node itself reports sleeping through in the
-# stream that delivered the most frames (the capture's), plus frames it dropped. A flip lost
+# stream_missed [SKIP]: periods the node itself reports sleeping through in the stream that
+# delivered the most frames (the capture's), plus frames it dropped; SKIP: ignore the first
+# SKIP streams (an earlier capture's; see stream_wait_end). A flip lost
 # that way is the bench's scheduling (two TCG vCPUs shared with other VMs), not a frame the
 # node failed to deliver; tests allow exactly these as gaps, and fail on any other loss,
 # duplicate or reordering. The first stream is not always the capture's: gst 1.26 and 1.28
@@ -264,8 +265,24 @@ stream_missed() {
 	# The poll timer runs at FLIP_TIMER_OVERSAMPLE (4) times the refresh rate: four missed
 	# periods make one refresh period in which a flip could have been lost.
 	sed -n 's/.*stream stats: .* delivered \([0-9]*\) .* dropped-busy \([0-9]*\) dropped-unknown \([0-9]*\) .* missed-\([a-z]*\) \([0-9]*\) .*/\1 \2 \3 \4 \5/p' \
-		"$NODE_TMP/daemon.log" | sort -n -k1,1 | tail -n 1 |
+		"$NODE_TMP/daemon.log" | tail -n +$((${1:-0} + 1)) | sort -n -k1,1 | tail -n 1 |
 		awk '{ m = $5; if ($4 == "timer") m = int((m + 3) / 4); print $2 + $3 + m }'
+}
+
+# streams_ended: how many streams the node has logged stats for so far.
+streams_ended() {
+	grep -c "stream stats: " "$NODE_TMP/daemon.log"
+}
+
+# stream_wait_end N: waits up to 5 s for the node to log a stream after the first N. A
+# consumer exits before the node hears of it, and its stats line comes after that.
+stream_wait_end() {
+	local i
+	for i in $(seq 50); do
+		[ "$(streams_ended)" -gt "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 node_stats() {

@@ -55,6 +55,8 @@ stream_started() {
 # order, see below).
 capture() {
 	rm -f "$OUT/out.raw"
+	local streams_before
+	streams_before=$(streams_ended)
 	as_user env GST_DEBUG=pipewiresrc:2 GST_DEBUG_NO_COLOR=1 gst-launch-1.0 -q \
 		pipewiresrc path="$ID" num-buffers="$FRAMES" ! videoconvert ! \
 		video/x-raw,format=BGRx ! filesink location="$OUT/out.raw" \
@@ -75,7 +77,9 @@ capture() {
 		"$OUT/out.raw" >"$OUT/check-$1.txt"
 	VERDICT=$(tail -n 1 "$OUT/check-$1.txt")
 	echo "capture $1: $VERDICT"
-	missed=$(stream_missed)
+	# This capture's own stream: the node's stats of an earlier one do not count here.
+	stream_wait_end "$streams_before"
+	missed=$(stream_missed "$streams_before")
 	blind=$(blind_spot "$OUT/check-$1.txt" "$NODE_TMP/producer.log")
 	[ "${NODE_STRICT:-0}" = 1 ] && { missed=0; blind=0; }
 	echo "node-reported misses: ${missed:-?}; lost in the read blind spot: $blind"

@@ -19,12 +19,34 @@ rt_boost_graph
 ID=$(node_wait "kmscast.card0.$CONNECTOR") || exit 1
 node_wait_fbs 10
 gst_wait_registry
-shm_consumer two --target "$ID" --dmabuf --frames $((FRAMES * 3)) --timeout 90 &
+# The shm consumer streams across both gst captures, should the first be repeated.
+shm_consumer two --target "$ID" --dmabuf --frames $((FRAMES * 6)) --timeout 90 &
 SHM=$!
 sleep 2
-as_user gst-launch-1.0 -q pipewiresrc path="$ID" num-buffers="$FRAMES" ! videoconvert ! \
-	video/x-raw,format=BGRx ! filesink location="$OUT/gst.raw" >"$NODE_TMP/gst.log" 2>&1
-GST_RC=$?
+# gst_capture N: FRAMES frames through an unmodified gst; GST_RC and VERDICT.
+gst_capture() {
+	as_user env GST_DEBUG=pipewiresrc:2 GST_DEBUG_NO_COLOR=1 gst-launch-1.0 -q \
+		pipewiresrc path="$ID" num-buffers="$FRAMES" ! videoconvert ! \
+		video/x-raw,format=BGRx ! filesink location="$OUT/gst.raw" \
+		>"$NODE_TMP/gst-$1.log" 2>&1
+	GST_RC=$?
+	cp "$NODE_TMP/gst-$1.log" "$NODE_TMP/gst.log"
+	VERDICT=$("$B/tests/tools/pattern-check" --width 640 --height 480 --format BGRx \
+		--quiet "$OUT/gst.raw" | tail -n 1)
+	echo "gst capture $1: $VERDICT"
+}
+gst_whole() {
+	echo "$VERDICT" | grep -q "frames=$FRAMES decoded=$FRAMES .*duplicates=0"
+}
+# Repeated once, only when gst itself fell a swapchain behind (as in t-node-gst.sh): under
+# TCG, with the shm consumer, producer and node sharing two emulated CPUs, it read 2 of 90
+# frames after the producer had repainted them on 2026-12-03. A node that hands out a
+# wrong or repeated frame fails both captures.
+gst_capture 1
+if [ "$GST_RC" = 0 ] && ! gst_whole && gst_fell_behind "$NODE_TMP/gst-1.log"; then
+	echo "gst capture 1: gst fell a swapchain behind (\"can't queue recycled buffer\"); capturing again"
+	gst_capture 2
+fi
 wait "$SHM"
 SHM_RC=$?
 node_stop_daemon
@@ -33,10 +55,7 @@ grep "stream stats\|buffers over" "$NODE_TMP/daemon.log" | sed 's/.*\] //'
 FAILS=
 [ "$GST_RC" = 0 ] || FAILS="$FAILS gst-exit($GST_RC)"
 [ "$SHM_RC" = 0 ] || FAILS="$FAILS shm-exit($SHM_RC)"
-verdict=$("$B/tests/tools/pattern-check" --width 640 --height 480 --format BGRx --quiet \
-	"$OUT/gst.raw" | tail -n 1)
-echo "gst: $verdict"
-echo "$verdict" | grep -q "frames=$FRAMES decoded=$FRAMES .*duplicates=0" || FAILS="$FAILS gst-frames"
+gst_whole || FAILS="$FAILS gst-frames"
 check_frames "$OUT/two.log" 1000000 || FAILS="$FAILS shm-frames"
 [ -z "$FAILS" ] || vm_fail "$FAILS"
 echo "PASS t-node-two"
