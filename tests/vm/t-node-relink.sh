@@ -66,7 +66,7 @@ silence=$(awk '$1 == "buf" { split($2, a, "="); t = a[2] / 1e6
 	END { printf "%d %d %.1f\n", n, max, at / 1e3 }' "$OUT/steady.log")
 read -r buffers longest at <<<"$silence"
 echo "steady: $buffers buffers, longest silence ${longest} ms (from ${at} s)"
-[ "$buffers" -ge $((DURATION * 30)) ] || FAILS="$FAILS steady-buffers($buffers)"
+[ "$buffers" -ge $((DURATION * 25)) ] || FAILS="$FAILS steady-buffers($buffers)"
 [ "$longest" -le "$MAX_SILENCE_MS" ] || FAILS="$FAILS silence(${longest}ms)"
 # The guard is for servers before 0.3.85 only: on, or off, as the server's version says.
 server=$(sed -n 's/.*PipeWire server \([0-9][0-9.]*\)$/\1/p' "$NODE_TMP/daemon.log" | head -n 1)

@@ -136,7 +136,7 @@ gst_wait_registry
 # longer than gst's start-up plus its capture take, so that samples fall inside the capture.
 # fb-readback exits 1 (weston's pixels are not the test pattern); the dump is what counts.
 "$B/tests/tools/fb-readback" --count "$READBACKS" --interval-ms 100 \
-	--dump "$NODE_TMP/readback.raw" >"$NODE_TMP/readback.log" 2>&1 &
+	--dump "$OUT/readback.raw" >"$NODE_TMP/readback.log" 2>&1 &
 READBACK=$!
 as_user gst-launch-1.0 -v pipewiresrc path="$ID" num-buffers="$FRAMES" ! videoconvert ! \
 	video/x-raw,format=BGRx,width=$W,height=$H ! filesink location="$OUT/capture.raw" \
@@ -167,10 +167,10 @@ echo "--- daemon log (tail)"; grep -v "^$" "$NODE_TMP/daemon.log" | tail -n 12
 FAILS=
 grep -m1 "caps = video/x-raw" "$OUT/gst.log" | sed 's/^/gst: /'
 echo "readback: $(grep -c '^crtc=' "$NODE_TMP/readback.log" 2>/dev/null) samples," \
-	"$(stat -c %s "$NODE_TMP/readback.raw" 2>/dev/null || echo 0) bytes"
+	"$(stat -c %s "$OUT/readback.raw" 2>/dev/null || echo 0) bytes"
 # The weston-check arguments are the whole content check: see the header.
 python3 "$KMSCAST_SRC_DIR/tests/vm/lib/weston-check.py" --width "$W" --height "$H" \
-	--background "$BG" --max-torn $((FRAMES / 2)) --png "$OUT/weston.png" "$OUT/capture.raw" "$NODE_TMP/readback.raw" ||
+	--background "$BG" --max-torn $((FRAMES / 2)) --png "$OUT/weston.png" "$OUT/capture.raw" "$OUT/readback.raw" ||
 	FAILS="$FAILS content"
 
 grep -E "buffers over [0-9]+ FBs, path" "$NODE_TMP/daemon.log" | sed 's/.*\] /daemon: /'

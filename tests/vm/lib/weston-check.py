@@ -8,12 +8,13 @@ Both files are raw 32-bit frames in memory order B, G, R, X (gst's BGRx; an XR24
 buffer read through its dma-buf), rows of W * 4 bytes. The X byte is ignored.
 
 Weston runs with a solid background of the given colour, no panel and one client,
-weston-simple-shm. simple-shm draws a 250x250 XRGB8888 buffer: a 20-pixel white border
-around a pattern that is a function of the frame callback time t (ms) only. With
-K = 0x080401 and every value masked to 24 bits, for buffer coordinates (x, y):
-  - outside the circle of radius 117 around (125, 125):  v = (x + t/16) * K
-  - in the ring of radii 85..117:                        v = (y + t/32) * K
-  - inside radius 85:                                    v = (r^2/32 + t/64) * K
+weston-simple-shm. simple-shm draws a square S x S XRGB8888 buffer (S = 250 up to weston
+13, 256 since; found from the frame): a 20-pixel white border around a pattern that is a
+function of the frame callback time t (ms) only. With c = 20 + (S - 40) / 2 (the centre),
+R = c - 8, K = 0x080401 and every value masked to 24 bits, for buffer coordinates (x, y):
+  - outside the circle of radius R around (c, c):  v = (x + t/16) * K
+  - in the ring of radii R - 32..R:                v = (y + t/32) * K
+  - inside radius R - 32:                          v = (r^2/32 + t/64) * K
 K is odd, so v * K^-1 mod 2^24 gives x + t/16 back: every pixel of the four corner
 patches must decode to the same T = t/16, the ring to T/2 and the centre to T/4. That
 identifies simple-shm's pixels exactly, and T says which of its frames is on screen.
@@ -36,13 +37,22 @@ import zlib
 K = 0x080401
 K_INV = pow(K, -1, 1 << 24)
 MASK = (1 << 24) - 1
-SIZE = 250
 PAD = 20
-CENTRE = PAD + (SIZE - 2 * PAD) // 2  # 125, halfw == halfh in simple-shm
-# Window-relative patches that lie entirely outside the circle (radius 117 around 125).
-CORNERS = [(PAD, PAD), (SIZE - PAD - 20, PAD), (PAD, SIZE - PAD - 20),
-           (SIZE - PAD - 20, SIZE - PAD - 20)]
-# A patch inside the ring: x 120..130, y 25..35 is 90..100 pixels from the centre.
+SIZES = (250, 256)  # weston-simple-shm's window: 250 up to weston 13, 256 since
+SIZE = CENTRE = CORNERS = None  # set_size(), for the window found
+
+
+def set_size(size):
+    global SIZE, CENTRE, CORNERS
+    SIZE = size
+    CENTRE = PAD + (SIZE - 2 * PAD) // 2  # halfw == halfh in simple-shm
+    # Window-relative patches that lie entirely outside the circle (radius CENTRE - 8).
+    CORNERS = [(PAD, PAD), (SIZE - PAD - 20, PAD), (PAD, SIZE - PAD - 20),
+               (SIZE - PAD - 20, SIZE - PAD - 20)]
+
+
+# A patch inside the ring for either size: x 120..130, y 25..35 is 90..103 pixels from the
+# centre, between the radii (85..117 for 250, 88..120 for 256).
 RING = (120, 25, 10, 10)
 
 failures = []
@@ -87,13 +97,14 @@ def solid(frame, bg, y, x0, x1):
 
 
 def find_window(frame, bg):
-    """The top-left corner of the one non-background square, or None."""
+    """The top-left corner and width of the one non-background square, or None."""
     rows = [y for y in range(frame.h) if not solid(frame, bg, y, 0, frame.w)]
     if not rows:
         return None
     y0 = rows[0]
     x0 = next(x for x in range(frame.w) if frame.rgb(x, y0) != bg)
-    return x0, y0
+    x1 = next((x for x in range(x0, frame.w) if frame.rgb(x, y0) == bg), frame.w)
+    return x0, y0, x1 - x0
 
 
 def decode(frame, x0, y0, bg, name):
@@ -213,7 +224,12 @@ def main():
     if pos is None:
         fail("the last captured frame is all background: no simple-shm window")
         return 1
-    x0, y0 = pos
+    x0, y0, size = pos
+    if size not in SIZES:
+        fail(f"the window at {x0},{y0} is {size} pixels wide, not one of simple-shm's "
+             f"sizes {SIZES}")
+        return 1
+    set_size(size)
     cap_t = [decode(f, x0, y0, bg, f"captured frame {i}") for i, f in enumerate(cap)]
     rb_t = [decode(f, x0, y0, bg, f"read-back frame {i}") for i, f in enumerate(rb)]
     if failures:
@@ -256,7 +272,7 @@ def main():
     if a.png:
         write_png(a.png, pairs[0][1] if pairs else cap[-1])
 
-    print(f"weston-check: window at {x0},{y0}; captured {n_cap} frames, {distinct} distinct, "
+    print(f"weston-check: {SIZE}x{SIZE} window at {x0},{y0}; captured {n_cap} frames, {distinct} distinct, "
           f"T {cap_t[0]}..{cap_t[-1]}; read back {len(rb)}: {len(pairs)} with a captured T, "
           f"{same} of them pixel-identical; {n_torn} captured torn, {back} steps back; "
           f"background 0x{bg:06x}")
