@@ -15,6 +15,7 @@ void config_init(struct kmscast_config *cfg, const char *default_helper_socket)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->portal = true;
+	cfg->shared_nodes = true;
 	cfg->helper_mode = CONFIG_HELPER_SPAWN;
 	cfg->resend_ms = -1;
 	cfg->portal_copies = PORTAL_COPIES_SANDBOXED;
@@ -159,6 +160,11 @@ int config_set(struct kmscast_config *cfg, const char *key, const char *value, c
 	if (!strcmp(key, "portal")) {
 		if (parse_bool(value, &cfg->portal) < 0)
 			return set_err(err, err_size, -EINVAL, "portal: expected true or false");
+		return 0;
+	}
+	if (!strcmp(key, "shared-nodes")) {
+		if (parse_bool(value, &cfg->shared_nodes) < 0)
+			return set_err(err, err_size, -EINVAL, "shared-nodes: expected true or false");
 		return 0;
 	}
 	if (!strcmp(key, "consent")) {

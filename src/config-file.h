@@ -17,6 +17,8 @@
  *   monitors       = all | SPEC[,SPEC...]  SPEC: connector ("HDMI-A-1"), card:connector
  *                                          ("card1:DP-2") or the EDID monitor name
  *   portal         = true | false          serve org.freedesktop.impl.portal.ScreenCast
+ *   shared-nodes   = true | false          publish a node per monitor for any PipeWire
+ *                                          client; false: only the portal's session nodes
  *   consent        = ask | never           ask the user on every portal SelectSources
  *                                          (the consent dialog), or never (kiosks)
  *   chooser        = COMMAND               run through /bin/sh -c instead of the consent
@@ -58,6 +60,7 @@ struct kmscast_config {
 	uint32_t n_monitors;
 	char monitors[CONFIG_MAX_MONITORS][CONFIG_MAX_SPEC];
 	bool portal;
+	bool shared_nodes;
 	enum config_consent consent;
 	char chooser[CONFIG_MAX_COMMAND]; /* "" when unset */
 	char portal_desktop[CONFIG_MAX_DESKTOP];

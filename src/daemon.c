@@ -202,6 +202,16 @@ static struct output_node *find_node(struct daemon *d, const char *card, uint32_
 	return NULL;
 }
 
+/*
+ * The daemon's own per-monitor nodes, which any PipeWire client that the session manager
+ * lets see them can link. Off, only the portal's session nodes exist: for session managers
+ * that do not confine the portal's remote to its session's nodes (docs/security.md).
+ */
+static bool shared_nodes(const struct daemon *d)
+{
+	return !d->opts->config || d->opts->config->shared_nodes;
+}
+
 /* A CRTC is published when it is lit, scans out an FB and drives a connector. */
 static void scan_card(struct daemon *d, struct kms_device *dev)
 {
@@ -280,7 +290,7 @@ static void rescan(struct daemon *d)
 	spa_list_for_each(node, &d->nodes, link)
 		node->seen = false;
 	for (uint32_t i = 0; i < d->n_cards; i++) {
-		if (d->cards[i])
+		if (d->cards[i] && shared_nodes(d))
 			scan_card(d, d->cards[i]);
 	}
 	spa_list_for_each_safe(node, tmp, &d->nodes, link) {
@@ -421,6 +431,12 @@ static int daemon_setup(struct daemon *d)
 	}
 	/* The first rescan runs when the server's core info arrives. */
 	arm_timer(d, d->rescan_timer, DAEMON_RESCAN_MS, true);
+	if (!shared_nodes(d))
+		pw_log_info("shared-nodes = false: no node per monitor, only the portal's sessions "
+			    "get nodes");
+	if (!shared_nodes(d) && !d->opts->portal)
+		pw_log_warn("shared-nodes = false and portal = false: nothing to serve; set one "
+			    "of them to true in kmscast.conf");
 	/* A failed portal is logged, and the daemon runs on without it: the nodes still serve. */
 	if (d->opts->portal && daemon_portal_create(d, &d->portal) < 0)
 		d->portal = NULL;

@@ -51,6 +51,8 @@ static void usage(FILE *out, const char *argv0)
 		"      --monitors LIST publish only these monitors (connector, card:connector\n"
 		"                      or EDID name, comma-separated; \"all\")\n"
 		"      --portal, --no-portal  serve the xdg-desktop-portal ScreenCast backend\n"
+		"      --shared-nodes true|false  publish a node per monitor for any PipeWire\n"
+		"                      client (default true); false: only portal sessions' nodes\n"
 		"      --consent ask|never  portal: ask the user before every screen cast\n"
 		"                      (default ask); never: share without asking (kiosks)\n"
 		"      --chooser CMD   portal: command run instead of the consent dialog\n"
@@ -84,6 +86,7 @@ static int parse_args(int argc, char **argv, struct options *opts)
 		{"monitors", required_argument, NULL, OPT_SET},
 		{"portal", no_argument, NULL, OPT_SET},
 		{"no-portal", no_argument, NULL, OPT_SET},
+		{"shared-nodes", required_argument, NULL, OPT_SET},
 		{"consent", required_argument, NULL, OPT_SET},
 		{"chooser", required_argument, NULL, OPT_SET},
 		{"portal-desktop", required_argument, NULL, OPT_SET},

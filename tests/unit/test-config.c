@@ -28,6 +28,7 @@ static void test_defaults(void)
 	test_assert_int_eq(cfg.portal_copies, PORTAL_COPIES_SANDBOXED);
 	/* The portal asks before sharing unless the file says never. */
 	test_assert_int_eq(cfg.consent, CONFIG_CONSENT_ASK);
+	test_assert(cfg.shared_nodes);
 	test_assert(config_monitor_published(&cfg, "card0", "HDMI-A-1", NULL));
 }
 
@@ -45,6 +46,7 @@ static void test_all_keys(void)
 			   "resend-ms = 0\n"
 			   "portal-copies = all\n"
 			   "consent = never\n"
+			   "shared-nodes = false\n"
 			   "helper-socket = /run/other.sock";
 
 	test_assert_int_eq(parse(&cfg, text), 0);
@@ -62,6 +64,9 @@ static void test_all_keys(void)
 	test_assert_int_eq(cfg.resend_ms, 0);
 	test_assert_int_eq(cfg.portal_copies, PORTAL_COPIES_ALL);
 	test_assert_int_eq(cfg.consent, CONFIG_CONSENT_NEVER);
+	test_assert(!cfg.shared_nodes);
+	test_assert_int_eq(parse(&cfg, "shared-nodes = true\n"), 0);
+	test_assert(cfg.shared_nodes);
 	test_assert_int_eq(parse(&cfg, "consent = ask\n"), 0);
 	test_assert_int_eq(cfg.consent, CONFIG_CONSENT_ASK);
 	test_assert_int_eq(parse(&cfg, "portal-copies = none\n"), 0);
@@ -110,6 +115,7 @@ static void test_errors(void)
 	/* A typo must not silently keep (or drop) the copies. */
 	test_assert_int_eq(parse(&cfg, "portal-copies = yes\n"), -EINVAL);
 	test_assert_int_eq(parse(&cfg, "consent = no\n"), -EINVAL);
+	test_assert_int_eq(parse(&cfg, "shared-nodes = off\n"), -EINVAL);
 	test_assert_int_eq(parse(&cfg, "consent = Never\n"), -EINVAL);
 	test_assert_int_eq(parse(&cfg, "portal-copies = Sandboxed\n"), -EINVAL);
 	test_assert_int_eq(parse(&cfg, "portal-copies =\n"), -EINVAL);
