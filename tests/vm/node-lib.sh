@@ -319,6 +319,38 @@ blind_spot() {
 		END { printf "%d frames:%s\n", n, list }' "$2" "$1"
 }
 
+# GST_TIMED: gst-launch-1.0 run by tests/vm/lib/gst-timed.sh (its output, time-stamped, into
+# LOG), whose pipeline puts GST_MARK right after pipewiresrc. gst_first_buffer_ms LOG prints the milliseconds from the pipeline
+# reaching PLAYING to the first buffer past pipewiresrc (0 when that came first), or fails
+# when either never happened. A consumer must get the screen within GST_FIRST_BUFFER_MS of
+# PLAYING (gst_check_first_buffer).
+GST_TIMED="$KMSCAST_SRC_DIR/tests/vm/lib/gst-timed.sh"
+GST_MARK="identity name=mark silent=false"
+GST_FIRST_BUFFER_MS=2000
+gst_first_buffer_ms() {
+	# gst 1.22 prints the state as "(GstState)playing".
+	awk '/\(state-changed\)/ && /element "pipeline0"/ &&
+		tolower($0) ~ /new-state=\(gststate\)(gst_state_)?playing/ && p == "" { p = $1 }
+		/GstIdentity:mark: last-message = chain/ && c == "" { c = $1 }
+		# Lines after both are not stamped (gst-timed.sh).
+		p != "" && c != "" { exit }
+		END { if (p == "" || c == "") exit 1
+			d = (c - p) * 1000; printf "%d\n", d < 0 ? 0 : d }' "$1"
+}
+
+# gst_check_first_buffer LOG NAME: prints NAME's first-buffer time; adds to FAILS when it
+# had none, or later than GST_FIRST_BUFFER_MS.
+gst_check_first_buffer() {
+	local ms
+	if ! ms=$(gst_first_buffer_ms "$1"); then
+		echo "$2: no buffer after PLAYING (or never PLAYING)"
+		FAILS="$FAILS $2-no-first-buffer"
+		return
+	fi
+	echo "$2: first buffer $ms ms after PLAYING"
+	[ "$ms" -le "$GST_FIRST_BUFFER_MS" ] || FAILS="$FAILS $2-first-buffer(${ms}ms)"
+}
+
 # gst_fell_behind GST_LOG: whether gst (run with GST_DEBUG=pipewiresrc:2) got a buffer back
 # from PipeWire that it still held: it fell a whole swapchain behind, so the producer had
 # already repainted what it was reading (torn or later frames, then lost ones).

@@ -57,9 +57,9 @@ capture() {
 	rm -f "$OUT/out.raw"
 	local streams_before
 	streams_before=$(streams_ended)
-	as_user env GST_DEBUG=pipewiresrc:2 GST_DEBUG_NO_COLOR=1 gst-launch-1.0 -q \
-		pipewiresrc path="$ID" num-buffers="$FRAMES" ! videoconvert ! \
-		video/x-raw,format=BGRx ! filesink location="$OUT/out.raw" \
+	as_user env GST_DEBUG=pipewiresrc:2 GST_DEBUG_NO_COLOR=1 "$GST_TIMED" \
+		gst-launch-1.0 pipewiresrc path="$ID" num-buffers="$FRAMES" ! $GST_MARK ! \
+		videoconvert ! video/x-raw,format=BGRx ! filesink location="$OUT/out.raw" \
 		>"$NODE_TMP/gst-$1.log" 2>&1 &
 	GST=$!
 	S0=
@@ -115,6 +115,9 @@ wait "$PRODUCER" 2>/dev/null
 echo "--- daemon log (tail)"; grep -v "^$" "$NODE_TMP/daemon.log" | tail -n 25
 [ "$GST_RC" = 0 ] || { cat "$NODE_TMP/gst.log"; vm_fail "gst-launch exited $GST_RC"; }
 FAILS=
+for n in 1 2; do
+	[ -e "$NODE_TMP/gst-$n.log" ] && gst_check_first_buffer "$NODE_TMP/gst-$n.log" "capture-$n"
+done
 # KMSCAST_TEST_FRAMES=report (tests/soak/san-capture): the frame verdict is printed only.
 if [ "$FRAMES_OK" != 0 ] && [ "${KMSCAST_TEST_FRAMES:-}" = report ]; then
 	echo "frames: not every frame arrived (reported only: KMSCAST_TEST_FRAMES=report)"

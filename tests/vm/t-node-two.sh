@@ -25,9 +25,9 @@ SHM=$!
 sleep 2
 # gst_capture N: FRAMES frames through an unmodified gst; GST_RC and VERDICT.
 gst_capture() {
-	as_user env GST_DEBUG=pipewiresrc:2 GST_DEBUG_NO_COLOR=1 gst-launch-1.0 -q \
-		pipewiresrc path="$ID" num-buffers="$FRAMES" ! videoconvert ! \
-		video/x-raw,format=BGRx ! filesink location="$OUT/gst.raw" \
+	as_user env GST_DEBUG=pipewiresrc:2 GST_DEBUG_NO_COLOR=1 "$GST_TIMED" \
+		gst-launch-1.0 pipewiresrc path="$ID" num-buffers="$FRAMES" ! $GST_MARK ! \
+		videoconvert ! video/x-raw,format=BGRx ! filesink location="$OUT/gst.raw" \
 		>"$NODE_TMP/gst-$1.log" 2>&1
 	GST_RC=$?
 	cp "$NODE_TMP/gst-$1.log" "$NODE_TMP/gst.log"
@@ -56,6 +56,9 @@ FAILS=
 [ "$GST_RC" = 0 ] || FAILS="$FAILS gst-exit($GST_RC)"
 [ "$SHM_RC" = 0 ] || FAILS="$FAILS shm-exit($SHM_RC)"
 gst_whole || FAILS="$FAILS gst-frames"
+for n in 1 2; do
+	[ -e "$NODE_TMP/gst-$n.log" ] && gst_check_first_buffer "$NODE_TMP/gst-$n.log" "gst-$n"
+done
 check_frames "$OUT/two.log" 1000000 || FAILS="$FAILS shm-frames"
 [ -z "$FAILS" ] || vm_fail "$FAILS"
 echo "PASS t-node-two"

@@ -4,7 +4,8 @@
 # pipewiresrc fd=<fd> path=<node>. Asserts:
 #  - the stream: a per-session node (not the shared one), source_type 1, id = connector,
 #    size = the mode, position = the CRTC's offset;
-#  - the captured frames decode to consecutive frame numbers of the test producer;
+#  - the captured frames decode to consecutive frame numbers of the test producer, the
+#    first within 2 s of gst reaching PLAYING;
 #  - isolation: the remote sees exactly its node among all nodes (not the shared
 #    kmscast node, not WirePlumber's dummy/freewheel drivers);
 #  - the consent dialog ran once, offered this monitor, and the share came from its click;
@@ -48,7 +49,7 @@ fi
 portal_start_frontend
 
 portal_client --cursor-mode 4 --state "$OUT/state.json" --after close --exec \
-	"$(portal_capture "$FRAMES" "$OUT/out.raw") && \
+	"$(portal_capture "$FRAMES" "$OUT/out.raw" "$OUT/gst.log") && \
 	 $B/tests/unit/portal-remote --fd {fd} --list > $OUT/visible.txt && \
 	 pw-cli info {node} > $OUT/node-info.txt && \
 	 pw-dump > $OUT/dump.json" \
@@ -99,6 +100,9 @@ echo "$verdict" | awk -v max="${missed:-0}" '{ for (i = 1; i <= NF; i++) { split
 	portal_fail "frames through the portal: lost beyond the node's misses, repeated or out of order"
 n=$(($(stat -c %s "$OUT/out.raw") / (W * H * 4)))
 [ "$n" = "$FRAMES" ] || portal_fail "captured $n frames, wanted $FRAMES"
+FAILS=
+gst_check_first_buffer "$OUT/gst.log" gst
+[ -z "$FAILS" ] || portal_fail "gst through the portal:$FAILS"
 
 echo "--- visible through the portal remote"
 cat "$OUT/visible.txt"

@@ -138,9 +138,9 @@ gst_wait_registry
 "$B/tests/tools/fb-readback" --count "$READBACKS" --interval-ms 100 \
 	--dump "$OUT/readback.raw" >"$NODE_TMP/readback.log" 2>&1 &
 READBACK=$!
-as_user gst-launch-1.0 -v pipewiresrc path="$ID" num-buffers="$FRAMES" ! videoconvert ! \
-	video/x-raw,format=BGRx,width=$W,height=$H ! filesink location="$OUT/capture.raw" \
-	>"$OUT/gst.log" 2>&1 &
+as_user "$GST_TIMED" gst-launch-1.0 pipewiresrc path="$ID" num-buffers="$FRAMES" ! \
+	$GST_MARK ! videoconvert ! video/x-raw,format=BGRx,width=$W,height=$H ! \
+	filesink location="$OUT/capture.raw" >"$OUT/gst.log" 2>&1 &
 GST=$!
 GST_INODES=
 DAEMON_INODES=
@@ -149,7 +149,8 @@ gst_pid=
 # makes for one allocation and closes with it; gst holds them whether or not a frame went
 # through one, and the stream stats' copied says whether one did.
 while kill -0 "$GST" 2>/dev/null; do
-	[ -z "$gst_pid" ] && gst_pid=$(pgrep -P "$GST" -x gst-launch-1.0)
+	# gst-timed.sh's child, the job's grandchild.
+	[ -z "$gst_pid" ] && gst_pid=$(pgrep -P "$(pgrep -d, -P "$GST" || echo 0)" -x gst-launch-1.0)
 	[ -n "$gst_pid" ] && GST_INODES=$(printf '%s\n%s\n' "$GST_INODES" \
 		"$(dmabuf_inodes "$gst_pid")" | sed '/^$/d' | sort -u)
 	DAEMON_INODES=$(printf '%s\n%s\n' "$DAEMON_INODES" \
@@ -165,13 +166,14 @@ weston_stop
 echo "--- daemon log (tail)"; grep -v "^$" "$NODE_TMP/daemon.log" | tail -n 12
 [ "$GST_RC" = 0 ] || { cat "$OUT/gst.log"; vm_fail "gst-launch exited $GST_RC"; }
 FAILS=
-grep -m1 "caps = video/x-raw" "$OUT/gst.log" | sed 's/^/gst: /'
+grep -m1 "caps = video/x-raw" "$OUT/gst.log" | sed 's/^[0-9.]* /gst: /'
 echo "readback: $(grep -c '^crtc=' "$NODE_TMP/readback.log" 2>/dev/null) samples," \
 	"$(stat -c %s "$OUT/readback.raw" 2>/dev/null || echo 0) bytes"
 # The weston-check arguments are the whole content check: see the header.
 python3 "$KMSCAST_SRC_DIR/tests/vm/lib/weston-check.py" --width "$W" --height "$H" \
 	--background "$BG" --max-torn $((FRAMES / 2)) --png "$OUT/weston.png" "$OUT/capture.raw" "$OUT/readback.raw" ||
 	FAILS="$FAILS content"
+gst_check_first_buffer "$OUT/gst.log" gst
 
 grep -E "buffers over [0-9]+ FBs, path" "$NODE_TMP/daemon.log" | sed 's/.*\] /daemon: /'
 grep -qE "buffers over [0-9]+ FBs, path dma-buf" "$NODE_TMP/daemon.log" || FAILS="$FAILS path(not-dma-buf)"

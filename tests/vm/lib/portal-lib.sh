@@ -112,9 +112,17 @@ portal_client() {
 }
 
 # gst's pipewiresrc on the portal's remote: {fd} and {node} are filled in by portal-client.py.
+# portal_capture N RAW [LOG]: the command that captures N frames through the session's remote
+# into RAW; with LOG (writable by the test user), through gst-timed.sh, its output into LOG
+# for gst_check_first_buffer.
 portal_capture() {
-	echo "gst-launch-1.0 -q pipewiresrc fd={fd} path={node} num-buffers=$1 ! videoconvert !" \
-		"video/x-raw,format=BGRx ! filesink location=$2"
+	if [ -n "${3:-}" ]; then
+		echo "$GST_TIMED gst-launch-1.0 pipewiresrc fd={fd} path={node} num-buffers=$1 !" \
+			"$GST_MARK ! videoconvert ! video/x-raw,format=BGRx ! filesink location=$2 > $3 2>&1"
+	else
+		echo "gst-launch-1.0 -q pipewiresrc fd={fd} path={node} num-buffers=$1 ! videoconvert !" \
+			"video/x-raw,format=BGRx ! filesink location=$2"
+	fi
 }
 
 portal_nodes() {
