@@ -120,13 +120,22 @@ dmabuf_inodes() {
 # sample_gst_inodes JOB [ON_STREAM]: while the as_user job JOB runs, collect the inodes of
 # the dma-bufs its gst-launch-1.0 holds into GST_INODES; boosts gst once it streams, and then
 # calls the function ON_STREAM when given. Returns when JOB ends.
+# descendant PID NAME: the pid of a process called NAME up to four generations below PID.
+descendant() {
+	local level=$1 depth found
+	for depth in 1 2 3 4; do
+		found=$(pgrep -P "$level" -x "$2") && { echo "$found" | head -n 1; return 0; }
+		level=$(pgrep -d, -P "$level") || return 1
+	done
+	return 1
+}
+
 sample_gst_inodes() {
 	GST_INODES=
 	_gst=
 	while kill -0 "$1" 2>/dev/null; do
-		# A child of the job, or a grandchild behind timeout(1) or env(1).
-		[ -n "$_gst" ] || _gst=$(pgrep -P "$1" -x gst-launch-1.0 ||
-			pgrep -P "$(pgrep -d, -P "$1" || echo 0)" -x gst-launch-1.0)
+		# A child of the job, or deeper behind timeout(1), env(1) or gst-timed.sh.
+		[ -n "$_gst" ] || _gst=$(descendant "$1" gst-launch-1.0)
 		if [ -n "$_gst" ]; then
 			_now=$(dmabuf_inodes "$_gst")
 			if [ -n "$_now" ] && [ -z "$GST_INODES" ]; then
@@ -320,18 +329,17 @@ blind_spot() {
 }
 
 # GST_TIMED: gst-launch-1.0 run by tests/vm/lib/gst-timed.sh (its output, time-stamped, into
-# LOG), whose pipeline puts GST_MARK right after pipewiresrc. gst_first_buffer_ms LOG prints the milliseconds from the pipeline
-# reaching PLAYING to the first buffer past pipewiresrc (0 when that came first), or fails
-# when either never happened. A consumer must get the screen within GST_FIRST_BUFFER_MS of
-# PLAYING (gst_check_first_buffer).
+# LOG), which sees the first buffer by the filesink's file or by GST_MARK right after
+# pipewiresrc. gst_first_buffer_ms LOG prints the milliseconds from gst setting the pipeline
+# to PLAYING to that first buffer (0 if it came first), or fails when either never happened.
+# A consumer must get the screen within GST_FIRST_BUFFER_MS of PLAYING
+# (gst_check_first_buffer).
 GST_TIMED="$KMSCAST_SRC_DIR/tests/vm/lib/gst-timed.sh"
 GST_MARK="identity name=mark silent=false"
 GST_FIRST_BUFFER_MS=2000
 gst_first_buffer_ms() {
-	# gst 1.22 prints the state as "(GstState)playing".
-	awk '/\(state-changed\)/ && /element "pipeline0"/ &&
-		tolower($0) ~ /new-state=\(gststate\)(gst_state_)?playing/ && p == "" { p = $1 }
-		/GstIdentity:mark: last-message = chain/ && c == "" { c = $1 }
+	awk '/ Setting pipeline to PLAYING/ && p == "" { p = $1 }
+		(/ kmscast-first-buffer$/ || /GstIdentity:mark: last-message = chain/) && c == "" { c = $1 }
 		# Lines after both are not stamped (gst-timed.sh).
 		p != "" && c != "" { exit }
 		END { if (p == "" || c == "") exit 1

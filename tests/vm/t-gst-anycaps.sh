@@ -51,8 +51,8 @@ gst_sink() {
 	local name=$1 secs=$2 zero_copy=$3 before daemon_inodes
 	shift 3
 	before=$(streams)
-	as_user timeout "$secs" gst-launch-1.0 -q pipewiresrc path="$ID" num-buffers="$FRAMES" ! \
-		"$DMABUF" ! "$@" >"$OUT/$name.log" 2>&1 &
+	as_user timeout "$secs" "$GST_TIMED" gst-launch-1.0 pipewiresrc path="$ID" \
+		num-buffers="$FRAMES" ! "$DMABUF" ! $GST_MARK ! "$@" >"$OUT/$name.log" 2>&1 &
 	sample_gst_inodes $!
 	wait $!
 	RC=$?
@@ -63,6 +63,7 @@ gst_sink() {
 	DELIVERED=$(grep "stream stats" "$NODE_TMP/daemon.log" | tail -n +"$((before + 1))" |
 		sed -n 's/.* delivered \([0-9]*\) .*/\1/p' | awk '{ n += $1 } END { print n + 0 }')
 	echo "$name: exit $RC, $DELIVERED frames delivered, gst dma-buf inodes: $(echo $GST_INODES)"
+	gst_check_first_buffer "$OUT/$name.log" "$name"
 	[ "$zero_copy" = check ] || return 0
 	# The FBs' exports stay with the node while it lives: any time after gst will do.
 	daemon_inodes=$(dmabuf_inodes "$DAEMON_PID")

@@ -58,8 +58,9 @@ capture() {
 	local streams_before
 	streams_before=$(streams_ended)
 	as_user env GST_DEBUG=pipewiresrc:2 GST_DEBUG_NO_COLOR=1 "$GST_TIMED" \
-		gst-launch-1.0 pipewiresrc path="$ID" num-buffers="$FRAMES" ! $GST_MARK ! \
-		videoconvert ! video/x-raw,format=BGRx ! filesink location="$OUT/out.raw" \
+		--first-buffer-file "$OUT/out.raw" gst-launch-1.0 pipewiresrc path="$ID" \
+		num-buffers="$FRAMES" ! videoconvert ! video/x-raw,format=BGRx ! \
+		filesink location="$OUT/out.raw" \
 		>"$NODE_TMP/gst-$1.log" 2>&1 &
 	GST=$!
 	S0=

@@ -28,13 +28,15 @@ as_user "$B/tests/tools/pw-min-consumer" --target "$ID" --decode --duration 4 \
 	--log "$OUT/min.log" 2>"$OUT/min.err"
 MIN_RC=$?
 gst_wait_registry
-as_user timeout 60 gst-launch-1.0 -q pipewiresrc path="$ID" num-buffers=10 ! videoconvert ! \
-	video/x-raw,format=BGRx ! filesink location="$OUT/idle.raw" >"$NODE_TMP/gst.log" 2>&1
+as_user timeout 60 "$GST_TIMED" --first-buffer-file "$OUT/idle.raw" gst-launch-1.0 \
+	pipewiresrc path="$ID" num-buffers=10 ! videoconvert ! video/x-raw,format=BGRx ! \
+	filesink location="$OUT/idle.raw" >"$NODE_TMP/gst.log" 2>&1
 GST_RC=$?
 node_stop_daemon
 node_stop_producer
 
 FAILS=
+gst_check_first_buffer "$NODE_TMP/gst.log" gst
 [ "$MIN_RC" = 0 ] || FAILS="$FAILS min-consumer-exit($MIN_RC)"
 streaming=$(sed -n 's/.*t_ns=\([0-9]*\) paused -> streaming.*/\1/p' "$OUT/min.err" | head -n 1)
 first=$(sed -n 's/^buf t_ns=\([0-9]*\) .*/\1/p' "$OUT/min.log" | head -n 1)

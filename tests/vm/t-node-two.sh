@@ -26,8 +26,9 @@ sleep 2
 # gst_capture N: FRAMES frames through an unmodified gst; GST_RC and VERDICT.
 gst_capture() {
 	as_user env GST_DEBUG=pipewiresrc:2 GST_DEBUG_NO_COLOR=1 "$GST_TIMED" \
-		gst-launch-1.0 pipewiresrc path="$ID" num-buffers="$FRAMES" ! $GST_MARK ! \
-		videoconvert ! video/x-raw,format=BGRx ! filesink location="$OUT/gst.raw" \
+		--first-buffer-file "$OUT/gst.raw" gst-launch-1.0 pipewiresrc path="$ID" \
+		num-buffers="$FRAMES" ! videoconvert ! video/x-raw,format=BGRx ! \
+		filesink location="$OUT/gst.raw" \
 		>"$NODE_TMP/gst-$1.log" 2>&1
 	GST_RC=$?
 	cp "$NODE_TMP/gst-$1.log" "$NODE_TMP/gst.log"

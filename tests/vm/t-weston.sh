@@ -138,9 +138,10 @@ gst_wait_registry
 "$B/tests/tools/fb-readback" --count "$READBACKS" --interval-ms 100 \
 	--dump "$OUT/readback.raw" >"$NODE_TMP/readback.log" 2>&1 &
 READBACK=$!
-as_user "$GST_TIMED" gst-launch-1.0 pipewiresrc path="$ID" num-buffers="$FRAMES" ! \
-	$GST_MARK ! videoconvert ! video/x-raw,format=BGRx,width=$W,height=$H ! \
-	filesink location="$OUT/capture.raw" >"$OUT/gst.log" 2>&1 &
+as_user "$GST_TIMED" --first-buffer-file "$OUT/capture.raw" gst-launch-1.0 -v \
+	pipewiresrc path="$ID" num-buffers="$FRAMES" ! videoconvert ! \
+	video/x-raw,format=BGRx,width=$W,height=$H ! filesink location="$OUT/capture.raw" \
+	>"$OUT/gst.log" 2>&1 &
 GST=$!
 GST_INODES=
 DAEMON_INODES=
@@ -149,8 +150,7 @@ gst_pid=
 # makes for one allocation and closes with it; gst holds them whether or not a frame went
 # through one, and the stream stats' copied says whether one did.
 while kill -0 "$GST" 2>/dev/null; do
-	# gst-timed.sh's child, the job's grandchild.
-	[ -z "$gst_pid" ] && gst_pid=$(pgrep -P "$(pgrep -d, -P "$GST" || echo 0)" -x gst-launch-1.0)
+	[ -z "$gst_pid" ] && gst_pid=$(descendant "$GST" gst-launch-1.0)
 	[ -n "$gst_pid" ] && GST_INODES=$(printf '%s\n%s\n' "$GST_INODES" \
 		"$(dmabuf_inodes "$gst_pid")" | sed '/^$/d' | sort -u)
 	DAEMON_INODES=$(printf '%s\n%s\n' "$DAEMON_INODES" \

@@ -117,8 +117,9 @@ portal_client() {
 # for gst_check_first_buffer.
 portal_capture() {
 	if [ -n "${3:-}" ]; then
-		echo "$GST_TIMED gst-launch-1.0 pipewiresrc fd={fd} path={node} num-buffers=$1 !" \
-			"$GST_MARK ! videoconvert ! video/x-raw,format=BGRx ! filesink location=$2 > $3 2>&1"
+		echo "$GST_TIMED --first-buffer-file $2 gst-launch-1.0 pipewiresrc fd={fd} path={node}" \
+			"num-buffers=$1 ! videoconvert ! video/x-raw,format=BGRx ! filesink location=$2" \
+			"> $3 2>&1"
 	else
 		echo "gst-launch-1.0 -q pipewiresrc fd={fd} path={node} num-buffers=$1 ! videoconvert !" \
 			"video/x-raw,format=BGRx ! filesink location=$2"
