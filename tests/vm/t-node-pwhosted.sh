@@ -54,9 +54,10 @@ echo "node $NAME id $ID, hosted by pipewire pid $PW_PID"
 node_wait_fbs 10 20 "$NODE_TMP/pipewire.log"
 gst_wait_registry
 hosted_capture() {
-	as_user env GST_DEBUG=pipewiresrc:2 GST_DEBUG_NO_COLOR=1 gst-launch-1.0 -q \
-		pipewiresrc path="$ID" num-buffers="$FRAMES" ! videoconvert ! \
-		video/x-raw,format=BGRx ! filesink location="$OUT/hosted.raw" >"$NODE_TMP/gst.log" 2>&1 &
+	as_user env GST_DEBUG=pipewiresrc:2 GST_DEBUG_NO_COLOR=1 "$GST_TIMED" \
+		--first-buffer-file "$OUT/hosted.raw" gst-launch-1.0 pipewiresrc path="$ID" \
+		num-buffers="$FRAMES" ! videoconvert ! video/x-raw,format=BGRx ! \
+		filesink location="$OUT/hosted.raw" >"$NODE_TMP/gst.log" 2>&1 &
 	GST=$!
 	sample_gst_inodes "$GST"
 	wait "$GST"
@@ -104,6 +105,7 @@ attempt() { # attempt NAME FACTORY [EXTRA PROPS]
 	fi
 }
 FAILS=
+gst_check_first_buffer "$NODE_TMP/gst.log" gst
 attempt evil-plain spa-node-factory
 attempt evil-linger spa-node-factory "object.linger=true client.id=0"
 attempt evil-adapter adapter

@@ -29,7 +29,7 @@ portal_start_kmscast --config "$OUT/kmscast.conf"
 node_wait kmscast.card0.Virtual-2 >/dev/null || exit 1
 portal_start_frontend
 
-portal_client --state "$OUT/state.json" --exec "$(portal_capture "$FRAMES" "$OUT/out.raw")" \
+portal_client --state "$OUT/state.json" --exec "$(portal_capture "$FRAMES" "$OUT/out.raw" "$OUT/gst.log")" \
 	>"$NODE_TMP/client.log" 2>&1
 rc=$?
 cat "$NODE_TMP/client.log"
@@ -48,6 +48,9 @@ echo "$summary"
 decoded=$(sed -n 's/.*decoded=\([0-9]*\).*/\1/p' <<<"$summary")
 case $summary in *wrong_crtc=0*) ;; *) portal_fail "frames from another CRTC than index $IDX" ;; esac
 [ "${decoded:-0}" -ge $((FRAMES / 2)) ] || portal_fail "only $decoded of $FRAMES frames decode"
+FAILS=
+gst_check_first_buffer "$OUT/gst.log" gst
+[ -z "$FAILS" ] || portal_fail "gst through the portal:$FAILS"
 node_stop_daemon
 kill "$PRODUCER" 2>/dev/null
 echo "PASS t-portal-multi"

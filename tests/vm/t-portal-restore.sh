@@ -37,7 +37,7 @@ echo "restore_token: $TOKEN"
 [ "$(wc -l <"$OUT/chooser-runs")" = 1 ] || portal_fail "the chooser did not run once"
 
 portal_client --persist 2 --restore-token "$TOKEN" --state "$OUT/second.json" \
-	--exec "$(portal_capture "$FRAMES" "$OUT/out.raw")" >"$NODE_TMP/client2.log" 2>&1
+	--exec "$(portal_capture "$FRAMES" "$OUT/out.raw" "$OUT/gst2.log")" >"$NODE_TMP/client2.log" 2>&1
 rc=$?
 cat "$NODE_TMP/client2.log"
 # The portal's part first; the capture's status after (the client exits 1 when --exec fails).
@@ -57,6 +57,9 @@ echo "$summary"
 decoded=$(sed -n 's/.*decoded=\([0-9]*\).*/\1/p' <<<"$summary")
 case $summary in *wrong_crtc=0*) ;; *) portal_fail "frames from another CRTC" ;; esac
 [ "${decoded:-0}" -ge $((FRAMES / 2)) ] || portal_fail "only $decoded of $FRAMES frames decode"
+FAILS=
+gst_check_first_buffer "$OUT/gst2.log" gst
+[ -z "$FAILS" ] || portal_fail "gst through the restored session:$FAILS"
 node_stop_daemon
 kill "$PRODUCER" 2>/dev/null
 echo "PASS t-portal-restore"
