@@ -134,8 +134,11 @@ sample_gst_inodes() {
 	GST_INODES=
 	_gst=
 	while kill -0 "$1" 2>/dev/null; do
-		# A child of the job, or deeper behind timeout(1), env(1) or gst-timed.sh.
-		[ -n "$_gst" ] || _gst=$(descendant "$1" gst-launch-1.0)
+		# A child of the job, or deeper behind timeout(1), env(1) or gst-timed.sh; else the
+		# test user's newest gst-launch-1.0 (the tree walk missed it once in a full suite
+		# run, on 2026-12-03, and the zero-copy check then saw no dma-buf).
+		[ -n "$_gst" ] || _gst=$(descendant "$1" gst-launch-1.0 ||
+			pgrep -n -u "$KMSCAST_TEST_UID" -x gst-launch-1.0)
 		if [ -n "$_gst" ]; then
 			_now=$(dmabuf_inodes "$_gst")
 			if [ -n "$_now" ] && [ -z "$GST_INODES" ]; then
