@@ -126,6 +126,14 @@ portal_capture() {
 	fi
 }
 
+# portal_check_first_buffer LOG: portal_fail unless the capture through portal_capture's LOG
+# got its first buffer within GST_FIRST_BUFFER_MS of PLAYING (gst_check_first_buffer).
+portal_check_first_buffer() {
+	local FAILS=
+	gst_check_first_buffer "$1" gst
+	[ -z "$FAILS" ] || portal_fail "gst through the portal:$FAILS"
+}
+
 portal_nodes() {
 	as_user pw-dump 2>/dev/null | python3 -c '
 import json, sys
