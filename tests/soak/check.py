@@ -15,6 +15,10 @@ of the start sample; the helper's fds within FD_SLACK of the first helper's; no 
 more than MAX_LIVE_GEM live GEM handles in the helper, or a handle number above
 MAX_GEM_HANDLE; Shmem within SHMEM_SLACK_KB of the start; and after each fault window a
 frame delivered within RECOVER_S.
+
+The lost-frame bound and the RECOVER_S bound measure the bench's speed: when only they fail,
+the exit status is 3 (tests/vm/timing-retry runs the soak once more); any other failure
+exits 1.
 """
 import glob
 import os
@@ -38,12 +42,12 @@ def kv(line):
 
 
 def main(out):
-    failures = []
+    failures, timing = [], []
 
-    def check(ok, msg):
-        print(("ok   " if ok else "FAIL ") + msg)
+    def check(ok, msg, slow=False):
+        print(("ok   " if ok else ("FAIL (timing) " if slow else "FAIL ")) + msg)
         if not ok:
-            failures.append(msg)
+            (timing if slow else failures).append(msg)
 
     flips, seen_fbs, windows = [], set(), []
     initial = True
@@ -121,8 +125,9 @@ def main(out):
           f"{len(wanted) - len(lost)}, lost {len(lost)}")
     if lost:
         print("  first lost frames: " + " ".join(str(f) for _, f in lost[:20]))
-    check(len(wanted) > 0 and len(lost) * 1000 <= permille * len(wanted),
-          f"lost outside fault windows <= {permille} per mille")
+    check(len(wanted) > 0, "frames flipped outside fault windows while connected")
+    check(len(lost) * 1000 <= permille * len(wanted),
+          f"lost outside fault windows <= {permille} per mille", slow=True)
 
     # Back to streaming after each fault window.
     deliveries = sorted(got.values())
@@ -131,9 +136,10 @@ def main(out):
         if b + RECOVER_S * NS > end_of_run:
             continue  # too close to the end to tell
         back = next((t for t in deliveries if t > b), None)
-        check(back is not None and back - b <= RECOVER_S * NS,
-              f"streaming again after {k} at {a / NS:.1f} s"
-              + (f" ({(back - a) / NS:.1f} s after the fault)" if back else ""))
+        check(back is not None, f"streaming again after {k} at {a / NS:.1f} s")
+        if back is not None:
+            check(back - b <= RECOVER_S * NS, f"streaming again after {k} within {RECOVER_S:.0f} s"
+                  f" of its window ({(back - a) / NS:.1f} s after the fault)", slow=True)
 
     samples = [kv(line) for line in open(os.path.join(out, "samples.log"))]
     start = next((s for s in samples if s.get("tag") == "start"), None)
@@ -176,8 +182,14 @@ def main(out):
     for l in stats[-3:]:
         print("node: " + l.strip()[-200:])
 
-    print(f"soak: {len(failures)} failed" if failures else "soak: PASS")
-    return 1 if failures else 0
+    if failures:
+        print(f"soak: {len(failures)} failed" + (f", {len(timing)} timing" if timing else ""))
+        return 1
+    if timing:
+        print(f"soak: only timing checks failed ({len(timing)})")
+        return 3
+    print("soak: PASS")
+    return 0
 
 
 if __name__ == "__main__":

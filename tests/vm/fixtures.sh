@@ -10,6 +10,11 @@
 #                             wait until a PipeWire node with node.name NAME exists
 #   pw_node_id NAME           print the object id of the PipeWire node named NAME
 #   vm_fail MSG...            print "FAIL: MSG" on stderr and exit 1
+#   vm_check RC NAME          file a failed check NAME: in TIMING when RC is 3 (the check
+#                             measures the bench's speed: frames lost beyond the node's own
+#                             count, a late first buffer), else in FAILS
+#   vm_finish NAME            exit 1 on any FAILS, else 3 on any TIMING (timing-retry runs
+#                             the test once more), else print "PASS NAME"
 #
 # Fixtures started by the bench (--with) are already running when the command starts.
 
@@ -89,4 +94,23 @@ wait_for_pw_node() {
 vm_fail() {
 	echo "FAIL: $*" >&2
 	exit 1
+}
+
+FAILS=
+TIMING=
+vm_check() {
+	if [ "$1" = 3 ]; then
+		TIMING="$TIMING $2"
+	elif [ "$1" != 0 ]; then
+		FAILS="$FAILS $2"
+	fi
+}
+
+vm_finish() {
+	[ -z "$FAILS" ] || vm_fail "$FAILS${TIMING:+ (timing:$TIMING)}"
+	if [ -n "$TIMING" ]; then
+		echo "FAIL (timing):$TIMING" >&2
+		exit 3
+	fi
+	echo "PASS $1"
 }

@@ -236,7 +236,9 @@ frames_of() {
 }
 
 # check_frames LOG MAX_GAPS: every buffer decoded, strictly increasing (no duplicate, none
-# backwards), at most MAX_GAPS missing frames in all. Prints a summary line.
+# backwards), at most MAX_GAPS missing frames in all. Prints a summary line. Returns 1 when
+# nothing arrived or a buffer did not decode or stepped back, 3 (timing, vm_check in
+# fixtures.sh) when only the missing frames are too many.
 check_frames() {
 	frames_of "$1" | awk -v max="$2" -v name="$1" '
 		{ n++ }
@@ -247,7 +249,29 @@ check_frames() {
 		END {
 			printf "%s: buffers=%d first=%s last=%s undecodable=%d backwards_or_dup=%d missing=%d\n",
 				name, n, first, prev, bad, back, gaps
-			exit !(n > 0 && bad == 0 && back == 0 && gaps <= max)
+			if (!(n > 0 && bad == 0 && back == 0))
+				exit 1
+			exit (gaps <= max) ? 0 : 3
+		}'
+}
+
+# verdict_check VERDICT MAX_GAPS [MIN_DECODED]: judges a pattern-check summary line (of a
+# capture that asked for VERDICT's frames= buffers). 1: nothing arrived, or a frame that is
+# not this CRTC's screen (bad, wrong_crtc). 3 (timing, vm_check in fixtures.sh): a frame
+# torn, repeated or out of order, more than MAX_GAPS missing, or fewer than MIN_DECODED
+# (default all) decoded -- what a consumer sees that falls behind the producer's reuse of
+# its buffers under TCG; a node that reorders or loses frames does so in both runs.
+verdict_check() {
+	echo "$1" | awk -v max="$2" -v min="${3:--1}" '
+		{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+		END {
+			if (!(v["frames"] > 0 && v["bad"] == 0 && v["wrong_crtc"] == 0))
+				exit 1
+			if (min < 0)
+				ok = v["decoded"] == v["frames"] && v["duplicates"] == 0 && v["backwards"] == 0
+			else
+				ok = v["decoded"] >= min
+			exit (ok && v["gaps"] <= max) ? 0 : 3
 		}'
 }
 
@@ -350,7 +374,7 @@ gst_first_buffer_ms() {
 }
 
 # gst_check_first_buffer LOG NAME: prints NAME's first-buffer time; adds to FAILS when it
-# had none, or later than GST_FIRST_BUFFER_MS.
+# had none, to TIMING when later than GST_FIRST_BUFFER_MS.
 gst_check_first_buffer() {
 	local ms
 	if ! ms=$(gst_first_buffer_ms "$1"); then
@@ -359,7 +383,7 @@ gst_check_first_buffer() {
 		return
 	fi
 	echo "$2: first buffer $ms ms after PLAYING"
-	[ "$ms" -le "$GST_FIRST_BUFFER_MS" ] || FAILS="$FAILS $2-first-buffer(${ms}ms)"
+	[ "$ms" -le "$GST_FIRST_BUFFER_MS" ] || TIMING="$TIMING $2-first-buffer(${ms}ms)"
 }
 
 # gst_fell_behind GST_LOG: whether gst (run with GST_DEBUG=pipewiresrc:2) got a buffer back

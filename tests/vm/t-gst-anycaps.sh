@@ -67,7 +67,9 @@ gst_sink() {
 	[ "$zero_copy" = check ] || return 0
 	# The FBs' exports stay with the node while it lives: any time after gst will do.
 	daemon_inodes=$(dmabuf_inodes "$DAEMON_PID")
-	[ -n "$GST_INODES" ] || FAILS="$FAILS $name-zero-copy(no-dmabuf)"
+	# None sampled is the sampler's loss (forks cost tens of ms under TCG); a dma-buf gst
+	# holds that the daemon does not is a copy.
+	[ -n "$GST_INODES" ] || TIMING="$TIMING $name-zero-copy(no-dmabuf)"
 	for i in $GST_INODES; do
 		echo "$daemon_inodes" | grep -qx "$i" || FAILS="$FAILS $name-zero-copy(inode-$i)"
 	done
@@ -93,14 +95,14 @@ if [ -s "$OUT/dmabuf.raw" ]; then
 	verdict=$("$B/tests/tools/pattern-check" --width 640 --height 480 --format BGRx --quiet \
 		"$OUT/dmabuf.raw" | tail -n 1)
 	echo "filesink frames: $verdict"
-	echo "$verdict" | awk -v n="$FRAMES" '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
-		END { exit !(v["frames"] == n && v["decoded"] >= n / 2 && v["bad"] == 0 &&
-			v["wrong_crtc"] == 0) }' || FAILS="$FAILS filesink-frames"
+	case $verdict in
+	"frames=$FRAMES "*) verdict_check "$verdict" 1000000 $((FRAMES / 2)); vm_check $? filesink-frames ;;
+	*) FAILS="$FAILS filesink-frames(count)" ;;
+	esac
 else
 	FAILS="$FAILS filesink-empty"
 fi
 node_stop_daemon
 node_stop_producer
 grep "stream stats" "$NODE_TMP/daemon.log" | sed 's/.*\] //'
-[ -z "$FAILS" ] || vm_fail "$FAILS"
-echo "PASS t-gst-anycaps"
+vm_finish t-gst-anycaps

@@ -57,5 +57,4 @@ kill -0 "$DAEMON_PID" || FAILS="$FAILS daemon-died"
 node_stop_daemon
 node_stop_producer
 grep "helper\|removing\|publishing\|gone;" "$NODE_TMP/daemon.log" | sed 's/.*\] //' | tail -n 12
-[ -z "$FAILS" ] || vm_fail "$FAILS"
-echo "PASS t-node-faults"
+vm_finish t-node-faults

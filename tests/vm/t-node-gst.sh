@@ -51,8 +51,8 @@ stream_started() {
 }
 
 # capture N: gst takes FRAMES buffers into out.raw (checked into check-N.txt); sets GST_RC,
-# GST_INODES, VERDICT, the daemon CPU samples, and FRAMES_OK (0: every frame whole and in
-# order, see below).
+# GST_INODES, VERDICT, the daemon CPU samples, and FRAMES_OK (verdict_check's status: 0
+# when every frame is whole and in order, see below).
 capture() {
 	rm -f "$OUT/out.raw"
 	local streams_before
@@ -84,9 +84,7 @@ capture() {
 	blind=$(blind_spot "$OUT/check-$1.txt" "$NODE_TMP/producer.log")
 	[ "${NODE_STRICT:-0}" = 1 ] && { missed=0; blind=0; }
 	echo "node-reported misses: ${missed:-?}; lost in the read blind spot: $blind"
-	echo "$VERDICT" | awk -v max="$(( ${missed:-0} + ${blind%% *} ))" '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
-		END { exit !(v["frames"] > 0 && v["decoded"] == v["frames"] && v["duplicates"] == 0 &&
-			v["backwards"] == 0 && v["gaps"] <= max) }'
+	verdict_check "$VERDICT" "$(( ${missed:-0} + ${blind%% *} ))"
 	FRAMES_OK=$?
 }
 
@@ -122,12 +120,13 @@ done
 # KMSCAST_TEST_FRAMES=report (tests/soak/san-capture): the frame verdict is printed only.
 if [ "$FRAMES_OK" != 0 ] && [ "${KMSCAST_TEST_FRAMES:-}" = report ]; then
 	echo "frames: not every frame arrived (reported only: KMSCAST_TEST_FRAMES=report)"
-elif [ "$FRAMES_OK" != 0 ]; then
-	FAILS="$FAILS frames"
+else
+	vm_check "$FRAMES_OK" frames
 fi
 echo "gst dma-buf inodes: $(echo $GST_INODES)"
 echo "daemon dma-buf inodes: $(echo $DAEMON_INODES)"
-[ -n "$GST_INODES" ] || FAILS="$FAILS zero-copy(no-dmabuf)"
+# None sampled is the sampler's loss; a dma-buf gst holds that the daemon does not is a copy.
+[ -n "$GST_INODES" ] || TIMING="$TIMING zero-copy(no-dmabuf)"
 for i in $GST_INODES; do
 	echo "$DAEMON_INODES" | grep -qx "$i" || FAILS="$FAILS zero-copy(inode-$i)"
 done
@@ -144,5 +143,4 @@ echo "daemon CPU while streaming: $((S1 - ${S0:-S1})) ticks of 1/$hz s over" \
 echo "idle daemon CPU: $((T1 - T0)) ticks in 2 s"
 grep "stream stats" "$NODE_TMP/daemon.log" | sed 's/.*\] //'
 node_stats
-[ -z "$FAILS" ] || vm_fail "$FAILS"
-echo "PASS t-node-gst"
+vm_finish t-node-gst

@@ -80,5 +80,4 @@ for phase in $PHASES; do
 	echo "  node: $stats"
 	[ "$ok" = 0 ] || FAILS="$FAILS $phase:frames"
 done
-[ -z "$FAILS" ] || vm_fail "$FAILS"
-echo "PASS t-node-phase"
+vm_finish t-node-phase

@@ -38,5 +38,4 @@ kill -0 "$DAEMON_PID" || FAILS="$FAILS daemon-died"
 node_stop_daemon
 node_stop_producer
 grep "PipeWire\|connected\|publishing\|removing" "$NODE_TMP/daemon.log" | sed 's/.*\] //'
-[ -z "$FAILS" ] || vm_fail "$FAILS"
-echo "PASS t-node-pwrestart"
+vm_finish t-node-pwrestart

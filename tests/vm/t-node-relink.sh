@@ -66,8 +66,10 @@ silence=$(awk '$1 == "buf" { split($2, a, "="); t = a[2] / 1e6
 	END { printf "%d %d %.1f\n", n, max, at / 1e3 }' "$OUT/steady.log")
 read -r buffers longest at <<<"$silence"
 echo "steady: $buffers buffers, longest silence ${longest} ms (from ${at} s)"
-[ "$buffers" -ge $((DURATION * 25)) ] || FAILS="$FAILS steady-buffers($buffers)"
-[ "$longest" -le "$MAX_SILENCE_MS" ] || FAILS="$FAILS silence(${longest}ms)"
+# Both measure the bench's speed; a stranded link is silent for the rest of the run, in
+# the retry too.
+[ "$buffers" -ge $((DURATION * 25)) ] || TIMING="$TIMING steady-buffers($buffers)"
+[ "$longest" -le "$MAX_SILENCE_MS" ] || TIMING="$TIMING silence(${longest}ms)"
 # The guard is for servers before 0.3.85 only: on, or off, as the server's version says.
 server=$(sed -n 's/.*PipeWire server \([0-9][0-9.]*\)$/\1/p' "$NODE_TMP/daemon.log" | head -n 1)
 guard=$(sed -n 's/.*stranded-link guard \(on\|off\).*/\1/p' "$NODE_TMP/daemon.log" | sort -u)
@@ -75,5 +77,4 @@ want=off
 case $server in 0.[0-2].* | 0.3.[0-9] | 0.3.[0-7][0-9] | 0.3.8[0-4]) want=on ;; "") want=? ;; esac
 echo "PipeWire server ${server:-?}: stranded-link guard $guard (want $want)"
 [ "$guard" = "$want" ] || FAILS="$FAILS guard($guard,want:$want)"
-[ -z "$FAILS" ] || vm_fail "$FAILS"
-echo "PASS t-node-relink"
+vm_finish t-node-relink

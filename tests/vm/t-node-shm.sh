@@ -47,7 +47,8 @@ echo "node-reported misses: ${missed:-?}"
 # data loop, which delays its next FB_ID reads, and a commit that comes and goes between
 # two reads is invisible to it (docs/performance.md). On vkms that cost 1 of 91 frames in
 # two of three fresh-clone runs; the zero-copy tests allow no such gap.
-check_frames "$OUT/shm.log" "$((${missed:-0} + 1))" || FAILS="$FAILS frames"
+check_frames "$OUT/shm.log" "$((${missed:-0} + 1))"
+vm_check $? frames
 "$B/tests/tools/pattern-check" --width 640 --height 480 --format BGRx --quiet \
 	"$OUT/shm.raw" || FAILS="$FAILS pattern-check"
 # Header: seq strictly increasing, pts increasing and within the last hour of uptime.
@@ -56,5 +57,4 @@ awk '/^buf / { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] 
 	ps = v["seq"]; pp = v["pts"]; if (v["crop"] != "0,0,640,480") crop++ }
 	END { printf "header: seq/pts not increasing %d, crop wrong %d\n", bad, crop; exit (bad + crop) > 0 }' \
 	"$OUT/shm.log" || FAILS="$FAILS header"
-[ -z "$FAILS" ] || vm_fail "$FAILS"
-echo "PASS t-node-shm"
+vm_finish t-node-shm

@@ -127,7 +127,8 @@ portal_capture() {
 }
 
 # portal_check_first_buffer LOG: portal_fail unless the capture through portal_capture's LOG
-# got its first buffer within GST_FIRST_BUFFER_MS of PLAYING (gst_check_first_buffer).
+# got a first buffer; one later than GST_FIRST_BUFFER_MS after PLAYING goes to TIMING
+# (gst_check_first_buffer), for the test's vm_finish.
 portal_check_first_buffer() {
 	local FAILS=
 	gst_check_first_buffer "$1" gst
