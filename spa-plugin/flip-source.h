@@ -59,10 +59,11 @@ struct flip_source {
 	bool queued; /* a vblank sequence event is outstanding */
 	uint64_t last_tick_ns; /* vblank: the time the last tick was given */
 	uint64_t last_read_ns; /* vblank: when the last tick ran (0: none since the start) */
+	uint64_t vblank_ns; /* vblank: the kernel's time of the last vblank event (0: none) */
 	/*
-	 * timer: timer periods that passed without a tick. vblank: refresh periods without a
-	 * read of FB_ID (a gap between two ticks of P plus x counts floor((P + x) / P)): an FB
-	 * committed for one period can have come and gone in such a gap unseen.
+	 * timer: timer periods that passed without a tick. vblank: the vblanks inside gaps
+	 * between two reads of FB_ID longer than a third of a period (flip-source.c says why
+	 * that bounds the commits lost in them).
 	 */
 	uint64_t missed;
 	const struct flip_source_events *events;
@@ -90,6 +91,12 @@ int flip_source_start(struct flip_source *fs);
  * data loop, a tick included.
  */
 void flip_source_set_idle(struct flip_source *fs, bool idle);
+
+/*
+ * How many vblanks fall at times t with from < t <= to, for vblanks at ref + k * period
+ * (any integer k: from and to may lie before ref). Pure; the read-gap count uses it.
+ */
+uint64_t flip_vblanks_between(uint64_t ref, uint64_t period, uint64_t from, uint64_t to);
 
 /* Removes it from the data loop. Call from the data loop. Idempotent. */
 void flip_source_stop(struct flip_source *fs);

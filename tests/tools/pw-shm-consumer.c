@@ -7,8 +7,11 @@
  * For every buffer it prints one line:
  *
  *   buf n=<i> seq=<header seq> pts=<header pts> flags=0x<header flags> size=<W>x<H>
- *       stride=<s> chunk=<bytes> data=memfd|memptr|dmabuf frame=<decoded or -1>
+ *       stride=<s> chunk=<bytes> data=memfd|memptr|dmabuf frame=<decoded, -2 torn, else -1>
  *       crop=<x>,<y>,<w>,<h>
+ *
+ * Torn is a frame read while the producer painted it again: a mapped dma-buf read later
+ * than the producer's swapchain allows.
  *
  * and with --cursor, when the buffer carries SPA_META_Cursor:
  *
@@ -181,6 +184,8 @@ static void handle_buffer(struct consumer *c, struct pw_buffer *b)
 		} else if (pattern_decode(px, c->format.size.width, c->format.size.height, stride,
 				c->fourcc, &res) == 0) {
 			frame = (int)res.frame;
+		} else if (res.reason && strstr(res.reason, "torn")) {
+			frame = -2;
 		}
 		if (c->out)
 			keep_frame(c, px, stride);

@@ -26,8 +26,9 @@ node_wait_fbs 12 60
 echo "== node $NAME is PipeWire object $ID; capturing $FRAMES frames with pipewiresrc"
 gst_wait_registry
 first_flip=$(grep -c '^flip ' "$NODE_TMP/producer.log")
-as_user gst-launch-1.0 -q pipewiresrc path="$ID" num-buffers="$FRAMES" ! videoconvert ! \
-	video/x-raw,format=BGRx ! filesink location="$OUT/capture.raw" >"$NODE_TMP/gst.log" 2>&1 ||
+as_user "$GST_TIMED" --first-buffer-file "$OUT/capture.raw" gst-launch-1.0 pipewiresrc \
+	path="$ID" num-buffers="$FRAMES" ! videoconvert ! video/x-raw,format=BGRx ! \
+	filesink location="$OUT/capture.raw" >"$NODE_TMP/gst.log" 2>&1 ||
 	{ cat "$NODE_TMP/gst.log"; vm_fail "gst-launch-1.0 failed"; }
 last_flip=$(grep -c '^flip ' "$NODE_TMP/producer.log")
 node_stop_daemon
@@ -49,6 +50,7 @@ cp "$NODE_TMP/producer.log" "$NODE_TMP/daemon.log" "$dest/"
 echo "== result"
 echo "producer flipped $((last_flip - first_flip)) frames while gst captured $FRAMES buffers"
 echo "decoded from the captured pixels: $verdict"
+echo "first buffer $(gst_first_buffer_ms "$NODE_TMP/gst.log" || echo "?") ms after gst reached PLAYING"
 echo "node: $(sed -n 's/.*\(streaming [0-9]* slots over [0-9]* FBs ([a-z-]*)\).*/\1/p' "$NODE_TMP/daemon.log" | head -n 1)"
 echo "node: $(sed -n 's/.*\(stream stats: .*\)/\1/p' "$NODE_TMP/daemon.log" | head -n 1)"
 echo "wrote $dest/frame.png and $dest/capture.mp4 (daemon and producer logs beside them)"

@@ -41,8 +41,10 @@ data=$(sed -n 's/^buf .* data=\([a-z]*\) .*/\1/p' "$OUT/churn.log" | sort -u | t
 # Every buffer whole and in order. Frames are lost at each change -- on FBs outside the
 # buffers until the debounced renegotiation, and while PipeWire reallocates -- so gaps are
 # measured, not forbidden; after the last change frames must flow again.
-if ! check_frames "$OUT/churn.log" 1000000; then
-	FAILS="$FAILS frames"
+check_frames "$OUT/churn.log" 1000000
+rc=$?
+if [ "$rc" != 0 ]; then
+	vm_check "$rc" frames
 	# Each step back or undecodable buffer with its neighbours: seq and pts say whether
 	# the node handed them over in order (a late read) or not.
 	frame_faults "$OUT/churn.log"

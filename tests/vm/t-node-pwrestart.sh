@@ -33,7 +33,8 @@ ID2=$(node_wait "$NAME" 40) || FAILS="$FAILS not-republished"
 echo "node back as ${ID2:-?}"
 sleep 1
 shm_consumer r2 --target "${ID2:-0}" --dmabuf --frames 60 --timeout 60 || FAILS="$FAILS after"
-check_frames "$OUT/r2.log" 1000000 || FAILS="$FAILS r2-frames"
+check_frames "$OUT/r2.log" 1000000
+vm_check $? r2-frames
 kill -0 "$DAEMON_PID" || FAILS="$FAILS daemon-died"
 node_stop_daemon
 node_stop_producer

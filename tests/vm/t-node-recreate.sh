@@ -21,8 +21,9 @@ rt_boost_graph
 ID=$(node_wait "kmscast.card0.$CONNECTOR") || exit 1
 node_wait_fbs 10
 gst_wait_registry
-as_user timeout 90 gst-launch-1.0 pipewiresrc path="$ID" num-buffers="$FRAMES" ! videoconvert ! \
-	video/x-raw,format=BGRx ! filesink location="$OUT/recreate.raw" >"$NODE_TMP/gst.log" 2>&1 &
+as_user timeout 90 "$GST_TIMED" --first-buffer-file "$OUT/recreate.raw" gst-launch-1.0 \
+	pipewiresrc path="$ID" num-buffers="$FRAMES" ! videoconvert ! video/x-raw,format=BGRx ! \
+	filesink location="$OUT/recreate.raw" >"$NODE_TMP/gst.log" 2>&1 &
 GST=$!
 sample_gst_inodes "$GST"
 wait "$GST"
@@ -34,6 +35,7 @@ grep "stream stats\|renegotiating\|spare slots" "$NODE_TMP/daemon.log" | sed 's/
 FAILS=
 [ "$GST_RC" = 0 ] || { tail -n 20 "$NODE_TMP/gst.log"; FAILS="$FAILS gst-exit($GST_RC)"; }
 grep -q "unhandled format\|not-negotiated" "$NODE_TMP/gst.log" && FAILS="$FAILS gst-format-error"
+gst_check_first_buffer "$NODE_TMP/gst.log" gst
 verdict=$("$B/tests/tools/pattern-check" --width 640 --height 480 --format BGRx --quiet \
 	"$OUT/recreate.raw" | tail -n 1)
 echo "$verdict"

@@ -145,14 +145,15 @@ as_user "$GST_TIMED" --first-buffer-file "$OUT/capture.raw" gst-launch-1.0 -v \
 GST=$!
 GST_INODES=
 DAEMON_INODES=
-gst_pid=
 # The daemon is sampled with gst: spare slots (PipeWire 1.0 to 1.5) are dma-bufs the node
 # makes for one allocation and closes with it; gst holds them whether or not a frame went
 # through one, and the stream stats' copied says whether one did.
 while kill -0 "$GST" 2>/dev/null; do
-	[ -z "$gst_pid" ] && gst_pid=$(descendant "$GST" gst-launch-1.0)
-	[ -n "$gst_pid" ] && GST_INODES=$(printf '%s\n%s\n' "$GST_INODES" \
-		"$(dmabuf_inodes "$gst_pid")" | sed '/^$/d' | sort -u)
+	# As sample_gst_inodes (node-lib.sh): every gst-launch-1.0 of the test user, each round.
+	for gst_pid in $(pgrep -u "$KMSCAST_TEST_UID" -x gst-launch-1.0); do
+		GST_INODES=$(printf '%s\n%s\n' "$GST_INODES" \
+			"$(dmabuf_inodes "$gst_pid")" | sed '/^$/d' | sort -u)
+	done
 	DAEMON_INODES=$(printf '%s\n%s\n' "$DAEMON_INODES" \
 		"$(dmabuf_inodes "$DAEMON_PID")" | sed '/^$/d' | sort -u)
 	sleep 0.05
