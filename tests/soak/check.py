@@ -6,7 +6,7 @@ WINDOW_S (3 s), except the PipeWire restart (from the kill to 6 s after PipeWire
 WirePlumber must relink) and the CRTC off (from "off" to 3 s after the next flip). FB
 re-creation, a mode change and a helper kill are faults too: each forces a renegotiation
 or a new export. Frames flipped outside every window while a steady consumer was connected
-must all arrive at it (decoded from the pixels), up to SOAK_MAX_LOST_PERMILLE (default 2)
+must all arrive at it (decoded from the pixels), up to SOAK_MAX_LOST_PERMILLE (default 10)
 per mille lost to TCG scheduling; the figure is printed either way.
 
 Other assertions: no segfault in the kernel log; the daemon alive at the end and exited 0
@@ -120,7 +120,7 @@ def main(out):
     wanted = [(t, f) for t, f in flips
               if any(a + 1 * NS <= t <= b - 0.5 * NS for a, b in spans) and not in_window(t)]
     lost = [(t, f) for t, f in wanted if f not in got]
-    permille = int(os.environ.get("SOAK_MAX_LOST_PERMILLE", "2"))
+    permille = int(os.environ.get("SOAK_MAX_LOST_PERMILLE", "10"))
     print(f"frames outside fault windows while connected: {len(wanted)}, delivered "
           f"{len(wanted) - len(lost)}, lost {len(lost)}")
     if lost:
