@@ -1,7 +1,8 @@
 #!/bin/bash
 # Two consumers on one node: unmodified gst pipewiresrc and pw-shm-consumer --dmabuf stream
-# at the same time; both receive whole frames in order (the second link reuses the node's
-# buffers: PipeWire allocates once per output port).
+# at the same time; both receive the screen's frames in order, gst up to a tenth of them
+# torn (see gst_whole), the shm consumer none (the second link reuses the node's buffers:
+# PipeWire allocates once per output port).
 # Run: tests/vm/run --kms vkms --with wireplumber -- tests/vm/t-node-two.sh
 set -u
 . "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
@@ -37,10 +38,14 @@ gst_capture() {
 	echo "gst capture $1: $VERDICT"
 }
 # gst_whole: verdict_check's status for VERDICT, any gaps allowed (the shm consumer shares
-# the CPUs), 1 when gst wrote other than FRAMES frames.
+# the CPUs) and up to a tenth of the frames torn, as t-node-pwhosted.sh and
+# t-portal-two.sh allow a zero-copy consumer: gst reads the scanout buffers themselves and,
+# with two consumers, the producer and the node on two emulated CPUs, falls behind their
+# reuse (forky, 2026-12-03: 7 and 1 of 90 torn in the two runs of one test, gst 1.28 not
+# warning that it fell behind, so not repeated). 1 when gst wrote other than FRAMES frames.
 gst_whole() {
 	case $VERDICT in
-	"frames=$FRAMES "*) verdict_check "$VERDICT" 1000000 ;;
+	"frames=$FRAMES "*) verdict_check "$VERDICT" 1000000 $((FRAMES * 9 / 10)) ;;
 	*) return 1 ;;
 	esac
 }
