@@ -117,9 +117,10 @@ dmabuf_inodes() {
 	stat -L -c %i $_fds 2>/dev/null | sort -u
 }
 
-# sample_gst_inodes JOB [ON_STREAM]: while the as_user job JOB runs, collect the inodes of
-# the dma-bufs its gst-launch-1.0 holds into GST_INODES; boosts gst once it streams, and then
-# calls the function ON_STREAM when given. Returns when JOB ends.
+# sample_gst_inodes JOB [ON_STREAM [EACH_ROUND]]: while the as_user job JOB runs, collect
+# the inodes of the dma-bufs its gst-launch-1.0 holds into GST_INODES; boosts gst once it
+# streams, and then calls the function ON_STREAM when given (empty: none); calls EACH_ROUND
+# after every look. Returns when JOB ends.
 sample_gst_inodes() {
 	local rounds=0 seen=0 pids=
 	GST_INODES=
@@ -138,10 +139,23 @@ sample_gst_inodes() {
 			fi
 			GST_INODES=$(printf '%s\n%s\n' "$GST_INODES" "$_now" | sed '/^$/d' | sort -u)
 		done
+		[ -z "${3:-}" ] || "$3"
 		sleep 0.02
 	done
 	[ -n "$GST_INODES" ] ||
 		echo "sampler: no dma-buf in gst-launch-1.0 [${pids# }] over $rounds rounds ($seen looks)"
+}
+
+# check_zero_copy PREFIX DAEMON_INODES: every dma-buf gst held (GST_INODES) is one the daemon
+# holds, else gst got a copy (FAILS); none sampled is the sampler's loss, the lookups fork
+# and cost tens of ms each under TCG (TIMING). PREFIX names the checks.
+check_zero_copy() {
+	local i
+	echo "${1}zero copy: gst dma-buf inodes: $(echo $GST_INODES); the daemon's: $(echo $2)"
+	[ -n "$GST_INODES" ] || TIMING="$TIMING ${1}zero-copy(no-dmabuf)"
+	for i in $GST_INODES; do
+		echo "$2" | grep -qx "$i" || FAILS="$FAILS ${1}zero-copy(inode-$i)"
+	done
 }
 
 cpu_ticks() {

@@ -123,13 +123,7 @@ if [ "$FRAMES_OK" != 0 ] && [ "${KMSCAST_TEST_FRAMES:-}" = report ]; then
 else
 	vm_check "$FRAMES_OK" frames
 fi
-echo "gst dma-buf inodes: $(echo $GST_INODES)"
-echo "daemon dma-buf inodes: $(echo $DAEMON_INODES)"
-# None sampled is the sampler's loss; a dma-buf gst holds that the daemon does not is a copy.
-[ -n "$GST_INODES" ] || TIMING="$TIMING zero-copy(no-dmabuf)"
-for i in $GST_INODES; do
-	echo "$DAEMON_INODES" | grep -qx "$i" || FAILS="$FAILS zero-copy(inode-$i)"
-done
+check_zero_copy "" "$DAEMON_INODES"
 n=$(( $(stat -c %s "$OUT/out.raw") / (W * H * 4) ))
 [ "$n" = "$FRAMES" ] || FAILS="$FAILS frame-count($n)"
 delivered=$(sed -n 's/.*stream stats: .* delivered \([0-9]*\) .*/\1/p' "$NODE_TMP/daemon.log" | head -n 1)

@@ -143,21 +143,15 @@ as_user "$GST_TIMED" --first-buffer-file "$OUT/capture.raw" gst-launch-1.0 -v \
 	video/x-raw,format=BGRx,width=$W,height=$H ! filesink location="$OUT/capture.raw" \
 	>"$OUT/gst.log" 2>&1 &
 GST=$!
-GST_INODES=
 DAEMON_INODES=
 # The daemon is sampled with gst: spare slots (PipeWire 1.0 to 1.5) are dma-bufs the node
 # makes for one allocation and closes with it; gst holds them whether or not a frame went
 # through one, and the stream stats' copied says whether one did.
-while kill -0 "$GST" 2>/dev/null; do
-	# As sample_gst_inodes (node-lib.sh): every gst-launch-1.0 of the test user, each round.
-	for gst_pid in $(pgrep -u "$KMSCAST_TEST_UID" -x gst-launch-1.0); do
-		GST_INODES=$(printf '%s\n%s\n' "$GST_INODES" \
-			"$(dmabuf_inodes "$gst_pid")" | sed '/^$/d' | sort -u)
-	done
+sample_daemon_inodes() {
 	DAEMON_INODES=$(printf '%s\n%s\n' "$DAEMON_INODES" \
 		"$(dmabuf_inodes "$DAEMON_PID")" | sed '/^$/d' | sort -u)
-	sleep 0.05
-done
+}
+sample_gst_inodes "$GST" "" sample_daemon_inodes
 wait "$GST"
 GST_RC=$?
 wait "$READBACK"
@@ -178,12 +172,7 @@ gst_check_first_buffer "$OUT/gst.log" gst
 
 grep -E "buffers over [0-9]+ FBs, path" "$NODE_TMP/daemon.log" | sed 's/.*\] /daemon: /'
 grep -qE "buffers over [0-9]+ FBs, path dma-buf" "$NODE_TMP/daemon.log" || FAILS="$FAILS path(not-dma-buf)"
-echo "gst dma-buf inodes: $(echo $GST_INODES)"
-echo "daemon dma-buf inodes: $(echo $DAEMON_INODES)"
-[ -n "$GST_INODES" ] || TIMING="$TIMING zero-copy(no-dmabuf)" # the sampler's loss
-for i in $GST_INODES; do
-	echo "$DAEMON_INODES" | grep -qx "$i" || FAILS="$FAILS zero-copy(inode-$i)"
-done
+check_zero_copy "" "$DAEMON_INODES"
 grep "stream stats" "$NODE_TMP/daemon.log" | sed 's/.*\] /daemon: /'
 copied=$(sed -n 's/.*stream stats: .* copied \([0-9]*\).*/\1/p' "$NODE_TMP/daemon.log" |
 	awk '{ n += $1 } END { print n + 0 }')

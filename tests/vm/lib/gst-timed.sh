@@ -9,8 +9,7 @@
 #   otherwise: the pipeline puts "identity name=mark silent=false" (GST_MARK) after
 #     pipewiresrc and gst runs with -v, which prints a line per buffer; stamping goes on to
 #     the first of them.
-# gst-launch-1.0 is this script's child (for callers that look for it by parent). Exits with
-# gst-launch's status.
+# Exits with gst-launch's status.
 set -o pipefail
 file=
 if [ "${1:-}" = --first-buffer-file ]; then
