@@ -16,21 +16,47 @@
 #include <spa/param/video/raw.h>
 #include <spa/utils/result.h>
 
-#include "kmscast-source.h"
+#include "cursor.h"
 
 #define CURSOR_BITMAP_BYTES (MAX_CURSOR_SIZE * MAX_CURSOR_SIZE * 4)
 
-int cursor_init(struct cursor_state *c)
+int cursor_init(struct cursor *c, struct spa_log *log, struct spa_loop *main_loop,
+		struct spa_loop *data_loop, const char *name, const struct cursor_events *events,
+		void *data)
 {
-	memset(c, 0, sizeof(*c));
+	*c = (struct cursor){
+		.log = log,
+		.main_loop = main_loop,
+		.data_loop = data_loop,
+		.name = name,
+		.events = events,
+		.data = data,
+	};
 	c->bitmap = calloc(1, CURSOR_BITMAP_BYTES);
 	return c->bitmap ? 0 : -ENOMEM;
 }
 
-void cursor_finish(struct cursor_state *c)
+void cursor_set_plane(struct cursor *c, struct kms_device *kms, uint32_t crtc_id,
+		const struct kms_plane *plane)
+{
+	c->kms = kms;
+	c->crtc_id = crtc_id;
+	if (plane) {
+		c->plane = *plane;
+		c->has_plane = true;
+	}
+}
+
+void cursor_finish(struct cursor *c)
 {
 	free(c->bitmap);
 	c->bitmap = NULL;
+}
+
+void cursor_reset(struct cursor *c, bool enabled)
+{
+	c->enabled = enabled;
+	c->bitmap_serial++;
 }
 
 struct cursor_image {
@@ -41,16 +67,16 @@ struct cursor_image {
 static int do_swap_image(struct spa_loop *loop, bool async, uint32_t seq, const void *data,
 		size_t size, void *user_data)
 {
-	struct impl *this = user_data;
+	struct cursor *c = user_data;
 	struct cursor_image *img = *(struct cursor_image *const *)data;
-	uint8_t *old = this->cursor.bitmap;
+	uint8_t *old = c->bitmap;
 
-	this->cursor.bitmap = img->pixels; /* ownership swapped */
+	c->bitmap = img->pixels; /* ownership swapped */
 	img->pixels = old;
-	this->cursor.bitmap_fb = img->fb_id;
-	this->cursor.width = img->width;
-	this->cursor.height = img->height;
-	this->cursor.bitmap_serial++;
+	c->bitmap_fb = img->fb_id;
+	c->width = img->width;
+	c->height = img->height;
+	c->bitmap_serial++;
 	return 0;
 }
 
@@ -83,29 +109,23 @@ static int copy_cursor(const struct helper_fb *hfb, struct cursor_image *img)
 }
 
 /* Main loop: export the cursor plane's FB and hand its pixels to the data loop. */
-static void learn_cursor(struct impl *this)
+static void learn_cursor(struct cursor *c)
 {
 	struct cursor_image img = {0};
 	struct cursor_image *imgp = &img;
 	struct helper_fb hfb;
 	int res;
 
-	if (this->closing || !this->helper)
-		return;
 	memset(&hfb, 0, sizeof(hfb));
-	res = helper_client_export(this->helper, this->card, this->crtc_id, KMSCAST_PLANE_CURSOR,
-			&hfb);
-	if (res < 0) {
-		spa_log_debug(this->log, "%s: cursor export: %s", this->name, spa_strerror(res));
+	if (c->events->export_fb(c->data, &hfb) < 0)
 		return;
-	}
 	img.pixels = malloc(CURSOR_BITMAP_BYTES);
 	res = img.pixels ? copy_cursor(&hfb, &img) : -ENOMEM;
 	helper_fb_finish(&hfb);
 	if (res == 0)
-		spa_loop_invoke(this->data_loop, do_swap_image, 0, &imgp, sizeof(imgp), true, this);
+		spa_loop_invoke(c->data_loop, do_swap_image, 0, &imgp, sizeof(imgp), true, c);
 	else
-		spa_log_warn(this->log, "%s: cursor FB not copied: %s", this->name,
+		spa_log_warn(c->log, "%s: cursor FB not copied: %s", c->name,
 				spa_strerror(res));
 	free(img.pixels);
 }
@@ -117,36 +137,36 @@ static int do_learn_cursor(struct spa_loop *loop, bool async, uint32_t seq, cons
 	return 0;
 }
 
-bool cursor_update(struct impl *this)
+bool cursor_update(struct cursor *c)
 {
-	struct cursor_state *c = &this->cursor;
-	const struct kms_plane_state *st = &this->cursor_plane.state;
+	const struct kms_plane_state *st = &c->plane.state;
 	uint32_t fb;
 	bool changed;
 
-	if (kms_plane_read_state(this->kms, &this->cursor_plane) < 0)
+	if (!c->enabled || !c->has_plane)
 		return false;
-	fb = st->crtc_id == this->crtc_id ? st->fb_id : 0;
+	if (kms_plane_read_state(c->kms, &c->plane) < 0)
+		return false;
+	fb = st->crtc_id == c->crtc_id ? st->fb_id : 0;
 	changed = fb != c->fb_id || st->crtc_x != c->x || st->crtc_y != c->y;
 	if (fb != c->fb_id)
 		c->bitmap_serial++; /* shown, hidden or another image: resend */
 	c->fb_id = fb;
 	c->x = st->crtc_x;
 	c->y = st->crtc_y;
-	if (this->cursor_plane.has_hotspot) {
+	if (c->plane.has_hotspot) {
 		c->hot_x = st->hotspot_x;
 		c->hot_y = st->hotspot_y;
 	}
 	if (fb && fb != c->bitmap_fb && fb != c->requested_fb) {
 		c->requested_fb = fb;
-		spa_loop_invoke(this->main_loop, do_learn_cursor, 0, NULL, 0, false, this);
+		spa_loop_invoke(c->main_loop, do_learn_cursor, 0, NULL, 0, false, c);
 	}
 	return changed;
 }
 
-void cursor_fill_meta(struct impl *this, struct spa_meta_cursor *meta, size_t size)
+void cursor_fill_meta(struct cursor *c, struct spa_meta_cursor *meta, size_t size)
 {
-	struct cursor_state *c = &this->cursor;
 	struct spa_meta_bitmap *bm;
 	size_t need = sizeof(*meta) + sizeof(*bm) + (size_t)c->width * c->height * 4;
 

@@ -181,14 +181,22 @@ int scanout_set_add(struct scanout_set *set, struct scanout_fb *fb)
 	return (int)set->n++;
 }
 
-void scanout_set_remove(struct scanout_set *set, uint32_t i)
+void scanout_set_take(struct scanout_set *set, uint32_t i, struct scanout_fb *out)
 {
-	if (i >= set->n)
-		return;
-	scanout_fb_finish(&set->fbs[i]);
+	*out = set->fbs[i]; /* fds and mapping now owned by *out */
 	memmove(&set->fbs[i], &set->fbs[i + 1], (set->n - i - 1) * sizeof(set->fbs[0]));
 	set->n--;
 	memset(&set->fbs[set->n], 0, sizeof(set->fbs[0]));
+}
+
+void scanout_set_remove(struct scanout_set *set, uint32_t i)
+{
+	struct scanout_fb fb;
+
+	if (i >= set->n)
+		return;
+	scanout_set_take(set, i, &fb);
+	scanout_fb_finish(&fb);
 }
 
 void scanout_set_clear(struct scanout_set *set)

@@ -87,6 +87,12 @@ int scanout_fb_map(struct scanout_fb *fb);
  */
 int scanout_set_add(struct scanout_set *set, struct scanout_fb *fb);
 
+/*
+ * Moves entry i (i < set->n) into *out, keeping the order of the others: the caller finishes
+ * it, e.g. once no other thread reads the set it came from.
+ */
+void scanout_set_take(struct scanout_set *set, uint32_t i, struct scanout_fb *out);
+
 /* Removes and finishes entry i, keeping the order of the others. */
 void scanout_set_remove(struct scanout_set *set, uint32_t i);
 

@@ -14,12 +14,11 @@
 
 #include <spa/utils/result.h>
 
-#include "kmscast-source.h"
+#include "source-port.h"
 #include "spa-compat.h"
 
-int shm_slot_alloc(struct impl *this, struct slot *slot, struct spa_data *d)
+int shm_slot_alloc(struct slot *slot, struct spa_data *d, const struct scanout_fb *fb)
 {
-	const struct scanout_fb *fb = &this->set.fbs[0];
 	size_t size = fb->plane_size[0];
 	void *map;
 	int fd, res;
@@ -80,7 +79,7 @@ static void dmabuf_sync(int fd, uint64_t flags)
 		;
 }
 
-int shm_copy_frame(struct impl *this, struct slot *slot, struct scanout_fb *fb)
+int shm_copy_frame(struct slot *slot, struct scanout_fb *fb)
 {
 	struct spa_data *d = &slot->buf->datas[0];
 	uint32_t src_pitch = fb->hfb.pitches[0];

@@ -10,67 +10,54 @@
 
 #include "kmscast-source.h"
 
-static int do_learn(struct spa_loop *loop, bool async, uint32_t seq, const void *data,
+void source_frame_init(struct source_frame *f)
+{
+	handoff_init(&f->handoff);
+}
+
+static int do_set_started(struct spa_loop *loop, bool async, uint32_t seq, const void *data,
 		size_t size, void *user_data)
 {
 	struct impl *this = user_data;
+	struct source_frame *f = &this->frame;
+	uint32_t staged;
 
-	if (!this->closing)
-		source_request_learn(this, *(const uint32_t *)data);
-	__atomic_store_n(&this->learn_inflight, false, __ATOMIC_RELEASE);
+	f->started = *(const bool *)data;
+	/* A frame staged for a driver's cycle that will not come: its slot is free again. */
+	if ((staged = handoff_unstage(&f->handoff)) != SPA_ID_INVALID)
+		source_port_recycle(&this->port, staged);
+	f->discont = true;
+	f->frame_due_ns = f->started ? flip_source_now_ns() : 0;
+	f->last_frame_ns = 0;
+	f->resend_requested = false;
+	flip_source_set_idle(&this->flip, !f->started);
 	return 0;
 }
 
-/*
- * Asks the main loop to export fb_id, never blocking. One request in flight at a time: the
- * helper exports whatever is on screen when the request is served, which may already be the
- * next FB, so an FB that stays unknown is asked for again each time it shows up.
- */
-static void request_learn(struct impl *this, uint32_t fb_id)
+void source_frame_set_started(struct impl *this, bool started)
 {
-	if (__atomic_load_n(&this->learn_inflight, __ATOMIC_ACQUIRE))
-		return;
-	__atomic_store_n(&this->learn_inflight, true, __ATOMIC_RELEASE);
-	spa_loop_invoke(this->main_loop, do_learn, 0, &fb_id, sizeof(fb_id), false, this);
+	spa_loop_invoke(this->data_loop, do_set_started, 0, &started, sizeof(started), true, this);
 }
 
-void source_recycle(struct impl *this, uint32_t buffer_id)
+void source_frame_request(struct source_frame *f)
 {
-	if (buffer_id < this->n_slots)
-		this->slots[buffer_id].busy = false;
+	__atomic_store_n(&f->resend_requested, true, __ATOMIC_RELEASE);
 }
 
-/*
- * The least recently used free slot for this frame: on the dma-buf path one that aliases
- * fb_id, on the SHM path any. Using the oldest gives a consumer that still reads an earlier
- * buffer the longest time before its alias is handed out again. NULL sets *held when slots
- * alias the FB but all are busy.
- */
-static struct slot *pick_slot(struct impl *this, uint32_t fb_id, bool *held)
+void source_frame_buffers_changed(struct impl *this, uint32_t n_slots)
 {
-	struct slot *best = NULL;
+	struct source_frame *f = &this->frame;
 
-	*held = false;
-	for (uint32_t i = 0; i < this->n_slots; i++) {
-		struct slot *slot = &this->slots[i];
-
-		if (this->slots_path == PATH_DMABUF && slot->fb_id != fb_id)
-			continue;
-		if (slot->busy) {
-			*held = true;
-			continue;
-		}
-		if (!best || slot->last_used < best->last_used)
-			best = slot;
-	}
-	if (best)
-		*held = false;
-	return best;
+	handoff_init(&f->handoff); /* a staged id named a slot of the old table */
+	f->discont = true;
+	/* New buffers, maybe a new consumer: it is owed the screen (frame_due_ns). */
+	if (f->started && n_slots > 0)
+		f->frame_due_ns = flip_source_now_ns();
 }
 
 static void fill_crop(struct impl *this, struct slot *slot)
 {
-	const struct kms_plane_state *st = &this->primary.state;
+	const struct kms_plane_state *st = &this->frame.primary.state;
 
 	if (!slot->crop)
 		return;
@@ -79,21 +66,6 @@ static void fill_crop(struct impl *this, struct slot *slot)
 		.position = SPA_POINT((int32_t)(st->src_x >> 16), (int32_t)(st->src_y >> 16)),
 		.size = SPA_RECTANGLE(st->src_w >> 16, st->src_h >> 16),
 	};
-}
-
-static void fill_chunks(struct impl *this, struct slot *slot, int set_index)
-{
-	const struct scanout_fb *fb = &this->set.fbs[set_index];
-
-	for (uint32_t j = 0; j < slot->buf->n_datas && j < fb->hfb.n_planes; j++) {
-		struct spa_chunk *c = slot->buf->datas[j].chunk;
-
-		/* Never 0: OBS reads a zero-size chunk as a cursor-only buffer. */
-		c->offset = fb->hfb.offsets[j];
-		c->size = fb->plane_size[j];
-		c->stride = (int32_t)fb->hfb.pitches[j];
-		c->flags = SPA_CHUNK_FLAG_NONE;
-	}
 }
 
 /*
@@ -113,7 +85,7 @@ static void update_clock(struct impl *this, uint64_t nsec)
 		return;
 	c->nsec = nsec;
 	c->rate = SPA_FRACTION(1, hz);
-	c->position = this->stats.delivered;
+	c->position = this->stats.n.delivered;
 	c->duration = 1;
 	c->delay = 0;
 	c->rate_diff = 1.0;
@@ -131,17 +103,17 @@ static void account_slot(struct impl *this, struct slot *slot, uint64_t nsec,
 		enum output_kind kind)
 {
 	slot->busy = true;
-	slot->last_used = this->stats.ticks;
+	slot->last_used = this->stats.n.ticks;
 	if (kind == OUTPUT_CURSOR) {
-		this->stats.cursor_only++;
+		this->stats.n.cursor_only++;
 	} else {
 		if (kind == OUTPUT_RESEND)
-			this->stats.resent++;
+			this->stats.n.resent++;
 		else
-			this->stats.delivered++;
-		this->frame_due_ns = 0;
-		this->last_frame_ns = nsec;
-		this->discont = false;
+			this->stats.n.delivered++;
+		this->frame.frame_due_ns = 0;
+		this->frame.last_frame_ns = nsec;
+		this->frame.discont = false;
 	}
 	update_clock(this, nsec);
 }
@@ -153,12 +125,12 @@ static void account_slot(struct impl *this, struct slot *slot, uint64_t nsec,
 static void stage_slot(struct impl *this, struct slot *slot, uint64_t nsec,
 		enum output_kind kind)
 {
-	uint32_t replaced = handoff_stage(&this->handoff, slot->id);
+	uint32_t replaced = handoff_stage(&this->frame.handoff, slot->id);
 
 	if (replaced != SPA_ID_INVALID) {
-		source_recycle(this, replaced);
+		source_port_recycle(&this->port, replaced);
 		if (kind == OUTPUT_FLIP)
-			this->stats.dropped_unconsumed++;
+			this->stats.n.dropped_unconsumed++;
 	}
 	account_slot(this, slot, nsec, kind);
 }
@@ -170,7 +142,7 @@ static void stage_slot(struct impl *this, struct slot *slot, uint64_t nsec,
 static void output_slot(struct impl *this, struct slot *slot, uint64_t nsec,
 		enum output_kind kind)
 {
-	struct spa_io_buffers *io = this->io;
+	struct spa_io_buffers *io = this->port.io;
 	uint32_t staged;
 
 	if (handoff_following(this->position, this->clock)) {
@@ -178,8 +150,8 @@ static void output_slot(struct impl *this, struct slot *slot, uint64_t nsec,
 		return;
 	}
 	/* Driving again after following: a frame staged meanwhile is older than this one. */
-	if ((staged = handoff_unstage(&this->handoff)) != SPA_ID_INVALID)
-		source_recycle(this, staged);
+	if ((staged = handoff_unstage(&this->frame.handoff)) != SPA_ID_INVALID)
+		source_port_recycle(&this->port, staged);
 	/*
 	 * The graph has not taken the previous frame yet. The consumer is another process and
 	 * may be taking it at this very moment: replacing it would hand the consumer a buffer we
@@ -187,10 +159,10 @@ static void output_slot(struct impl *this, struct slot *slot, uint64_t nsec,
 	 * recycled"). The previous frame stays; this one is lost. PipeWire's v4l2 source does
 	 * not overwrite a HAVE_DATA io either.
 	 */
-	if (io->status == SPA_STATUS_HAVE_DATA && io->buffer_id < this->n_slots) {
+	if (io->status == SPA_STATUS_HAVE_DATA && io->buffer_id < this->port.n_slots) {
 		if (kind == OUTPUT_FLIP) {
-			this->stats.dropped_unconsumed++;
-			this->discont = true;
+			this->stats.n.dropped_unconsumed++;
+			this->frame.discont = true;
 		}
 		/*
 		 * A wake-up the graph never acted on would leave the io full for good: PipeWire 1.4
@@ -200,24 +172,24 @@ static void output_slot(struct impl *this, struct slot *slot, uint64_t nsec,
 		 * nothing. After two periods the node wakes the graph again for the frame it
 		 * holds; v4l2 calls ready() on every frame.
 		 */
-		if (nsec > this->ready_ns + 2 * SPA_NSEC_PER_SEC / source_refresh_hz(this)) {
-			if (!this->warned_stale_io)
+		if (nsec > this->frame.ready_ns + 2 * SPA_NSEC_PER_SEC / source_refresh_hz(this)) {
+			if (!this->frame.warned_stale_io)
 				spa_log_info(this->log, "%s: the graph left a frame unread for %" PRIu64
 						" ms: waking it again", this->name,
-						(uint64_t)((nsec - this->ready_ns) / SPA_NSEC_PER_MSEC));
-			this->warned_stale_io = true;
-			this->ready_ns = nsec;
+						(uint64_t)((nsec - this->frame.ready_ns) / SPA_NSEC_PER_MSEC));
+			this->frame.warned_stale_io = true;
+			this->frame.ready_ns = nsec;
 			spa_node_call_ready(&this->callbacks, SPA_STATUS_HAVE_DATA);
 		}
 		return;
 	}
 	/* Given back by the consumer, and process() did not run since to recycle it. */
-	if (io->buffer_id < this->n_slots)
-		source_recycle(this, io->buffer_id);
+	if (io->buffer_id < this->port.n_slots)
+		source_port_recycle(&this->port, io->buffer_id);
 	io->buffer_id = slot->id;
 	io->status = SPA_STATUS_HAVE_DATA;
 	account_slot(this, slot, nsec, kind);
-	this->ready_ns = nsec;
+	this->frame.ready_ns = nsec;
 	spa_node_call_ready(&this->callbacks, SPA_STATUS_HAVE_DATA);
 }
 
@@ -227,51 +199,51 @@ static void output_frame(struct impl *this, int set_index, uint64_t nsec, enum o
 	struct slot *slot;
 	bool held;
 
-	slot = pick_slot(this, fb_id, &held);
-	if (!slot && !held && this->slots_path == PATH_DMABUF &&
-			(slot = spare_slot_pick(this)) != NULL) {
+	slot = source_port_pick_slot(&this->port, fb_id, &held);
+	if (!slot && !held && this->port.slots_path == PATH_DMABUF &&
+			(slot = spare_slot_pick(&this->port)) != NULL) {
 		/* An FB newer than the buffers: a copy, until the next allocation aliases it. */
-		if (shm_copy_frame(this, slot, &this->set.fbs[set_index]) < 0)
+		if (shm_copy_frame(slot, &this->set.fbs[set_index]) < 0)
 			slot = NULL;
 		else if (kind != OUTPUT_RESEND)
-			this->stats.copied++;
+			this->stats.n.copied++;
 	}
 	if (!slot && kind == OUTPUT_RESEND)
 		return; /* the consumer still has this picture */
 	if (!slot) {
 		/* Never block the compositor's frame on a slow consumer: this frame is lost. */
 		if (held)
-			this->stats.dropped_busy++;
+			this->stats.n.dropped_busy++;
 		else
-			this->stats.dropped_unknown++;
-		this->discont = true;
+			this->stats.n.dropped_unknown++;
+		this->frame.discont = true;
 		spa_log_trace(this->log, "%s: FB %u dropped (%s)", this->name, fb_id,
 				held ? "all aliases held" : "no alias yet");
 		return;
 	}
 	if (slot->spare) {
 		/* filled above */
-	} else if (this->slots_path == PATH_SHM) {
-		if (shm_copy_frame(this, slot, &this->set.fbs[set_index]) < 0) {
+	} else if (this->port.slots_path == PATH_SHM) {
+		if (shm_copy_frame(slot, &this->set.fbs[set_index]) < 0) {
 			if (kind == OUTPUT_RESEND)
 				return;
-			this->stats.dropped_unknown++;
-			this->discont = true;
+			this->stats.n.dropped_unknown++;
+			this->frame.discont = true;
 			return;
 		}
 	} else {
-		fill_chunks(this, slot, set_index);
+		slot_fill_chunks(slot, &this->set.fbs[set_index]);
 	}
 	if (slot->header) {
-		slot->header->flags = this->discont ? SPA_META_HEADER_FLAG_DISCONT : 0;
+		slot->header->flags = this->frame.discont ? SPA_META_HEADER_FLAG_DISCONT : 0;
 		slot->header->offset = 0;
 		slot->header->pts = (int64_t)nsec;
 		slot->header->dts_offset = 0;
-		slot->header->seq = this->seq++;
+		slot->header->seq = this->frame.seq++;
 	}
 	fill_crop(this, slot);
 	if (slot->cursor)
-		cursor_fill_meta(this, slot->cursor, slot->cursor_size);
+		cursor_fill_meta(&this->cursor, slot->cursor, slot->cursor_size);
 	output_slot(this, slot, nsec, kind);
 }
 
@@ -285,7 +257,7 @@ static void output_cursor_only(struct impl *this, uint64_t nsec)
 	struct slot *slot;
 	bool held;
 
-	slot = pick_slot(this, this->last_fb, &held);
+	slot = source_port_pick_slot(&this->port, this->frame.last_fb, &held);
 	if (!slot || !slot->cursor)
 		return;
 	for (uint32_t j = 0; j < slot->buf->n_datas; j++) {
@@ -295,9 +267,9 @@ static void output_cursor_only(struct impl *this, uint64_t nsec)
 	if (slot->header) {
 		slot->header->flags = SPA_META_HEADER_FLAG_CORRUPTED;
 		slot->header->pts = (int64_t)nsec;
-		slot->header->seq = this->seq++;
+		slot->header->seq = this->frame.seq++;
 	}
-	cursor_fill_meta(this, slot->cursor, slot->cursor_size);
+	cursor_fill_meta(&this->cursor, slot->cursor, slot->cursor_size);
 	output_slot(this, slot, nsec, OUTPUT_CURSOR);
 }
 
@@ -311,28 +283,28 @@ static void output_cursor_only(struct impl *this, uint64_t nsec)
 static bool resend_due(struct impl *this, uint64_t nsec)
 {
 	uint64_t period = SPA_NSEC_PER_SEC / source_refresh_hz(this);
-	uint64_t every = this->resend_ns;
-	const struct spa_fraction *max = &this->format.max_framerate;
+	uint64_t every = this->config.resend_ns;
+	const struct spa_fraction *max = &this->port.format.max_framerate;
 
-	if (this->resend_requested)
+	if (this->frame.resend_requested)
 		return true;
 	/* The screen flips: its next flip is its next frame, a re-send would only repeat one. */
-	if (this->last_flip_ns && nsec < this->last_flip_ns + RESEND_IDLE_NS)
+	if (this->frame.last_flip_ns && nsec < this->frame.last_flip_ns + RESEND_IDLE_NS)
 		return false;
-	if (this->frame_due_ns && nsec >= this->frame_due_ns + period)
+	if (this->frame.frame_due_ns && nsec >= this->frame.frame_due_ns + period)
 		return true;
-	if (every == 0 || this->last_frame_ns == 0)
+	if (every == 0 || this->frame.last_frame_ns == 0)
 		return false;
 	if (max->num > 0 && max->denom > 0)
 		every = SPA_MAX(every, (uint64_t)max->denom * SPA_NSEC_PER_SEC / max->num);
-	return nsec >= this->last_frame_ns + every;
+	return nsec >= this->frame.last_frame_ns + every;
 }
 
 static void resend(struct impl *this, uint64_t nsec)
 {
-	int set_index = scanout_set_find(&this->set, this->last_fb);
+	int set_index = scanout_set_find(&this->set, this->frame.last_fb);
 
-	this->resend_requested = false;
+	this->frame.resend_requested = false;
 	if (set_index < 0)
 		return;
 	output_frame(this, set_index, nsec, OUTPUT_RESEND);
@@ -340,27 +312,26 @@ static void resend(struct impl *this, uint64_t nsec)
 
 static void tick(struct impl *this, uint64_t nsec)
 {
-	const struct kms_plane_state *st = &this->primary.state;
+	const struct kms_plane_state *st = &this->frame.primary.state;
 	bool cursor_moved = false;
 	int set_index;
 	int res;
 
-	this->stats.ticks++;
+	this->stats.n.ticks++;
 	/* GETPLANE, not GETPROPERTIES: the latter takes every modeset lock, several times a
 	 * frame, and contends with the compositor's commits (docs/performance.md). */
-	if ((res = kms_plane_read_fb(this->kms, &this->primary)) < 0) {
-		spa_log_trace(this->log, "%s: plane %u: %s", this->name, this->primary.id,
+	if ((res = kms_plane_read_fb(this->kms, &this->frame.primary)) < 0) {
+		spa_log_trace(this->log, "%s: plane %u: %s", this->name, this->frame.primary.id,
 				spa_strerror(res));
 		return;
 	}
-	if (this->cursor.enabled && this->has_cursor_plane)
-		cursor_moved = cursor_update(this);
-	if (st->fb_id == 0 || st->crtc_id != this->crtc_id) {
-		this->last_fb = 0; /* CRTC off: a pause, not an error */
+	cursor_moved = cursor_update(&this->cursor);
+	if (st->fb_id == 0 || st->crtc_id != this->config.crtc_id) {
+		this->frame.last_fb = 0; /* CRTC off: a pause, not an error */
 		return;
 	}
-	if (st->fb_id == this->last_fb) {
-		if (!this->started || !this->io || this->n_slots == 0)
+	if (st->fb_id == this->frame.last_fb) {
+		if (!this->frame.started || !source_port_ready(&this->port))
 			return;
 		if (resend_due(this, nsec))
 			resend(this, nsec);
@@ -369,26 +340,26 @@ static void tick(struct impl *this, uint64_t nsec)
 		return;
 	}
 	/* A new frame: the crop meta wants its source rectangle too, read once per frame. */
-	if (this->n_slots > 0 && this->slots[0].crop &&
-			kms_plane_read_state(this->kms, &this->primary) == 0 &&
-			(st->fb_id == 0 || st->crtc_id != this->crtc_id)) {
-		this->last_fb = 0;
+	if (this->port.n_slots > 0 && this->port.slots[0].crop &&
+			kms_plane_read_state(this->kms, &this->frame.primary) == 0 &&
+			(st->fb_id == 0 || st->crtc_id != this->config.crtc_id)) {
+		this->frame.last_fb = 0;
 		return;
 	}
-	this->last_fb = st->fb_id;
-	this->last_flip_ns = nsec;
-	this->stats.flips++;
+	this->frame.last_fb = st->fb_id;
+	this->frame.last_flip_ns = nsec;
+	this->stats.n.flips++;
 
 	set_index = scanout_set_find(&this->set, st->fb_id);
 	if (set_index < 0) {
-		request_learn(this, st->fb_id);
-		this->learn_burst_end = nsec + LEARN_BURST_NS;
+		source_learn_request(this, st->fb_id);
+		this->frame.learn_burst_end = nsec + LEARN_BURST_NS;
 	}
-	if (!this->started || !this->io || this->n_slots == 0)
+	if (!this->frame.started || !source_port_ready(&this->port))
 		return;
 	if (set_index < 0) {
-		this->stats.dropped_unknown++;
-		this->discont = true;
+		this->stats.n.dropped_unknown++;
+		this->frame.discont = true;
 		return;
 	}
 	output_frame(this, set_index, nsec, OUTPUT_FLIP);
@@ -406,7 +377,7 @@ static void on_tick(void *data, uint64_t nsec)
 	bool idle;
 
 	tick(this, nsec);
-	idle = !this->started && nsec >= this->learn_burst_end;
+	idle = !this->frame.started && nsec >= this->frame.learn_burst_end;
 	if (idle != this->flip.idle)
 		flip_source_set_idle(&this->flip, idle);
 }
@@ -420,10 +391,10 @@ int source_process(struct impl *this)
 	uint32_t recycled;
 	int status;
 
-	if (!this->io)
+	if (!this->port.io)
 		return -EIO;
-	status = handoff_process(&this->handoff, this->io, this->n_slots, &recycled);
+	status = handoff_process(&this->frame.handoff, this->port.io, this->port.n_slots, &recycled);
 	if (recycled != SPA_ID_INVALID)
-		source_recycle(this, recycled);
+		source_port_recycle(&this->port, recycled);
 	return status;
 }

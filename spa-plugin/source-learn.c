@@ -19,28 +19,70 @@
  */
 static int export_on_screen(struct impl *this, struct scanout_fb *out)
 {
+	struct source_learn *l = &this->learn;
+	const struct source_config *c = &this->config;
 	struct helper_fb hfb;
 	int res;
 
-	if (!this->helper) {
-		res = helper_client_create(&this->helper_opts, &this->helper);
+	if (!l->helper) {
+		res = helper_client_create(&c->helper_opts, &l->helper);
 		if (res < 0) {
-			this->helper = NULL;
+			l->helper = NULL;
 			spa_log_error(this->log, "%s: helper client: %s", this->name,
 					spa_strerror(res));
 			return res;
 		}
 	}
 	memset(&hfb, 0, sizeof(hfb));
-	res = helper_client_export(this->helper, this->card, this->crtc_id, KMSCAST_PLANE_PRIMARY,
-			&hfb);
+	res = helper_client_export(l->helper, c->card, c->crtc_id, KMSCAST_PLANE_PRIMARY, &hfb);
 	if (res < 0) {
-		spa_log_warn(this->log, "%s: export of crtc %u: %s (%s)", this->name, this->crtc_id,
-				spa_strerror(res), helper_client_last_error(this->helper));
+		spa_log_warn(this->log, "%s: export of crtc %u: %s (%s)", this->name, c->crtc_id,
+				spa_strerror(res), helper_client_last_error(l->helper));
 		return res;
 	}
-	this->stats.exports++;
+	this->stats.n.exports++;
 	return scanout_fb_init(out, &hfb);
+}
+
+/* The cursor's image goes through the same helper, once the primary plane made one. */
+int source_learn_export_cursor(void *data, struct helper_fb *hfb)
+{
+	struct impl *this = data;
+	int res;
+
+	if (this->closing || !this->learn.helper)
+		return -ECANCELED;
+	res = helper_client_export(this->learn.helper, this->config.card, this->config.crtc_id,
+			KMSCAST_PLANE_CURSOR, hfb);
+	if (res < 0)
+		spa_log_debug(this->log, "%s: cursor export: %s", this->name, spa_strerror(res));
+	return res;
+}
+
+static int do_learn(struct spa_loop *loop, bool async, uint32_t seq, const void *data,
+		size_t size, void *user_data)
+{
+	struct impl *this = user_data;
+	uint32_t fb_id = *(const uint32_t *)data;
+
+	/* export_on_screen logged a failure; the next flip to an unknown FB asks again. */
+	if (!this->closing && scanout_set_find(&this->set, fb_id) < 0)
+		source_learn_now(this);
+	__atomic_store_n(&this->learn.inflight, false, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/*
+ * One request in flight at a time: the helper exports whatever is on screen when the request
+ * is served, which may already be the next FB, so an FB that stays unknown is asked for again
+ * each time it shows up.
+ */
+void source_learn_request(struct impl *this, uint32_t fb_id)
+{
+	if (__atomic_load_n(&this->learn.inflight, __ATOMIC_ACQUIRE))
+		return;
+	__atomic_store_n(&this->learn.inflight, true, __ATOMIC_RELEASE);
+	spa_loop_invoke(this->main_loop, do_learn, 0, &fb_id, sizeof(fb_id), false, this);
 }
 
 static int do_swap_set(struct spa_loop *loop, bool async, uint32_t seq, const void *data,
@@ -51,15 +93,6 @@ static int do_swap_set(struct spa_loop *loop, bool async, uint32_t seq, const vo
 
 	this->set = *next; /* entries now owned by this->set */
 	return 0;
-}
-
-/* Moves entry i of set into dead[*n_dead], to be finished after the swap. */
-static void retire(struct scanout_set *set, uint32_t i, struct scanout_fb *dead, uint32_t *n_dead)
-{
-	dead[(*n_dead)++] = set->fbs[i];
-	memmove(&set->fbs[i], &set->fbs[i + 1], (set->n - i - 1) * sizeof(set->fbs[0]));
-	set->n--;
-	memset(&set->fbs[set->n], 0, sizeof(set->fbs[0]));
 }
 
 /*
@@ -73,7 +106,7 @@ static void prune(struct impl *this, struct scanout_set *set, struct scanout_fb 
 
 	for (uint32_t i = set->n; i-- > 0;) {
 		if (kms_fb_get_info(this->kms, set->fbs[i].fb_id, &info) == -ENOENT)
-			retire(set, i, dead, n_dead);
+			scanout_set_take(set, i, &dead[(*n_dead)++]);
 	}
 }
 
@@ -81,9 +114,50 @@ void source_schedule_renegotiate(struct impl *this)
 {
 	struct timespec value = {0, RENEGOTIATE_DEBOUNCE_NS};
 
-	this->renegotiate_pending = true;
-	spa_loop_utils_update_timer(this->main_utils, this->renegotiate_timer, &value, NULL,
+	this->learn.renegotiate_pending = true;
+	spa_loop_utils_update_timer(this->main_utils, this->learn.renegotiate_timer, &value, NULL,
 			false);
+}
+
+/*
+ * FB idx joined the set: whether the link needs new buffers now, at the next Pause, or not.
+ */
+static void after_join(struct impl *this, int idx, bool format_change)
+{
+	/*
+	 * The dma-buf path's buffers alias the set, so any change needs new buffers; the copy
+	 * path only cares about a new format. Either way only a changed EnumFormat makes PipeWire
+	 * reallocate (0.3.65 to 1.6): a Buffers-only update does nothing. A running stream whose
+	 * consumer may not survive that keeps its buffers, and spares carry the new FB's frames
+	 * until the next Pause.
+	 */
+	if (format_change) {
+		source_schedule_renegotiate(this);
+	} else if (this->port.path == PATH_DMABUF && this->port.have_format) {
+		/* spare_slots_possible() also says this server's consumers need them. */
+		bool spares_wanted = this->frame.started && this->port.n_slots > 0 &&
+				spare_slots_possible(this);
+
+		if (spares_wanted && spare_slots_held(&this->port) > 0) {
+			this->learn.renegotiate_at_pause = true;
+			spa_log_info(this->log, "%s: FB %u is copied into spare slots until the "
+					"stream pauses", this->name, this->set.fbs[idx].fb_id);
+		} else {
+			/*
+			 * Without a spare the FB's frames would be dropped until the stream
+			 * pauses, which a steady consumer never does: a frozen stream. A
+			 * renegotiation at least ends it visibly where the consumer cannot take it.
+			 */
+			if (spares_wanted && !this->learn.warned_no_spares)
+				spa_log_warn(this->log, "%s: FB %u is new and the %u buffers left no "
+						"room for spare slots beside %u FBs: renegotiating "
+						"mid-stream (GStreamer 1.0 to 1.5 ends its stream: "
+						"'unhandled format')", this->name,
+						this->set.fbs[idx].fb_id, this->port.n_slots, this->set.n);
+			this->learn.warned_no_spares |= spares_wanted;
+			source_schedule_renegotiate(this);
+		}
+	}
 }
 
 int source_learn_now(struct impl *this)
@@ -109,16 +183,16 @@ int source_learn_now(struct impl *this)
 	format_change = next->n > 0 && !scanout_fb_compatible(&next->fbs[0], &fb);
 	if (format_change) {
 		while (next->n > 0)
-			retire(next, 0, dead, &n_dead);
+			scanout_set_take(next, 0, &dead[n_dead++]);
 	} else {
 		prune(this, next, dead, &n_dead);
 	}
 	if (next->n == MAX_SCANOUT_FBS) {
 		/* Retiring a live FB would only bring it back next turn: keep the set. */
-		if (!this->warned_full)
+		if (!this->learn.warned_full)
 			spa_log_warn(this->log, "%s: more than %d live FBs; frames on FB %u and "
 					"others are dropped", this->name, MAX_SCANOUT_FBS, fb.fb_id);
-		this->warned_full = true;
+		this->learn.warned_full = true;
 		scanout_fb_finish(&fb);
 		free(next);
 		return -ENOSPC;
@@ -131,8 +205,9 @@ int source_learn_now(struct impl *this)
 		scanout_cache_put(this->cache, this->kms, &next->fbs[idx]);
 	}
 	/* The copy paths read FBs on the data loop: map them here, before the swap. */
-	for (uint32_t i = 0; this->n_slots > 0 && i < next->n; i++) {
-		if (this->path == PATH_SHM || (this->path == PATH_DMABUF && spare_slots_possible(this)))
+	for (uint32_t i = 0; this->port.n_slots > 0 && i < next->n; i++) {
+		if (this->port.path == PATH_SHM ||
+				(this->port.path == PATH_DMABUF && spare_slots_possible(this)))
 			scanout_fb_map(&next->fbs[i]);
 	}
 	spa_loop_invoke(this->data_loop, do_swap_set, 0, &next, sizeof(next), true, this);
@@ -147,63 +222,19 @@ int source_learn_now(struct impl *this)
 	if (seeded)
 		spa_log_info(this->log, "%s: %u more FBs of this CRTC known to the process join "
 				"the scanout set (%u FBs)", this->name, seeded, this->set.n);
-	/*
-	 * The dma-buf path's buffers alias the set, so any change needs new buffers; the copy
-	 * path only cares about a new format. Either way only a changed EnumFormat makes PipeWire
-	 * reallocate (0.3.65 to 1.6): a Buffers-only update does nothing. A running stream whose
-	 * consumer may not survive that keeps its buffers, and spares carry the new FB's frames
-	 * until the next Pause.
-	 */
-	if (format_change) {
-		source_schedule_renegotiate(this);
-	} else if (this->path == PATH_DMABUF && this->have_format) {
-		/* spare_slots_possible() also says this server's consumers need them. */
-		bool spares_wanted = this->started && this->n_slots > 0 &&
-				spare_slots_possible(this);
-
-		if (spares_wanted && spare_slots_held(this) > 0) {
-			this->renegotiate_at_pause = true;
-			spa_log_info(this->log, "%s: FB %u is copied into spare slots until the "
-					"stream pauses", this->name, this->set.fbs[idx].fb_id);
-		} else {
-			/*
-			 * Without a spare the FB's frames would be dropped until the stream
-			 * pauses, which a steady consumer never does: a frozen stream. A
-			 * renegotiation at least ends it visibly where the consumer cannot take it.
-			 */
-			if (spares_wanted && !this->warned_no_spares)
-				spa_log_warn(this->log, "%s: FB %u is new and the %u buffers left no "
-						"room for spare slots beside %u FBs: renegotiating "
-						"mid-stream (GStreamer 1.0 to 1.5 ends its stream: "
-						"'unhandled format')", this->name,
-						this->set.fbs[idx].fb_id, this->n_slots, this->set.n);
-			this->warned_no_spares |= spares_wanted;
-			source_schedule_renegotiate(this);
-		}
-	}
+	after_join(this, idx, format_change);
 	return 0;
 }
 
-void source_request_learn(struct impl *this, uint32_t fb_id)
+/* Announces a changed EnumFormat so that the link reallocates. */
+static void renegotiate(struct impl *this, const char *why)
 {
-	if (scanout_set_find(&this->set, fb_id) >= 0)
-		return;
-	/* export_on_screen logged a failure; the next flip to an unknown FB asks again. */
-	source_learn_now(this);
-}
+	struct source_learn *l = &this->learn;
 
-void source_renegotiate(struct impl *this, const char *why)
-{
-	this->renegotiate_pending = false;
-	relink_guard_renegotiate(&this->relink, this->relink_pending);
-	this->relink_pending = false;
-	/* Toggling SERIAL makes PipeWire re-read EnumFormat and renegotiate the link. */
-	this->port_params[PORT_EnumFormat].flags ^= SPA_PARAM_INFO_SERIAL;
-	this->port_info.change_mask |= SPA_PORT_CHANGE_MASK_PARAMS;
-	source_emit_port_info(this, false);
-	this->params[NODE_EnumFormat].flags ^= SPA_PARAM_INFO_SERIAL;
-	this->info.change_mask |= SPA_NODE_CHANGE_MASK_PARAMS;
-	source_emit_node_info(this, false);
+	l->renegotiate_pending = false;
+	relink_guard_renegotiate(&l->relink, l->relink_pending);
+	l->relink_pending = false;
+	source_announce_enum_format(this);
 	spa_log_info(this->log, "%s: renegotiating: %s (%u FBs)", this->name, why, this->set.n);
 }
 
@@ -211,27 +242,29 @@ static void on_renegotiate_timer(void *data, uint64_t expirations)
 {
 	struct impl *this = data;
 
-	if (this->renegotiate_pending)
-		source_renegotiate(this, this->relink_pending ?
+	if (this->learn.renegotiate_pending)
+		renegotiate(this, this->learn.relink_pending ?
 				"paused while a link renegotiated (PipeWire issue 3619)" :
 				"the scanout set changed");
 }
 
-void source_relink_buffers(struct impl *this)
+void source_learn_buffers(struct impl *this)
 {
-	relink_guard_buffers(&this->relink, flip_source_now_ns());
+	relink_guard_buffers(&this->learn.relink, flip_source_now_ns());
+	this->learn.renegotiate_at_pause = false;
+	this->learn.warned_no_spares = false;
 }
 
-void source_relink_paused(struct impl *this)
+void source_learn_paused(struct impl *this)
 {
-	relink_guard_paused(&this->relink, flip_source_now_ns());
+	relink_guard_paused(&this->learn.relink, flip_source_now_ns());
 }
 
-void source_relink_started(struct impl *this)
+void source_learn_started(struct impl *this)
 {
-	switch (relink_guard_started(&this->relink, flip_source_now_ns())) {
+	switch (relink_guard_started(&this->learn.relink, flip_source_now_ns())) {
 	case RELINK_NOW:
-		this->relink_pending = true;
+		this->learn.relink_pending = true;
 		source_schedule_renegotiate(this);
 		break;
 	case RELINK_GIVE_UP:
@@ -243,16 +276,27 @@ void source_relink_started(struct impl *this)
 	}
 }
 
-int source_learn_init(struct impl *this)
+/* The FBs that spares carried while the stream ran get their aliases now. */
+void source_learn_stream_ended(struct impl *this)
 {
-	this->renegotiate_timer = spa_loop_utils_add_timer(this->main_utils,
+	if (this->learn.renegotiate_at_pause && this->port.have_format)
+		source_schedule_renegotiate(this);
+	this->learn.renegotiate_at_pause = false;
+}
+
+int source_learn_init(struct impl *this, bool relink_enabled)
+{
+	relink_guard_init(&this->learn.relink, relink_enabled);
+	this->learn.renegotiate_timer = spa_loop_utils_add_timer(this->main_utils,
 			on_renegotiate_timer, this);
-	return this->renegotiate_timer ? 0 : -errno;
+	return this->learn.renegotiate_timer ? 0 : -errno;
 }
 
 void source_learn_finish(struct impl *this)
 {
-	if (this->renegotiate_timer)
-		spa_loop_utils_destroy_source(this->main_utils, this->renegotiate_timer);
-	this->renegotiate_timer = NULL;
+	if (this->learn.renegotiate_timer)
+		spa_loop_utils_destroy_source(this->main_utils, this->learn.renegotiate_timer);
+	this->learn.renegotiate_timer = NULL;
+	helper_client_destroy(this->learn.helper);
+	this->learn.helper = NULL;
 }

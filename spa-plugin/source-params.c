@@ -59,7 +59,7 @@ static struct spa_pod *build_enum_format(struct impl *this, uint32_t index,
 	struct spa_video_info_raw info;
 	struct spa_pod_frame f;
 
-	if (this->copy_only && index++ > 0)
+	if (this->config.copy_only && index++ > 0)
 		return NULL;
 	if (index > 1 || source_set_format_info(this, &info, index == 0) < 0)
 		return NULL;
@@ -100,7 +100,7 @@ static struct spa_pod *build_enum_format(struct impl *this, uint32_t index,
  */
 static struct spa_pod *build_format(struct impl *this, struct spa_pod_builder *b)
 {
-	const struct spa_video_info_raw *info = &this->format;
+	const struct spa_video_info_raw *info = &this->port.format;
 	struct spa_pod_frame f;
 
 	spa_pod_builder_push_object(b, &f, SPA_TYPE_OBJECT_Format, SPA_PARAM_Format);
@@ -123,7 +123,7 @@ static struct spa_pod *build_format(struct impl *this, struct spa_pod_builder *b
 static struct spa_pod *build_buffers(struct impl *this, struct spa_pod_builder *b)
 {
 	const struct scanout_fb *fb = &this->set.fbs[0];
-	bool modifier = this->format.flags & SPA_VIDEO_FLAG_MODIFIER;
+	bool modifier = this->port.format.flags & SPA_VIDEO_FLAG_MODIFIER;
 	uint32_t types = 1u << SPA_DATA_DmaBuf;
 	uint32_t blocks = fb->hfb.n_planes;
 	int32_t spares = modifier && spare_slots_possible(this) ? SPARE_SLOTS : 0;
@@ -133,7 +133,7 @@ static struct spa_pod *build_buffers(struct impl *this, struct spa_pod_builder *
 	if (!modifier) {
 		/* SHM copies are single-plane; a tiled FB can only be copied (or fail). */
 		types = (1u << SPA_DATA_MemFd) | (1u << SPA_DATA_MemPtr);
-		if (set_is_linear(this) && !this->copy_only)
+		if (set_is_linear(this) && !this->config.copy_only)
 			types |= 1u << SPA_DATA_DmaBuf;
 		else
 			blocks = 1;
@@ -161,7 +161,8 @@ static struct spa_pod *build_meta(struct impl *this, uint32_t index, struct spa_
 
 	if (index >= SPA_N_ELEMENTS(metas))
 		return NULL;
-	if (metas[index].type == SPA_META_Cursor && (!this->has_cursor_plane || this->cursor_hidden))
+	if (metas[index].type == SPA_META_Cursor && (!cursor_available(&this->cursor) ||
+			this->config.cursor_hidden))
 		return NULL;
 	return spa_pod_builder_add_object(b,
 			SPA_TYPE_OBJECT_ParamMeta, SPA_PARAM_Meta,
@@ -196,13 +197,13 @@ static struct spa_pod *build_param(struct impl *this, uint32_t id, uint32_t inde
 	case SPA_PARAM_EnumFormat:
 		return build_enum_format(this, index, b);
 	case SPA_PARAM_Format:
-		if (!this->have_format) {
+		if (!this->port.have_format) {
 			*res = -EIO;
 			return NULL;
 		}
 		return index == 0 ? build_format(this, b) : NULL;
 	case SPA_PARAM_Buffers:
-		if (!this->have_format || this->set.n == 0) {
+		if (!this->port.have_format || this->set.n == 0) {
 			*res = -EIO;
 			return NULL;
 		}

@@ -32,24 +32,24 @@ bool spare_slots_possible(const struct impl *this)
 	const struct helper_fb *hfb = &this->set.fbs[0].hfb;
 
 	/* Where a running stream is renegotiated instead, spares would only cost memory. */
-	if (this->renegotiate_midstream)
+	if (this->config.renegotiate_midstream)
 		return false;
 	return this->set.n > 0 && hfb->n_planes == 1 && hfb->n_fds == 1 &&
 			scanout_fb_linear(hfb);
 }
 
-uint32_t spare_slots_held(const struct impl *this)
+uint32_t spare_slots_held(const struct source_port *port)
 {
 	uint32_t n = 0;
 
-	for (uint32_t i = 0; i < this->n_slots; i++)
-		n += this->slots[i].spare;
+	for (uint32_t i = 0; i < port->n_slots; i++)
+		n += port->slots[i].spare;
 	return n;
 }
 
-int spare_slot_alloc(struct impl *this, struct slot *slot, struct spa_data *d)
+int spare_slot_alloc(struct slot *slot, struct spa_data *d, int card_fd,
+		const struct scanout_fb *fb)
 {
-	const struct scanout_fb *fb = &this->set.fbs[0];
 	uint32_t pitch = fb->hfb.pitches[0];
 	struct drm_mode_create_dumb create = {
 		.width = pitch / 4,
@@ -62,12 +62,12 @@ int spare_slot_alloc(struct impl *this, struct slot *slot, struct spa_data *d)
 
 	if (pitch % 4 != 0)
 		return -ENOTSUP;
-	if (drmIoctl(this->kms->fd, DRM_IOCTL_MODE_CREATE_DUMB, &create) < 0)
+	if (drmIoctl(card_fd, DRM_IOCTL_MODE_CREATE_DUMB, &create) < 0)
 		return -errno;
 	destroy.handle = create.handle;
-	res = drmPrimeHandleToFD(this->kms->fd, create.handle, DRM_CLOEXEC | DRM_RDWR, &fd);
+	res = drmPrimeHandleToFD(card_fd, create.handle, DRM_CLOEXEC | DRM_RDWR, &fd);
 	/* The dma-buf holds the memory now; the handle is ours to close either way. */
-	drmIoctl(this->kms->fd, DRM_IOCTL_MODE_DESTROY_DUMB, &destroy);
+	drmIoctl(card_fd, DRM_IOCTL_MODE_DESTROY_DUMB, &destroy);
 	if (res < 0)
 		return res;
 	if (create.pitch != pitch || create.size < fb->plane_size[0]) {
@@ -102,12 +102,12 @@ err_close:
 	return res;
 }
 
-struct slot *spare_slot_pick(struct impl *this)
+struct slot *spare_slot_pick(struct source_port *port)
 {
 	struct slot *best = NULL;
 
-	for (uint32_t i = 0; i < this->n_slots; i++) {
-		struct slot *slot = &this->slots[i];
+	for (uint32_t i = 0; i < port->n_slots; i++) {
+		struct slot *slot = &port->slots[i];
 
 		if (!slot->spare || slot->busy)
 			continue;

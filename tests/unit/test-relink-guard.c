@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The stranded-link workaround's decisions, with fake times: when it relinks, when not. */
-#include "../../spa-plugin/relink-guard.h"
+#include "relink-guard.h"
 #include "test.h"
 
 #define MS (1000ull * 1000ull)

@@ -54,8 +54,8 @@ static void node_reset(bool copy_only)
 	spa_hook_list_append(&node.hooks, &listener, &events, NULL);
 	snprintf(node.name, sizeof(node.name), "test");
 	node.refresh_mhz = 60000;
-	node.renegotiate_midstream = true;
-	node.copy_only = copy_only;
+	node.config.renegotiate_midstream = true;
+	node.config.copy_only = copy_only;
 	*hfb = (struct helper_fb){
 		.fb_id = 10, .width = 64, .height = 48, .fourcc = DRM_FORMAT_XRGB8888,
 		.modifier = DRM_FORMAT_MOD_LINEAR, .modifier_explicit = true, .n_planes = 1,
@@ -92,8 +92,8 @@ static uint32_t buffer_types(bool modifier)
 	uint32_t n_values, choice;
 	int32_t types = 0;
 
-	test_assert_int_eq(source_set_format_info(&node, &node.format, modifier), 0);
-	node.have_format = true;
+	test_assert_int_eq(source_set_format_info(&node, &node.port.format, modifier), 0);
+	node.port.have_format = true;
 	test_assert_int_eq(enum_params(SPA_PARAM_Buffers), 1);
 	prop = spa_pod_find_prop((const struct spa_pod *)got.storage[0], NULL,
 			SPA_PARAM_BUFFERS_dataType);
@@ -241,13 +241,13 @@ static void check_every_param(void)
 	check_all(SPA_PARAM_Meta);
 	check_all(SPA_PARAM_IO);
 	for (int modifier = 0; modifier <= 1; modifier++) {
-		if (modifier && node.copy_only)
+		if (modifier && node.config.copy_only)
 			break;
-		test_assert_int_eq(source_set_format_info(&node, &node.format, modifier), 0);
-		node.have_format = true;
+		test_assert_int_eq(source_set_format_info(&node, &node.port.format, modifier), 0);
+		node.port.have_format = true;
 		check_all(SPA_PARAM_Format);
 		check_all(SPA_PARAM_Buffers);
-		node.have_format = false;
+		node.port.have_format = false;
 	}
 }
 
@@ -260,7 +260,7 @@ static void test_params_well_formed(void)
 		for (int copy = 0; copy <= 1; copy++) {
 			node_reset(copy);
 			node.refresh_mhz = refresh_mhz[i];
-			node.has_cursor_plane = true;
+			node.cursor.has_plane = true;
 			check_every_param();
 		}
 	}
@@ -274,7 +274,7 @@ static void test_params_well_formed(void)
 	node.set.fbs[0].hfb.modifier = I915_FORMAT_MOD_X_TILED;
 	check_every_param();
 	node_reset(false);
-	node.renegotiate_midstream = false;
+	node.config.renegotiate_midstream = false;
 	check_every_param();
 }
 

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef KMSCAST_SOURCE_LEARN_H
+#define KMSCAST_SOURCE_LEARN_H
+
+/*
+ * Learning, on the main loop: exports the FBs the CRTC shows through the helper, keeps the
+ * scanout set, and renegotiates the link when the set no longer matches the buffers.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <spa/support/loop.h>
+
+#include "helper-client.h"
+#include "relink-guard.h"
+
+struct impl;
+
+/*
+ * How long the set must stay unchanged before the link is renegotiated: longer than one turn
+ * of a compositor's swapchain (3 or 4 FBs at 60 Hz), so that a re-created swapchain costs one
+ * reallocation, not one per FB. Frames on FBs outside the buffers are lost meanwhile.
+ */
+#define RENEGOTIATE_DEBOUNCE_NS (120 * SPA_NSEC_PER_MSEC)
+
+struct source_learn {
+	/* Main loop. */
+	struct helper_client *helper; /* NULL until first use, again after a helper crash */
+	struct spa_source *renegotiate_timer;
+	bool renegotiate_pending;
+	bool renegotiate_at_pause; /* FBs joined while streaming; their aliases are owed */
+	struct relink_guard relink; /* servers before 0.3.85 only */
+	bool relink_pending; /* the scheduled renegotiation is a relink */
+	bool warned_full; /* logged once that the set is full of live FBs */
+	bool warned_no_spares; /* logged a mid-stream renegotiation for want of spares, since
+				  the last allocation */
+	/* Data loop. */
+	bool inflight; /* a learn request is queued on the main loop (atomic) */
+};
+
+/* The renegotiation timer; relink_enabled: the server has the stranded-link bug. */
+int source_learn_init(struct impl *this, bool relink_enabled);
+/* Destroys the timer and the helper client. Accepts a half-initialised node. */
+void source_learn_finish(struct impl *this);
+
+/* Exports the FB on screen and adds it to the set. Returns 0 or -errno. Main loop. */
+int source_learn_now(struct impl *this);
+/*
+ * Data loop: fb_id is on screen and not in the set. Queues a learn on the main loop, never
+ * blocking, one at a time.
+ */
+void source_learn_request(struct impl *this, uint32_t fb_id);
+/* Main loop: exports the cursor plane's FB (cursor_events.export_fb); the caller finishes hfb. */
+int source_learn_export_cursor(void *data, struct helper_fb *hfb);
+
+/* Renegotiates once the set has been still for RENEGOTIATE_DEBOUNCE_NS. Main loop. */
+void source_schedule_renegotiate(struct impl *this);
+/*
+ * The graph's commands and buffers, main loop. paused, started and buffers are the relink
+ * guard's events: call them as they come, before any data loop round trip. stream_ended
+ * follows a Pause or Suspend.
+ */
+void source_learn_paused(struct impl *this);
+void source_learn_started(struct impl *this);
+void source_learn_buffers(struct impl *this);
+void source_learn_stream_ended(struct impl *this);
+
+#endif

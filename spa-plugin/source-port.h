@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef KMSCAST_SOURCE_PORT_H
+#define KMSCAST_SOURCE_PORT_H
+
+/*
+ * The node's one output port and its buffer slots, as PipeWire's v4l2 source keeps its
+ * struct port apart from struct impl. A slot either aliases a scanout FB (the dma-buf path,
+ * zero copy), or owns memory filled by a CPU copy: a MemFd (the SHM path, shm-copy.c) or a
+ * dma-buf of the node's own (a spare, spare-slot.c).
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <spa/buffer/buffer.h>
+#include <spa/buffer/meta.h>
+#include <spa/node/io.h>
+#include <spa/node/node.h>
+#include <spa/param/video/raw.h>
+
+#include "scanout-set.h"
+
+struct impl;
+
+/*
+ * Buffer slots a link may allocate. pipewiresrc asks for at least 8 (0.3.65). The default
+ * gives each FB of the set at least SLOTS_PER_FB aliases, so that a consumer still reading one
+ * alias does not cost the next frame on that FB.
+ */
+#define MAX_SLOTS 48
+#define DEFAULT_SLOTS 16
+#define SLOTS_PER_FB 3
+#define MIN_SLOTS 2
+/*
+ * Spare slots per allocation (spare-slot.c): a consumer holds one or two, the next frame
+ * fills one, and the least recently used one goes next, so that a slot the consumer may still
+ * be reading (the graph's io area says HAVE_DATA while it takes it) is not refilled at once.
+ */
+#define SPARE_SLOTS 4
+
+enum source_path {
+	PATH_NONE,
+	PATH_DMABUF, /* slots alias the scanout FBs: zero copy */
+	PATH_SHM, /* slots are MemFd buffers filled by a CPU copy */
+};
+
+struct slot {
+	uint32_t id;
+	struct spa_buffer *buf;
+	uint32_t fb_id; /* PATH_DMABUF: the FB this slot aliases, 0 for a spare */
+	bool spare; /* PATH_DMABUF: our own dma-buf, filled by a copy (spare-slot.c) */
+	bool busy; /* handed out, not recycled yet */
+	uint64_t last_used; /* tick count when last handed out, for LRU */
+	struct spa_meta_header *header;
+	struct spa_meta_region *crop;
+	struct spa_meta_cursor *cursor;
+	size_t cursor_size;
+	int shm_fd; /* PATH_SHM: owned memfd; a spare: owned dma-buf; else -1 */
+	void *shm_map; /* PATH_SHM or a spare: owned mapping */
+	size_t shm_size;
+};
+
+struct source_port {
+	/* Main loop. */
+	uint64_t info_all;
+	struct spa_port_info info;
+#define PORT_EnumFormat 0
+#define PORT_Meta 1
+#define PORT_IO 2
+#define PORT_Format 3
+#define PORT_Buffers 4
+#define N_PORT_PARAMS 5
+	struct spa_param_info params[N_PORT_PARAMS];
+	bool have_format;
+	struct spa_video_info_raw format; /* the data loop reads its max_framerate */
+	enum source_path path; /* chosen by the last use_buffers */
+
+	/* Data loop: the main loop swaps the table through a blocking invoke. */
+	struct slot slots[MAX_SLOTS];
+	uint32_t n_slots;
+	enum source_path slots_path; /* the path of the slots installed */
+	struct spa_io_buffers *io;
+};
+
+/* The port's info and params before any format. */
+void source_port_init(struct source_port *port);
+
+/* Main loop: the port methods. Return 0 or -errno. */
+int source_port_set_format(struct impl *this, uint32_t flags, const struct spa_pod *format);
+int source_port_use_buffers(struct impl *this, uint32_t flags, struct spa_buffer **buffers,
+		uint32_t n_buffers);
+/* Main loop: drops the slots (a blocking invoke) and frees what they owned. */
+void source_port_clear_slots(struct impl *this);
+
+/* Data loop: whether the port can carry a frame: the graph gave it an io area and buffers. */
+static inline bool source_port_ready(const struct source_port *port)
+{
+	return port->io && port->n_slots > 0;
+}
+
+/* Data loop: buffer_id may carry a frame again. */
+void source_port_recycle(struct source_port *port, uint32_t buffer_id);
+/*
+ * Data loop: the least recently used free slot for fb_id: on the dma-buf path one that
+ * aliases it, on the SHM path any. NULL sets *held when slots alias the FB but all are busy.
+ */
+struct slot *source_port_pick_slot(struct source_port *port, uint32_t fb_id, bool *held);
+/* The chunks of a slot that aliases fb: fb's planes as they are. */
+void slot_fill_chunks(struct slot *slot, const struct scanout_fb *fb);
+
+/* shm-copy.c: a MemFd of fb's plane 0 for the slot, which owns it. Returns 0 or -errno. */
+int shm_slot_alloc(struct slot *slot, struct spa_data *d, const struct scanout_fb *fb);
+/* Frees what a SHM slot or a spare owns. */
+void shm_slot_free(struct slot *slot);
+/* Copies fb into the slot's own memory (SHM or spare); fills the chunk. Data loop. Returns 0
+ * or -errno. */
+int shm_copy_frame(struct slot *slot, struct scanout_fb *fb);
+
+/* spare-slot.c */
+/*
+ * Makes slot a spare: a new dma-buf of fb's layout, made on card_fd (borrowed). Returns 0 or
+ * -errno.
+ */
+int spare_slot_alloc(struct slot *slot, struct spa_data *d, int card_fd,
+		const struct scanout_fb *fb);
+/* How many spares the current allocation has: none when the consumer's buffer count left no
+ * room for them beside SLOTS_PER_FB aliases of each FB. */
+uint32_t spare_slots_held(const struct source_port *port);
+/* The least recently used free spare, or NULL. Data loop. */
+struct slot *spare_slot_pick(struct source_port *port);
+
+#endif

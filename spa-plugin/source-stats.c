@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+
+#include "flip-source.h"
+#include "source-stats.h"
+
+void source_stats_stream_start(struct source_stats *s, const struct flip_source *flip)
+{
+	s->stream_base = s->n;
+	s->stream_base_missed = flip->missed;
+}
+
+void source_stats_log_stream(const struct source_stats *s, struct spa_log *log,
+		const char *name, const struct flip_source *flip)
+{
+	const struct source_counters *n = &s->n, *b = &s->stream_base;
+
+	spa_log_info(log, "%s: stream stats: flips %" PRIu64 " delivered %" PRIu64
+			" cursor-only %" PRIu64 " dropped-busy %" PRIu64 " dropped-unknown %"
+			PRIu64 " dropped-unconsumed %" PRIu64 " missed-%s %" PRIu64
+			" allocations %" PRIu64 " resent %" PRIu64 " copied %" PRIu64, name,
+			n->flips - b->flips,
+			n->delivered - b->delivered, n->cursor_only - b->cursor_only,
+			n->dropped_busy - b->dropped_busy, n->dropped_unknown - b->dropped_unknown,
+			n->dropped_unconsumed - b->dropped_unconsumed, flip->ops->name,
+			flip->missed - s->stream_base_missed, n->renegotiations,
+			n->resent - b->resent, n->copied - b->copied);
+}
+
+void source_stats_log_total(const struct source_stats *s, struct spa_log *log,
+		const char *name, const struct flip_source *flip)
+{
+	const struct source_counters *n = &s->n;
+
+	spa_log_info(log, "%s: gone; %" PRIu64 " ticks (%" PRIu64 " %s periods missed), %"
+			PRIu64 " flips, %" PRIu64 " delivered, %" PRIu64
+			" dropped (busy %" PRIu64 ", unknown FB %" PRIu64 ", unconsumed %" PRIu64
+			"), %" PRIu64 " allocations, %" PRIu64 " exports",
+			name, n->ticks, flip->missed, flip->ops ? flip->ops->name : "-", n->flips,
+			n->delivered, n->dropped_busy + n->dropped_unknown + n->dropped_unconsumed,
+			n->dropped_busy, n->dropped_unknown, n->dropped_unconsumed,
+			n->renegotiations, n->exports);
+}
