@@ -17,6 +17,7 @@
 #include <xf86drmMode.h>
 
 #include "helper.h"
+#include "kmscast/gem.h"
 
 #define DRM_MAJOR 226
 #define DRM_MAX_PRIMARY_MINOR 63 /* 64..127 control (gone), 128.. render nodes */
@@ -162,7 +163,7 @@ static int open_card(const char *name, struct card *card, char *reason, size_t s
 static int get_card(
 	struct card_cache *cache, const char *name, struct card **out, char *reason, size_t size)
 {
-	if (!helper_card_name_valid(name)) {
+	if (!wire_card_name_valid(name)) {
 		return helper_fail(reason, size, -EINVAL, "invalid card name");
 	}
 	for (size_t i = 0; i < cache->n_cards; i++) {
@@ -268,21 +269,6 @@ static int find_plane(const struct card *card, uint32_t crtc_id, enum kmscast_pl
 	return r;
 }
 
-/* Closes each distinct GEM handle of fb2 once: planes of one BO share a handle. */
-static void close_handles(int fd, const struct drm_mode_fb_cmd2 *fb2)
-{
-	for (int i = 0; i < HELPER_MAX_PLANES; i++) {
-		uint32_t h = fb2->handles[i];
-		bool seen = false;
-		for (int j = 0; j < i; j++) {
-			seen |= fb2->handles[j] == h;
-		}
-		if (h != 0 && !seen && drmCloseBufferHandle(fd, h) < 0) {
-			helper_log("GEM_CLOSE %u failed: %m", h);
-		}
-	}
-}
-
 /* Index of the fd in fds[0..n) that is the same dma-buf as fd (same inode), or -1. */
 static int same_dmabuf(const int *fds, size_t n, int fd)
 {
@@ -316,7 +302,7 @@ static int export_planes(int card_fd, const struct drm_mode_fb_cmd2 *fb2, struct
 		if (index < 0) {
 			int fd = -1;
 			if (drmPrimeHandleToFD(card_fd, fb2->handles[i], DRM_CLOEXEC, &fd) < 0) {
-				helper_close_fds(fds, fb->n_fds);
+				wire_close_fds(fds, fb->n_fds);
 				return helper_fail(reason, size, -errno, "PRIME export failed: %s",
 					strerror(errno));
 			}
@@ -402,7 +388,12 @@ static int export_once(const struct card *card, uint32_t plane_id, uint32_t fb_i
 		fill_fb(fb2, fb);
 		r = export_planes(card->fd, fb2, fb, fds, reason, size);
 	}
-	close_handles(card->fd, fb2); /* on every path, before any reply */
+	/* On every path, before any reply. */
+	int closed = gem_close_handles(
+		card->fd, fb2->handles, sizeof(fb2->handles) / sizeof(fb2->handles[0]));
+	if (closed < 0) {
+		helper_log("GEM_CLOSE of fb %u's handles failed: %s", fb_id, strerror(-closed));
+	}
 	return r;
 }
 

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "kmscast/helper-protocol.h"
+#include "kmscast/wire.h" /* records, fd passing, card names: shared with the client */
 
 /* log.c */
 
@@ -29,11 +30,6 @@ void helper_log_set_fd(int fd);
  */
 int helper_fail(char *reason, size_t reason_size, int error, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-
-/* fds.c */
-
-/* Closes every fd >= 0 of fds[0..n) and sets it to -1. */
-void helper_close_fds(int *fds, size_t n);
 
 /* proto.c: pure functions, no I/O, fuzzed by tests/fuzz/fuzz-helper-protocol.c */
 
@@ -61,9 +57,6 @@ struct helper_rx_meta {
  */
 int helper_parse_request(const void *buf, size_t len, const struct helper_rx_meta *meta,
 	struct helper_request *req, char *reason, size_t reason_size);
-
-/* True if name is "card" followed by 1-3 decimal digits without leading zero, <= MAX index. */
-bool helper_card_name_valid(const char *name);
 
 /* Fills a complete HELPER_MSG_ERROR record. reason is truncated to HELPER_MAX_REASON - 1. */
 void helper_build_error(struct helper_msg_error *msg, uint32_t seq, int error, const char *reason);

@@ -102,41 +102,12 @@ int helper_server_add_listener(struct helper_server *server, int fd)
 	return 0;
 }
 
-/* Sends one record and its fds without blocking. Returns 0 or -errno (-EAGAIN: peer full). */
-static int send_record(int fd, const void *data, size_t size, const int *fds, size_t n_fds)
-{
-	struct iovec iov = {.iov_base = (void *)data, .iov_len = size};
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * HELPER_MAX_FDS)];
-		struct cmsghdr align;
-	} control;
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (n_fds > 0) {
-		memset(&control, 0, sizeof(control));
-		msg.msg_control = control.buf;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
-		struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-		cmsg->cmsg_level = SOL_SOCKET;
-		cmsg->cmsg_type = SCM_RIGHTS;
-		cmsg->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
-		memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * n_fds);
-	}
-	ssize_t n;
-	do {
-		n = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		return -errno;
-	}
-	return (size_t)n == size ? 0 : -EMSGSIZE;
-}
-
 static void send_error(int fd, uint32_t seq, int error, const char *reason)
 {
 	struct helper_msg_error msg;
 	helper_build_error(&msg, seq, error, reason);
 	/* Best effort: the connection may already be gone or full. */
-	(void)send_record(fd, &msg, sizeof(msg), NULL, 0);
+	(void)wire_send(fd, &msg, sizeof(msg), NULL, 0);
 }
 
 static int add_connection(struct helper_server *server, int fd, uid_t uid)
@@ -181,19 +152,19 @@ static void mark_active(const struct helper_server *server, struct connection *c
 }
 
 /*
- * Receives one record without a control buffer. Requests never carry fds, and a peer must not
- * be able to make the helper hold or close one: close(2) calls the file's ->flush, which for
- * a FUSE file waits for the FUSE server, so a peer that sends a FUSE fd would stall every
- * connection. With msg_control NULL the kernel never installs passed fds: __scm_recv_common
- * (net/core/scm.c; scm_recv before 6.x) sets MSG_CTRUNC and drops its references with
- * scm_destroy, which is fput, without ->flush. MSG_CTRUNC is then what proto.c refuses.
+ * Receives one record without a control buffer (wire_recv with no fd array); returns its
+ * length or -errno. Requests never carry fds, and a peer must not be able to make the helper
+ * hold or close one: close(2) calls the file's ->flush, which for a FUSE file waits for the
+ * FUSE server, so a peer that sends a FUSE fd would stall every connection. With msg_control
+ * NULL the kernel never installs passed fds: __scm_recv_common (net/core/scm.c; scm_recv
+ * before 6.x) sets MSG_CTRUNC and drops its references with scm_destroy, which is fput,
+ * without ->flush. MSG_CTRUNC is then what proto.c refuses.
  */
 static ssize_t receive_record(int fd, void *buf, size_t size, unsigned int *msg_flags)
 {
-	struct iovec iov = {.iov_base = buf, .iov_len = size};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-	ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT);
-	*msg_flags = (unsigned int)msg.msg_flags;
+	struct wire_rx rx;
+	ssize_t n = wire_recv(fd, buf, size, NULL, &rx);
+	*msg_flags = rx.msg_flags;
 	return n;
 }
 
@@ -241,14 +212,14 @@ static int handle_export(
 		helper_log_debug("export %s crtc %u failed: %s", req->card, req->crtc_id, reason);
 		struct helper_msg_error err;
 		helper_build_error(&err, req->seq, r, reason);
-		return send_record(conn->fd, &err, sizeof(err), NULL, 0);
+		return wire_send(conn->fd, &err, sizeof(err), NULL, 0);
 	}
 	helper_log_debug("export %s crtc %u plane %d: fb %u %ux%u, %u fds, GEM handle %u (closed)",
 		req->card, req->crtc_id, req->plane, fb.fb_id, fb.width, fb.height, fb.n_fds,
 		fb.gem_handles[0]);
 	helper_build_fb_header(&fb, req->seq);
-	r = send_record(conn->fd, &fb, sizeof(fb), fds, fb.n_fds);
-	helper_close_fds(fds, HELPER_MAX_FDS); /* the peer has its own copies now, or none */
+	r = wire_send(conn->fd, &fb, sizeof(fb), fds, fb.n_fds);
+	wire_close_fds(fds, HELPER_MAX_FDS); /* the peer has its own copies now, or none */
 	return r;
 }
 
@@ -263,7 +234,7 @@ static int handle_request(struct helper_server *server, struct connection *conn,
 		conn->said_hello = true;
 		struct helper_msg_hello reply;
 		helper_build_hello_reply(&reply, req->seq);
-		return send_record(conn->fd, &reply, sizeof(reply), NULL, 0);
+		return wire_send(conn->fd, &reply, sizeof(reply), NULL, 0);
 	}
 	if (!conn->said_hello) {
 		snprintf(reason, reason_size, "export before hello");
@@ -282,11 +253,11 @@ static int handle_readable(struct helper_server *server, struct connection *conn
 	struct helper_rx_meta meta = {0};
 	ssize_t n = receive_record(conn->fd, buf, sizeof(buf), &meta.msg_flags);
 	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR) {
+		if (n == -EAGAIN) {
 			return 0;
 		}
-		helper_log_debug("connection error: %m");
-		return -errno;
+		helper_log_debug("connection error: %s", strerror((int)-n));
+		return (int)n;
 	}
 	if (n == 0 && !(meta.msg_flags & MSG_CTRUNC) && peer_hung_up(conn->fd)) {
 		helper_log_debug("connection closed by peer");

@@ -399,7 +399,7 @@ static int snapshot_cards(struct card_seats *seats)
 	struct dirent *e;
 	while ((e = readdir(dir)) != NULL && seats->n_cards <= HELPER_MAX_CARD_INDEX) {
 		struct stat st;
-		if (!helper_card_name_valid(e->d_name) ||
+		if (!wire_card_name_valid(e->d_name) ||
 			fstatat(dirfd(dir), e->d_name, &st, 0) < 0 || !S_ISCHR(st.st_mode) ||
 			major(st.st_rdev) != DRM_MAJOR) {
 			continue;

@@ -17,6 +17,7 @@
 #include <pipewire/keys.h>
 
 #include "kmscast-source.h"
+#include "kmscast/wire.h"
 
 static void copy_str(char *dst, size_t size, const char *src)
 {
@@ -160,7 +161,7 @@ static int parse_config(struct source_config *c, struct spa_log *log, const stru
 		return 0;
 	if ((res = parse_info(c, log, info)) < 0)
 		return res;
-	if (!kms_card_name_valid(c->card)) {
+	if (!wire_card_name_valid(c->card)) {
 		spa_log_error(log, "%s '%s' is not a card name", KMSCAST_KEY_CARD, c->card);
 		return -EINVAL;
 	}

@@ -27,6 +27,7 @@
 
 #include "config.h"
 #include "helper-client.h"
+#include "kmscast/wire.h"
 
 #define DEFAULT_TIMEOUT_MS 2000
 /* How long a spawned helper gets to exit by itself after we close its socket. */
@@ -67,16 +68,6 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void close_fds(int *fds, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (fds[i] >= 0) {
-			close(fds[i]);
-			fds[i] = -1;
-		}
-	}
-}
-
 static void init_fb(struct helper_fb *fb)
 {
 	memset(fb, 0, sizeof(*fb));
@@ -91,7 +82,7 @@ void helper_fb_finish(struct helper_fb *fb)
 		return;
 	}
 	/* Only the first n_fds are ours: a zeroed fb must not close fd 0. */
-	close_fds(fb->fds, fb->n_fds <= HELPER_MAX_FDS ? fb->n_fds : HELPER_MAX_FDS);
+	wire_close_fds(fb->fds, fb->n_fds <= HELPER_MAX_FDS ? fb->n_fds : HELPER_MAX_FDS);
 	init_fb(fb);
 }
 
@@ -264,14 +255,18 @@ static int wait_fd(struct helper_client *client, short events, int64_t deadline)
 static int parting_error(struct helper_client *client, int r)
 {
 	uint8_t buf[HELPER_MAX_MSG_SIZE];
+	struct helper_msg_header hdr;
 	struct helper_msg_error msg;
-	ssize_t n = recv(client->fd, buf, sizeof(buf), MSG_DONTWAIT);
-	if (n != (ssize_t)sizeof(msg)) {
+	struct wire_rx rx;
+	char unused[HELPER_MAX_REASON];
+	ssize_t n = wire_recv(client->fd, buf, sizeof(buf), NULL, &rx);
+	if (n <= 0 ||
+		wire_header_check(WIRE_REPLY, buf, (size_t)n, &hdr, unused, sizeof(unused)) < 0 ||
+		hdr.type != HELPER_MSG_ERROR) {
 		return r;
 	}
 	memcpy(&msg, buf, sizeof(msg));
-	if (msg.hdr.magic != HELPER_PROTO_MAGIC || msg.hdr.type != HELPER_MSG_ERROR ||
-		msg.hdr.size != sizeof(msg) || msg.error >= 0 || msg.error < -4095) {
+	if (msg.error >= 0 || msg.error < -4095) {
 		return r;
 	}
 	msg.reason[sizeof(msg.reason) - 1] = '\0';
@@ -285,38 +280,13 @@ static int send_request(
 	if (r < 0) {
 		return r;
 	}
-	ssize_t n = send(client->fd, msg, size, MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (n < 0) {
-		r = errno == EAGAIN ? -ETIMEDOUT : -ECONNRESET;
-		set_error(client, r, "send to helper: %s", strerror(errno));
+	int sent = wire_send(client->fd, msg, size, NULL, 0);
+	if (sent < 0) {
+		r = sent == -EAGAIN ? -ETIMEDOUT : -ECONNRESET;
+		set_error(client, r, "send to helper: %s", strerror(-sent));
 		return r == -ECONNRESET ? parting_error(client, r) : r;
 	}
 	return 0;
-}
-
-/* Takes the fds out of msg's control data into fds (up to max), closing any beyond. */
-static size_t take_fds(struct msghdr *msg, int *fds, size_t max, bool *extra)
-{
-	size_t n_fds = 0;
-	for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(msg); cmsg != NULL;
-		cmsg = CMSG_NXTHDR(msg, cmsg)) {
-		if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) {
-			*extra = true;
-			continue;
-		}
-		size_t n = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < n; i++) {
-			int fd;
-			memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
-			if (n_fds < max) {
-				fds[n_fds++] = fd; /* fd now owned by fds */
-			} else {
-				close(fd);
-				*extra = true;
-			}
-		}
-	}
-	return n_fds;
 }
 
 #ifdef KMSCAST_TEST_HOOKS
@@ -380,35 +350,26 @@ static int receive_reply(struct helper_client *client, uint32_t seq, uint16_t ex
 		return r;
 	}
 	uint8_t buf[HELPER_MAX_MSG_SIZE];
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * HELPER_MAX_FDS)];
-		struct cmsghdr align;
-	} control;
-	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-	struct msghdr msg = {.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = control.buf,
-		.msg_controllen = sizeof(control.buf)};
-	ssize_t n = recvmsg(client->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	int fds[HELPER_MAX_FDS];
+	struct wire_rx rx;
+	ssize_t n = wire_recv(client->fd, buf, sizeof(buf), fds, &rx);
 	if (n < 0) {
-		r = errno == EAGAIN ? -ETIMEDOUT : -ECONNRESET;
-		set_error(client, r, "receive from helper: %s", strerror(errno));
+		r = n == -EAGAIN ? -ETIMEDOUT : -ECONNRESET;
+		set_error(client, r, "receive from helper: %s", strerror((int)-n));
 		/* ECONNRESET is reported before what is still queued, such as the reason. */
 		return r == -ECONNRESET ? parting_error(client, r) : r;
 	}
 
-	int fds[HELPER_MAX_FDS] = {-1, -1, -1, -1};
-	bool extra = false;
-	size_t n_fds = take_fds(&msg, fds, HELPER_MAX_FDS, &extra);
+	size_t n_fds = rx.n_fds;
 	if (n == 0 && n_fds == 0) {
 		return set_error(client, -ECONNRESET, "helper closed the connection");
 	}
-	if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC) || extra) {
-		close_fds(fds, HELPER_MAX_FDS);
+	if (rx.msg_flags & (MSG_TRUNC | MSG_CTRUNC) || rx.dropped) {
+		wire_close_fds(fds, HELPER_MAX_FDS);
 		return set_error(client, -EPROTO, "helper reply truncated or carries extra data");
 	}
 	if (check_dmabufs(client, fds, n_fds) < 0) {
-		close_fds(fds, HELPER_MAX_FDS);
+		wire_close_fds(fds, HELPER_MAX_FDS);
 		return -EPROTO;
 	}
 
@@ -421,7 +382,7 @@ static int receive_reply(struct helper_client *client, uint32_t seq, uint16_t ex
 		snprintf(reason, sizeof(reason), "unexpected reply type 0x%x", type);
 	}
 	if (r < 0) {
-		close_fds(fds, HELPER_MAX_FDS);
+		wire_close_fds(fds, HELPER_MAX_FDS);
 		return set_error(client, r, "helper: %s", reason);
 	}
 	if (type == HELPER_MSG_FB) {
@@ -430,21 +391,12 @@ static int receive_reply(struct helper_client *client, uint32_t seq, uint16_t ex
 	return 0;
 }
 
-static void fill_header(struct helper_msg_header *hdr, uint16_t type, uint32_t size, uint32_t seq)
-{
-	hdr->magic = HELPER_PROTO_MAGIC;
-	hdr->version = HELPER_PROTO_VERSION;
-	hdr->type = type;
-	hdr->size = size;
-	hdr->seq = seq;
-}
-
 static int handshake(struct helper_client *client, int64_t deadline)
 {
 	struct helper_msg_hello hello;
 	memset(&hello, 0, sizeof(hello));
 	uint32_t seq = ++client->seq;
-	fill_header(&hello.hdr, HELPER_MSG_HELLO, sizeof(hello), seq);
+	wire_header_init(&hello.hdr, HELPER_MSG_HELLO, sizeof(hello), seq);
 	hello.proto_version = HELPER_PROTO_VERSION;
 	int r = send_request(client, &hello, sizeof(hello), deadline);
 	if (r == 0) {
@@ -477,7 +429,7 @@ static int export_once(struct helper_client *client, const char *card, uint32_t 
 	struct helper_msg_export req;
 	memset(&req, 0, sizeof(req));
 	uint32_t seq = ++client->seq;
-	fill_header(&req.hdr, HELPER_MSG_EXPORT, sizeof(req), seq);
+	wire_header_init(&req.hdr, HELPER_MSG_EXPORT, sizeof(req), seq);
 	snprintf(req.card, sizeof(req.card), "%s", card);
 	req.crtc_id = crtc_id;
 	req.plane = (uint32_t)kind;
@@ -526,20 +478,6 @@ static int bad_reply(char *reason, size_t size, const char *what)
 	return -EPROTO;
 }
 
-static size_t reply_size(uint16_t type)
-{
-	switch (type) {
-	case HELPER_MSG_HELLO_REPLY:
-		return sizeof(struct helper_msg_hello);
-	case HELPER_MSG_FB:
-		return sizeof(struct helper_msg_fb);
-	case HELPER_MSG_ERROR:
-		return sizeof(struct helper_msg_error);
-	default:
-		return 0;
-	}
-}
-
 static int parse_fb(const struct helper_msg_fb *msg, size_t n_fds, struct helper_fb *fb,
 	char *reason, size_t size)
 {
@@ -586,16 +524,11 @@ int helper_client_parse_reply(const void *buf, size_t len, size_t n_fds, uint32_
 	uint16_t *type, struct helper_fb *fb, char *reason, size_t reason_size)
 {
 	struct helper_msg_header hdr;
+	char what[HELPER_MAX_REASON];
 	*type = 0;
-	if (len < sizeof(hdr)) {
-		return bad_reply(reason, reason_size, "short");
-	}
-	memcpy(&hdr, buf, sizeof(hdr));
-	if (hdr.magic != HELPER_PROTO_MAGIC || hdr.version != HELPER_PROTO_VERSION) {
-		return bad_reply(reason, reason_size, "bad magic or version");
-	}
-	if (hdr.size != len || reply_size(hdr.type) != len) {
-		return bad_reply(reason, reason_size, "wrong size or unknown type");
+	/* Another version is as malformed as anything else: the handshake settled it. */
+	if (wire_header_check(WIRE_REPLY, buf, len, &hdr, what, sizeof(what)) < 0) {
+		return bad_reply(reason, reason_size, what);
 	}
 	/* Errors for a connection-level problem (refused peer, no hello) carry seq 0. */
 	if (hdr.seq != seq && !(hdr.type == HELPER_MSG_ERROR && hdr.seq == 0)) {

@@ -15,18 +15,10 @@
 
 #include "edid.h"
 #include "kms.h"
+#include "kmscast/gem.h"
+#include "kmscast/wire.h"
 
 #define DRM_DIR "/dev/dri"
-
-bool kms_card_name_valid(const char *name)
-{
-	size_t digits;
-
-	if (strncmp(name, "card", 4) != 0)
-		return false;
-	digits = strspn(name + 4, "0123456789");
-	return digits >= 1 && digits <= 3 && name[4 + digits] == '\0';
-}
 
 static int card_number(const char *name)
 {
@@ -47,7 +39,7 @@ int kms_list_cards(const char *dir, char names[][KMS_NAME_MAX], size_t max)
 	if (!d)
 		return -errno;
 	while ((ent = readdir(d)) != NULL) {
-		if (!kms_card_name_valid(ent->d_name))
+		if (!wire_card_name_valid(ent->d_name))
 			continue;
 		if (n == max) {
 			closedir(d);
@@ -485,21 +477,6 @@ void kms_device_destroy(struct kms_device *dev)
 	free(dev);
 }
 
-/* A privileged caller gets GEM handles it did not ask for; each must be closed once. */
-static void close_fb_handles(int fd, const drmModeFB2 *fb)
-{
-	for (int i = 0; i < KMS_MAX_FB_PLANES; i++) {
-		bool seen = false;
-
-		if (!fb->handles[i])
-			continue;
-		for (int j = 0; j < i; j++)
-			seen |= fb->handles[j] == fb->handles[i];
-		if (!seen)
-			drmCloseBufferHandle(fd, fb->handles[i]);
-	}
-}
-
 int kms_fb_get_info(struct kms_device *dev, uint32_t fb_id, struct kms_fb_info *out)
 {
 	drmModeFB2 *fb;
@@ -508,7 +485,8 @@ int kms_fb_get_info(struct kms_device *dev, uint32_t fb_id, struct kms_fb_info *
 	fb = drmModeGetFB2(dev->fd, fb_id);
 	if (!fb)
 		return errno ? -errno : -ENOENT;
-	close_fb_handles(dev->fd, fb);
+	/* A privileged caller gets GEM handles it did not ask for; a failed close leaks one. */
+	(void)gem_close_handles(dev->fd, fb->handles, sizeof(fb->handles) / sizeof(fb->handles[0]));
 
 	out->id = fb->fb_id;
 	out->width = fb->width;

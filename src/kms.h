@@ -123,13 +123,10 @@ struct kms_device {
 
 /*
  * Lists the DRM primary nodes ("card0", ...) under dir (normally "/dev/dri"), sorted by
- * number. Writes up to max names. Returns the count, or -errno (-ENOENT when dir is
- * missing).
+ * number: the names wire_card_name_valid accepts, the helper's rule. Writes up to max names.
+ * Returns the count, or -errno (-ENOENT when dir is missing).
  */
 int kms_list_cards(const char *dir, char names[][KMS_NAME_MAX], size_t max);
-
-/* True when name is "card" followed by one to three digits. */
-bool kms_card_name_valid(const char *name);
 
 /*
  * Opens a card by name ("card0") under /dev/dri, or by absolute path, and reads its

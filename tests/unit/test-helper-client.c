@@ -450,24 +450,10 @@ static void send_fb_with(uint32_t seq, const int *fds, uint32_t n_fds)
 	helper_build_fb_header(&fb, seq);
 	fb.width = fb.height = 64;
 	fb.n_planes = fb.n_fds = n_fds;
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * HELPER_MAX_FDS)];
-		struct cmsghdr align;
-	} control;
 	for (uint32_t i = 0; i < n_fds; i++) {
 		fb.plane_fd_index[i] = i;
 	}
-	struct iovec iov = {.iov_base = &fb, .iov_len = sizeof(fb)};
-	struct msghdr msg = {.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = control.buf,
-		.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds)};
-	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
-	memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * n_fds);
-	test_assert(sendmsg(3, &msg, MSG_NOSIGNAL) == (ssize_t)sizeof(fb));
+	test_assert_int_eq(send_fds(3, &fb, sizeof(fb), fds, n_fds), sizeof(fb));
 }
 
 static void hostile_reply(const char *mode, uint32_t seq)
