@@ -9,8 +9,8 @@
 /*
  * Which seat a DRM card belongs to, as logind sees it. Built into both kmscast-helper
  * (helper/session.c: whose session may export a card) and the daemon's portal backend
- * (src/portal-seat.c: which monitors a portal app is offered), so that the two sides cannot
- * disagree on a card's seat. No logging: each caller logs its own decision.
+ * (src/portal/portal-seat.c: which monitors a portal app is offered), so that the two sides
+ * cannot disagree on a card's seat. No logging: each caller logs its own decision.
  */
 
 /* Only logind creates it; systemd's own logind_running() asks the same question. */

@@ -366,7 +366,7 @@ static void expire_connections(struct helper_server *server)
 			send_error(conn->fd, 0, -ETIMEDOUT, "no hello in time");
 		} else {
 			/*
-			 * -ECONNRESET: src/helper-client.c then reconnects and retries on its
+			 * -ECONNRESET: src/lib/helper-client.c then reconnects and retries on its
 			 * next export, as after any lost connection.
 			 */
 			helper_log("closing connection: no request within %d ms",

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * GEM handles that GETFB2 hands a privileged caller (common/gem.c). Built into kmscast-helper
- * and into the unprivileged library (src/kms.c): whichever gets handles closes them the same
+ * and into the unprivileged library (src/lib/kms.c): whichever gets handles closes them the same
  * way. Needs libdrm, not PipeWire.
  */
 #ifndef KMSCAST_GEM_H

@@ -1,6 +1,6 @@
 /*
  * The kmscast-helper wire protocol. Both kmscast-helper (helper/) and its unprivileged
- * client (src/helper-client.c) include this header and nothing else defines the wire format.
+ * client (src/lib/helper-client.c) include this header and nothing else defines the wire format.
  * docs/protocol.md describes the same thing in prose; keep the two in sync.
  *
  * Transport: an AF_UNIX SOCK_SEQPACKET socket (a socketpair in spawned mode, a listening

@@ -2,7 +2,7 @@
 /*
  * The code both ends of the kmscast-helper connection run (common/wire.c): record headers,
  * the card-name rule, and sending and receiving one record with its fds. Built into
- * kmscast-helper and into the unprivileged client (src/helper-client.c), so the two sides
+ * kmscast-helper and into the unprivileged client (src/lib/helper-client.c), so the two sides
  * cannot drift apart; each side still validates everything it receives. No PipeWire, no
  * libdrm, no logging.
  */

@@ -5,7 +5,7 @@
 # must be the FNV-1a 64 of one of the frames pattern-gen paints for the frame numbers the
 # producer showed while the probe ran.
 #
-# Until src/main.c wires --probe, the same kmscast_probe() is run through
+# Until src/daemon/main.c wires --probe, the same kmscast_probe() is run through
 # test-helper-vmtool, and the test says so.
 #
 # usage (inside the bench, --with user): t-helper-probe.sh vkms|virtio-gpu
