@@ -18,6 +18,7 @@
 #include "config-file.h"
 #include "daemon-portal.h"
 #include "node-host.h"
+#include "outputs.h"
 #include "portal.h"
 
 PW_LOG_TOPIC_STATIC(dportal_topic, "kmscast.portal");
@@ -31,36 +32,18 @@ struct portal_node {
 	struct spa_list link; /* daemon_portal::nodes */
 	struct portal_monitor monitor;
 	struct node_host_export exp; /* owned */
-	struct spa_hook proxy_listener; /* on exp.proxy */
 	bool ready, dead;
 	const struct portal_node_events *events;
 	void *data;
 };
 
 struct daemon_portal {
-	struct daemon *daemon;
+	const struct outputs *outputs; /* the daemon's */
+	const struct node_host *host; /* the daemon's */
 	struct portal *portal; /* owned */
 	struct spa_list nodes; /* portal_node::link */
 	uint32_t n_nodes;
 };
-
-static bool crtc_published(struct daemon *d, struct kms_device *dev, const struct kms_crtc *crtc,
-		const struct kms_connector **conn_out)
-{
-	const struct daemon_options *opts = daemon_get_options(d);
-	const struct kms_connector *conn;
-
-	if (!crtc->active || !crtc->primary || crtc->primary->state.fb_id == 0)
-		return false;
-	conn = kms_crtc_connector(dev, crtc);
-	if (!conn)
-		return false;
-	if (opts->config && !config_monitor_published(opts->config, dev->name, conn->name,
-					    conn->has_edid ? conn->monitor.name : NULL))
-		return false;
-	*conn_out = conn;
-	return true;
-}
 
 static void fill_monitor(struct portal_monitor *m, const struct kms_device *dev,
 		const struct kms_crtc *crtc, const struct kms_connector *conn)
@@ -79,24 +62,27 @@ static void fill_monitor(struct portal_monitor *m, const struct kms_device *dev,
 		m->edid = conn->monitor;
 }
 
+struct monitor_list {
+	struct portal_monitor *out;
+	uint32_t max, n;
+};
+
+static void add_monitor(void *data, struct kms_device *dev, const struct kms_crtc *crtc,
+		const struct kms_connector *conn)
+{
+	struct monitor_list *list = data;
+
+	if (list->n < list->max)
+		fill_monitor(&list->out[list->n++], dev, crtc, conn);
+}
+
 static int list_monitors(void *host, struct portal_monitor *out, uint32_t max)
 {
 	struct daemon_portal *dp = host;
-	struct kms_device *const *cards;
-	uint32_t n_cards = daemon_get_cards(dp->daemon, &cards);
-	uint32_t n = 0;
+	struct monitor_list list = {.out = out, .max = max};
 
-	for (uint32_t c = 0; c < n_cards; c++) {
-		struct kms_device *dev = cards[c];
-
-		for (uint32_t i = 0; dev && i < dev->n_crtcs && n < max; i++) {
-			const struct kms_connector *conn;
-
-			if (crtc_published(dp->daemon, dev, &dev->crtcs[i], &conn))
-				fill_monitor(&out[n++], dev, &dev->crtcs[i], conn);
-		}
-	}
-	return (int)n;
+	outputs_for_each(dp->outputs, add_monitor, &list);
+	return (int)list.n;
 }
 
 static void node_gone(struct portal_node *node, int res)
@@ -159,23 +145,10 @@ static void destroy_node(void *host, struct portal_node *node)
 {
 	if (!node)
 		return;
-	if (node->exp.proxy)
-		spa_hook_remove(&node->proxy_listener);
 	node_host_unexport(&node->exp);
 	spa_list_remove(&node->link);
 	node->dp->n_nodes--;
 	free(node);
-}
-
-static int export_node(struct daemon_portal *dp, struct portal_node *node,
-		struct pw_properties *props)
-{
-	int res;
-
-	if ((res = daemon_export_node(dp->daemon, props, &node->exp)) < 0)
-		return res;
-	pw_proxy_add_listener(node->exp.proxy, &node->proxy_listener, &proxy_events, node);
-	return 0;
 }
 
 static struct portal_node *create_node(void *host, const struct portal_monitor *monitor,
@@ -202,7 +175,7 @@ static struct portal_node *create_node(void *host, const struct portal_monitor *
 	spa_list_append(&dp->nodes, &node->link);
 	dp->n_nodes++;
 	props = node_props(dp, monitor, extra_props);
-	res = props ? export_node(dp, node, props) : -ENOMEM;
+	res = props ? node_host_export(dp->host, props, &proxy_events, node, &node->exp) : -ENOMEM;
 	pw_properties_free(props);
 	if (res < 0) {
 		pw_log_error("portal node for %s.%s: %s", monitor->card, monitor->connector,
@@ -237,9 +210,10 @@ static const char *consent_program(void)
 #endif
 }
 
-int daemon_portal_create(struct daemon *d, struct daemon_portal **out)
+int daemon_portal_create(struct pw_loop *loop, const struct kmscast_config *config,
+		const struct outputs *outputs, const struct node_host *host,
+		struct daemon_portal **out)
 {
-	const struct daemon_options *opts = daemon_get_options(d);
 	struct portal_options popts = {0};
 	struct daemon_portal *dp;
 	int res;
@@ -248,16 +222,17 @@ int daemon_portal_create(struct daemon *d, struct daemon_portal **out)
 	dp = calloc(1, sizeof(*dp));
 	if (!dp)
 		return -ENOMEM;
-	dp->daemon = d;
+	dp->outputs = outputs;
+	dp->host = host;
 	spa_list_init(&dp->nodes);
-	if (opts->config) {
-		popts.chooser = opts->config->chooser;
-		popts.consent = opts->config->consent == CONFIG_CONSENT_NEVER ? PORTAL_CONSENT_NEVER
+	if (config) {
+		popts.chooser = config->chooser;
+		popts.consent = config->consent == CONFIG_CONSENT_NEVER ? PORTAL_CONSENT_NEVER
 				: PORTAL_CONSENT_ASK;
-		popts.copies = opts->config->portal_copies;
+		popts.copies = config->portal_copies;
 	}
 	popts.consent_program = consent_program();
-	if ((res = portal_create(daemon_get_loop(d), &host_ops, dp, &popts, &dp->portal)) < 0) {
+	if ((res = portal_create(loop, &host_ops, dp, &popts, &dp->portal)) < 0) {
 		free(dp);
 		return res;
 	}
@@ -304,13 +279,8 @@ void daemon_portal_core_lost(struct daemon_portal *dp)
 	if (!dp)
 		return;
 	/* Every proxy belongs to the dead core: drop them first, then tell the sessions. */
-	spa_list_for_each(node, &dp->nodes, link) {
-		if (node->exp.proxy) {
-			spa_hook_remove(&node->proxy_listener);
-			pw_proxy_destroy(node->exp.proxy);
-			node->exp.proxy = NULL;
-		}
-	}
+	spa_list_for_each(node, &dp->nodes, link)
+		node_host_drop_proxy(&node->exp);
 	while (again) {
 		again = false;
 		spa_list_for_each(node, &dp->nodes, link) {

@@ -24,6 +24,7 @@
 #include "daemon.h"
 #include "kms.h"
 #include "node-host.h"
+#include "outputs.h"
 
 PW_LOG_TOPIC_STATIC(kmscast_topic, "kmscast");
 #define PW_LOG_TOPIC_DEFAULT kmscast_topic
@@ -41,7 +42,6 @@ struct output_node {
 	uint16_t hdisplay, vdisplay; /* mode when created, for the log */
 	bool seen; /* still lit in the latest rescan */
 	struct node_host_export exp; /* owned */
-	struct spa_hook proxy_listener; /* on exp.proxy */
 	uint32_t global_id;
 };
 
@@ -49,18 +49,15 @@ struct daemon {
 	const struct daemon_options *opts;
 	struct pw_main_loop *main_loop;
 	struct pw_loop *loop;
-	struct pw_context *context;
-	struct pw_core *core; /* NULL while disconnected */
-	struct spa_hook core_listener;
+	struct spa_hook core_listener; /* on host.core */
 	struct consumer_watch *watch; /* owned; NULL while disconnected or if it failed */
-	char server_version[32]; /* from the core info, empty until it arrives */
+	/* The context, and the core while connected: every node is exported through it. */
+	struct node_host host;
 	struct spa_source *rescan_timer;
 	struct spa_source *reconnect_timer;
 	struct spa_list nodes;
 	uint32_t n_nodes;
-	struct kms_device *cards[KMS_MAX_CARDS]; /* owned, by card index in the last listing */
-	char card_names[KMS_MAX_CARDS][KMS_NAME_MAX];
-	uint32_t n_cards;
+	struct outputs outputs;
 	struct daemon_portal *portal; /* owned; NULL without the portal backend */
 };
 
@@ -69,8 +66,6 @@ static void node_destroy(struct output_node *node)
 	if (!node)
 		return;
 	pw_log_info("%s.%s: removing (crtc %u)", node->card, node->connector, node->crtc_id);
-	if (node->exp.proxy)
-		spa_hook_remove(&node->proxy_listener);
 	node_host_unexport(&node->exp);
 	spa_list_remove(&node->link);
 	node->daemon->n_nodes--;
@@ -108,23 +103,8 @@ static const struct pw_proxy_events proxy_events = {
 	.removed = on_proxy_removed,
 };
 
-int daemon_export_node(struct daemon *d, struct pw_properties *props,
-		struct node_host_export *out)
-{
-	const struct kmscast_node_host host = {
-		.version = KMSCAST_NODE_HOST_VERSION,
-		.helper_path = d->opts->helper_path,
-		.helper_socket = d->opts->helper_socket,
-		.server_version = d->server_version[0] ? d->server_version : NULL,
-	};
-
-	if (d->opts->config && d->opts->config->resend_ms >= 0)
-		pw_properties_setf(props, KMSCAST_KEY_RESEND_MS, "%d", d->opts->config->resend_ms);
-	return node_host_export(d->context, d->core, props, &host, out);
-}
-
-static struct pw_properties *node_props(struct daemon *d, const struct output_node *node,
-		const struct kms_device *dev, const struct kms_connector *conn)
+static struct pw_properties *node_props(const struct output_node *node,
+		const struct kms_connector *conn)
 {
 	struct pw_properties *props;
 
@@ -133,7 +113,7 @@ static struct pw_properties *node_props(struct daemon *d, const struct output_no
 		return NULL;
 	pw_properties_setf(props, PW_KEY_NODE_NAME, KMSCAST_NODE_NAME_FMT, node->card,
 			node->connector);
-	if (conn && conn->has_edid && conn->monitor.name[0])
+	if (conn->has_edid && conn->monitor.name[0])
 		pw_properties_setf(props, PW_KEY_NODE_DESCRIPTION, "%s (%s)", conn->monitor.name,
 				conn->name);
 	else
@@ -166,17 +146,16 @@ static int node_create(struct daemon *d, struct kms_device *dev, const struct km
 	spa_list_append(&d->nodes, &node->link);
 	d->n_nodes++;
 
-	props = node_props(d, node, dev, conn);
+	props = node_props(node, conn);
 	if (!props) {
 		res = -ENOMEM;
 		goto err_destroy;
 	}
-	if ((res = daemon_export_node(d, props, &node->exp)) < 0) {
+	if ((res = node_host_export(&d->host, props, &proxy_events, node, &node->exp)) < 0) {
 		pw_log_error("%s.%s: cannot host %s: %s", node->card, node->connector,
 				KMSCAST_NODE_FACTORY, spa_strerror(res));
 		goto err_free_props;
 	}
-	pw_proxy_add_listener(node->exp.proxy, &node->proxy_listener, &proxy_events, node);
 	pw_properties_free(props);
 	pw_log_info("%s.%s: publishing crtc %u (%ux%u)", node->card, node->connector,
 			node->crtc_id, node->hdisplay, node->vdisplay);
@@ -212,71 +191,19 @@ static bool shared_nodes(const struct daemon *d)
 	return !d->opts->config || d->opts->config->shared_nodes;
 }
 
-/* A CRTC is published when it is lit, scans out an FB and drives a connector. */
-static void scan_card(struct daemon *d, struct kms_device *dev)
+/* Keeps the node of a published monitor, or creates it. */
+static void keep_output(void *data, struct kms_device *dev, const struct kms_crtc *crtc,
+		const struct kms_connector *conn)
 {
-	for (uint32_t i = 0; i < dev->n_crtcs; i++) {
-		const struct kms_crtc *crtc = &dev->crtcs[i];
-		const struct kms_connector *conn;
-		struct output_node *node;
+	struct daemon *d = data;
+	struct output_node *node = find_node(d, dev->name, crtc->id, conn->name);
 
-		if (!crtc->active || !crtc->primary || crtc->primary->state.fb_id == 0)
-			continue;
-		conn = kms_crtc_connector(dev, crtc);
-		if (!conn)
-			continue;
-		/* The config file's "monitors" key: only the listed outputs are published. */
-		if (d->opts->config && !config_monitor_published(d->opts->config, dev->name,
-					       conn->name, conn->has_edid ? conn->monitor.name : NULL))
-			continue;
-		node = find_node(d, dev->name, crtc->id, conn->name);
-		if (node) {
-			node->seen = true;
-			continue;
-		}
-		if (node_create(d, dev, crtc, conn) == 0)
-			find_node(d, dev->name, crtc->id, conn->name)->seen = true;
+	if (node) {
+		node->seen = true;
+		return;
 	}
-}
-
-static void close_cards(struct daemon *d)
-{
-	for (uint32_t i = 0; i < d->n_cards; i++)
-		kms_device_destroy(d->cards[i]);
-	d->n_cards = 0;
-}
-
-/* Opens new cards, refreshes known ones; a card that vanished or fails is dropped. */
-static void refresh_cards(struct daemon *d)
-{
-	char names[KMS_MAX_CARDS][KMS_NAME_MAX];
-	struct kms_device *next[KMS_MAX_CARDS] = {0};
-	int n = kms_list_cards(d->opts->dri_dir, names, KMS_MAX_CARDS);
-
-	for (int i = 0; i < n; i++) {
-		char path[300];
-
-		for (uint32_t j = 0; j < d->n_cards; j++) {
-			if (d->cards[j] && strcmp(d->card_names[j], names[i]) == 0) {
-				next[i] = d->cards[j]; /* moved */
-				d->cards[j] = NULL;
-			}
-		}
-		if (next[i] && kms_device_refresh(next[i]) < 0) {
-			kms_device_destroy(next[i]);
-			next[i] = NULL;
-		}
-		snprintf(path, sizeof(path), "%.200s/%.*s", d->opts->dri_dir, KMS_NAME_MAX - 1,
-				names[i]);
-		if (!next[i] && kms_device_open(path, &next[i]) < 0)
-			next[i] = NULL;
-	}
-	close_cards(d);
-	for (int i = 0; i < n && i < KMS_MAX_CARDS; i++) {
-		d->cards[i] = next[i];
-		snprintf(d->card_names[i], KMS_NAME_MAX, "%.*s", KMS_NAME_MAX - 1, names[i]);
-	}
-	d->n_cards = n > 0 ? (uint32_t)n : 0;
+	if (node_create(d, dev, crtc, conn) == 0)
+		find_node(d, dev->name, crtc->id, conn->name)->seen = true;
 }
 
 static void rescan(struct daemon *d)
@@ -284,15 +211,13 @@ static void rescan(struct daemon *d)
 	struct output_node *node, *tmp;
 
 	/* A node is told the server's version (core info) when it is created. */
-	if (!d->core || !d->server_version[0])
+	if (!d->host.core || !d->host.server_version[0])
 		return;
-	refresh_cards(d);
+	outputs_refresh(&d->outputs, d->opts->dri_dir);
 	spa_list_for_each(node, &d->nodes, link)
 		node->seen = false;
-	for (uint32_t i = 0; i < d->n_cards; i++) {
-		if (d->cards[i] && shared_nodes(d))
-			scan_card(d, d->cards[i]);
-	}
+	if (shared_nodes(d))
+		outputs_for_each(&d->outputs, keep_output, d);
 	spa_list_for_each_safe(node, tmp, &d->nodes, link) {
 		if (!node->seen)
 			node_destroy(node);
@@ -322,13 +247,13 @@ static void disconnect_all(struct daemon *d)
 	/* The nodes' handles hold proxies of the dead core: drop them all, rescan rebuilds. */
 	spa_list_for_each_safe(node, tmp, &d->nodes, link)
 		node_destroy(node);
-	d->server_version[0] = '\0'; /* the next server may be another version */
+	d->host.server_version[0] = '\0'; /* the next server may be another version */
 	consumer_watch_destroy(d->watch);
 	d->watch = NULL;
-	if (d->core) {
+	if (d->host.core) {
 		spa_hook_remove(&d->core_listener);
-		pw_core_disconnect(d->core);
-		d->core = NULL;
+		pw_core_disconnect(d->host.core);
+		d->host.core = NULL;
 	}
 }
 
@@ -352,10 +277,10 @@ static void on_core_info(void *data, const struct pw_core_info *info)
 {
 	struct daemon *d = data;
 
-	if (!info->version || d->server_version[0])
+	if (!info->version || d->host.server_version[0])
 		return;
-	snprintf(d->server_version, sizeof(d->server_version), "%s", info->version);
-	pw_log_info("PipeWire server %s", d->server_version);
+	snprintf(d->host.server_version, sizeof(d->host.server_version), "%s", info->version);
+	pw_log_info("PipeWire server %s", d->host.server_version);
 	rescan(d);
 	if (d->n_nodes == 0)
 		pw_log_warn("no lit output in %s yet; watching", d->opts->dri_dir);
@@ -374,13 +299,13 @@ static int try_connect(struct daemon *d)
 
 	if (d->opts->remote)
 		props = pw_properties_new(PW_KEY_REMOTE_NAME, d->opts->remote, NULL);
-	d->core = pw_context_connect(d->context, props, 0);
-	if (!d->core)
+	d->host.core = pw_context_connect(d->host.context, props, 0);
+	if (!d->host.core)
 		return -errno;
-	pw_core_add_listener(d->core, &d->core_listener, &core_events, d);
+	pw_core_add_listener(d->host.core, &d->core_listener, &core_events, d);
 	pw_log_info("connected to PipeWire");
 	/* Only a log line is lost without it: the nodes do not depend on the watch. */
-	if ((res = consumer_watch_new(d->core, &d->watch)) < 0)
+	if ((res = consumer_watch_new(d->host.core, &d->watch)) < 0)
 		pw_log_warn("not watching for consumers that cannot link: %s", spa_strerror(res));
 	return 0;
 }
@@ -390,7 +315,7 @@ static void on_reconnect(void *data, uint64_t expirations)
 	struct daemon *d = data;
 	int res;
 
-	if (d->core)
+	if (d->host.core)
 		return;
 	if ((res = try_connect(d)) < 0) {
 		pw_log_debug("PipeWire not back yet: %s", spa_strerror(res));
@@ -418,8 +343,8 @@ static int daemon_setup(struct daemon *d)
 	d->loop = pw_main_loop_get_loop(d->main_loop);
 	pw_loop_add_signal(d->loop, SIGINT, on_signal, d);
 	pw_loop_add_signal(d->loop, SIGTERM, on_signal, d);
-	d->context = pw_context_new(d->loop, NULL, 0);
-	if (!d->context)
+	d->host.context = pw_context_new(d->loop, NULL, 0);
+	if (!d->host.context)
 		return -errno;
 	d->rescan_timer = pw_loop_add_timer(d->loop, on_rescan, d);
 	d->reconnect_timer = pw_loop_add_timer(d->loop, on_reconnect, d);
@@ -438,7 +363,8 @@ static int daemon_setup(struct daemon *d)
 		pw_log_warn("shared-nodes = false and portal = false: nothing to serve; set one "
 			    "of them to true in kmscast.conf");
 	/* A failed portal is logged, and the daemon runs on without it: the nodes still serve. */
-	if (d->opts->portal && daemon_portal_create(d, &d->portal) < 0)
+	if (d->opts->portal && daemon_portal_create(d->loop, d->opts->config, &d->outputs,
+					&d->host, &d->portal) < 0)
 		d->portal = NULL;
 	return 0;
 }
@@ -448,16 +374,24 @@ static void daemon_teardown(struct daemon *d)
 	daemon_portal_destroy(d->portal); /* first: its nodes live on the core */
 	d->portal = NULL;
 	disconnect_all(d);
-	close_cards(d);
-	if (d->context)
-		pw_context_destroy(d->context);
+	outputs_finish(&d->outputs);
+	if (d->host.context)
+		pw_context_destroy(d->host.context);
 	if (d->main_loop)
 		pw_main_loop_destroy(d->main_loop);
 }
 
 int kmscast_daemon_run(const struct daemon_options *opts, int *argc, char ***argv)
 {
-	struct daemon d = {.opts = opts};
+	struct daemon d = {
+		.opts = opts,
+		.host = {
+			.helper_path = opts->helper_path,
+			.helper_socket = opts->helper_socket,
+			.resend_ms = opts->config ? opts->config->resend_ms : -1,
+		},
+		.outputs = {.config = opts->config},
+	};
 	int res;
 
 	pw_init(argc, argv);
@@ -469,22 +403,4 @@ int kmscast_daemon_run(const struct daemon_options *opts, int *argc, char ***arg
 	daemon_teardown(&d);
 	pw_deinit();
 	return res < 0 ? 1 : 0;
-}
-
-/* ---- accessors for the xdg-desktop-portal backend (src/daemon-portal.c) ---- */
-
-const struct daemon_options *daemon_get_options(struct daemon *d)
-{
-	return d->opts;
-}
-
-struct pw_loop *daemon_get_loop(struct daemon *d)
-{
-	return d->loop;
-}
-
-uint32_t daemon_get_cards(struct daemon *d, struct kms_device *const **cards)
-{
-	*cards = d->cards;
-	return d->n_cards;
 }

@@ -103,27 +103,35 @@ static struct spa_handle *load(struct pw_context *context, struct pw_properties 
 			n_base + 1, support);
 }
 
-int node_host_export(struct pw_context *context, struct pw_core *core,
-		struct pw_properties *props, const struct kmscast_node_host *host,
-		struct node_host_export *out)
+int node_host_export(const struct node_host *host, struct pw_properties *props,
+		const struct pw_proxy_events *events, void *data, struct node_host_export *out)
 {
+	const struct kmscast_node_host item = {
+		.version = KMSCAST_NODE_HOST_VERSION,
+		.helper_path = host->helper_path,
+		.helper_socket = host->helper_socket,
+		.server_version = host->server_version[0] ? host->server_version : NULL,
+	};
 	void *iface;
 	int res;
 
 	out->handle = NULL;
 	out->proxy = NULL;
-	if (!core)
+	if (!host->core)
 		return -ENOTCONN;
-	out->handle = load(context, props, host);
+	if (host->resend_ms >= 0)
+		pw_properties_setf(props, KMSCAST_KEY_RESEND_MS, "%d", host->resend_ms);
+	out->handle = load(host->context, props, &item);
 	if (!out->handle)
 		return errno ? -errno : -EIO;
 	if ((res = spa_handle_get_interface(out->handle, SPA_TYPE_INTERFACE_Node, &iface)) < 0)
 		goto err_unload;
-	out->proxy = pw_core_export(core, SPA_TYPE_INTERFACE_Node, &props->dict, iface, 0);
+	out->proxy = pw_core_export(host->core, SPA_TYPE_INTERFACE_Node, &props->dict, iface, 0);
 	if (!out->proxy) {
 		res = -errno;
 		goto err_unload;
 	}
+	pw_proxy_add_listener(out->proxy, &out->proxy_listener, events, data);
 	return 0;
 
 err_unload:
@@ -132,11 +140,18 @@ err_unload:
 	return res;
 }
 
+void node_host_drop_proxy(struct node_host_export *exp)
+{
+	if (!exp->proxy)
+		return;
+	spa_hook_remove(&exp->proxy_listener);
+	pw_proxy_destroy(exp->proxy);
+	exp->proxy = NULL;
+}
+
 void node_host_unexport(struct node_host_export *exp)
 {
-	if (exp->proxy)
-		pw_proxy_destroy(exp->proxy);
-	exp->proxy = NULL;
+	node_host_drop_proxy(exp);
 	if (exp->handle)
 		pw_unload_spa_handle(exp->handle);
 	exp->handle = NULL;

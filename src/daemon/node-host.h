@@ -12,9 +12,23 @@
 
 #include "kmscast/node.h"
 
+/*
+ * What every node this process hosts is told, and where it is exported. The owner fills it
+ * and keeps it current: core and server_version change when PipeWire restarts.
+ */
+struct node_host {
+	struct pw_context *context; /* not owned */
+	struct pw_core *core; /* not owned; NULL while disconnected */
+	const char *helper_path; /* not owned; NULL: $KMSCAST_HELPER, else the installed one */
+	const char *helper_socket; /* not owned; non-NULL: the socket-activated helper */
+	int32_t resend_ms; /* KMSCAST_KEY_RESEND_MS for every node; -1: the node's default */
+	char server_version[32]; /* from the core info; "" until it arrives */
+};
+
 struct node_host_export {
 	struct spa_handle *handle; /* owned */
 	struct pw_proxy *proxy; /* owned while exported */
+	struct spa_hook proxy_listener; /* on proxy, while it exists */
 };
 
 /*
@@ -26,15 +40,22 @@ struct pw_properties *node_host_props_new(const char *card, const char *connecto
 		uint32_t crtc_id);
 
 /*
- * Loads the plugin with props and host, then exports the node on core. On PipeWire 1.1.81
- * and later it first writes node.loop.name into props: the data loop the node was given,
- * which the exported node then runs on too. On success out owns a handle and a proxy
+ * Loads the plugin with props, to which it adds the host's node settings, and a support item
+ * that tells the node how to reach the helper and which PipeWire server it runs on; then
+ * exports the node on host->core and listens to its proxy with events and data. On PipeWire
+ * 1.1.81 and later it first writes node.loop.name into props: the data loop the node was
+ * given, which the exported node then runs on too. On success out owns a handle and a proxy
  * (release with node_host_unexport); on failure it owns nothing. props stay the caller's.
- * Returns 0 or -errno.
+ * Returns 0 or -errno (-ENOTCONN while disconnected).
  */
-int node_host_export(struct pw_context *context, struct pw_core *core,
-		struct pw_properties *props, const struct kmscast_node_host *host,
-		struct node_host_export *out);
+int node_host_export(const struct node_host *host, struct pw_properties *props,
+		const struct pw_proxy_events *events, void *data, struct node_host_export *out);
+
+/*
+ * The core is gone: destroys the proxy and its listener, keeps the handle until
+ * node_host_unexport. Accepts an export without a proxy.
+ */
+void node_host_drop_proxy(struct node_host_export *exp);
 
 /* Destroys the proxy and unloads the plugin; accepts a half-built or empty export. */
 void node_host_unexport(struct node_host_export *exp);

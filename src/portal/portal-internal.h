@@ -2,7 +2,7 @@
 #ifndef KMSCAST_PORTAL_INTERNAL_H
 #define KMSCAST_PORTAL_INTERNAL_H
 
-/* Private to src/portal*.c. */
+/* Private to the backend's portal*.c. */
 
 #include <spa/utils/list.h>
 #include <systemd/sd-bus.h>
@@ -87,7 +87,14 @@ struct portal_session {
 	struct spa_source *start_timer; /* owned while STARTING */
 };
 
-/* portal.c */
+/* portal-bus.c */
+/*
+ * Puts the bus connection into the PipeWire loop (an io source and a timer). Returns 0 or
+ * -errno; portal_bus_detach undoes a partial attach too.
+ */
+int portal_bus_attach(struct portal *p);
+/* Takes the connection out of the loop; accepts a portal never attached. */
+void portal_bus_detach(struct portal *p);
 /* Recomputes the bus fd's poll mask and timeout; call after anything that may have sent. */
 void portal_bus_update(struct portal *portal);
 /* Replies (u response, a{sv} {}) to call. Returns 0 or -errno. */
