@@ -381,6 +381,24 @@ static void daemon_teardown(struct daemon *d)
 		pw_main_loop_destroy(d->main_loop);
 }
 
+/*
+ * Said once, before anything else: without its plugin the daemon could only fail to create
+ * every node on every rescan. A build tree has the plugin, but not where PipeWire looks.
+ */
+static int check_plugin(void)
+{
+	char dirs[1024];
+
+	if (node_host_find_plugin(dirs, sizeof(dirs)) == 0)
+		return 0;
+	pw_log_error("cannot find the %s plugin: no %s.so in the SPA plugin directory (%s). "
+		     "Install kmscast (meson install -C BUILD), or run it from its build tree "
+		     "with 'meson devenv -C BUILD kmscast', which points SPA_PLUGIN_DIR and "
+		     "KMSCAST_HELPER into the build", KMSCAST_NODE_FACTORY, KMSCAST_NODE_LIBRARY,
+			dirs);
+	return -ENOENT;
+}
+
 int kmscast_daemon_run(const struct daemon_options *opts, int *argc, char ***argv)
 {
 	struct daemon d = {
@@ -397,7 +415,9 @@ int kmscast_daemon_run(const struct daemon_options *opts, int *argc, char ***arg
 	pw_init(argc, argv);
 	PW_LOG_TOPIC_INIT(kmscast_topic);
 	spa_list_init(&d.nodes);
-	res = daemon_setup(&d);
+	res = check_plugin();
+	if (res == 0)
+		res = daemon_setup(&d);
 	if (res == 0)
 		pw_main_loop_run(d.main_loop);
 	daemon_teardown(&d);

@@ -6,11 +6,17 @@
  * location from it, and only a host in its own process can pass it.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <spa/node/node.h>
 #include <spa/support/plugin.h>
 #include <spa/utils/string.h>
 
+#include "config.h"
 #include "node-host.h"
 
 /* The server's support array holds about ten items (log, loops, systems, CPU, DBus, ...). */
@@ -155,4 +161,29 @@ void node_host_unexport(struct node_host_export *exp)
 	if (exp->handle)
 		pw_unload_spa_handle(exp->handle);
 	exp->handle = NULL;
+}
+
+int node_host_find_plugin(char *dirs, size_t size)
+{
+	const char *env = getenv("SPA_PLUGIN_DIR");
+	const char *path = env && env[0] ? env : KMSCAST_SPA_PLUGINDIR;
+	const char *dir = path;
+
+	if (path == env)
+		snprintf(dirs, size, "SPA_PLUGIN_DIR=%s", path);
+	else
+		snprintf(dirs, size, "%s, as SPA_PLUGIN_DIR is unset", path);
+	while (*dir) {
+		size_t len = strcspn(dir, ":");
+		char file[PATH_MAX];
+		int n;
+
+		n = snprintf(file, sizeof(file), "%.*s/%s.so", (int)len, dir, KMSCAST_NODE_LIBRARY);
+		if (len > 0 && n > 0 && (size_t)n < sizeof(file) && access(file, R_OK) == 0)
+			return 0;
+		dir += len;
+		if (*dir == ':')
+			dir++;
+	}
+	return -ENOENT;
 }

@@ -60,4 +60,12 @@ void node_host_drop_proxy(struct node_host_export *exp);
 /* Destroys the proxy and unloads the plugin; accepts a half-built or empty export. */
 void node_host_unexport(struct node_host_export *exp);
 
+/*
+ * Finds the plugin (KMSCAST_NODE_LIBRARY.so) as pw_load_spa_handle() will: in each
+ * colon-separated directory of $SPA_PLUGIN_DIR, else in the plugin directory libspa was
+ * built with. Writes where it looked into dirs, for a message. Returns 0 when a readable
+ * file is there, else -ENOENT.
+ */
+int node_host_find_plugin(char *dirs, size_t size);
+
 #endif
