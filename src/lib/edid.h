@@ -5,9 +5,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kms.h"
-
 #define EDID_BLOCK_SIZE 128
+#define KMS_MONITOR_MAX 16
+
+/* A connector's monitor as its EDID names it (struct kms_connector::monitor). */
+struct kms_monitor {
+	char name[KMS_MONITOR_MAX]; /* EDID display product name, "" when absent */
+	char vendor[4]; /* EDID PNP id, "" when no EDID */
+	uint16_t product;
+	uint32_t serial;
+	char serial_str[KMS_MONITOR_MAX]; /* EDID serial string descriptor */
+};
 
 /*
  * Parses the base block of an EDID blob into monitor identity: PNP vendor id, product

@@ -8,6 +8,8 @@
 
 #include <xf86drmMode.h>
 
+#include "edid.h" /* struct kms_monitor */
+
 /*
  * Unprivileged view of one DRM card: connectors, CRTCs, planes and the framebuffer each
  * plane scans out. Everything here works without DRM master and without CAP_SYS_ADMIN;
@@ -27,7 +29,6 @@
 #define KMS_MAX_PLANES 64
 #define KMS_MAX_FB_PLANES 4
 #define KMS_NAME_MAX 32
-#define KMS_MONITOR_MAX 16
 
 enum kms_plane_type {
 	KMS_PLANE_OVERLAY = 0, /* values match DRM_PLANE_TYPE_* */
@@ -77,14 +78,6 @@ struct kms_crtc {
 	bool has_vblank; /* the driver delivers vblank events for this CRTC */
 	struct kms_plane *primary; /* device::planes, or NULL */
 	struct kms_plane *cursor; /* device::planes, or NULL */
-};
-
-struct kms_monitor {
-	char name[KMS_MONITOR_MAX]; /* EDID display product name, "" when absent */
-	char vendor[4]; /* EDID PNP id, "" when no EDID */
-	uint16_t product;
-	uint32_t serial;
-	char serial_str[KMS_MONITOR_MAX]; /* EDID serial string descriptor */
 };
 
 struct kms_connector {
