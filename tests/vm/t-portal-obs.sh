@@ -119,11 +119,10 @@ kill "$XVFB" 2>/dev/null
 grep -i -E 'pipewire|Output .* stopping|Recording' "$NODE_TMP/obs.log" | tail -n 15
 rec=$(recording)
 [ -n "$rec" ] || portal_fail "OBS wrote no recording"
-ffprobe -v error -show_entries stream=codec_name,pix_fmt,width,height -of compact "$rec"
-# passthrough: one raw frame per recorded frame. A recording cut short by SIGKILL has no
-# index, and ffmpeg's default for rawvideo repeats frames to fill the timestamps: with OBS 32
-# it wrote until the guest's /tmp was full.
-ffmpeg -v error -i "$rec" -fps_mode passthrough -f rawvideo -pix_fmt bgr0 "$OUT/obs.raw" || portal_fail "cannot decode $rec"
+ffprobe -v error -show_entries stream=codec_name,pix_fmt,width,height,r_frame_rate,nb_frames -of compact "$rec"
+# One raw frame per recorded frame (passthrough), and at most 300 of them: a 640x480 frame
+# is 1.2 MB of the guest's tmpfs, and with OBS 32 the decode of a 25 s recording filled it.
+ffmpeg -v error -i "$rec" -fps_mode passthrough -frames:v 300 -f rawvideo -pix_fmt bgr0 "$OUT/obs.raw" || portal_fail "cannot decode $rec"
 summary=$("$B/tests/tools/pattern-check" --width "$W" --height "$H" --format BGRx --quiet \
 	"$OUT/obs.raw" | tail -n1)
 echo "OBS recording: $summary"
