@@ -18,7 +18,12 @@ command -v obs >/dev/null && [ -e /usr/lib/x86_64-linux-gnu/obs-plugins/linux-pi
 	vm_fail "obs-studio and obs-plugins are not installed (tools/install-deps)"
 
 # 640x480 and a 10 fps canvas: OBS renders with llvmpipe under TCG and must keep up.
-portal_producer --duration 600 --mode 640x480
+# Where OBS imports the scanout dma-bufs (OBS 32 with Mesa 26), it samples the buffer when it
+# renders its canvas, up to a canvas period after the frame came, and the producer repaints a
+# buffer as soon as it is off screen: with 3 buffers at 60 Hz, 231 of 300 recorded frames
+# were torn and 69 unreadable (forky, 2026-12-03). 12 buffers at 20 Hz leave each picture in
+# place for 600 ms, longer than OBS's lag under TCG (docs/usage.md, "What the consumer sees").
+portal_producer --duration 600 --mode 640x480 --rate 20 --buffers 12
 read -r W H < <(sed -n 's/.* size=\([0-9]*\)x\([0-9]*\) .*/\1 \2/p' "$NODE_TMP/producer.log" | head -n1)
 portal_start_kmscast
 portal_start_frontend
