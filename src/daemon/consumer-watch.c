@@ -3,7 +3,9 @@
  * The registry side of consumer-watch.h. kmscast's own nodes are recognised by their
  * Video/Source class and kmscast.* name (the daemon's and the portal's alike), formatless
  * streams by their Stream/Input/Unknown class; only the latter are bound, to read their
- * target from the node info, and each is let go once its info has been read.
+ * target from the node info, and each is let go once its info has been read. A formatless
+ * stream that targets a kmscast node is failed with a reason, through its client, the way
+ * WirePlumber 0.5 fails a stream whose target it cannot find.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -95,6 +97,45 @@ static const struct source *find_target(struct consumer_watch *w, const char *ta
 	return NULL;
 }
 
+/*
+ * What the stream's application is told. pipewiresrc posts it as "stream error: ..." and
+ * gst-launch-1.0 exits with it, instead of waiting 30 s for a format that never comes.
+ */
+#define FORMATLESS_ERROR \
+	"%s serves no stream that offers no video format; gst pipewiresrc offers none when " \
+	"the next element takes any caps (fakesink, appsink, filesink): put a caps filter " \
+	"after it, 'video/x-raw(memory:DMABuf)' (GStreamer 1.22) or " \
+	"'video/x-raw(memory:DMABuf),format=DMA_DRM,drm-format=XR24' (1.24 and later; the " \
+	"FB's fourcc, see kmscast --list), or videoconvert for mapped frames"
+
+/*
+ * Sends the stream's client an error on the stream's node, which its pw_stream reports as
+ * an ERROR state with the message. Needs W permission on the client, which a session
+ * manager's default grants every unsandboxed client; without it the server ignores the
+ * call, and the log line stays the only explanation.
+ */
+static void fail_stream(struct consumer_watch *w, uint32_t node_id, const char *client_id,
+		const char *source_name)
+{
+	struct pw_proxy *client;
+	char message[512];
+	uint32_t id;
+
+	if (!client_id || !spa_atou32(client_id, &id, 10)) {
+		pw_log_debug("formatless stream %u: no client.id", node_id);
+		return;
+	}
+	client = pw_registry_bind(w->registry, id, PW_TYPE_INTERFACE_Client, PW_VERSION_CLIENT, 0);
+	if (!client) {
+		pw_log_debug("formatless stream %u: bind client %u: %m", node_id, id);
+		return;
+	}
+	snprintf(message, sizeof(message), FORMATLESS_ERROR, source_name);
+	pw_client_error((struct pw_client *)client, node_id, -EINVAL, message);
+	/* Queued behind the error on the same connection: the error goes out first. */
+	pw_proxy_destroy(client);
+}
+
 static void on_stream_info(void *data, const struct pw_node_info *info)
 {
 	struct stream *s = data;
@@ -119,8 +160,10 @@ static void on_stream_info(void *data, const struct pw_node_info *info)
 				"'video/x-raw(memory:DMABuf)' (GStreamer 1.22) or "
 				"'video/x-raw(memory:DMABuf),format=DMA_DRM,drm-format=XR24' "
 				"(1.24 and later; the FB's fourcc, see kmscast --list), or "
-				"'videoconvert' for mapped frames",
+				"'videoconvert' for mapped frames; the stream is failed with this reason",
 				who ? who : "a client", s->id, src->name);
+		fail_stream(s->watch, s->id, spa_dict_lookup(info->props, PW_KEY_CLIENT_ID),
+				src->name);
 	}
 	stream_release(s);
 }

@@ -11,7 +11,9 @@
  * any caps (fakesink, appsink or filesink without a caps filter): it turns ANY into no
  * format at all. WirePlumber links a stream only to a target of its own media type, so the
  * stream stays unlinked, the node never hears of it, and pipewiresrc gives up after 30 s
- * with no reason. The watch tells the user what to put in the pipeline.
+ * with no reason (WirePlumber 0.4; 0.5 fails it with "target not found"). The watch fails
+ * such a stream that targets a kmscast node, with what to put in the pipeline as the
+ * reason, and logs the same.
  */
 
 #include <pipewire/pipewire.h>

@@ -77,14 +77,14 @@ static void on_proxy_bound(void *data, uint32_t global_id)
 	struct output_node *node = data;
 
 	node->global_id = global_id;
-	pw_log_info("kmscast.%s.%s: node %u", node->card, node->connector, global_id);
+	pw_log_info(KMSCAST_NODE_NAME_FMT ": node %u", node->card, node->connector, global_id);
 }
 
 static void on_proxy_error(void *data, int seq, int res, const char *message)
 {
 	struct output_node *node = data;
 
-	pw_log_warn("kmscast.%s.%s: %s (%s)", node->card, node->connector, message,
+	pw_log_warn(KMSCAST_NODE_NAME_FMT ": %s (%s)", node->card, node->connector, message,
 			spa_strerror(res));
 }
 
@@ -93,7 +93,8 @@ static void on_proxy_removed(void *data)
 	struct output_node *node = data;
 
 	/* The server dropped the node (e.g. an export error): it is re-exported on rescan. */
-	pw_log_warn("kmscast.%s.%s: node removed by the server", node->card, node->connector);
+	pw_log_warn(KMSCAST_NODE_NAME_FMT ": node removed by the server", node->card,
+			node->connector);
 }
 
 static const struct pw_proxy_events proxy_events = {
