@@ -22,10 +22,12 @@ static int copy_seat(sd_device *dev, char *seat, size_t size)
 		value = SEAT_DEFAULT;
 		r = 0;
 	}
-	if (r < 0)
+	if (r < 0) {
 		return r;
-	if (value[0] == '\0' || (size_t)snprintf(seat, size, "%s", value) >= size)
+	}
+	if (value[0] == '\0' || (size_t)snprintf(seat, size, "%s", value) >= size) {
 		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -34,8 +36,9 @@ int seat_of_devnum(dev_t devnum, char *seat, size_t size)
 	sd_device *dev = NULL;
 	int r = sd_device_new_from_devnum(&dev, 'c', devnum);
 
-	if (r < 0)
+	if (r < 0) {
 		return r;
+	}
 	r = copy_seat(dev, seat, size);
 	sd_device_unref(dev);
 	return r;
@@ -46,11 +49,13 @@ int seat_of_card(const char *card, char *seat, size_t size)
 	sd_device *dev = NULL;
 	int r;
 
-	if (card[0] == '\0' || card[0] == '.' || strchr(card, '/'))
+	if (card[0] == '\0' || card[0] == '.' || strchr(card, '/')) {
 		return -EINVAL;
+	}
 	r = sd_device_new_from_subsystem_sysname(&dev, "drm", card);
-	if (r < 0)
+	if (r < 0) {
 		return r;
+	}
 	r = copy_seat(dev, seat, size);
 	sd_device_unref(dev);
 	return r;

@@ -87,18 +87,22 @@ static int copy_cursor(const struct helper_fb *hfb, struct cursor_image *img)
 	size_t len = (size_t)hfb->offsets[0] + (size_t)hfb->pitches[0] * hfb->height;
 	const uint8_t *map;
 
-	if (hfb->fourcc != DRM_FORMAT_ARGB8888 && hfb->fourcc != DRM_FORMAT_XRGB8888)
+	if (hfb->fourcc != DRM_FORMAT_ARGB8888 && hfb->fourcc != DRM_FORMAT_XRGB8888) {
 		return -ENOTSUP;
+	}
 	if (hfb->width > MAX_CURSOR_SIZE || hfb->height > MAX_CURSOR_SIZE || hfb->n_fds < 1 ||
-			hfb->pitches[0] < hfb->width * 4)
+			hfb->pitches[0] < hfb->width * 4) {
 		return -E2BIG;
+	}
 	map = mmap(NULL, len, PROT_READ, MAP_SHARED, hfb->fds[0], 0);
-	if (map == MAP_FAILED)
+	if (map == MAP_FAILED) {
 		return -errno;
+	}
 	ioctl(hfb->fds[0], DMA_BUF_IOCTL_SYNC, &sync);
-	for (uint32_t y = 0; y < hfb->height; y++)
+	for (uint32_t y = 0; y < hfb->height; y++) {
 		memcpy(img->pixels + (size_t)y * hfb->width * 4,
 				map + hfb->offsets[0] + (size_t)y * hfb->pitches[0], hfb->width * 4);
+	}
 	sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ;
 	ioctl(hfb->fds[0], DMA_BUF_IOCTL_SYNC, &sync);
 	munmap((void *)map, len);
@@ -117,16 +121,18 @@ static void learn_cursor(struct cursor *c)
 	int res;
 
 	memset(&hfb, 0, sizeof(hfb));
-	if (c->events->export_fb(c->data, &hfb) < 0)
+	if (c->events->export_fb(c->data, &hfb) < 0) {
 		return;
+	}
 	img.pixels = malloc(CURSOR_BITMAP_BYTES);
 	res = img.pixels ? copy_cursor(&hfb, &img) : -ENOMEM;
 	helper_fb_finish(&hfb);
-	if (res == 0)
+	if (res == 0) {
 		spa_loop_invoke(c->data_loop, do_swap_image, 0, &imgp, sizeof(imgp), true, c);
-	else
+	} else {
 		spa_log_warn(c->log, "%s: cursor FB not copied: %s", c->name,
 				spa_strerror(res));
+	}
 	free(img.pixels);
 }
 
@@ -143,14 +149,17 @@ bool cursor_update(struct cursor *c)
 	uint32_t fb;
 	bool changed;
 
-	if (!c->enabled || !c->has_plane)
+	if (!c->enabled || !c->has_plane) {
 		return false;
-	if (kms_plane_read_state(c->kms, &c->plane) < 0)
+	}
+	if (kms_plane_read_state(c->kms, &c->plane) < 0) {
 		return false;
+	}
 	fb = st->crtc_id == c->crtc_id ? st->fb_id : 0;
 	changed = fb != c->fb_id || st->crtc_x != c->x || st->crtc_y != c->y;
-	if (fb != c->fb_id)
+	if (fb != c->fb_id) {
 		c->bitmap_serial++; /* shown, hidden or another image: resend */
+	}
 	c->fb_id = fb;
 	c->x = st->crtc_x;
 	c->y = st->crtc_y;
@@ -176,8 +185,9 @@ void cursor_fill_meta(struct cursor *c, struct spa_meta_cursor *meta, size_t siz
 	meta->position = SPA_POINT(c->x + c->hot_x, c->y + c->hot_y);
 	meta->hotspot = SPA_POINT(c->hot_x, c->hot_y);
 	meta->bitmap_offset = 0;
-	if (c->sent_serial == c->bitmap_serial || size < sizeof(*meta) + sizeof(*bm))
+	if (c->sent_serial == c->bitmap_serial || size < sizeof(*meta) + sizeof(*bm)) {
 		return;
+	}
 	meta->bitmap_offset = sizeof(*meta);
 	bm = SPA_PTROFF(meta, meta->bitmap_offset, struct spa_meta_bitmap);
 	bm->format = SPA_VIDEO_FORMAT_BGRA; /* DRM ARGB8888 in memory order */
@@ -186,8 +196,9 @@ void cursor_fill_meta(struct cursor *c, struct spa_meta_cursor *meta, size_t siz
 		bm->size = SPA_RECTANGLE(0, 0);
 		bm->stride = 0;
 		bm->offset = 0;
-		if (c->fb_id == 0)
+		if (c->fb_id == 0) {
 			c->sent_serial = c->bitmap_serial;
+		}
 		return;
 	}
 	bm->size = SPA_RECTANGLE(c->width, c->height);

@@ -29,10 +29,12 @@ static void on_timer(struct spa_source *source)
 	struct flip_source *fs = source->data;
 	uint64_t expirations;
 
-	if (spa_system_timerfd_read(fs->system, fs->timer_fd, &expirations) < 0)
+	if (spa_system_timerfd_read(fs->system, fs->timer_fd, &expirations) < 0) {
 		return;
-	if (expirations > 1)
+	}
+	if (expirations > 1) {
 		fs->missed += expirations - 1;
+	}
 	fs->events->tick(fs->data, flip_source_now_ns());
 }
 
@@ -42,10 +44,11 @@ static int timer_start(struct flip_source *fs)
 	fs->source.fd = fs->timer_fd;
 	fs->source.mask = SPA_IO_IN;
 	spa_loop_add_source(fs->data_loop, &fs->source);
-	if (fs->idle)
+	if (fs->idle) {
 		arm_timer(fs, FLIP_IDLE_NS, FLIP_IDLE_NS);
-	else
+	} else {
 		arm_timer(fs, fs->interval_ns, fs->interval_ns);
+	}
 	return 0;
 }
 
@@ -88,12 +91,14 @@ static void count_gap(struct flip_source *fs, uint64_t now)
 {
 	uint64_t period = fs->interval_ns * FLIP_TIMER_OVERSAMPLE;
 
-	if (fs->idle || !fs->last_read_ns || now <= fs->last_read_ns + period / 3)
+	if (fs->idle || !fs->last_read_ns || now <= fs->last_read_ns + period / 3) {
 		return;
-	if (fs->vblank_ns)
+	}
+	if (fs->vblank_ns) {
 		fs->missed += flip_vblanks_between(fs->vblank_ns, period, fs->last_read_ns, now);
-	else
+	} else {
 		fs->missed += (now - fs->last_read_ns + period - 1) / period;
+	}
 }
 
 /*
@@ -104,8 +109,9 @@ static void vblank_tick(struct flip_source *fs, uint64_t ns, uint64_t now)
 {
 	count_gap(fs, now);
 	fs->last_read_ns = fs->idle ? 0 : now;
-	if (ns <= fs->last_tick_ns)
+	if (ns <= fs->last_tick_ns) {
 		ns = now;
+	}
 	fs->last_tick_ns = ns;
 	fs->events->tick(fs->data, ns);
 }
@@ -120,12 +126,13 @@ static int queue_vblank(struct flip_source *fs)
 				&queued_seq, (uint64_t)(uintptr_t)fs) < 0) {
 		int res = -errno;
 
-		if (!fs->queued)
+		if (!fs->queued) {
 			spa_log_debug(fs->log, "crtc %u: no vblank event: %s", fs->crtc_id,
 					spa_strerror(res));
-		else
+		} else {
 			spa_log_info(fs->log, "crtc %u: vblank events stopped: %s; retrying",
 					fs->crtc_id, spa_strerror(res));
+		}
 		fs->queued = false;
 		arm_timer(fs, VBLANK_RETRY_NS, 0);
 		return res;
@@ -155,8 +162,9 @@ static void on_sequence(int fd, uint64_t sequence, uint64_t ns, uint64_t user_da
 	 * was committed in the last quarter before the vblank and k+2 at once after it (measured
 	 * on vkms 6.1: 3% of flips lost with one read per vblank; see docs/performance.md).
 	 */
-	if (fs->queued && !fs->idle)
+	if (fs->queued && !fs->idle) {
 		arm_timer(fs, fs->interval_ns, fs->interval_ns);
+	}
 }
 
 static void on_card_fd(struct spa_source *source)
@@ -172,8 +180,9 @@ static void on_card_fd(struct spa_source *source)
 		spa_loop_remove_source(fs->data_loop, source);
 		return;
 	}
-	if (drmHandleEvent(fs->card_fd, &ctx) < 0)
+	if (drmHandleEvent(fs->card_fd, &ctx) < 0) {
 		spa_log_warn(fs->log, "crtc %u: reading DRM events: %m", fs->crtc_id);
+	}
 }
 
 static void on_retry(struct spa_source *source)
@@ -181,16 +190,18 @@ static void on_retry(struct spa_source *source)
 	struct flip_source *fs = source->data;
 	uint64_t expirations;
 
-	if (spa_system_timerfd_read(fs->system, fs->timer_fd, &expirations) < 0)
+	if (spa_system_timerfd_read(fs->system, fs->timer_fd, &expirations) < 0) {
 		return;
+	}
 	/* Idle poll, or the reads between vblanks armed by on_sequence. */
 	if (fs->idle || fs->queued) {
 		uint64_t now = flip_source_now_ns();
 		vblank_tick(fs, now, now);
 		return;
 	}
-	if (queue_vblank(fs) == 0)
+	if (queue_vblank(fs) == 0) {
 		spa_log_info(fs->log, "crtc %u: vblank events resumed", fs->crtc_id);
+	}
 }
 
 static int vblank_start(struct flip_source *fs)
@@ -261,8 +272,9 @@ int flip_source_init(struct flip_source *fs, struct spa_log *log, struct spa_loo
 	fs->interval_ns = SPA_NSEC_PER_SEC * 1000ull / mhz / FLIP_TIMER_OVERSAMPLE;
 	fs->timer_fd = spa_system_timerfd_create(system, CLOCK_MONOTONIC,
 			SPA_FD_CLOEXEC | SPA_FD_NONBLOCK);
-	if (fs->timer_fd < 0)
+	if (fs->timer_fd < 0) {
 		return fs->timer_fd;
+	}
 	return 0;
 }
 
@@ -270,11 +282,13 @@ int flip_source_start(struct flip_source *fs)
 {
 	int res;
 
-	if (fs->started)
+	if (fs->started) {
 		return 0;
+	}
 	res = fs->ops->start(fs);
-	if (res == 0)
+	if (res == 0) {
 		fs->started = true;
+	}
 	spa_log_debug(fs->log, "crtc %u: %s flip source started", fs->crtc_id, fs->ops->name);
 	return res;
 }
@@ -283,29 +297,35 @@ void flip_source_set_idle(struct flip_source *fs, bool idle)
 {
 	bool started = fs->started;
 
-	if (fs->idle == idle)
+	if (fs->idle == idle) {
 		return;
-	if (started)
+	}
+	if (started) {
 		flip_source_stop(fs);
+	}
 	fs->idle = idle;
-	if (started)
+	if (started) {
 		flip_source_start(fs);
+	}
 }
 
 void flip_source_stop(struct flip_source *fs)
 {
-	if (!fs->started)
+	if (!fs->started) {
 		return;
+	}
 	fs->ops->stop(fs);
 	fs->started = false;
 }
 
 void flip_source_finish(struct flip_source *fs)
 {
-	if (!fs->ops)
+	if (!fs->ops) {
 		return;
+	}
 	flip_source_stop(fs);
-	if (fs->timer_fd >= 0)
+	if (fs->timer_fd >= 0) {
 		spa_system_close(fs->system, fs->timer_fd);
+	}
 	fs->timer_fd = -1;
 }

@@ -35,10 +35,12 @@ int handoff_process(struct handoff *h, struct spa_io_buffers *io, uint32_t n_buf
 	 * The graph has not taken the last frame: it stays, as in v4l2-source. Swapping in a
 	 * newer one could hand the consumer a buffer it is taking at this moment.
 	 */
-	if (io->status == SPA_STATUS_HAVE_DATA && io->buffer_id < n_buffers)
+	if (io->status == SPA_STATUS_HAVE_DATA && io->buffer_id < n_buffers) {
 		return SPA_STATUS_HAVE_DATA;
-	if (io->buffer_id < n_buffers)
+	}
+	if (io->buffer_id < n_buffers) {
 		*recycled = io->buffer_id;
+	}
 	io->buffer_id = SPA_ID_INVALID;
 	io->status = SPA_STATUS_NEED_DATA;
 	if (h->staged >= n_buffers) {

@@ -23,8 +23,9 @@ static int impl_get_interface(struct spa_handle *handle, const char *type, void 
 {
 	struct impl *this = (struct impl *)handle;
 
-	if (!spa_streq(type, SPA_TYPE_INTERFACE_Node))
+	if (!spa_streq(type, SPA_TYPE_INTERFACE_Node)) {
 		return -ENOENT;
+	}
 	*interface = &this->node;
 	return 0;
 }
@@ -35,8 +36,9 @@ static int do_flip_start(struct spa_loop *loop, bool async, uint32_t seq, const 
 	struct impl *this = user_data;
 	bool start = *(const bool *)data;
 
-	if (start)
+	if (start) {
 		return flip_source_start(&this->flip);
+	}
 	flip_source_stop(&this->flip);
 	return 0;
 }
@@ -51,11 +53,13 @@ static int impl_clear(struct spa_handle *handle)
 	struct impl *this = (struct impl *)handle;
 
 	this->closing = true;
-	if (this->flip.ops)
+	if (this->flip.ops) {
 		flip_set_running(this, false);
+	}
 	/* Run the learn requests the data loop queued before it stopped; they see closing. */
-	if (this->main_loop)
+	if (this->main_loop) {
 		spa_loop_invoke(this->main_loop, NULL, 0, NULL, 0, true, this);
+	}
 	flip_source_finish(&this->flip);
 	source_port_clear_slots(this);
 	source_learn_finish(this);
@@ -79,11 +83,13 @@ static struct kms_crtc *find_crtc(struct impl *this)
 {
 	struct kms_connector *conn;
 
-	if (this->config.crtc_id)
+	if (this->config.crtc_id) {
 		return kms_device_find_crtc(this->kms, this->config.crtc_id);
+	}
 	conn = kms_device_find_connector(this->kms, this->config.connector);
-	if (!conn || !conn->crtc_id)
+	if (!conn || !conn->crtc_id) {
 		return NULL;
+	}
 	return kms_device_find_crtc(this->kms, conn->crtc_id);
 }
 
@@ -92,19 +98,22 @@ static void name_node(struct impl *this, const struct kms_connector *conn)
 {
 	struct source_config *c = &this->config;
 
-	if (conn)
+	if (conn) {
 		snprintf(c->connector, sizeof(c->connector), "%s", conn->name);
-	if (c->name_prop[0])
+	}
+	if (c->name_prop[0]) {
 		snprintf(this->name, sizeof(this->name), "%s", c->name_prop);
-	else
+	} else {
 		snprintf(this->name, sizeof(this->name), KMSCAST_NODE_NAME_FMT, c->card,
 				c->connector[0] ? c->connector : "crtc");
-	if (conn && conn->has_edid && conn->monitor.name[0])
+	}
+	if (conn && conn->has_edid && conn->monitor.name[0]) {
 		snprintf(this->description, sizeof(this->description), "%s (%s)",
 				conn->monitor.name, conn->name);
-	else
+	} else {
 		snprintf(this->description, sizeof(this->description), "%s",
 				c->connector[0] ? c->connector : this->name);
+	}
 }
 
 static int open_crtc(struct impl *this)
@@ -163,32 +172,39 @@ static int impl_init(const struct spa_handle_factory *factory, struct spa_handle
 	handle->get_interface = impl_get_interface;
 	handle->clear = impl_clear;
 
-	if ((res = find_support(this, support, n_support)) < 0)
+	if ((res = find_support(this, support, n_support)) < 0) {
 		return res;
+	}
 	spa_hook_list_init(&this->hooks);
 	source_frame_init(&this->frame);
 	this->node.iface = SPA_INTERFACE_INIT(SPA_TYPE_INTERFACE_Node, SPA_VERSION_NODE,
 			&source_node_methods, this);
 
 	host = spa_support_find(support, n_support, KMSCAST_TYPE_INTERFACE_NodeHost);
-	if (host && host->version < KMSCAST_NODE_HOST_VERSION)
+	if (host && host->version < KMSCAST_NODE_HOST_VERSION) {
 		host = NULL;
-	if (!host && (res = source_props_check_creator(this->log, info)) < 0)
+	}
+	if (!host && (res = source_props_check_creator(this->log, info)) < 0) {
 		return res;
+	}
 	server_version = host ? host->server_version : source_props_hosting_server_version();
-	if ((res = source_props_parse(&this->config, this->log, info, host, server_version)) < 0)
+	if ((res = source_props_parse(&this->config, this->log, info, host, server_version)) < 0) {
 		return res;
+	}
 	relink_on = relink_guard_server_affected(server_version);
 	spa_log_info(this->log, "kmscast: PipeWire server %s: stranded-link guard %s",
 			server_version ? server_version : "of unknown version",
 			relink_on ? "on" : "off");
 	if ((res = cursor_init(&this->cursor, this->log, this->main_loop, this->data_loop,
-			this->name, &cursor_events, this)) < 0)
+			this->name, &cursor_events, this)) < 0) {
 		goto err_clear;
-	if ((res = source_learn_init(this, relink_on)) < 0)
+	}
+	if ((res = source_learn_init(this, relink_on)) < 0) {
 		goto err_clear;
-	if ((res = open_crtc(this)) < 0)
+	}
+	if ((res = open_crtc(this)) < 0) {
 		goto err_clear;
+	}
 	source_props_init_info(this);
 	source_port_init(&this->port);
 	/* Without it (-ENOMEM) the node learns alone. */
@@ -214,8 +230,9 @@ static const struct spa_interface_info impl_interfaces[] = {
 static int impl_enum_interface_info(const struct spa_handle_factory *factory,
 		const struct spa_interface_info **info, uint32_t *index)
 {
-	if (*index >= SPA_N_ELEMENTS(impl_interfaces))
+	if (*index >= SPA_N_ELEMENTS(impl_interfaces)) {
 		return 0;
+	}
 	*info = &impl_interfaces[(*index)++];
 	return 1;
 }

@@ -8,14 +8,17 @@ bool relink_guard_server_affected(const char *server_version)
 	unsigned int major, minor, micro;
 	int n;
 
-	if (!server_version)
+	if (!server_version) {
 		return true;
+	}
 	n = sscanf(server_version, "%u.%u.%u", &major, &minor, &micro);
 	/* Any 1.x or later has the fix, however the rest of its version reads. */
-	if (n >= 1 && major >= 1)
+	if (n >= 1 && major >= 1) {
 		return false;
-	if (n != 3)
+	}
+	if (n != 3) {
 		return true;
+	}
 	return minor < 3 || (minor == 3 && micro < 85);
 }
 
@@ -26,8 +29,9 @@ void relink_guard_init(struct relink_guard *g, bool enabled)
 
 void relink_guard_renegotiate(struct relink_guard *g, bool relink)
 {
-	if (!relink)
+	if (!relink) {
 		g->relinks = 0;
+	}
 	g->paused_ns = 0;
 	g->window_end = 0;
 	g->renegotiating = g->enabled;
@@ -35,8 +39,9 @@ void relink_guard_renegotiate(struct relink_guard *g, bool relink)
 
 void relink_guard_buffers(struct relink_guard *g, uint64_t now)
 {
-	if (!g->renegotiating)
+	if (!g->renegotiating) {
 		return;
+	}
 	g->renegotiating = false;
 	g->window_end = now + RELINK_AFTER_BUFFERS_NS;
 }
@@ -51,10 +56,12 @@ enum relink_decision relink_guard_started(struct relink_guard *g, uint64_t now)
 	uint64_t paused = g->paused_ns;
 
 	g->paused_ns = 0;
-	if (!g->enabled || !paused || now - paused > RELINK_RESTART_NS)
+	if (!g->enabled || !paused || now - paused > RELINK_RESTART_NS) {
 		return RELINK_NONE;
-	if (g->relinks >= MAX_RELINKS)
+	}
+	if (g->relinks >= MAX_RELINKS) {
 		return RELINK_GIVE_UP;
+	}
 	g->relinks++;
 	return RELINK_NOW;
 }

@@ -25,8 +25,9 @@ struct scanout_cache *scanout_cache_ref(const char *card, uint32_t crtc_id)
 
 	pthread_mutex_lock(&caches_lock);
 	for (c = caches; c; c = c->next) {
-		if (c->crtc_id == crtc_id && strcmp(c->card, card) == 0)
+		if (c->crtc_id == crtc_id && strcmp(c->card, card) == 0) {
 			break;
+		}
 	}
 	if (!c && (c = calloc(1, sizeof(*c)))) {
 		snprintf(c->card, sizeof(c->card), "%s", card);
@@ -34,8 +35,9 @@ struct scanout_cache *scanout_cache_ref(const char *card, uint32_t crtc_id)
 		c->next = caches;
 		caches = c;
 	}
-	if (c)
+	if (c) {
 		c->refs++;
+	}
 	pthread_mutex_unlock(&caches_lock);
 	return c;
 }
@@ -44,8 +46,9 @@ void scanout_cache_unref(struct scanout_cache *cache)
 {
 	struct scanout_cache **p;
 
-	if (!cache)
+	if (!cache) {
 		return;
+	}
 	pthread_mutex_lock(&caches_lock);
 	if (--cache->refs > 0) {
 		pthread_mutex_unlock(&caches_lock);
@@ -68,8 +71,9 @@ static bool still_there(struct kms_device *kms, const struct scanout_fb *fb)
 {
 	struct kms_fb_info info;
 
-	if (kms_fb_get_info(kms, fb->fb_id, &info) < 0)
+	if (kms_fb_get_info(kms, fb->fb_id, &info) < 0) {
 		return false;
+	}
 	return info.width == fb->hfb.width && info.height == fb->hfb.height &&
 			info.fourcc == fb->hfb.fourcc && info.modifier == fb->hfb.modifier;
 }
@@ -83,13 +87,16 @@ int scanout_cache_put(struct scanout_cache *cache, struct kms_device *kms,
 	pthread_mutex_lock(&caches_lock);
 	for (uint32_t i = cache->set.n; i-- > 0;) {
 		if (!scanout_fb_compatible(&cache->set.fbs[i], fb) ||
-				!still_there(kms, &cache->set.fbs[i]))
+				!still_there(kms, &cache->set.fbs[i])) {
 			scanout_set_remove(&cache->set, i);
+		}
 	}
-	if (scanout_set_find(&cache->set, fb->fb_id) >= 0 || cache->set.n == MAX_SCANOUT_FBS)
+	if (scanout_set_find(&cache->set, fb->fb_id) >= 0 || cache->set.n == MAX_SCANOUT_FBS) {
 		goto out;
-	if ((res = scanout_fb_dup(&copy, fb)) < 0)
+	}
+	if ((res = scanout_fb_dup(&copy, fb)) < 0) {
 		goto out;
+	}
 	scanout_set_add(&cache->set, &copy);
 out:
 	pthread_mutex_unlock(&caches_lock);
@@ -102,17 +109,20 @@ int scanout_cache_seed(struct scanout_cache *cache, struct kms_device *kms,
 	struct scanout_fb copy;
 	int added = 0, res = 0;
 
-	if (set->n == 0)
+	if (set->n == 0) {
 		return -EINVAL;
+	}
 	pthread_mutex_lock(&caches_lock);
 	for (uint32_t i = 0; i < cache->set.n && set->n < MAX_SCANOUT_FBS; i++) {
 		const struct scanout_fb *fb = &cache->set.fbs[i];
 
 		if (scanout_set_find(set, fb->fb_id) >= 0 ||
-				!scanout_fb_compatible(&set->fbs[0], fb) || !still_there(kms, fb))
+				!scanout_fb_compatible(&set->fbs[0], fb) || !still_there(kms, fb)) {
 			continue;
-		if ((res = scanout_fb_dup(&copy, fb)) < 0)
+		}
+		if ((res = scanout_fb_dup(&copy, fb)) < 0) {
 			break;
+		}
 		scanout_set_add(set, &copy);
 		added++;
 	}

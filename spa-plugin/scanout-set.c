@@ -14,8 +14,9 @@
 int scanout_set_find(const struct scanout_set *set, uint32_t fb_id)
 {
 	for (uint32_t i = 0; i < set->n; i++) {
-		if (set->fbs[i].fb_id == fb_id)
+		if (set->fbs[i].fb_id == fb_id) {
 			return (int)i;
+		}
 	}
 	return -1;
 }
@@ -26,11 +27,13 @@ bool scanout_fb_compatible(const struct scanout_fb *a, const struct scanout_fb *
 
 	if (x->width != y->width || x->height != y->height || x->fourcc != y->fourcc ||
 			x->modifier != y->modifier || x->modifier_explicit != y->modifier_explicit ||
-			x->n_planes != y->n_planes)
+			x->n_planes != y->n_planes) {
 		return false;
+	}
 	for (uint32_t i = 0; i < x->n_planes; i++) {
-		if (x->pitches[i] != y->pitches[i] || x->offsets[i] != y->offsets[i])
+		if (x->pitches[i] != y->pitches[i] || x->offsets[i] != y->offsets[i]) {
 			return false;
+		}
 	}
 	return true;
 }
@@ -38,8 +41,9 @@ bool scanout_fb_compatible(const struct scanout_fb *a, const struct scanout_fb *
 /* Rows of plane i; the chroma planes of the 4:2:0 formats have half as many. */
 static uint32_t plane_rows(const struct helper_fb *hfb, uint32_t i)
 {
-	if (i == 0)
+	if (i == 0) {
 		return hfb->height;
+	}
 	switch (hfb->fourcc) {
 	case DRM_FORMAT_NV12:
 	case DRM_FORMAT_NV21:
@@ -71,8 +75,9 @@ static bool fds_map(const struct scanout_fb *fb)
 	for (uint32_t i = 0; i < fb->hfb.n_fds; i++) {
 		void *map = mmap(NULL, fb->fd_size[i], PROT_READ, MAP_SHARED, fb->hfb.fds[i], 0);
 
-		if (map == MAP_FAILED)
+		if (map == MAP_FAILED) {
 			return false;
+		}
 		munmap(map, fb->fd_size[i]);
 	}
 	return true;
@@ -86,8 +91,9 @@ int scanout_fb_init(struct scanout_fb *fb, struct helper_fb *hfb)
 	fb->fb_id = hfb->fb_id;
 	fb->hfb = *hfb; /* fds now owned by fb */
 	memset(hfb, 0, sizeof(*hfb));
-	for (int i = 0; i < HELPER_MAX_FDS; i++)
+	for (int i = 0; i < HELPER_MAX_FDS; i++) {
 		hfb->fds[i] = -1;
+	}
 
 	if (fb->hfb.n_planes == 0 || fb->hfb.n_planes > 4 || fb->hfb.n_fds == 0 ||
 			fb->hfb.n_fds > 4) {
@@ -114,8 +120,9 @@ int scanout_fb_init(struct scanout_fb *fb, struct helper_fb *hfb)
 			goto err_finish;
 		}
 		/* A driver may pad the last rows away; never announce more than the object. */
-		if (fb->hfb.offsets[i] + size > fb->fd_size[fd])
+		if (fb->hfb.offsets[i] + size > fb->fd_size[fd]) {
 			size = fb->fd_size[fd] - fb->hfb.offsets[i];
+		}
 		fb->plane_size[i] = (uint32_t)size;
 	}
 	fb->mappable = scanout_fb_linear(&fb->hfb) && fds_map(fb);
@@ -131,8 +138,9 @@ int scanout_fb_dup(struct scanout_fb *dst, const struct scanout_fb *src)
 	*dst = *src;
 	dst->map = NULL;
 	dst->map_size = 0;
-	for (uint32_t i = 0; i < HELPER_MAX_FDS; i++)
+	for (uint32_t i = 0; i < HELPER_MAX_FDS; i++) {
 		dst->hfb.fds[i] = -1;
+	}
 	for (uint32_t i = 0; i < src->hfb.n_fds; i++) {
 		dst->hfb.fds[i] = fcntl(src->hfb.fds[i], F_DUPFD_CLOEXEC, 0);
 		if (dst->hfb.fds[i] < 0) {
@@ -147,11 +155,13 @@ int scanout_fb_dup(struct scanout_fb *dst, const struct scanout_fb *src)
 
 void scanout_fb_finish(struct scanout_fb *fb)
 {
-	if (fb->map)
+	if (fb->map) {
 		munmap(fb->map, fb->map_size);
+	}
 	fb->map = NULL;
-	if (fb->hfb.n_fds > 0)
+	if (fb->hfb.n_fds > 0) {
 		helper_fb_finish(&fb->hfb);
+	}
 	memset(fb, 0, sizeof(*fb));
 }
 
@@ -160,13 +170,16 @@ int scanout_fb_map(struct scanout_fb *fb)
 	const struct helper_fb *hfb = &fb->hfb;
 	void *map;
 
-	if (fb->map)
+	if (fb->map) {
 		return 0;
-	if (!scanout_fb_linear(hfb) || hfb->n_fds != 1)
+	}
+	if (!scanout_fb_linear(hfb) || hfb->n_fds != 1) {
 		return -ENOTSUP;
+	}
 	map = mmap(NULL, fb->fd_size[0], PROT_READ, MAP_SHARED, hfb->fds[0], 0);
-	if (map == MAP_FAILED)
+	if (map == MAP_FAILED) {
 		return -errno;
+	}
 	fb->map = map;
 	fb->map_size = fb->fd_size[0];
 	return 0;
@@ -174,8 +187,9 @@ int scanout_fb_map(struct scanout_fb *fb)
 
 int scanout_set_add(struct scanout_set *set, struct scanout_fb *fb)
 {
-	if (set->n >= MAX_SCANOUT_FBS)
+	if (set->n >= MAX_SCANOUT_FBS) {
 		return -ENOSPC;
+	}
 	set->fbs[set->n] = *fb; /* fds now owned by the set */
 	memset(fb, 0, sizeof(*fb));
 	return (int)set->n++;
@@ -193,15 +207,17 @@ void scanout_set_remove(struct scanout_set *set, uint32_t i)
 {
 	struct scanout_fb fb;
 
-	if (i >= set->n)
+	if (i >= set->n) {
 		return;
+	}
 	scanout_set_take(set, i, &fb);
 	scanout_fb_finish(&fb);
 }
 
 void scanout_set_clear(struct scanout_set *set)
 {
-	for (uint32_t i = 0; i < set->n; i++)
+	for (uint32_t i = 0; i < set->n; i++) {
 		scanout_fb_finish(&set->fbs[i]);
+	}
 	memset(set, 0, sizeof(*set));
 }

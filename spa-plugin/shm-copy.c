@@ -23,11 +23,13 @@ int shm_slot_alloc(struct slot *slot, struct spa_data *d, const struct scanout_f
 	void *map;
 	int fd, res;
 
-	if (!(d->type & (1u << SPA_DATA_MemFd)))
+	if (!(d->type & (1u << SPA_DATA_MemFd))) {
 		return -ENOTSUP;
+	}
 	fd = memfd_create("kmscast-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0)
+	if (fd < 0) {
 		return -errno;
+	}
 	if (ftruncate(fd, (off_t)size) < 0) {
 		res = -errno;
 		goto err_close;
@@ -62,10 +64,12 @@ err_close:
 
 void shm_slot_free(struct slot *slot)
 {
-	if (slot->shm_map)
+	if (slot->shm_map) {
 		munmap(slot->shm_map, slot->shm_size);
-	if (slot->shm_fd >= 0)
+	}
+	if (slot->shm_fd >= 0) {
 		close(slot->shm_fd);
+	}
 	slot->shm_map = NULL;
 	slot->shm_fd = -1;
 }
@@ -75,8 +79,9 @@ static void dmabuf_sync(int fd, uint64_t flags)
 	struct dma_buf_sync sync = {.flags = flags};
 
 	/* Orders our accesses against the GPU or the display engine using the buffer. */
-	while (ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync) < 0 && (errno == EINTR || errno == EAGAIN))
+	while (ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync) < 0 && (errno == EINTR || errno == EAGAIN)) {
 		;
+	}
 }
 
 int shm_copy_frame(struct slot *slot, struct scanout_fb *fb)
@@ -90,24 +95,30 @@ int shm_copy_frame(struct slot *slot, struct scanout_fb *fb)
 	uint8_t *dst = slot->shm_map;
 	int res;
 
-	if (!fb->map && (res = scanout_fb_map(fb)) < 0)
+	if (!fb->map && (res = scanout_fb_map(fb)) < 0) {
 		return res;
-	if (!dst || (uint64_t)dst_stride * rows > slot->shm_size)
+	}
+	if (!dst || (uint64_t)dst_stride * rows > slot->shm_size) {
 		return -ENOSPC; /* a new mode: the link is being renegotiated */
+	}
 	src = (const uint8_t *)fb->map + fb->hfb.offsets[0];
-	if ((uint64_t)fb->hfb.offsets[0] + (uint64_t)src_pitch * (rows - 1) + row > fb->map_size)
+	if ((uint64_t)fb->hfb.offsets[0] + (uint64_t)src_pitch * (rows - 1) + row > fb->map_size) {
 		return -EINVAL;
+	}
 	dmabuf_sync(fb->hfb.fds[0], DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
-	if (slot->spare)
+	if (slot->spare) {
 		dmabuf_sync(slot->shm_fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
+	}
 	if (src_pitch == dst_stride) {
 		memcpy(dst, src, (size_t)src_pitch * rows);
 	} else {
-		for (uint32_t y = 0; y < rows; y++)
+		for (uint32_t y = 0; y < rows; y++) {
 			memcpy(dst + (size_t)y * dst_stride, src + (size_t)y * src_pitch, row);
+		}
 	}
-	if (slot->spare)
+	if (slot->spare) {
 		dmabuf_sync(slot->shm_fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
+	}
 	dmabuf_sync(fb->hfb.fds[0], DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
 	d->chunk->offset = 0;
 	d->chunk->size = dst_stride * rows;

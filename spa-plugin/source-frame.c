@@ -24,8 +24,9 @@ static int do_set_started(struct spa_loop *loop, bool async, uint32_t seq, const
 
 	f->started = *(const bool *)data;
 	/* A frame staged for a driver's cycle that will not come: its slot is free again. */
-	if ((staged = handoff_unstage(&f->handoff)) != SPA_ID_INVALID)
+	if ((staged = handoff_unstage(&f->handoff)) != SPA_ID_INVALID) {
 		source_port_recycle(&this->port, staged);
+	}
 	f->discont = true;
 	f->frame_due_ns = f->started ? flip_source_now_ns() : 0;
 	f->last_frame_ns = 0;
@@ -51,16 +52,18 @@ void source_frame_buffers_changed(struct impl *this, uint32_t n_slots)
 	handoff_init(&f->handoff); /* a staged id named a slot of the old table */
 	f->discont = true;
 	/* New buffers, maybe a new consumer: it is owed the screen (frame_due_ns). */
-	if (f->started && n_slots > 0)
+	if (f->started && n_slots > 0) {
 		f->frame_due_ns = flip_source_now_ns();
+	}
 }
 
 static void fill_crop(struct impl *this, struct slot *slot)
 {
 	const struct kms_plane_state *st = &this->frame.primary.state;
 
-	if (!slot->crop)
+	if (!slot->crop) {
 		return;
+	}
 	/* SRC_* are 16.16: each CRTC of one big X11 framebuffer reads its own rectangle. */
 	slot->crop->region = (struct spa_region){
 		.position = SPA_POINT((int32_t)(st->src_x >> 16), (int32_t)(st->src_y >> 16)),
@@ -81,8 +84,9 @@ static void update_clock(struct impl *this, uint64_t nsec)
 	struct spa_io_clock *c = this->clock;
 	uint32_t hz = source_refresh_hz(this);
 
-	if (!c)
+	if (!c) {
 		return;
+	}
 	c->nsec = nsec;
 	c->rate = SPA_FRACTION(1, hz);
 	c->position = this->stats.n.delivered;
@@ -107,10 +111,11 @@ static void account_slot(struct impl *this, struct slot *slot, uint64_t nsec,
 	if (kind == OUTPUT_CURSOR) {
 		this->stats.n.cursor_only++;
 	} else {
-		if (kind == OUTPUT_RESEND)
+		if (kind == OUTPUT_RESEND) {
 			this->stats.n.resent++;
-		else
+		} else {
 			this->stats.n.delivered++;
+		}
 		this->frame.frame_due_ns = 0;
 		this->frame.last_frame_ns = nsec;
 		this->frame.discont = false;
@@ -129,8 +134,9 @@ static void stage_slot(struct impl *this, struct slot *slot, uint64_t nsec,
 
 	if (replaced != SPA_ID_INVALID) {
 		source_port_recycle(&this->port, replaced);
-		if (kind == OUTPUT_FLIP)
+		if (kind == OUTPUT_FLIP) {
 			this->stats.n.dropped_unconsumed++;
+		}
 	}
 	account_slot(this, slot, nsec, kind);
 }
@@ -150,8 +156,9 @@ static void output_slot(struct impl *this, struct slot *slot, uint64_t nsec,
 		return;
 	}
 	/* Driving again after following: a frame staged meanwhile is older than this one. */
-	if ((staged = handoff_unstage(&this->frame.handoff)) != SPA_ID_INVALID)
+	if ((staged = handoff_unstage(&this->frame.handoff)) != SPA_ID_INVALID) {
 		source_port_recycle(&this->port, staged);
+	}
 	/*
 	 * The graph has not taken the previous frame yet. The consumer is another process and
 	 * may be taking it at this very moment: replacing it would hand the consumer a buffer we
@@ -173,10 +180,11 @@ static void output_slot(struct impl *this, struct slot *slot, uint64_t nsec,
 		 * holds; v4l2 calls ready() on every frame.
 		 */
 		if (nsec > this->frame.ready_ns + 2 * SPA_NSEC_PER_SEC / source_refresh_hz(this)) {
-			if (!this->frame.warned_stale_io)
+			if (!this->frame.warned_stale_io) {
 				spa_log_info(this->log, "%s: the graph left a frame unread for %" PRIu64
 						" ms: waking it again", this->name,
 						(uint64_t)((nsec - this->frame.ready_ns) / SPA_NSEC_PER_MSEC));
+			}
 			this->frame.warned_stale_io = true;
 			this->frame.ready_ns = nsec;
 			spa_node_call_ready(&this->callbacks, SPA_STATUS_HAVE_DATA);
@@ -184,8 +192,9 @@ static void output_slot(struct impl *this, struct slot *slot, uint64_t nsec,
 		return;
 	}
 	/* Given back by the consumer, and process() did not run since to recycle it. */
-	if (io->buffer_id < this->port.n_slots)
+	if (io->buffer_id < this->port.n_slots) {
 		source_port_recycle(&this->port, io->buffer_id);
+	}
 	io->buffer_id = slot->id;
 	io->status = SPA_STATUS_HAVE_DATA;
 	account_slot(this, slot, nsec, kind);
@@ -203,19 +212,22 @@ static void output_frame(struct impl *this, int set_index, uint64_t nsec, enum o
 	if (!slot && !held && this->port.slots_path == PATH_DMABUF &&
 			(slot = spare_slot_pick(&this->port)) != NULL) {
 		/* An FB newer than the buffers: a copy, until the next allocation aliases it. */
-		if (shm_copy_frame(slot, &this->set.fbs[set_index]) < 0)
+		if (shm_copy_frame(slot, &this->set.fbs[set_index]) < 0) {
 			slot = NULL;
-		else if (kind != OUTPUT_RESEND)
+		} else if (kind != OUTPUT_RESEND) {
 			this->stats.n.copied++;
+		}
 	}
-	if (!slot && kind == OUTPUT_RESEND)
+	if (!slot && kind == OUTPUT_RESEND) {
 		return; /* the consumer still has this picture */
+	}
 	if (!slot) {
 		/* Never block the compositor's frame on a slow consumer: this frame is lost. */
-		if (held)
+		if (held) {
 			this->stats.n.dropped_busy++;
-		else
+		} else {
 			this->stats.n.dropped_unknown++;
+		}
 		this->frame.discont = true;
 		spa_log_trace(this->log, "%s: FB %u dropped (%s)", this->name, fb_id,
 				held ? "all aliases held" : "no alias yet");
@@ -225,8 +237,9 @@ static void output_frame(struct impl *this, int set_index, uint64_t nsec, enum o
 		/* filled above */
 	} else if (this->port.slots_path == PATH_SHM) {
 		if (shm_copy_frame(slot, &this->set.fbs[set_index]) < 0) {
-			if (kind == OUTPUT_RESEND)
+			if (kind == OUTPUT_RESEND) {
 				return;
+			}
 			this->stats.n.dropped_unknown++;
 			this->frame.discont = true;
 			return;
@@ -242,8 +255,9 @@ static void output_frame(struct impl *this, int set_index, uint64_t nsec, enum o
 		slot->header->seq = this->frame.seq++;
 	}
 	fill_crop(this, slot);
-	if (slot->cursor)
+	if (slot->cursor) {
 		cursor_fill_meta(&this->cursor, slot->cursor, slot->cursor_size);
+	}
 	output_slot(this, slot, nsec, kind);
 }
 
@@ -258,8 +272,9 @@ static void output_cursor_only(struct impl *this, uint64_t nsec)
 	bool held;
 
 	slot = source_port_pick_slot(&this->port, this->frame.last_fb, &held);
-	if (!slot || !slot->cursor)
+	if (!slot || !slot->cursor) {
 		return;
+	}
 	for (uint32_t j = 0; j < slot->buf->n_datas; j++) {
 		slot->buf->datas[j].chunk->size = 0;
 		slot->buf->datas[j].chunk->flags = SPA_CHUNK_FLAG_CORRUPTED;
@@ -286,17 +301,22 @@ static bool resend_due(struct impl *this, uint64_t nsec)
 	uint64_t every = this->config.resend_ns;
 	const struct spa_fraction *max = &this->port.format.max_framerate;
 
-	if (this->frame.resend_requested)
+	if (this->frame.resend_requested) {
 		return true;
+	}
 	/* The screen flips: its next flip is its next frame, a re-send would only repeat one. */
-	if (this->frame.last_flip_ns && nsec < this->frame.last_flip_ns + RESEND_IDLE_NS)
+	if (this->frame.last_flip_ns && nsec < this->frame.last_flip_ns + RESEND_IDLE_NS) {
 		return false;
-	if (this->frame.frame_due_ns && nsec >= this->frame.frame_due_ns + period)
+	}
+	if (this->frame.frame_due_ns && nsec >= this->frame.frame_due_ns + period) {
 		return true;
-	if (every == 0 || this->frame.last_frame_ns == 0)
+	}
+	if (every == 0 || this->frame.last_frame_ns == 0) {
 		return false;
-	if (max->num > 0 && max->denom > 0)
+	}
+	if (max->num > 0 && max->denom > 0) {
 		every = SPA_MAX(every, (uint64_t)max->denom * SPA_NSEC_PER_SEC / max->num);
+	}
 	return nsec >= this->frame.last_frame_ns + every;
 }
 
@@ -305,8 +325,9 @@ static void resend(struct impl *this, uint64_t nsec)
 	int set_index = scanout_set_find(&this->set, this->frame.last_fb);
 
 	this->frame.resend_requested = false;
-	if (set_index < 0)
+	if (set_index < 0) {
 		return;
+	}
 	output_frame(this, set_index, nsec, OUTPUT_RESEND);
 }
 
@@ -331,12 +352,14 @@ static void tick(struct impl *this, uint64_t nsec)
 		return;
 	}
 	if (st->fb_id == this->frame.last_fb) {
-		if (!this->frame.started || !source_port_ready(&this->port))
+		if (!this->frame.started || !source_port_ready(&this->port)) {
 			return;
-		if (resend_due(this, nsec))
+		}
+		if (resend_due(this, nsec)) {
 			resend(this, nsec);
-		else if (cursor_moved)
+		} else if (cursor_moved) {
 			output_cursor_only(this, nsec);
+		}
 		return;
 	}
 	/* A new frame: the crop meta wants its source rectangle too, read once per frame. */
@@ -355,8 +378,9 @@ static void tick(struct impl *this, uint64_t nsec)
 		source_learn_request(this, st->fb_id);
 		this->frame.learn_burst_end = nsec + LEARN_BURST_NS;
 	}
-	if (!this->frame.started || !source_port_ready(&this->port))
+	if (!this->frame.started || !source_port_ready(&this->port)) {
 		return;
+	}
 	if (set_index < 0) {
 		this->stats.n.dropped_unknown++;
 		this->frame.discont = true;
@@ -378,8 +402,9 @@ static void on_tick(void *data, uint64_t nsec)
 
 	tick(this, nsec);
 	idle = !this->frame.started && nsec >= this->frame.learn_burst_end;
-	if (idle != this->flip.idle)
+	if (idle != this->flip.idle) {
 		flip_source_set_idle(&this->flip, idle);
+	}
 }
 
 const struct flip_source_events source_flip_events = {
@@ -391,10 +416,12 @@ int source_process(struct impl *this)
 	uint32_t recycled;
 	int status;
 
-	if (!this->port.io)
+	if (!this->port.io) {
 		return -EIO;
+	}
 	status = handoff_process(&this->frame.handoff, this->port.io, this->port.n_slots, &recycled);
-	if (recycled != SPA_ID_INVALID)
+	if (recycled != SPA_ID_INVALID) {
 		source_port_recycle(&this->port, recycled);
+	}
 	return status;
 }

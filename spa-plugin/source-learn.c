@@ -50,12 +50,14 @@ int source_learn_export_cursor(void *data, struct helper_fb *hfb)
 	struct impl *this = data;
 	int res;
 
-	if (this->closing || !this->learn.helper)
+	if (this->closing || !this->learn.helper) {
 		return -ECANCELED;
+	}
 	res = helper_client_export(this->learn.helper, this->config.card, this->config.crtc_id,
 			KMSCAST_PLANE_CURSOR, hfb);
-	if (res < 0)
+	if (res < 0) {
 		spa_log_debug(this->log, "%s: cursor export: %s", this->name, spa_strerror(res));
+	}
 	return res;
 }
 
@@ -66,8 +68,9 @@ static int do_learn(struct spa_loop *loop, bool async, uint32_t seq, const void 
 	uint32_t fb_id = *(const uint32_t *)data;
 
 	/* export_on_screen logged a failure; the next flip to an unknown FB asks again. */
-	if (!this->closing && scanout_set_find(&this->set, fb_id) < 0)
+	if (!this->closing && scanout_set_find(&this->set, fb_id) < 0) {
 		source_learn_now(this);
+	}
 	__atomic_store_n(&this->learn.inflight, false, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -79,8 +82,9 @@ static int do_learn(struct spa_loop *loop, bool async, uint32_t seq, const void 
  */
 void source_learn_request(struct impl *this, uint32_t fb_id)
 {
-	if (__atomic_load_n(&this->learn.inflight, __ATOMIC_ACQUIRE))
+	if (__atomic_load_n(&this->learn.inflight, __ATOMIC_ACQUIRE)) {
 		return;
+	}
 	__atomic_store_n(&this->learn.inflight, true, __ATOMIC_RELEASE);
 	spa_loop_invoke(this->main_loop, do_learn, 0, &fb_id, sizeof(fb_id), false, this);
 }
@@ -105,8 +109,9 @@ static void prune(struct impl *this, struct scanout_set *set, struct scanout_fb 
 	struct kms_fb_info info;
 
 	for (uint32_t i = set->n; i-- > 0;) {
-		if (kms_fb_get_info(this->kms, set->fbs[i].fb_id, &info) == -ENOENT)
+		if (kms_fb_get_info(this->kms, set->fbs[i].fb_id, &info) == -ENOENT) {
 			scanout_set_take(set, i, &dead[(*n_dead)++]);
+		}
 	}
 }
 
@@ -148,12 +153,13 @@ static void after_join(struct impl *this, int idx, bool format_change)
 			 * pauses, which a steady consumer never does: a frozen stream. A
 			 * renegotiation at least ends it visibly where the consumer cannot take it.
 			 */
-			if (spares_wanted && !this->learn.warned_no_spares)
+			if (spares_wanted && !this->learn.warned_no_spares) {
 				spa_log_warn(this->log, "%s: FB %u is new and the %u buffers left no "
 						"room for spare slots beside %u FBs: renegotiating "
 						"mid-stream (GStreamer 1.0 to 1.5 ends its stream: "
 						"'unhandled format')", this->name,
 						this->set.fbs[idx].fb_id, this->port.n_slots, this->set.n);
+			}
 			this->learn.warned_no_spares |= spares_wanted;
 			source_schedule_renegotiate(this);
 		}
@@ -168,8 +174,9 @@ int source_learn_now(struct impl *this)
 	bool format_change;
 	int res, idx;
 
-	if ((res = export_on_screen(this, &fb)) < 0)
+	if ((res = export_on_screen(this, &fb)) < 0) {
 		return res;
+	}
 	if (scanout_set_find(&this->set, fb.fb_id) >= 0) {
 		scanout_fb_finish(&fb);
 		return 0;
@@ -182,16 +189,18 @@ int source_learn_now(struct impl *this)
 	*next = this->set;
 	format_change = next->n > 0 && !scanout_fb_compatible(&next->fbs[0], &fb);
 	if (format_change) {
-		while (next->n > 0)
+		while (next->n > 0) {
 			scanout_set_take(next, 0, &dead[n_dead++]);
+		}
 	} else {
 		prune(this, next, dead, &n_dead);
 	}
 	if (next->n == MAX_SCANOUT_FBS) {
 		/* Retiring a live FB would only bring it back next turn: keep the set. */
-		if (!this->learn.warned_full)
+		if (!this->learn.warned_full) {
 			spa_log_warn(this->log, "%s: more than %d live FBs; frames on FB %u and "
 					"others are dropped", this->name, MAX_SCANOUT_FBS, fb.fb_id);
+		}
 		this->learn.warned_full = true;
 		scanout_fb_finish(&fb);
 		free(next);
@@ -200,28 +209,32 @@ int source_learn_now(struct impl *this)
 	idx = scanout_set_add(next, &fb);
 	if (this->cache) {
 		/* The first FB of a format: the cache may know the rest of the swapchain. */
-		if (next->n == 1 && (res = scanout_cache_seed(this->cache, this->kms, next)) > 0)
+		if (next->n == 1 && (res = scanout_cache_seed(this->cache, this->kms, next)) > 0) {
 			seeded = (uint32_t)res;
+		}
 		scanout_cache_put(this->cache, this->kms, &next->fbs[idx]);
 	}
 	/* The copy paths read FBs on the data loop: map them here, before the swap. */
 	for (uint32_t i = 0; this->port.n_slots > 0 && i < next->n; i++) {
 		if (this->port.path == PATH_SHM ||
-				(this->port.path == PATH_DMABUF && spare_slots_possible(this)))
+				(this->port.path == PATH_DMABUF && spare_slots_possible(this))) {
 			scanout_fb_map(&next->fbs[i]);
+		}
 	}
 	spa_loop_invoke(this->data_loop, do_swap_set, 0, &next, sizeof(next), true, this);
 	free(next); /* its entries moved into this->set */
-	for (uint32_t i = 0; i < n_dead; i++)
+	for (uint32_t i = 0; i < n_dead; i++) {
 		scanout_fb_finish(&dead[i]);
+	}
 
 	spa_log_info(this->log, "%s: FB %u %ux%u joins the scanout set (%u FBs, %u retired)%s",
 			this->name, this->set.fbs[idx].fb_id, this->set.fbs[idx].hfb.width,
 			this->set.fbs[idx].hfb.height, this->set.n, n_dead,
 			format_change ? ", new format" : "");
-	if (seeded)
+	if (seeded) {
 		spa_log_info(this->log, "%s: %u more FBs of this CRTC known to the process join "
 				"the scanout set (%u FBs)", this->name, seeded, this->set.n);
+	}
 	after_join(this, idx, format_change);
 	return 0;
 }
@@ -242,10 +255,11 @@ static void on_renegotiate_timer(void *data, uint64_t expirations)
 {
 	struct impl *this = data;
 
-	if (this->learn.renegotiate_pending)
+	if (this->learn.renegotiate_pending) {
 		renegotiate(this, this->learn.relink_pending ?
 				"paused while a link renegotiated (PipeWire issue 3619)" :
 				"the scanout set changed");
+	}
 }
 
 void source_learn_buffers(struct impl *this)
@@ -279,8 +293,9 @@ void source_learn_started(struct impl *this)
 /* The FBs that spares carried while the stream ran get their aliases now. */
 void source_learn_stream_ended(struct impl *this)
 {
-	if (this->learn.renegotiate_at_pause && this->port.have_format)
+	if (this->learn.renegotiate_at_pause && this->port.have_format) {
 		source_schedule_renegotiate(this);
+	}
 	this->learn.renegotiate_at_pause = false;
 }
 
@@ -294,8 +309,9 @@ int source_learn_init(struct impl *this, bool relink_enabled)
 
 void source_learn_finish(struct impl *this)
 {
-	if (this->learn.renegotiate_timer)
+	if (this->learn.renegotiate_timer) {
 		spa_loop_utils_destroy_source(this->main_utils, this->learn.renegotiate_timer);
+	}
 	this->learn.renegotiate_timer = NULL;
 	helper_client_destroy(this->learn.helper);
 	this->learn.helper = NULL;

@@ -17,8 +17,9 @@ void source_emit_node_info(struct impl *this, bool full)
 {
 	uint64_t old = full ? this->info.change_mask : 0;
 
-	if (full)
+	if (full) {
 		this->info.change_mask = this->info_all;
+	}
 	if (this->info.change_mask) {
 		spa_node_emit_info(&this->hooks, &this->info);
 		this->info.change_mask = old;
@@ -30,8 +31,9 @@ void source_emit_port_info(struct impl *this, bool full)
 	struct source_port *port = &this->port;
 	uint64_t old = full ? port->info.change_mask : 0;
 
-	if (full)
+	if (full) {
 		port->info.change_mask = port->info_all;
+	}
 	if (port->info.change_mask) {
 		spa_node_emit_port_info(&this->hooks, SPA_DIRECTION_OUTPUT, 0, &port->info);
 		port->info.change_mask = old;
@@ -56,8 +58,9 @@ static int impl_node_enum_params(void *object, int seq, uint32_t id, uint32_t st
 	struct impl *this = object;
 
 	spa_return_val_if_fail(num != 0, -EINVAL);
-	if (id != SPA_PARAM_EnumFormat && id != SPA_PARAM_Format)
+	if (id != SPA_PARAM_EnumFormat && id != SPA_PARAM_Format) {
 		return -ENOENT;
+	}
 	return source_port_enum_params(this, seq, id, start, num, filter);
 }
 
@@ -100,8 +103,9 @@ static int start(struct impl *this)
 	 * way. Ticks output nothing until they arrive; failing here would only put the node in
 	 * the error state for a round trip.
 	 */
-	if (this->port.n_slots == 0)
+	if (this->port.n_slots == 0) {
 		spa_log_debug(this->log, "%s: start before buffers", this->name);
+	}
 	source_learn_started(this); /* before the data loop round trip: it times Start */
 	source_frame_set_started(this, true);
 	source_stats_stream_start(&this->stats, &this->flip);
@@ -114,10 +118,12 @@ static int start(struct impl *this)
 /* A Suspend clears the format: what follows is a new negotiation anyway. */
 static void stop(struct impl *this, bool pause)
 {
-	if (this->frame.started)
+	if (this->frame.started) {
 		source_stats_log_stream(&this->stats, this->log, this->name, &this->flip);
-	if (this->frame.started && pause)
+	}
+	if (this->frame.started && pause) {
 		source_learn_paused(this);
+	}
 	source_frame_set_started(this, false);
 	source_learn_stream_ended(this);
 }
@@ -200,8 +206,9 @@ static int impl_node_port_set_param(void *object, enum spa_direction direction,
 	struct impl *this = object;
 
 	spa_return_val_if_fail(CHECK_PORT(direction, port_id), -EINVAL);
-	if (id == SPA_PARAM_Format)
+	if (id == SPA_PARAM_Format) {
 		return source_port_set_format(this, flags, param);
+	}
 	return -ENOENT;
 }
 
@@ -220,8 +227,9 @@ static int impl_node_port_set_io(void *object, enum spa_direction direction, uin
 	struct impl *this = object;
 
 	spa_return_val_if_fail(CHECK_PORT(direction, port_id), -EINVAL);
-	if (id != SPA_IO_Buffers)
+	if (id != SPA_IO_Buffers) {
 		return -ENOENT;
+	}
 	this->port.io = data;
 	return 0;
 }

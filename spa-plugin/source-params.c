@@ -18,8 +18,9 @@ int source_set_format_info(struct impl *this, struct spa_video_info_raw *info, b
 	const struct fmt_info *fmt;
 	char name[5];
 
-	if (this->set.n == 0)
+	if (this->set.n == 0) {
 		return -EIO;
+	}
 	hfb = &this->set.fbs[0].hfb;
 	fmt = fmt_from_drm(hfb->fourcc);
 	if (!fmt) {
@@ -59,12 +60,15 @@ static struct spa_pod *build_enum_format(struct impl *this, uint32_t index,
 	struct spa_video_info_raw info;
 	struct spa_pod_frame f;
 
-	if (this->config.copy_only && index++ > 0)
+	if (this->config.copy_only && index++ > 0) {
 		return NULL;
-	if (index > 1 || source_set_format_info(this, &info, index == 0) < 0)
+	}
+	if (index > 1 || source_set_format_info(this, &info, index == 0) < 0) {
 		return NULL;
-	if (index == 1 && this->set.fbs[0].hfb.n_planes > 1 && !set_is_linear(this))
+	}
+	if (index == 1 && this->set.fbs[0].hfb.n_planes > 1 && !set_is_linear(this)) {
 		return NULL;
+	}
 	spa_pod_builder_push_object(b, &f, SPA_TYPE_OBJECT_Format, SPA_PARAM_EnumFormat);
 	spa_pod_builder_add(b,
 			SPA_FORMAT_mediaType, SPA_POD_Id(SPA_MEDIA_TYPE_video),
@@ -83,14 +87,15 @@ static struct spa_pod *build_enum_format(struct impl *this, uint32_t index,
 			SPA_FORMAT_VIDEO_size, SPA_POD_Rectangle(&info.size),
 			SPA_FORMAT_VIDEO_framerate, SPA_POD_Fraction(&info.framerate),
 			0);
-	if (info.max_framerate.num > 1)
+	if (info.max_framerate.num > 1) {
 		spa_pod_builder_add(b, SPA_FORMAT_VIDEO_maxFramerate,
 				SPA_POD_CHOICE_RANGE_Fraction(&info.max_framerate,
 						&SPA_FRACTION(1, 1), &info.max_framerate),
 				0);
-	else
+	} else {
 		spa_pod_builder_add(b, SPA_FORMAT_VIDEO_maxFramerate,
 				SPA_POD_Fraction(&info.max_framerate), 0);
+	}
 	return spa_pod_builder_pop(b, &f);
 }
 
@@ -111,12 +116,14 @@ static struct spa_pod *build_format(struct impl *this, struct spa_pod_builder *b
 			SPA_FORMAT_VIDEO_size, SPA_POD_Rectangle(&info->size),
 			SPA_FORMAT_VIDEO_framerate, SPA_POD_Fraction(&info->framerate),
 			0);
-	if (info->flags & SPA_VIDEO_FLAG_MODIFIER)
+	if (info->flags & SPA_VIDEO_FLAG_MODIFIER) {
 		spa_pod_builder_add(b, SPA_FORMAT_VIDEO_modifier,
 				SPA_POD_Long((int64_t)info->modifier), 0);
-	if (info->max_framerate.denom != 0)
+	}
+	if (info->max_framerate.denom != 0) {
 		spa_pod_builder_add(b, SPA_FORMAT_VIDEO_maxFramerate,
 				SPA_POD_Fraction(&info->max_framerate), 0);
+	}
 	return spa_pod_builder_pop(b, &f);
 }
 
@@ -133,10 +140,11 @@ static struct spa_pod *build_buffers(struct impl *this, struct spa_pod_builder *
 	if (!modifier) {
 		/* SHM copies are single-plane; a tiled FB can only be copied (or fail). */
 		types = (1u << SPA_DATA_MemFd) | (1u << SPA_DATA_MemPtr);
-		if (set_is_linear(this) && !this->config.copy_only)
+		if (set_is_linear(this) && !this->config.copy_only) {
 			types |= 1u << SPA_DATA_DmaBuf;
-		else
+		} else {
 			blocks = 1;
+		}
 	}
 	return spa_pod_builder_add_object(b,
 			SPA_TYPE_OBJECT_ParamBuffers, SPA_PARAM_Buffers,
@@ -159,11 +167,13 @@ static struct spa_pod *build_meta(struct impl *this, uint32_t index, struct spa_
 		{SPA_META_Cursor, CURSOR_META_SIZE},
 	};
 
-	if (index >= SPA_N_ELEMENTS(metas))
+	if (index >= SPA_N_ELEMENTS(metas)) {
 		return NULL;
+	}
 	if (metas[index].type == SPA_META_Cursor && (!cursor_available(&this->cursor) ||
-			this->config.cursor_hidden))
+			this->config.cursor_hidden)) {
 		return NULL;
+	}
 	return spa_pod_builder_add_object(b,
 			SPA_TYPE_OBJECT_ParamMeta, SPA_PARAM_Meta,
 			SPA_PARAM_META_type, SPA_POD_Id(metas[index].type),
@@ -232,12 +242,15 @@ int source_port_enum_params(struct impl *this, int seq, uint32_t id, uint32_t st
 		result.index = result.next++;
 		spa_pod_builder_init(&b, buffer, sizeof(buffer));
 		param = build_param(this, id, result.index, &b, &res);
-		if (res < 0)
+		if (res < 0) {
 			return res;
-		if (param == NULL)
+		}
+		if (param == NULL) {
 			break;
-		if (spa_pod_filter(&b, &result.param, param, filter) < 0)
+		}
+		if (spa_pod_filter(&b, &result.param, param, filter) < 0) {
 			continue;
+		}
 		spa_node_emit_result(&this->hooks, seq, 0, SPA_RESULT_TYPE_NODE_PARAMS, &result);
 		count++;
 	}

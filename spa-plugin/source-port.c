@@ -31,8 +31,9 @@ void source_port_init(struct source_port *port)
 
 void source_port_recycle(struct source_port *port, uint32_t buffer_id)
 {
-	if (buffer_id < port->n_slots)
+	if (buffer_id < port->n_slots) {
 		port->slots[buffer_id].busy = false;
+	}
 }
 
 /*
@@ -47,17 +48,20 @@ struct slot *source_port_pick_slot(struct source_port *port, uint32_t fb_id, boo
 	for (uint32_t i = 0; i < port->n_slots; i++) {
 		struct slot *slot = &port->slots[i];
 
-		if (port->slots_path == PATH_DMABUF && slot->fb_id != fb_id)
+		if (port->slots_path == PATH_DMABUF && slot->fb_id != fb_id) {
 			continue;
+		}
 		if (slot->busy) {
 			*held = true;
 			continue;
 		}
-		if (!best || slot->last_used < best->last_used)
+		if (!best || slot->last_used < best->last_used) {
 			best = slot;
+		}
 	}
-	if (best)
+	if (best) {
 		*held = false;
+	}
 	return best;
 }
 
@@ -90,8 +94,9 @@ static int do_install_slots(struct spa_loop *loop, bool async, uint32_t seq, con
 		port->io->buffer_id = SPA_ID_INVALID;
 		port->io->status = SPA_STATUS_NEED_DATA;
 	}
-	if (n > 0) /* clear_slots passes no table: memcpy from NULL is undefined even for 0 */
+	if (n > 0) { /* clear_slots passes no table: memcpy from NULL is undefined even for 0 */
 		memcpy(port->slots, slots, n * sizeof(*slots));
+	}
 	port->n_slots = n;
 	port->slots_path = n ? port->path : PATH_NONE;
 	source_frame_buffers_changed(this, n);
@@ -111,14 +116,16 @@ static void install_slots(struct impl *this, const struct slot *slots, uint32_t 
 	memcpy(msg, &slots, sizeof(void *));
 	memcpy(msg + sizeof(void *), &n, sizeof(n));
 	spa_loop_invoke(this->data_loop, do_install_slots, 0, msg, sizeof(msg), true, this);
-	for (uint32_t i = 0; i < n_old; i++)
+	for (uint32_t i = 0; i < n_old; i++) {
 		shm_slot_free(&old[i]);
+	}
 }
 
 void source_port_clear_slots(struct impl *this)
 {
-	if (this->port.n_slots > 0)
+	if (this->port.n_slots > 0) {
 		install_slots(this, NULL, 0);
+	}
 }
 
 /* The params a format makes readable or writable, on the port and the node. */
@@ -148,8 +155,9 @@ static int check_format(struct impl *this, const struct spa_video_info_raw *info
 	struct spa_video_info_raw want;
 	int res;
 
-	if ((res = source_set_format_info(this, &want, true)) < 0)
+	if ((res = source_set_format_info(this, &want, true)) < 0) {
 		return res;
+	}
 	if (info->format != want.format || info->size.width != want.size.width ||
 			info->size.height != want.size.height) {
 		spa_log_error(this->log, "%s: format %ux%u:%u is not what is on screen (%ux%u:%u)",
@@ -157,8 +165,9 @@ static int check_format(struct impl *this, const struct spa_video_info_raw *info
 				want.size.width, want.size.height, want.format);
 		return -EINVAL;
 	}
-	if ((info->flags & SPA_VIDEO_FLAG_MODIFIER) && info->modifier != want.modifier)
+	if ((info->flags & SPA_VIDEO_FLAG_MODIFIER) && info->modifier != want.modifier) {
 		return -EINVAL;
+	}
 	/* A modifier means dma-bufs: a copy node never offered one. */
 	if ((info->flags & SPA_VIDEO_FLAG_MODIFIER) && this->config.copy_only) {
 		spa_log_error(this->log, "%s: a format with a modifier, but %s is set: this node "
@@ -180,16 +189,21 @@ int source_port_set_format(struct impl *this, uint32_t flags, const struct spa_p
 		format_changed(this);
 		return 0;
 	}
-	if ((res = spa_format_parse(format, &media_type, &media_subtype)) < 0)
+	if ((res = spa_format_parse(format, &media_type, &media_subtype)) < 0) {
 		return res;
-	if (media_type != SPA_MEDIA_TYPE_video || media_subtype != SPA_MEDIA_SUBTYPE_raw)
+	}
+	if (media_type != SPA_MEDIA_TYPE_video || media_subtype != SPA_MEDIA_SUBTYPE_raw) {
 		return -EINVAL;
-	if (spa_format_video_raw_parse(format, &info) < 0)
+	}
+	if (spa_format_video_raw_parse(format, &info) < 0) {
 		return -EINVAL;
-	if ((res = check_format(this, &info)) < 0)
+	}
+	if ((res = check_format(this, &info)) < 0) {
 		return res;
-	if (flags & SPA_NODE_PARAM_FLAG_TEST_ONLY)
+	}
+	if (flags & SPA_NODE_PARAM_FLAG_TEST_ONLY) {
 		return 0;
+	}
 	source_port_clear_slots(this);
 	this->port.format = info;
 	this->port.have_format = true;
@@ -228,15 +242,18 @@ static enum source_path choose_path(struct impl *this, uint32_t flags, struct sp
 	uint32_t types = buf->n_datas ? buf->datas[0].type : 0;
 	bool linear = scanout_fb_linear(&this->set.fbs[0].hfb);
 
-	if (!(flags & SPA_NODE_BUFFERS_FLAG_ALLOC))
+	if (!(flags & SPA_NODE_BUFFERS_FLAG_ALLOC)) {
 		return PATH_SHM; /* PipeWire allocated the memory: all we can do is copy */
-	if (this->config.copy_only)
+	}
+	if (this->config.copy_only) {
 		return PATH_SHM; /* Buffers says no DmaBuf; a peer that asks anyway gets none */
+	}
 	/* A format without a modifier promises linear pixels; a dma-buf may still carry them. */
 	if ((types & (1u << SPA_DATA_DmaBuf)) &&
 			((this->port.format.flags & SPA_VIDEO_FLAG_MODIFIER) ||
-			(linear && this->config.modifierless_dmabuf)))
+			(linear && this->config.modifierless_dmabuf))) {
 		return PATH_DMABUF;
+	}
 	return PATH_SHM;
 }
 
@@ -244,8 +261,9 @@ static enum source_path choose_path(struct impl *this, uint32_t flags, struct sp
 static uint32_t n_spares(struct impl *this, uint32_t n_buffers)
 {
 	if (this->port.path != PATH_DMABUF || !spare_slots_possible(this) ||
-			n_buffers < this->set.n * SLOTS_PER_FB + SPARE_SLOTS)
+			n_buffers < this->set.n * SLOTS_PER_FB + SPARE_SLOTS) {
 		return 0;
+	}
 	return SPARE_SLOTS;
 }
 
@@ -282,24 +300,27 @@ static int fill_slots(struct impl *this, uint32_t flags, struct spa_buffer **buf
 		struct spa_buffer *buf = buffers[i];
 
 		init_slot(slot, i, buf);
-		if (buf->n_datas < 1)
+		if (buf->n_datas < 1) {
 			res = -EINVAL;
-		else if (path == PATH_DMABUF && i >= first_spare)
+		} else if (path == PATH_DMABUF && i >= first_spare) {
 			res = spare_slot_alloc(slot, &buf->datas[0], this->kms->fd, &this->set.fbs[0]);
-		else if (path == PATH_DMABUF)
+		} else if (path == PATH_DMABUF) {
 			res = alias_slot(this, slot, buf);
-		else if (flags & SPA_NODE_BUFFERS_FLAG_ALLOC)
+		} else if (flags & SPA_NODE_BUFFERS_FLAG_ALLOC) {
 			res = shm_slot_alloc(slot, &buf->datas[0], &this->set.fbs[0]);
-		else if (buf->datas[0].data == NULL)
+		} else if (buf->datas[0].data == NULL) {
 			res = -EINVAL;
-		if (res < 0)
+		}
+		if (res < 0) {
 			goto err_free;
+		}
 	}
 	return 0;
 
 err_free:
-	while (i-- > 0)
+	while (i-- > 0) {
 		shm_slot_free(&slots[i]);
+	}
 	return res;
 }
 
@@ -311,8 +332,9 @@ static int map_for_copies(struct impl *this)
 {
 	int res;
 
-	for (uint32_t i = 1; i < this->set.n; i++)
+	for (uint32_t i = 1; i < this->set.n; i++) {
 		scanout_fb_map(&this->set.fbs[i]);
+	}
 	if ((res = scanout_fb_map(&this->set.fbs[0])) < 0) {
 		spa_log_error(this->log, "%s: %s, and FB %u (modifier 0x%" PRIx64 ") cannot be "
 				"copied by the CPU: %s", this->name, this->config.copy_only ?
@@ -332,20 +354,24 @@ int source_port_use_buffers(struct impl *this, uint32_t flags, struct spa_buffer
 	int res;
 
 	source_port_clear_slots(this);
-	if (n_buffers == 0)
+	if (n_buffers == 0) {
 		return 0;
-	if (!port->have_format)
+	}
+	if (!port->have_format) {
 		return -EIO;
+	}
 	if (n_buffers > MAX_SLOTS) {
 		spa_log_error(this->log, "%s: %u buffers, at most %u", this->name, n_buffers,
 				MAX_SLOTS);
 		return -ENOSPC;
 	}
-	if (this->set.n == 0)
+	if (this->set.n == 0) {
 		return -EIO;
+	}
 	port->path = choose_path(this, flags, buffers[0]);
-	if (port->path == PATH_SHM && (res = map_for_copies(this)) < 0)
+	if (port->path == PATH_SHM && (res = map_for_copies(this)) < 0) {
 		return res;
+	}
 	res = fill_slots(this, flags, buffers, n_buffers, slots);
 	if (res < 0) {
 		spa_log_error(this->log, "%s: use_buffers: %s", this->name, spa_strerror(res));

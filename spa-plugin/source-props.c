@@ -37,8 +37,9 @@ int source_props_check_creator(struct spa_log *log, const struct spa_dict *info)
 	const char *client = info ? spa_dict_lookup(info, PW_KEY_CLIENT_ID) : NULL;
 	const char *linger = info ? spa_dict_lookup(info, PW_KEY_OBJECT_LINGER) : NULL;
 
-	if (!client && !(linger && spa_atob(linger)))
+	if (!client && !(linger && spa_atob(linger))) {
 		return 0;
+	}
 	spa_log_error(log, "kmscast: refusing an %s node requested by PipeWire client %s: "
 			"only the kmscast daemon or the server's own configuration (context.objects) "
 			"may create one; apps capture screens through the ScreenCast portal",
@@ -71,8 +72,9 @@ static bool server_takes_midstream_format(const char *server_version)
 {
 	unsigned int major, minor;
 
-	if (!server_version || sscanf(server_version, "%u.%u", &major, &minor) != 2)
+	if (!server_version || sscanf(server_version, "%u.%u", &major, &minor) != 2) {
 		return true;
+	}
 	return major != 1 || minor >= 6;
 }
 
@@ -85,8 +87,9 @@ static void helper_config(struct source_config *c, struct spa_log *log,
 	c->helper_opts.mode = HELPER_MODE_SPAWN;
 	c->helper_opts.timeout_ms = 2000;
 	if (host) {
-		if (host->helper_path)
+		if (host->helper_path) {
 			copy_str(c->helper_path, sizeof(c->helper_path), host->helper_path);
+		}
 		if (host->helper_socket) {
 			copy_str(c->helper_socket, sizeof(c->helper_socket), host->helper_socket);
 			c->helper_opts.mode = HELPER_MODE_SOCKET;
@@ -96,11 +99,12 @@ static void helper_config(struct source_config *c, struct spa_log *log,
 		c->helper_opts.mode = HELPER_MODE_SOCKET;
 	}
 	if (info && (spa_dict_lookup(info, KMSCAST_KEY_LEGACY_HELPER_PATH) ||
-			spa_dict_lookup(info, KMSCAST_KEY_LEGACY_HELPER_SOCKET)))
+			spa_dict_lookup(info, KMSCAST_KEY_LEGACY_HELPER_SOCKET))) {
 		spa_log_warn(log, "kmscast: %s and %s are ignored: the helper is the installed "
 				"one (or $KMSCAST_HELPER of the hosting process); set %s=true for the "
 				"socket-activated helper", KMSCAST_KEY_LEGACY_HELPER_PATH,
 				KMSCAST_KEY_LEGACY_HELPER_SOCKET, KMSCAST_KEY_HELPER_SOCKET_ACTIVATED);
+	}
 	/* Empty means the client's default: $KMSCAST_HELPER, else the installed helper. */
 	c->helper_opts.helper_path = c->helper_path[0] ? c->helper_path : NULL;
 	c->helper_opts.socket_path = c->helper_socket[0] ? c->helper_socket : NULL;
@@ -124,15 +128,19 @@ static int parse_info(struct source_config *c, struct spa_log *log, const struct
 {
 	const char *s;
 
-	if ((s = spa_dict_lookup(info, KMSCAST_KEY_CARD)) != NULL)
+	if ((s = spa_dict_lookup(info, KMSCAST_KEY_CARD)) != NULL) {
 		copy_str(c->card, sizeof(c->card), s);
-	if ((s = spa_dict_lookup(info, KMSCAST_KEY_CONNECTOR)) != NULL)
+	}
+	if ((s = spa_dict_lookup(info, KMSCAST_KEY_CONNECTOR)) != NULL) {
 		copy_str(c->connector, sizeof(c->connector), s);
-	if ((s = spa_dict_lookup(info, KMSCAST_KEY_CRTC)) != NULL)
+	}
+	if ((s = spa_dict_lookup(info, KMSCAST_KEY_CRTC)) != NULL) {
 		c->crtc_id = (uint32_t)strtoul(s, NULL, 0);
+	}
 	/* A portal session's node has a name of its own; ours would make two nodes one name. */
-	if ((s = spa_dict_lookup(info, SPA_KEY_NODE_NAME)) != NULL)
+	if ((s = spa_dict_lookup(info, SPA_KEY_NODE_NAME)) != NULL) {
 		copy_str(c->name_prop, sizeof(c->name_prop), s);
+	}
 	if ((s = spa_dict_lookup(info, KMSCAST_KEY_CURSOR_MODE)) != NULL) {
 		if (strcmp(s, "hidden") != 0 && strcmp(s, "metadata") != 0) {
 			spa_log_error(log, "%s '%s': want hidden or metadata",
@@ -141,12 +149,15 @@ static int parse_info(struct source_config *c, struct spa_log *log, const struct
 		}
 		c->cursor_hidden = strcmp(s, "hidden") == 0;
 	}
-	if ((s = spa_dict_lookup(info, KMSCAST_KEY_MODIFIERLESS_DMABUF)) != NULL)
+	if ((s = spa_dict_lookup(info, KMSCAST_KEY_MODIFIERLESS_DMABUF)) != NULL) {
 		c->modifierless_dmabuf = spa_atob(s);
-	if ((s = spa_dict_lookup(info, KMSCAST_KEY_COPY)) != NULL)
+	}
+	if ((s = spa_dict_lookup(info, KMSCAST_KEY_COPY)) != NULL) {
 		c->copy_only = spa_atob(s);
-	if ((s = spa_dict_lookup(info, KMSCAST_KEY_RESEND_MS)) != NULL)
+	}
+	if ((s = spa_dict_lookup(info, KMSCAST_KEY_RESEND_MS)) != NULL) {
 		return parse_resend_ms(c, log, s);
+	}
 	return 0;
 }
 
@@ -157,10 +168,12 @@ static int parse_config(struct source_config *c, struct spa_log *log, const stru
 	copy_str(c->card, sizeof(c->card), "card0");
 	c->modifierless_dmabuf = true;
 	c->resend_ns = DEFAULT_RESEND_MS * SPA_NSEC_PER_MSEC;
-	if (info == NULL)
+	if (info == NULL) {
 		return 0;
-	if ((res = parse_info(c, log, info)) < 0)
+	}
+	if ((res = parse_info(c, log, info)) < 0) {
 		return res;
+	}
 	if (!wire_card_name_valid(c->card)) {
 		spa_log_error(log, "%s '%s' is not a card name", KMSCAST_KEY_CARD, c->card);
 		return -EINVAL;
@@ -177,8 +190,9 @@ int source_props_parse(struct source_config *c, struct spa_log *log, const struc
 {
 	int res;
 
-	if ((res = parse_config(c, log, info)) < 0)
+	if ((res = parse_config(c, log, info)) < 0) {
 		return res;
+	}
 	helper_config(c, log, info, host);
 	c->renegotiate_midstream = server_takes_midstream_format(server_version);
 	return 0;
@@ -199,8 +213,9 @@ void source_props_init_info(struct impl *this)
 	this->info_items[n++] = SPA_DICT_ITEM_INIT(KMSCAST_KEY_CRTC, this->crtc_str);
 	this->info_items[n++] = SPA_DICT_ITEM_INIT(KMSCAST_KEY_CONNECTOR, c->connector);
 	/* Says in pw-dump which nodes hand out no scanout buffer. */
-	if (c->copy_only)
+	if (c->copy_only) {
 		this->info_items[n++] = SPA_DICT_ITEM_INIT(KMSCAST_KEY_COPY, "true");
+	}
 	this->info = SPA_NODE_INFO_INIT();
 	this->info.max_output_ports = 1;
 	this->info.flags = SPA_NODE_FLAG_RT;

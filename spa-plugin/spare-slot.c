@@ -32,8 +32,9 @@ bool spare_slots_possible(const struct impl *this)
 	const struct helper_fb *hfb = &this->set.fbs[0].hfb;
 
 	/* Where a running stream is renegotiated instead, spares would only cost memory. */
-	if (this->config.renegotiate_midstream)
+	if (this->config.renegotiate_midstream) {
 		return false;
+	}
 	return this->set.n > 0 && hfb->n_planes == 1 && hfb->n_fds == 1 &&
 			scanout_fb_linear(hfb);
 }
@@ -42,8 +43,9 @@ uint32_t spare_slots_held(const struct source_port *port)
 {
 	uint32_t n = 0;
 
-	for (uint32_t i = 0; i < port->n_slots; i++)
+	for (uint32_t i = 0; i < port->n_slots; i++) {
 		n += port->slots[i].spare;
+	}
 	return n;
 }
 
@@ -60,16 +62,19 @@ int spare_slot_alloc(struct slot *slot, struct spa_data *d, int card_fd,
 	void *map;
 	int fd = -1, res;
 
-	if (pitch % 4 != 0)
+	if (pitch % 4 != 0) {
 		return -ENOTSUP;
-	if (drmIoctl(card_fd, DRM_IOCTL_MODE_CREATE_DUMB, &create) < 0)
+	}
+	if (drmIoctl(card_fd, DRM_IOCTL_MODE_CREATE_DUMB, &create) < 0) {
 		return -errno;
+	}
 	destroy.handle = create.handle;
 	res = drmPrimeHandleToFD(card_fd, create.handle, DRM_CLOEXEC | DRM_RDWR, &fd);
 	/* The dma-buf holds the memory now; the handle is ours to close either way. */
 	drmIoctl(card_fd, DRM_IOCTL_MODE_DESTROY_DUMB, &destroy);
-	if (res < 0)
+	if (res < 0) {
 		return res;
+	}
 	if (create.pitch != pitch || create.size < fb->plane_size[0]) {
 		res = -ENOTSUP; /* the driver aligned the rows otherwise */
 		goto err_close;
@@ -109,10 +114,12 @@ struct slot *spare_slot_pick(struct source_port *port)
 	for (uint32_t i = 0; i < port->n_slots; i++) {
 		struct slot *slot = &port->slots[i];
 
-		if (!slot->spare || slot->busy)
+		if (!slot->spare || slot->busy) {
 			continue;
-		if (!best || slot->last_used < best->last_used)
+		}
+		if (!best || slot->last_used < best->last_used) {
 			best = slot;
+		}
 	}
 	return best;
 }

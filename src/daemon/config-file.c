@@ -28,11 +28,13 @@ static int try_path(char *out, size_t size, const char *dir, const char *sub)
 {
 	int n;
 
-	if (!dir || dir[0] != '/')
+	if (!dir || dir[0] != '/') {
 		return -ENOENT; /* XDG base dirs must be absolute; relative ones are ignored */
+	}
 	n = snprintf(out, size, "%s%s%s", dir, sub, CONFIG_SUBPATH);
-	if (n < 0 || (size_t)n >= size)
+	if (n < 0 || (size_t)n >= size) {
 		return -ENAMETOOLONG;
+	}
 	return access(out, R_OK) == 0 ? 0 : -ENOENT;
 }
 
@@ -43,14 +45,17 @@ int config_locate(const char *xdg_config_home, const char *home, const char *xdg
 	const char *p;
 	int res;
 
-	if (xdg_config_home && xdg_config_home[0])
+	if (xdg_config_home && xdg_config_home[0]) {
 		res = try_path(out, size, xdg_config_home, "/");
-	else
+	} else {
 		res = try_path(out, size, home, "/.config/");
-	if (res != -ENOENT)
+	}
+	if (res != -ENOENT) {
 		return res;
-	if (!xdg_config_dirs || !xdg_config_dirs[0])
+	}
+	if (!xdg_config_dirs || !xdg_config_dirs[0]) {
 		xdg_config_dirs = "/etc/xdg";
+	}
 	for (p = xdg_config_dirs; *p;) {
 		size_t len = strcspn(p, ":");
 
@@ -58,12 +63,14 @@ int config_locate(const char *xdg_config_home, const char *home, const char *xdg
 			memcpy(dir, p, len);
 			dir[len] = '\0';
 			res = try_path(out, size, dir, "/");
-			if (res != -ENOENT)
+			if (res != -ENOENT) {
 				return res;
+			}
 		}
 		p += len;
-		if (*p == ':')
+		if (*p == ':') {
 			p++;
+		}
 	}
 	return -ENOENT;
 }
@@ -84,8 +91,9 @@ __attribute__((format(printf, 4, 5))) static int set_err(char *err, size_t size,
 static int set_string(char *dst, size_t size, const char *key, const char *value, char *err,
 		size_t err_size)
 {
-	if (strlen(value) >= size)
+	if (strlen(value) >= size) {
 		return set_err(err, err_size, -E2BIG, "%s: longer than %zu bytes", key, size - 1);
+	}
 	snprintf(dst, size, "%s", value);
 	return 0;
 }
@@ -116,19 +124,24 @@ static int set_monitors(struct kmscast_config *cfg, const char *value, char *err
 	while (*p) {
 		size_t len;
 
-		while (*p == ',' || *p == ' ' || *p == '\t')
+		while (*p == ',' || *p == ' ' || *p == '\t') {
 			p++;
+		}
 		len = strcspn(p, ",");
-		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t')) {
 			len--;
-		if (len == 0)
+		}
+		if (len == 0) {
 			break;
-		if (n >= CONFIG_MAX_MONITORS)
+		}
+		if (n >= CONFIG_MAX_MONITORS) {
 			return set_err(err, err_size, -E2BIG, "monitors: more than %d entries",
 					CONFIG_MAX_MONITORS);
-		if (len >= CONFIG_MAX_SPEC)
+		}
+		if (len >= CONFIG_MAX_SPEC) {
 			return set_err(err, err_size, -E2BIG, "monitors: entry longer than %d bytes",
 					CONFIG_MAX_SPEC - 1);
+		}
 		memcpy(specs[n], p, len);
 		specs[n][len] = '\0';
 		n++;
@@ -143,11 +156,13 @@ static int set_monitors(struct kmscast_config *cfg, const char *value, char *err
 /* UseIn is a ';' list written into a key file: no newlines, no '=' or '[' surprises. */
 static bool desktop_valid(const char *value)
 {
-	if (!value[0])
+	if (!value[0]) {
 		return false;
+	}
 	for (const char *p = value; *p; p++) {
-		if (!isalnum((unsigned char)*p) && !strchr("-_.;", *p))
+		if (!isalnum((unsigned char)*p) && !strchr("-_.;", *p)) {
 			return false;
+		}
 	}
 	return true;
 }
@@ -155,68 +170,79 @@ static bool desktop_valid(const char *value)
 int config_set(struct kmscast_config *cfg, const char *key, const char *value, char *err,
 		size_t err_size)
 {
-	if (!strcmp(key, "monitors"))
+	if (!strcmp(key, "monitors")) {
 		return set_monitors(cfg, value, err, err_size);
+	}
 	if (!strcmp(key, "portal")) {
-		if (parse_bool(value, &cfg->portal) < 0)
+		if (parse_bool(value, &cfg->portal) < 0) {
 			return set_err(err, err_size, -EINVAL, "portal: expected true or false");
+		}
 		return 0;
 	}
 	if (!strcmp(key, "shared-nodes")) {
-		if (parse_bool(value, &cfg->shared_nodes) < 0)
+		if (parse_bool(value, &cfg->shared_nodes) < 0) {
 			return set_err(err, err_size, -EINVAL, "shared-nodes: expected true or false");
+		}
 		return 0;
 	}
 	if (!strcmp(key, "consent")) {
-		if (!strcmp(value, "ask"))
+		if (!strcmp(value, "ask")) {
 			cfg->consent = CONFIG_CONSENT_ASK;
-		else if (!strcmp(value, "never"))
+		} else if (!strcmp(value, "never")) {
 			cfg->consent = CONFIG_CONSENT_NEVER;
-		else
+		} else {
 			return set_err(err, err_size, -EINVAL, "consent: expected ask or never");
+		}
 		return 0;
 	}
-	if (!strcmp(key, "chooser"))
+	if (!strcmp(key, "chooser")) {
 		return set_string(cfg->chooser, sizeof(cfg->chooser), key, value, err, err_size);
+	}
 	if (!strcmp(key, "portal-desktop")) {
-		if (!desktop_valid(value))
+		if (!desktop_valid(value)) {
 			return set_err(err, err_size, -EINVAL,
 					"portal-desktop: expected desktop names separated by ';'");
+		}
 		return set_string(cfg->portal_desktop, sizeof(cfg->portal_desktop), key, value,
 				err, err_size);
 	}
 	if (!strcmp(key, "helper")) {
-		if (!strcmp(value, "spawn"))
+		if (!strcmp(value, "spawn")) {
 			cfg->helper_mode = CONFIG_HELPER_SPAWN;
-		else if (!strcmp(value, "socket"))
+		} else if (!strcmp(value, "socket")) {
 			cfg->helper_mode = CONFIG_HELPER_SOCKET;
-		else
+		} else {
 			return set_err(err, err_size, -EINVAL, "helper: expected spawn or socket");
+		}
 		return 0;
 	}
-	if (!strcmp(key, "helper-path"))
+	if (!strcmp(key, "helper-path")) {
 		return set_string(cfg->helper_path, sizeof(cfg->helper_path), key, value, err,
 				err_size);
-	if (!strcmp(key, "helper-socket"))
+	}
+	if (!strcmp(key, "helper-socket")) {
 		return set_string(cfg->helper_socket, sizeof(cfg->helper_socket), key, value, err,
 				err_size);
+	}
 	if (!strcmp(key, "resend-ms")) {
 		char *end;
 		unsigned long ms;
 
 		errno = 0;
 		ms = strtoul(value, &end, 10);
-		if (!isdigit((unsigned char)value[0]) || *end || errno || ms > CONFIG_MAX_RESEND_MS)
+		if (!isdigit((unsigned char)value[0]) || *end || errno || ms > CONFIG_MAX_RESEND_MS) {
 			return set_err(err, err_size, -EINVAL,
 					"resend-ms: expected milliseconds, 0 (never) to %d",
 					CONFIG_MAX_RESEND_MS);
+		}
 		cfg->resend_ms = (int32_t)ms;
 		return 0;
 	}
 	if (!strcmp(key, "portal-copies")) {
-		if (portal_copies_parse(value, &cfg->portal_copies) < 0)
+		if (portal_copies_parse(value, &cfg->portal_copies) < 0) {
 			return set_err(err, err_size, -EINVAL,
 					"portal-copies: expected sandboxed, all or none");
+		}
 		return 0;
 	}
 	return set_err(err, err_size, -ENOENT, "unknown key '%s'", key);
@@ -226,11 +252,13 @@ static char *trim(char *s)
 {
 	char *end;
 
-	while (*s == ' ' || *s == '\t')
+	while (*s == ' ' || *s == '\t') {
 		s++;
+	}
 	end = s + strlen(s);
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r')) {
 		end--;
+	}
 	*end = '\0';
 	return s;
 }
@@ -242,8 +270,9 @@ static int parse_line(struct kmscast_config *cfg, char *line, const char *name, 
 	int res;
 
 	line = trim(line);
-	if (!line[0] || line[0] == '#')
+	if (!line[0] || line[0] == '#') {
 		return 0;
+	}
 	eq = strchr(line, '=');
 	if (!eq) {
 		fprintf(stderr, "kmscast: %s:%u: expected key = value\n", name, lineno);
@@ -252,8 +281,9 @@ static int parse_line(struct kmscast_config *cfg, char *line, const char *name, 
 	*eq = '\0';
 	key = trim(line);
 	value = trim(eq + 1);
-	if ((res = config_set(cfg, key, value, err, sizeof(err))) < 0)
+	if ((res = config_set(cfg, key, value, err, sizeof(err))) < 0) {
 		fprintf(stderr, "kmscast: %s:%u: %s\n", name, lineno, err);
+	}
 	return res;
 }
 
@@ -268,8 +298,9 @@ int config_parse(struct kmscast_config *cfg, const char *text, size_t len, const
 		size_t n = 0;
 
 		lineno++;
-		while (pos + n < len && text[pos + n] != '\n')
+		while (pos + n < len && text[pos + n] != '\n') {
 			n++;
+		}
 		if (n >= sizeof(line)) {
 			fprintf(stderr, "kmscast: %s:%u: line longer than %d bytes\n", name, lineno,
 					CONFIG_MAX_LINE - 1);
@@ -282,8 +313,9 @@ int config_parse(struct kmscast_config *cfg, const char *text, size_t len, const
 		memcpy(line, text + pos, n);
 		line[n] = '\0';
 		pos += n + 1;
-		if ((res = parse_line(cfg, line, name, lineno)) < 0)
+		if ((res = parse_line(cfg, line, name, lineno)) < 0) {
 			return res;
+		}
 	}
 	return 0;
 }
@@ -308,8 +340,9 @@ int config_load_file(struct kmscast_config *cfg, const char *path)
 	}
 	while ((n = read(fd, text + len, CONFIG_MAX_FILE + 1 - len)) > 0) {
 		len += (size_t)n;
-		if (len > CONFIG_MAX_FILE)
+		if (len > CONFIG_MAX_FILE) {
 			break;
+		}
 	}
 	res = n < 0 ? -errno : 0;
 	close(fd);
@@ -319,11 +352,13 @@ int config_load_file(struct kmscast_config *cfg, const char *path)
 	} else if (res < 0) {
 		fprintf(stderr, "kmscast: %s: %s\n", path, strerror(-res));
 	}
-	if (res == 0)
+	if (res == 0) {
 		res = config_parse(cfg, text, len, path);
+	}
 	free(text);
-	if (res == 0)
+	if (res == 0) {
 		snprintf(cfg->source, sizeof(cfg->source), "%s", path);
+	}
 	return res;
 }
 
@@ -338,19 +373,22 @@ static bool spec_matches(const char *spec, const char *card, const char *connect
 		return strlen(card) == card_len && !strncmp(spec, card, card_len) &&
 				!strcmp(colon + 1, connector);
 	}
-	if (!strcmp(spec, connector))
+	if (!strcmp(spec, connector)) {
 		return true;
+	}
 	return monitor_name && monitor_name[0] && !strcmp(spec, monitor_name);
 }
 
 bool config_monitor_published(const struct kmscast_config *cfg, const char *card,
 		const char *connector, const char *monitor_name)
 {
-	if (cfg->n_monitors == 0)
+	if (cfg->n_monitors == 0) {
 		return true;
+	}
 	for (uint32_t i = 0; i < cfg->n_monitors; i++) {
-		if (spec_matches(cfg->monitors[i], card, connector, monitor_name))
+		if (spec_matches(cfg->monitors[i], card, connector, monitor_name)) {
 			return true;
+		}
 	}
 	return false;
 }
@@ -377,15 +415,18 @@ int config_load(struct kmscast_config *cfg, const char *path,
 	int res;
 
 	if (path) {
-		if ((res = config_load_file(cfg, path)) < 0)
+		if ((res = config_load_file(cfg, path)) < 0) {
 			return res;
+		}
 	} else {
 		res = config_locate(getenv("XDG_CONFIG_HOME"), getenv("HOME"),
 				getenv("XDG_CONFIG_DIRS"), found, sizeof(found));
-		if (res == 0 && (res = config_load_file(cfg, found)) < 0)
+		if (res == 0 && (res = config_load_file(cfg, found)) < 0) {
 			return res;
-		if (res < 0 && res != -ENOENT)
+		}
+		if (res < 0 && res != -ENOENT) {
 			return res;
+		}
 	}
 	for (size_t i = 0; i < n_overrides; i++) {
 		if ((res = config_set(cfg, overrides[i].key, overrides[i].value, err,

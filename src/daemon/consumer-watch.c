@@ -62,23 +62,27 @@ bool consumer_watch_target_matches(const char *target, uint32_t id, uint64_t ser
 {
 	uint64_t v;
 
-	if (!target || !target[0])
+	if (!target || !target[0]) {
 		return false;
-	if (name && spa_streq(target, name))
+	}
+	if (name && spa_streq(target, name)) {
 		return true;
+	}
 	/*
 	 * A number is an object id (node.target) or a serial (target.object, PipeWire >=
 	 * 0.3.64); serial UINT64_MAX is a node whose serial is unknown.
 	 */
-	if (!spa_atou64(target, &v, 10))
+	if (!spa_atou64(target, &v, 10)) {
 		return false;
+	}
 	return v == id || (serial != UINT64_MAX && v == serial);
 }
 
 static void stream_release(struct stream *s)
 {
-	if (s->id == SPA_ID_INVALID)
+	if (s->id == SPA_ID_INVALID) {
 		return;
+	}
 	spa_hook_remove(&s->listener);
 	pw_proxy_destroy(s->proxy);
 	s->proxy = NULL;
@@ -91,8 +95,9 @@ static const struct source *find_target(struct consumer_watch *w, const char *ta
 		const struct source *src = &w->sources[i];
 
 		if (src->id != SPA_ID_INVALID &&
-				consumer_watch_target_matches(target, src->id, src->serial, src->name))
+				consumer_watch_target_matches(target, src->id, src->serial, src->name)) {
 			return src;
+		}
 	}
 	return NULL;
 }
@@ -142,16 +147,19 @@ static void on_stream_info(void *data, const struct pw_node_info *info)
 	const struct source *src;
 	const char *target, *who;
 
-	if (!(info->change_mask & PW_NODE_CHANGE_MASK_PROPS) || !info->props)
+	if (!(info->change_mask & PW_NODE_CHANGE_MASK_PROPS) || !info->props) {
 		return;
+	}
 	target = spa_dict_lookup(info->props, PW_KEY_TARGET_OBJECT);
-	if (!target)
+	if (!target) {
 		target = spa_dict_lookup(info->props, KEY_NODE_TARGET);
+	}
 	src = find_target(s->watch, target);
 	if (src) {
 		who = spa_dict_lookup(info->props, PW_KEY_APP_NAME);
-		if (!who)
+		if (!who) {
 			who = spa_dict_lookup(info->props, PW_KEY_NODE_NAME);
+		}
 		pw_log_warn("%s (node %u) asks for %s with no video format (media.class "
 				FORMATLESS_CLASS "), so the session manager will not link it and "
 				"it gets no frames. gst pipewiresrc does this when the next element "
@@ -177,9 +185,11 @@ static void watch_stream(struct consumer_watch *w, uint32_t id, const char *type
 {
 	struct stream *s = NULL;
 
-	for (size_t i = 0; i < MAX_STREAMS && !s; i++)
-		if (w->streams[i].id == SPA_ID_INVALID)
+	for (size_t i = 0; i < MAX_STREAMS && !s; i++) {
+		if (w->streams[i].id == SPA_ID_INVALID) {
 			s = &w->streams[i];
+		}
+	}
 	if (!s) {
 		pw_log_debug("formatless stream %u not watched: %d already are", id, MAX_STREAMS);
 		return;
@@ -199,19 +209,23 @@ static void add_source(struct consumer_watch *w, uint32_t id, const struct spa_d
 	const char *serial = spa_dict_lookup(props, PW_KEY_OBJECT_SERIAL);
 	struct source *src = NULL;
 
-	if (!name || !spa_strstartswith(name, KMSCAST_NODE_NAME_PREFIX))
+	if (!name || !spa_strstartswith(name, KMSCAST_NODE_NAME_PREFIX)) {
 		return;
-	for (size_t i = 0; i < MAX_SOURCES && !src; i++)
-		if (w->sources[i].id == SPA_ID_INVALID)
+	}
+	for (size_t i = 0; i < MAX_SOURCES && !src; i++) {
+		if (w->sources[i].id == SPA_ID_INVALID) {
 			src = &w->sources[i];
+		}
+	}
 	if (!src) {
 		pw_log_debug("%s not watched: %d sources already are", name, MAX_SOURCES);
 		return;
 	}
 	src->id = id;
 	src->serial = UINT64_MAX;
-	if (serial && !spa_atou64(serial, &src->serial, 10))
+	if (serial && !spa_atou64(serial, &src->serial, 10)) {
 		src->serial = UINT64_MAX;
+	}
 	snprintf(src->name, sizeof(src->name), "%s", name);
 }
 
@@ -221,25 +235,31 @@ static void on_global(void *data, uint32_t id, uint32_t permissions, const char 
 	struct consumer_watch *w = data;
 	const char *class;
 
-	if (!spa_streq(type, PW_TYPE_INTERFACE_Node) || !props)
+	if (!spa_streq(type, PW_TYPE_INTERFACE_Node) || !props) {
 		return;
+	}
 	class = spa_dict_lookup(props, PW_KEY_MEDIA_CLASS);
-	if (spa_streq(class, "Video/Source"))
+	if (spa_streq(class, "Video/Source")) {
 		add_source(w, id, props);
-	else if (spa_streq(class, FORMATLESS_CLASS))
+	} else if (spa_streq(class, FORMATLESS_CLASS)) {
 		watch_stream(w, id, type);
+	}
 }
 
 static void on_global_remove(void *data, uint32_t id)
 {
 	struct consumer_watch *w = data;
 
-	for (size_t i = 0; i < MAX_SOURCES; i++)
-		if (w->sources[i].id == id)
+	for (size_t i = 0; i < MAX_SOURCES; i++) {
+		if (w->sources[i].id == id) {
 			w->sources[i].id = SPA_ID_INVALID;
-	for (size_t i = 0; i < MAX_STREAMS; i++)
-		if (w->streams[i].id == id)
+		}
+	}
+	for (size_t i = 0; i < MAX_STREAMS; i++) {
+		if (w->streams[i].id == id) {
 			stream_release(&w->streams[i]);
+		}
+	}
 }
 
 static const struct pw_registry_events registry_events = {
@@ -254,10 +274,12 @@ int consumer_watch_new(struct pw_core *core, struct consumer_watch **out)
 
 	PW_LOG_TOPIC_INIT(watch_topic);
 	w = calloc(1, sizeof(*w));
-	if (!w)
+	if (!w) {
 		return -errno;
-	for (size_t i = 0; i < MAX_SOURCES; i++)
+	}
+	for (size_t i = 0; i < MAX_SOURCES; i++) {
 		w->sources[i].id = SPA_ID_INVALID;
+	}
 	for (size_t i = 0; i < MAX_STREAMS; i++) {
 		w->streams[i].watch = w;
 		w->streams[i].id = SPA_ID_INVALID;
@@ -276,10 +298,12 @@ int consumer_watch_new(struct pw_core *core, struct consumer_watch **out)
 
 void consumer_watch_destroy(struct consumer_watch *w)
 {
-	if (!w)
+	if (!w) {
 		return;
-	for (size_t i = 0; i < MAX_STREAMS; i++)
+	}
+	for (size_t i = 0; i < MAX_STREAMS; i++) {
 		stream_release(&w->streams[i]);
+	}
 	spa_hook_remove(&w->registry_listener);
 	pw_proxy_destroy((struct pw_proxy *)w->registry);
 	free(w);

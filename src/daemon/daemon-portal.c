@@ -58,8 +58,9 @@ static void fill_monitor(struct portal_monitor *m, const struct kms_device *dev,
 	m->x = (int32_t)(crtc->primary->state.src_x >> 16);
 	m->y = (int32_t)(crtc->primary->state.src_y >> 16);
 	m->has_edid = conn->has_edid;
-	if (conn->has_edid)
+	if (conn->has_edid) {
 		m->edid = conn->monitor;
+	}
 }
 
 struct monitor_list {
@@ -72,8 +73,9 @@ static void add_monitor(void *data, struct kms_device *dev, const struct kms_crt
 {
 	struct monitor_list *list = data;
 
-	if (list->n < list->max)
+	if (list->n < list->max) {
 		fill_monitor(&list->out[list->n++], dev, crtc, conn);
+	}
 }
 
 static int list_monitors(void *host, struct portal_monitor *out, uint32_t max)
@@ -87,8 +89,9 @@ static int list_monitors(void *host, struct portal_monitor *out, uint32_t max)
 
 static void node_gone(struct portal_node *node, int res)
 {
-	if (node->dead)
+	if (node->dead) {
 		return;
+	}
 	node->dead = true;
 	node->events->gone(node->data, res);
 }
@@ -97,8 +100,9 @@ static void on_proxy_bound(void *data, uint32_t global_id)
 {
 	struct portal_node *node = data;
 
-	if (node->ready || node->dead)
+	if (node->ready || node->dead) {
 		return;
+	}
 	node->ready = true;
 	node->events->ready(node->data, global_id);
 }
@@ -130,21 +134,24 @@ static struct pw_properties *node_props(struct daemon_portal *dp, const struct p
 	struct pw_properties *props;
 
 	props = node_host_props_new(m->card, m->connector, m->crtc_id);
-	if (!props)
+	if (!props) {
 		return NULL;
-	if (m->has_edid && m->edid.name[0])
+	}
+	if (m->has_edid && m->edid.name[0]) {
 		pw_properties_setf(props, PW_KEY_NODE_DESCRIPTION, "%s (%s, screen cast)",
 				m->edid.name, m->connector);
-	else
+	} else {
 		pw_properties_setf(props, PW_KEY_NODE_DESCRIPTION, "%s (screen cast)", m->connector);
+	}
 	pw_properties_update(props, extra);
 	return props;
 }
 
 static void destroy_node(void *host, struct portal_node *node)
 {
-	if (!node)
+	if (!node) {
 		return;
+	}
 	node_host_unexport(&node->exp);
 	spa_list_remove(&node->link);
 	node->dp->n_nodes--;
@@ -166,8 +173,9 @@ static struct portal_node *create_node(void *host, const struct portal_monitor *
 		return NULL;
 	}
 	node = calloc(1, sizeof(*node));
-	if (!node)
+	if (!node) {
 		return NULL;
+	}
 	node->dp = dp;
 	node->monitor = *monitor;
 	node->events = events;
@@ -201,8 +209,9 @@ static const char *consent_program(void)
 {
 	const char *env = getenv("KMSCAST_CONSENT");
 
-	if (env && env[0])
+	if (env && env[0]) {
 		return env;
+	}
 #ifdef KMSCAST_CONSENT_PATH
 	return KMSCAST_CONSENT_PATH;
 #else
@@ -220,8 +229,9 @@ int daemon_portal_create(struct pw_loop *loop, const struct kmscast_config *conf
 
 	PW_LOG_TOPIC_INIT(dportal_topic);
 	dp = calloc(1, sizeof(*dp));
-	if (!dp)
+	if (!dp) {
 		return -ENOMEM;
+	}
 	dp->outputs = outputs;
 	dp->host = host;
 	spa_list_init(&dp->nodes);
@@ -247,14 +257,16 @@ void daemon_portal_rescanned(struct daemon_portal *dp)
 	struct portal_node *node, *tmp;
 	int n;
 
-	if (!dp)
+	if (!dp) {
 		return;
+	}
 	n = list_monitors(dp, now, PORTAL_MAX_MONITORS);
 	spa_list_for_each_safe(node, tmp, &dp->nodes, link) {
 		bool lit = false;
 
-		if (node->dead)
+		if (node->dead) {
 			continue;
+		}
 		for (int i = 0; i < n && !lit; i++) {
 			lit = !strcmp(now[i].card, node->monitor.card) &&
 					!strcmp(now[i].connector, node->monitor.connector) &&
@@ -276,8 +288,9 @@ void daemon_portal_core_lost(struct daemon_portal *dp)
 	struct portal_node *node;
 	bool again = true;
 
-	if (!dp)
+	if (!dp) {
 		return;
+	}
 	/* Every proxy belongs to the dead core: drop them first, then tell the sessions. */
 	spa_list_for_each(node, &dp->nodes, link)
 		node_host_drop_proxy(&node->exp);
@@ -297,8 +310,9 @@ void daemon_portal_destroy(struct daemon_portal *dp)
 {
 	struct portal_node *node, *tmp;
 
-	if (!dp)
+	if (!dp) {
 		return;
+	}
 	portal_destroy(dp->portal);
 	spa_list_for_each_safe(node, tmp, &dp->nodes, link)
 		destroy_node(dp, node);

@@ -63,8 +63,9 @@ struct daemon {
 
 static void node_destroy(struct output_node *node)
 {
-	if (!node)
+	if (!node) {
 		return;
+	}
 	pw_log_info("%s.%s: removing (crtc %u)", node->card, node->connector, node->crtc_id);
 	node_host_unexport(&node->exp);
 	spa_list_remove(&node->link);
@@ -110,15 +111,17 @@ static struct pw_properties *node_props(const struct output_node *node,
 	struct pw_properties *props;
 
 	props = node_host_props_new(node->card, node->connector, node->crtc_id);
-	if (!props)
+	if (!props) {
 		return NULL;
+	}
 	pw_properties_setf(props, PW_KEY_NODE_NAME, KMSCAST_NODE_NAME_FMT, node->card,
 			node->connector);
-	if (conn->has_edid && conn->monitor.name[0])
+	if (conn->has_edid && conn->monitor.name[0]) {
 		pw_properties_setf(props, PW_KEY_NODE_DESCRIPTION, "%s (%s)", conn->monitor.name,
 				conn->name);
-	else
+	} else {
 		pw_properties_set(props, PW_KEY_NODE_DESCRIPTION, node->connector);
+	}
 	return props;
 }
 
@@ -135,8 +138,9 @@ static int node_create(struct daemon *d, struct kms_device *dev, const struct km
 		return -ENOSPC;
 	}
 	node = calloc(1, sizeof(*node));
-	if (!node)
+	if (!node) {
 		return -ENOMEM;
+	}
 	node->daemon = d;
 	node->crtc_id = crtc->id;
 	node->global_id = SPA_ID_INVALID;
@@ -176,8 +180,9 @@ static struct output_node *find_node(struct daemon *d, const char *card, uint32_
 
 	spa_list_for_each(node, &d->nodes, link) {
 		if (node->crtc_id == crtc_id && strcmp(node->card, card) == 0 &&
-				strcmp(node->connector, connector) == 0)
+				strcmp(node->connector, connector) == 0) {
 			return node;
+		}
 	}
 	return NULL;
 }
@@ -203,8 +208,9 @@ static void keep_output(void *data, struct kms_device *dev, const struct kms_crt
 		node->seen = true;
 		return;
 	}
-	if (node_create(d, dev, crtc, conn) == 0)
+	if (node_create(d, dev, crtc, conn) == 0) {
 		find_node(d, dev->name, crtc->id, conn->name)->seen = true;
+	}
 }
 
 static void rescan(struct daemon *d)
@@ -212,16 +218,19 @@ static void rescan(struct daemon *d)
 	struct output_node *node, *tmp;
 
 	/* A node is told the server's version (core info) when it is created. */
-	if (!d->host.core || !d->host.server_version[0])
+	if (!d->host.core || !d->host.server_version[0]) {
 		return;
+	}
 	outputs_refresh(&d->outputs, d->opts->dri_dir);
 	spa_list_for_each(node, &d->nodes, link)
 		node->seen = false;
-	if (shared_nodes(d))
+	if (shared_nodes(d)) {
 		outputs_for_each(&d->outputs, keep_output, d);
+	}
 	spa_list_for_each_safe(node, tmp, &d->nodes, link) {
-		if (!node->seen)
+		if (!node->seen) {
 			node_destroy(node);
+		}
 	}
 	daemon_portal_rescanned(d->portal); /* its sessions lose monitors gone dark */
 }
@@ -278,13 +287,15 @@ static void on_core_info(void *data, const struct pw_core_info *info)
 {
 	struct daemon *d = data;
 
-	if (!info->version || d->host.server_version[0])
+	if (!info->version || d->host.server_version[0]) {
 		return;
+	}
 	snprintf(d->host.server_version, sizeof(d->host.server_version), "%s", info->version);
 	pw_log_info("PipeWire server %s", d->host.server_version);
 	rescan(d);
-	if (d->n_nodes == 0)
+	if (d->n_nodes == 0) {
 		pw_log_warn("no lit output in %s yet; watching", d->opts->dri_dir);
+	}
 }
 
 static const struct pw_core_events core_events = {
@@ -298,16 +309,19 @@ static int try_connect(struct daemon *d)
 	struct pw_properties *props = NULL;
 	int res;
 
-	if (d->opts->remote)
+	if (d->opts->remote) {
 		props = pw_properties_new(PW_KEY_REMOTE_NAME, d->opts->remote, NULL);
+	}
 	d->host.core = pw_context_connect(d->host.context, props, 0);
-	if (!d->host.core)
+	if (!d->host.core) {
 		return -errno;
+	}
 	pw_core_add_listener(d->host.core, &d->core_listener, &core_events, d);
 	pw_log_info("connected to PipeWire");
 	/* Only a log line is lost without it: the nodes do not depend on the watch. */
-	if ((res = consumer_watch_new(d->host.core, &d->watch)) < 0)
+	if ((res = consumer_watch_new(d->host.core, &d->watch)) < 0) {
 		pw_log_warn("not watching for consumers that cannot link: %s", spa_strerror(res));
+	}
 	return 0;
 }
 
@@ -316,8 +330,9 @@ static void on_reconnect(void *data, uint64_t expirations)
 	struct daemon *d = data;
 	int res;
 
-	if (d->host.core)
+	if (d->host.core) {
 		return;
+	}
 	if ((res = try_connect(d)) < 0) {
 		pw_log_debug("PipeWire not back yet: %s", spa_strerror(res));
 		arm_timer(d, d->reconnect_timer, DAEMON_RECONNECT_MS, false);
@@ -339,34 +354,40 @@ static int daemon_setup(struct daemon *d)
 	int res;
 
 	d->main_loop = pw_main_loop_new(NULL);
-	if (!d->main_loop)
+	if (!d->main_loop) {
 		return -errno;
+	}
 	d->loop = pw_main_loop_get_loop(d->main_loop);
 	pw_loop_add_signal(d->loop, SIGINT, on_signal, d);
 	pw_loop_add_signal(d->loop, SIGTERM, on_signal, d);
 	d->host.context = pw_context_new(d->loop, NULL, 0);
-	if (!d->host.context)
+	if (!d->host.context) {
 		return -errno;
+	}
 	d->rescan_timer = pw_loop_add_timer(d->loop, on_rescan, d);
 	d->reconnect_timer = pw_loop_add_timer(d->loop, on_reconnect, d);
-	if (!d->rescan_timer || !d->reconnect_timer)
+	if (!d->rescan_timer || !d->reconnect_timer) {
 		return -errno;
+	}
 	if ((res = try_connect(d)) < 0) {
 		pw_log_error("cannot connect to PipeWire: %s", spa_strerror(res));
 		return res;
 	}
 	/* The first rescan runs when the server's core info arrives. */
 	arm_timer(d, d->rescan_timer, DAEMON_RESCAN_MS, true);
-	if (!shared_nodes(d))
+	if (!shared_nodes(d)) {
 		pw_log_info("shared-nodes = false: no node per monitor, only the portal's sessions "
 			    "get nodes");
-	if (!shared_nodes(d) && !d->opts->portal)
+	}
+	if (!shared_nodes(d) && !d->opts->portal) {
 		pw_log_warn("shared-nodes = false and portal = false: nothing to serve; set one "
 			    "of them to true in kmscast.conf");
+	}
 	/* A failed portal is logged, and the daemon runs on without it: the nodes still serve. */
 	if (d->opts->portal && daemon_portal_create(d->loop, d->opts->config, &d->outputs,
-					&d->host, &d->portal) < 0)
+					&d->host, &d->portal) < 0) {
 		d->portal = NULL;
+	}
 	return 0;
 }
 
@@ -376,10 +397,12 @@ static void daemon_teardown(struct daemon *d)
 	d->portal = NULL;
 	disconnect_all(d);
 	outputs_finish(&d->outputs);
-	if (d->host.context)
+	if (d->host.context) {
 		pw_context_destroy(d->host.context);
-	if (d->main_loop)
+	}
+	if (d->main_loop) {
 		pw_main_loop_destroy(d->main_loop);
+	}
 }
 
 /*
@@ -390,8 +413,9 @@ static int check_plugin(void)
 {
 	char dirs[1024];
 
-	if (node_host_find_plugin(dirs, sizeof(dirs)) == 0)
+	if (node_host_find_plugin(dirs, sizeof(dirs)) == 0) {
 		return 0;
+	}
 	pw_log_error("cannot find the %s plugin: no %s.so in the SPA plugin directory (%s). "
 		     "Install kmscast (meson install -C BUILD), or run it from its build tree "
 		     "with 'meson devenv -C BUILD kmscast', which points SPA_PLUGIN_DIR and "
@@ -417,10 +441,12 @@ int kmscast_daemon_run(const struct daemon_options *opts, int *argc, char ***arg
 	PW_LOG_TOPIC_INIT(kmscast_topic);
 	spa_list_init(&d.nodes);
 	res = check_plugin();
-	if (res == 0)
+	if (res == 0) {
 		res = daemon_setup(&d);
-	if (res == 0)
+	}
+	if (res == 0) {
 		pw_main_loop_run(d.main_loop);
+	}
 	daemon_teardown(&d);
 	pw_deinit();
 	return res < 0 ? 1 : 0;

@@ -167,12 +167,14 @@ static void pick_helper(const struct options *opts, const struct kmscast_config 
 {
 	*helper_path = opts->helper_path;
 	*helper_socket = opts->helper_socket;
-	if (opts->helper_path || opts->helper_socket)
+	if (opts->helper_path || opts->helper_socket) {
 		return;
-	if (cfg->helper_mode == CONFIG_HELPER_SOCKET)
+	}
+	if (cfg->helper_mode == CONFIG_HELPER_SOCKET) {
 		*helper_socket = cfg->helper_socket;
-	else if (cfg->helper_path[0])
+	} else if (cfg->helper_path[0]) {
 		*helper_path = cfg->helper_path;
+	}
 }
 
 static int run_probe(const struct options *opts, const struct kmscast_config *cfg)
@@ -183,8 +185,9 @@ static int run_probe(const struct options *opts, const struct kmscast_config *cf
 	pick_helper(opts, cfg, &hopts.helper_path, &hopts.socket_path);
 	hopts.mode = hopts.socket_path ? HELPER_MODE_SOCKET : HELPER_MODE_SPAWN;
 	ret = kmscast_probe(&hopts, stdout);
-	if (ret < 0)
+	if (ret < 0) {
 		fprintf(stderr, "kmscast: probe failed: %s\n", strerror(-ret));
+	}
 	return ret < 0 ? 1 : 0;
 }
 
@@ -194,19 +197,22 @@ int main(int argc, char **argv)
 	struct kmscast_config cfg;
 	int ret;
 
-	if (parse_args(argc, argv, &opts) < 0)
+	if (parse_args(argc, argv, &opts) < 0) {
 		return 2;
+	}
 	config_init(&cfg, KMSCAST_HELPER_SOCKET);
-	if (config_load(&cfg, opts.config_path, opts.overrides, opts.n_overrides) < 0)
+	if (config_load(&cfg, opts.config_path, opts.overrides, opts.n_overrides) < 0) {
 		return 2;
+	}
 
 	switch (opts.mode) {
 	case MODE_LIST:
 		ret = kmscast_list(stdout, opts.dri_dir, opts.json);
-		if (ret == -ENODEV)
+		if (ret == -ENODEV) {
 			fprintf(stderr, "kmscast: no DRM card found in %s\n", opts.dri_dir);
-		else if (ret < 0)
+		} else if (ret < 0) {
 			fprintf(stderr, "kmscast: listing failed: %s\n", strerror(-ret));
+		}
 		return ret < 0 ? 1 : 0;
 	case MODE_PRINT_PORTAL:
 		return config_write_portal_file(&cfg, stdout) < 0 ? 1 : 0;

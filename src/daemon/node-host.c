@@ -45,8 +45,9 @@ struct pw_properties *node_host_props_new(const char *card, const char *connecto
 			KMSCAST_KEY_CARD, card,
 			KMSCAST_KEY_CONNECTOR, connector,
 			NULL);
-	if (!props)
+	if (!props) {
 		return NULL;
+	}
 	pw_properties_setf(props, KMSCAST_KEY_CRTC, "%u", crtc_id);
 	return props;
 }
@@ -70,14 +71,16 @@ static int pin_data_loop(struct pw_context *context, struct pw_properties *props
 #if PW_CHECK_VERSION(1, 1, 81)
 	struct pw_loop *loop = pw_context_acquire_loop(context, &props->dict);
 
-	if (!loop)
+	if (!loop) {
 		return errno ? -errno : -EIO;
+	}
 	pw_properties_set(props, PW_KEY_NODE_LOOP_NAME, loop->name);
 	for (uint32_t i = 0; i < n_support; i++) {
-		if (spa_streq(support[i].type, SPA_TYPE_INTERFACE_DataLoop))
+		if (spa_streq(support[i].type, SPA_TYPE_INTERFACE_DataLoop)) {
 			support[i].data = loop->loop;
-		else if (spa_streq(support[i].type, SPA_TYPE_INTERFACE_DataSystem))
+		} else if (spa_streq(support[i].type, SPA_TYPE_INTERFACE_DataSystem)) {
 			support[i].data = loop->system;
+		}
 	}
 	/* The context keeps the loop; release only ends this use of it. */
 	pw_context_release_loop(context, loop);
@@ -98,8 +101,9 @@ static struct spa_handle *load(struct pw_context *context, struct pw_properties 
 		errno = ENOSPC;
 		return NULL;
 	}
-	for (uint32_t i = 0; i < n_base; i++)
+	for (uint32_t i = 0; i < n_base; i++) {
 		support[i] = base[i];
+	}
 	if ((res = pin_data_loop(context, props, support, n_base)) < 0) {
 		errno = -res;
 		return NULL;
@@ -123,15 +127,19 @@ int node_host_export(const struct node_host *host, struct pw_properties *props,
 
 	out->handle = NULL;
 	out->proxy = NULL;
-	if (!host->core)
+	if (!host->core) {
 		return -ENOTCONN;
-	if (host->resend_ms >= 0)
+	}
+	if (host->resend_ms >= 0) {
 		pw_properties_setf(props, KMSCAST_KEY_RESEND_MS, "%d", host->resend_ms);
+	}
 	out->handle = load(host->context, props, &item);
-	if (!out->handle)
+	if (!out->handle) {
 		return errno ? -errno : -EIO;
-	if ((res = spa_handle_get_interface(out->handle, SPA_TYPE_INTERFACE_Node, &iface)) < 0)
+	}
+	if ((res = spa_handle_get_interface(out->handle, SPA_TYPE_INTERFACE_Node, &iface)) < 0) {
 		goto err_unload;
+	}
 	out->proxy = pw_core_export(host->core, SPA_TYPE_INTERFACE_Node, &props->dict, iface, 0);
 	if (!out->proxy) {
 		res = -errno;
@@ -148,8 +156,9 @@ err_unload:
 
 void node_host_drop_proxy(struct node_host_export *exp)
 {
-	if (!exp->proxy)
+	if (!exp->proxy) {
 		return;
+	}
 	spa_hook_remove(&exp->proxy_listener);
 	pw_proxy_destroy(exp->proxy);
 	exp->proxy = NULL;
@@ -158,8 +167,9 @@ void node_host_drop_proxy(struct node_host_export *exp)
 void node_host_unexport(struct node_host_export *exp)
 {
 	node_host_drop_proxy(exp);
-	if (exp->handle)
+	if (exp->handle) {
 		pw_unload_spa_handle(exp->handle);
+	}
 	exp->handle = NULL;
 }
 
@@ -169,21 +179,24 @@ int node_host_find_plugin(char *dirs, size_t size)
 	const char *path = env && env[0] ? env : KMSCAST_SPA_PLUGINDIR;
 	const char *dir = path;
 
-	if (path == env)
+	if (path == env) {
 		snprintf(dirs, size, "SPA_PLUGIN_DIR=%s", path);
-	else
+	} else {
 		snprintf(dirs, size, "%s, as SPA_PLUGIN_DIR is unset", path);
+	}
 	while (*dir) {
 		size_t len = strcspn(dir, ":");
 		char file[PATH_MAX];
 		int n;
 
 		n = snprintf(file, sizeof(file), "%.*s/%s.so", (int)len, dir, KMSCAST_NODE_LIBRARY);
-		if (len > 0 && n > 0 && (size_t)n < sizeof(file) && access(file, R_OK) == 0)
+		if (len > 0 && n > 0 && (size_t)n < sizeof(file) && access(file, R_OK) == 0) {
 			return 0;
+		}
 		dir += len;
-		if (*dir == ':')
+		if (*dir == ':') {
 			dir++;
+		}
 	}
 	return -ENOENT;
 }

@@ -12,8 +12,9 @@
 
 void outputs_finish(struct outputs *o)
 {
-	for (uint32_t i = 0; i < o->n_cards; i++)
+	for (uint32_t i = 0; i < o->n_cards; i++) {
 		kms_device_destroy(o->cards[i]);
+	}
 	o->n_cards = 0;
 }
 
@@ -37,8 +38,9 @@ void outputs_refresh(struct outputs *o, const char *dri_dir)
 			next[i] = NULL;
 		}
 		snprintf(path, sizeof(path), "%.200s/%.*s", dri_dir, KMS_NAME_MAX - 1, names[i]);
-		if (!next[i] && kms_device_open(path, &next[i]) < 0)
+		if (!next[i] && kms_device_open(path, &next[i]) < 0) {
 			next[i] = NULL;
+		}
 	}
 	outputs_finish(o);
 	for (int i = 0; i < n && i < KMS_MAX_CARDS; i++) {
@@ -54,14 +56,17 @@ static const struct kms_connector *published(const struct outputs *o, struct kms
 {
 	const struct kms_connector *conn;
 
-	if (!crtc->active || !crtc->primary || crtc->primary->state.fb_id == 0)
+	if (!crtc->active || !crtc->primary || crtc->primary->state.fb_id == 0) {
 		return NULL;
+	}
 	conn = kms_crtc_connector(dev, crtc);
-	if (!conn)
+	if (!conn) {
 		return NULL;
+	}
 	if (o->config && !config_monitor_published(o->config, dev->name, conn->name,
-				conn->has_edid ? conn->monitor.name : NULL))
+				conn->has_edid ? conn->monitor.name : NULL)) {
 		return NULL;
+	}
 	return conn;
 }
 
@@ -73,8 +78,9 @@ void outputs_for_each(const struct outputs *o, outputs_fn fn, void *data)
 		for (uint32_t i = 0; dev && i < dev->n_crtcs; i++) {
 			const struct kms_connector *conn = published(o, dev, &dev->crtcs[i]);
 
-			if (conn)
+			if (conn) {
 				fn(data, dev, &dev->crtcs[i], conn);
+			}
 		}
 	}
 }

@@ -38,8 +38,9 @@ static const struct fmt_info formats[] = {
 const struct fmt_info *fmt_from_drm(uint32_t fourcc)
 {
 	for (unsigned int i = 0; i < N_FORMATS; i++) {
-		if (formats[i].drm_fourcc == fourcc)
+		if (formats[i].drm_fourcc == fourcc) {
 			return &formats[i];
+		}
 	}
 	return NULL;
 }
@@ -47,8 +48,9 @@ const struct fmt_info *fmt_from_drm(uint32_t fourcc)
 const struct fmt_info *fmt_from_spa(uint32_t spa_format)
 {
 	for (unsigned int i = 0; i < N_FORMATS; i++) {
-		if (formats[i].spa_format == spa_format)
+		if (formats[i].spa_format == spa_format) {
 			return &formats[i];
+		}
 	}
 	return NULL;
 }

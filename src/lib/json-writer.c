@@ -19,20 +19,22 @@ static void put_escaped(FILE *out, const char *s)
 {
 	fputc('"', out);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
+		if (*p == '"' || *p == '\\') {
 			fprintf(out, "\\%c", *p);
-		else if (*p < 0x20)
+		} else if (*p < 0x20) {
 			fprintf(out, "\\u%04x", *p);
-		else
+		} else {
 			fputc(*p, out);
+		}
 	}
 	fputc('"', out);
 }
 
 static void begin_value(struct json_writer *w, const char *key)
 {
-	if (w->need_comma[w->depth])
+	if (w->need_comma[w->depth]) {
 		fputc(',', w->out);
+	}
 	w->need_comma[w->depth] = true;
 	if (key) {
 		put_escaped(w->out, key);

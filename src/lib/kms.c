@@ -36,11 +36,13 @@ int kms_list_cards(const char *dir, char names[][KMS_NAME_MAX], size_t max)
 	struct dirent *ent;
 	size_t n = 0;
 
-	if (!d)
+	if (!d) {
 		return -errno;
+	}
 	while ((ent = readdir(d)) != NULL) {
-		if (!wire_card_name_valid(ent->d_name))
+		if (!wire_card_name_valid(ent->d_name)) {
 			continue;
+		}
 		if (n == max) {
 			closedir(d);
 			return -E2BIG;
@@ -67,14 +69,18 @@ static uint32_t mode_refresh_mhz(const drmModeModeInfo *mode)
 	uint64_t num = (uint64_t)mode->clock * 1000000;
 	uint64_t den = (uint64_t)mode->htotal * mode->vtotal;
 
-	if (den == 0)
+	if (den == 0) {
 		return 0;
-	if (mode->flags & DRM_MODE_FLAG_INTERLACE)
+	}
+	if (mode->flags & DRM_MODE_FLAG_INTERLACE) {
 		num *= 2;
-	if (mode->flags & DRM_MODE_FLAG_DBLSCAN)
+	}
+	if (mode->flags & DRM_MODE_FLAG_DBLSCAN) {
 		den *= 2;
-	if (mode->vscan > 1)
+	}
+	if (mode->vscan > 1) {
 		den *= mode->vscan;
+	}
 	return (uint32_t)((num + den / 2) / den);
 }
 
@@ -111,32 +117,34 @@ static void store_plane_value(struct kms_plane *plane, uint32_t prop, uint64_t v
 	const struct kms_plane_props *p = &plane->prop;
 	struct kms_plane_state *s = &plane->state;
 
-	if (prop == 0)
+	if (prop == 0) {
 		return;
-	if (prop == p->fb_id)
+	}
+	if (prop == p->fb_id) {
 		s->fb_id = (uint32_t)value;
-	else if (prop == p->crtc_id)
+	} else if (prop == p->crtc_id) {
 		s->crtc_id = (uint32_t)value;
-	else if (prop == p->crtc_x)
+	} else if (prop == p->crtc_x) {
 		s->crtc_x = (int32_t)value;
-	else if (prop == p->crtc_y)
+	} else if (prop == p->crtc_y) {
 		s->crtc_y = (int32_t)value;
-	else if (prop == p->crtc_w)
+	} else if (prop == p->crtc_w) {
 		s->crtc_w = (uint32_t)value;
-	else if (prop == p->crtc_h)
+	} else if (prop == p->crtc_h) {
 		s->crtc_h = (uint32_t)value;
-	else if (prop == p->src_x)
+	} else if (prop == p->src_x) {
 		s->src_x = (uint32_t)value;
-	else if (prop == p->src_y)
+	} else if (prop == p->src_y) {
 		s->src_y = (uint32_t)value;
-	else if (prop == p->src_w)
+	} else if (prop == p->src_w) {
 		s->src_w = (uint32_t)value;
-	else if (prop == p->src_h)
+	} else if (prop == p->src_h) {
 		s->src_h = (uint32_t)value;
-	else if (prop == p->hotspot_x)
+	} else if (prop == p->hotspot_x) {
 		s->hotspot_x = (int32_t)value;
-	else if (prop == p->hotspot_y)
+	} else if (prop == p->hotspot_y) {
 		s->hotspot_y = (int32_t)value;
+	}
 }
 
 /*
@@ -160,19 +168,23 @@ int kms_plane_read_state(struct kms_device *dev, struct kms_plane *plane)
 	};
 	drmModeObjectProperties *props;
 
-	if (drmIoctl(dev->fd, DRM_IOCTL_MODE_OBJ_GETPROPERTIES, &arg) < 0)
+	if (drmIoctl(dev->fd, DRM_IOCTL_MODE_OBJ_GETPROPERTIES, &arg) < 0) {
 		return errno ? -errno : -ENOENT;
+	}
 	memset(&plane->state, 0, sizeof(plane->state));
 	if (arg.count_props <= PLANE_PROPS_MAX) {
-		for (uint32_t i = 0; i < arg.count_props; i++)
+		for (uint32_t i = 0; i < arg.count_props; i++) {
 			store_plane_value(plane, ids[i], values[i]);
+		}
 		return 0;
 	}
 	props = drmModeObjectGetProperties(dev->fd, plane->id, DRM_MODE_OBJECT_PLANE);
-	if (!props)
+	if (!props) {
 		return errno ? -errno : -ENOENT;
-	for (uint32_t i = 0; i < props->count_props; i++)
+	}
+	for (uint32_t i = 0; i < props->count_props; i++) {
 		store_plane_value(plane, props->props[i], props->prop_values[i]);
+	}
 	drmModeFreeObjectProperties(props);
 	return 0;
 }
@@ -182,8 +194,9 @@ int kms_plane_read_fb(struct kms_device *dev, struct kms_plane *plane)
 	/* count_format_types 0: the kernel copies no format list. */
 	struct drm_mode_get_plane arg = {.plane_id = plane->id};
 
-	if (drmIoctl(dev->fd, DRM_IOCTL_MODE_GETPLANE, &arg) < 0)
+	if (drmIoctl(dev->fd, DRM_IOCTL_MODE_GETPLANE, &arg) < 0) {
 		return errno ? -errno : -ENOENT;
+	}
 	plane->state.fb_id = arg.fb_id;
 	plane->state.crtc_id = arg.crtc_id;
 	return 0;
@@ -198,27 +211,32 @@ static int plane_init(struct kms_device *dev, struct kms_plane *plane, uint32_t 
 	memset(plane, 0, sizeof(*plane));
 	plane->id = id;
 	p = drmModeGetPlane(dev->fd, id);
-	if (!p)
+	if (!p) {
 		return -errno;
+	}
 	plane->possible_crtcs = p->possible_crtcs;
 	drmModeFreePlane(p);
 
 	props = drmModeObjectGetProperties(dev->fd, id, DRM_MODE_OBJECT_PLANE);
-	if (!props)
+	if (!props) {
 		return -errno;
+	}
 	for (uint32_t i = 0; i < props->count_props; i++) {
 		drmModePropertyRes *prop = drmModeGetProperty(dev->fd, props->props[i]);
 
-		if (!prop)
+		if (!prop) {
 			continue;
-		if (strcmp(prop->name, "type") == 0)
+		}
+		if (strcmp(prop->name, "type") == 0) {
 			plane->type = (enum kms_plane_type)props->prop_values[i];
+		}
 		set_plane_prop(plane, prop->name, prop->prop_id);
 		drmModeFreeProperty(prop);
 	}
 	plane->has_hotspot = plane->prop.hotspot_x && plane->prop.hotspot_y;
-	for (uint32_t i = 0; i < props->count_props; i++)
+	for (uint32_t i = 0; i < props->count_props; i++) {
 		store_plane_value(plane, props->props[i], props->prop_values[i]);
+	}
 	drmModeFreeObjectProperties(props);
 	return 0;
 }
@@ -228,8 +246,9 @@ static int read_planes(struct kms_device *dev)
 	drmModePlaneRes *res = drmModeGetPlaneResources(dev->fd);
 	int ret = 0;
 
-	if (!res)
+	if (!res) {
 		return -errno;
+	}
 	if (res->count_planes > KMS_MAX_PLANES) {
 		ret = -E2BIG;
 		goto out_free;
@@ -237,10 +256,12 @@ static int read_planes(struct kms_device *dev)
 	dev->n_planes = 0;
 	for (uint32_t i = 0; i < res->count_planes; i++) {
 		ret = plane_init(dev, &dev->planes[dev->n_planes], res->planes[i]);
-		if (ret == -ENOENT)
+		if (ret == -ENOENT) {
 			continue; /* hot-unplugged between the two ioctls */
-		if (ret < 0)
+		}
+		if (ret < 0) {
 			goto out_free;
+		}
 		dev->n_planes++;
 	}
 	ret = 0;
@@ -269,27 +290,32 @@ static struct kms_plane *pick_plane(struct kms_device *dev, const struct kms_crt
 	for (uint32_t i = 0; i < dev->n_planes; i++) {
 		struct kms_plane *plane = &dev->planes[i];
 
-		if (plane->type != type || !(plane->possible_crtcs & (1u << crtc->index)))
+		if (plane->type != type || !(plane->possible_crtcs & (1u << crtc->index))) {
 			continue;
-		if (plane->state.crtc_id == crtc->id)
+		}
+		if (plane->state.crtc_id == crtc->id) {
 			return plane;
-		if (!candidate && plane->state.crtc_id == 0)
+		}
+		if (!candidate && plane->state.crtc_id == 0) {
 			candidate = plane;
+		}
 	}
 	return candidate;
 }
 
 static int read_crtcs(struct kms_device *dev, const drmModeRes *res)
 {
-	if (res->count_crtcs > KMS_MAX_CRTCS)
+	if (res->count_crtcs > KMS_MAX_CRTCS) {
 		return -E2BIG;
+	}
 	dev->n_crtcs = 0;
 	for (int i = 0; i < res->count_crtcs; i++) {
 		struct kms_crtc *crtc = &dev->crtcs[dev->n_crtcs];
 		drmModeCrtc *c = drmModeGetCrtc(dev->fd, res->crtcs[i]);
 
-		if (!c)
+		if (!c) {
 			return -errno;
+		}
 		memset(crtc, 0, sizeof(*crtc));
 		crtc->id = c->crtc_id;
 		crtc->index = i;
@@ -314,8 +340,9 @@ static void read_edid(struct kms_device *dev, struct kms_connector *conn,
 		drmModePropertyRes *prop = drmModeGetProperty(dev->fd, c->props[i]);
 		drmModePropertyBlobRes *blob;
 
-		if (!prop)
+		if (!prop) {
 			continue;
+		}
 		if (strcmp(prop->name, "EDID") != 0 || !(prop->flags & DRM_MODE_PROP_BLOB) ||
 				c->prop_values[i] == 0) {
 			drmModeFreeProperty(prop);
@@ -323,8 +350,9 @@ static void read_edid(struct kms_device *dev, struct kms_connector *conn,
 		}
 		drmModeFreeProperty(prop);
 		blob = drmModeGetPropertyBlob(dev->fd, (uint32_t)c->prop_values[i]);
-		if (!blob)
+		if (!blob) {
 			return;
+		}
 		conn->has_edid = edid_parse(blob->data, blob->length, &conn->monitor) == 0;
 		drmModeFreePropertyBlob(blob);
 		return;
@@ -336,11 +364,13 @@ static uint32_t encoder_crtc(struct kms_device *dev, uint32_t encoder_id)
 	drmModeEncoder *enc;
 	uint32_t crtc_id;
 
-	if (!encoder_id)
+	if (!encoder_id) {
 		return 0;
+	}
 	enc = drmModeGetEncoder(dev->fd, encoder_id);
-	if (!enc)
+	if (!enc) {
 		return 0;
+	}
 	crtc_id = enc->crtc_id;
 	drmModeFreeEncoder(enc);
 	return crtc_id;
@@ -348,8 +378,9 @@ static uint32_t encoder_crtc(struct kms_device *dev, uint32_t encoder_id)
 
 static int read_connectors(struct kms_device *dev, const drmModeRes *res)
 {
-	if (res->count_connectors > KMS_MAX_CONNECTORS)
+	if (res->count_connectors > KMS_MAX_CONNECTORS) {
 		return -E2BIG;
+	}
 	dev->n_connectors = 0;
 	for (int i = 0; i < res->count_connectors; i++) {
 		struct kms_connector *conn = &dev->connectors[dev->n_connectors];
@@ -357,8 +388,9 @@ static int read_connectors(struct kms_device *dev, const drmModeRes *res)
 		drmModeConnector *c = drmModeGetConnectorCurrent(dev->fd, res->connectors[i]);
 		const char *type;
 
-		if (!c)
+		if (!c) {
 			continue; /* unplugged (MST) between the two ioctls */
+		}
 		memset(conn, 0, sizeof(*conn));
 		conn->id = c->connector_id;
 		conn->status = (enum kms_connection)c->connection;
@@ -379,14 +411,17 @@ int kms_device_refresh(struct kms_device *dev)
 	int ret;
 
 	ret = read_planes(dev);
-	if (ret < 0)
+	if (ret < 0) {
 		return ret;
+	}
 	res = drmModeGetResources(dev->fd);
-	if (!res)
+	if (!res) {
 		return errno == EOPNOTSUPP || errno == EINVAL ? -ENODEV : -errno;
+	}
 	ret = read_crtcs(dev, res);
-	if (ret == 0)
+	if (ret == 0) {
 		ret = read_connectors(dev, res);
+	}
 	drmModeFreeResources(res);
 	return ret;
 }
@@ -396,8 +431,9 @@ static int open_card(const char *path)
 	int fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
 
 	/* The ioctls we use check no file mode, so a read-only node is enough. */
-	if (fd < 0 && errno == EACCES)
+	if (fd < 0 && errno == EACCES) {
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	}
 	return fd < 0 ? -errno : fd;
 }
 
@@ -407,30 +443,36 @@ static int device_setup(struct kms_device *dev)
 	uint64_t cap = 0;
 	struct stat st;
 
-	if (fstat(dev->fd, &st) < 0)
+	if (fstat(dev->fd, &st) < 0) {
 		return -errno;
-	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != KMS_DRM_MAJOR)
+	}
+	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != KMS_DRM_MAJOR) {
 		return -ENODEV;
+	}
 
 	/*
 	 * The kernel makes the first opener of a card master, even an unprivileged one. A
 	 * compositor that starts after us would then fail to modeset: give it up at once.
 	 */
-	if (drmIsMaster(dev->fd))
+	if (drmIsMaster(dev->fd)) {
 		drmDropMaster(dev->fd);
+	}
 
 	ver = drmGetVersion(dev->fd);
-	if (!ver)
+	if (!ver) {
 		return -ENODEV; /* not a DRM device */
+	}
 	snprintf(dev->driver, sizeof(dev->driver), "%s", ver->name ? ver->name : "?");
 	drmFreeVersion(ver);
 
 	/* Universal planes show primary and cursor planes; atomic shows CRTC_X and SRC_*. */
-	if (drmSetClientCap(dev->fd, DRM_CLIENT_CAP_UNIVERSAL_PLANES, 1) < 0)
+	if (drmSetClientCap(dev->fd, DRM_CLIENT_CAP_UNIVERSAL_PLANES, 1) < 0) {
 		return -errno;
+	}
 	drmSetClientCap(dev->fd, DRM_CLIENT_CAP_ATOMIC, 1);
-	if (drmGetCap(dev->fd, DRM_CAP_ADDFB2_MODIFIERS, &cap) == 0)
+	if (drmGetCap(dev->fd, DRM_CAP_ADDFB2_MODIFIERS, &cap) == 0) {
 		dev->addfb2_modifiers = cap != 0;
+	}
 	return kms_device_refresh(dev);
 }
 
@@ -441,12 +483,14 @@ int kms_device_open(const char *card, struct kms_device **out)
 	int ret;
 
 	dev = calloc(1, sizeof(*dev));
-	if (!dev)
+	if (!dev) {
 		return -ENOMEM;
-	if (card[0] == '/')
+	}
+	if (card[0] == '/') {
 		snprintf(dev->path, sizeof(dev->path), "%s", card);
-	else
+	} else {
 		snprintf(dev->path, sizeof(dev->path), DRM_DIR "/%s", card);
+	}
 	base = strrchr(dev->path, '/');
 	snprintf(dev->name, sizeof(dev->name), "%.*s", KMS_NAME_MAX - 1, base ? base + 1 : dev->path);
 
@@ -456,8 +500,9 @@ int kms_device_open(const char *card, struct kms_device **out)
 		goto err_free;
 	}
 	ret = device_setup(dev);
-	if (ret < 0)
+	if (ret < 0) {
 		goto err_close;
+	}
 	*out = dev;
 	return 0;
 
@@ -470,10 +515,12 @@ err_free:
 
 void kms_device_destroy(struct kms_device *dev)
 {
-	if (!dev)
+	if (!dev) {
 		return;
-	if (dev->fd >= 0)
+	}
+	if (dev->fd >= 0) {
 		close(dev->fd);
+	}
 	free(dev);
 }
 
@@ -483,8 +530,9 @@ int kms_fb_get_info(struct kms_device *dev, uint32_t fb_id, struct kms_fb_info *
 
 	memset(out, 0, sizeof(*out));
 	fb = drmModeGetFB2(dev->fd, fb_id);
-	if (!fb)
+	if (!fb) {
 		return errno ? -errno : -ENOENT;
+	}
 	/* A privileged caller gets GEM handles it did not ask for; a failed close leaks one. */
 	(void)gem_close_handles(dev->fd, fb->handles, sizeof(fb->handles) / sizeof(fb->handles[0]));
 
@@ -495,8 +543,9 @@ int kms_fb_get_info(struct kms_device *dev, uint32_t fb_id, struct kms_fb_info *
 	out->modifier_explicit = fb->flags & DRM_MODE_FB_MODIFIERS;
 	out->modifier = out->modifier_explicit ? fb->modifier : DRM_FORMAT_MOD_INVALID;
 	for (int i = 0; i < KMS_MAX_FB_PLANES; i++) {
-		if (fb->pitches[i] == 0)
+		if (fb->pitches[i] == 0) {
 			break;
+		}
 		out->pitches[i] = fb->pitches[i];
 		out->offsets[i] = fb->offsets[i];
 		out->n_planes++;
@@ -508,8 +557,9 @@ int kms_fb_get_info(struct kms_device *dev, uint32_t fb_id, struct kms_fb_info *
 struct kms_crtc *kms_device_find_crtc(struct kms_device *dev, uint32_t crtc_id)
 {
 	for (uint32_t i = 0; i < dev->n_crtcs; i++) {
-		if (dev->crtcs[i].id == crtc_id)
+		if (dev->crtcs[i].id == crtc_id) {
 			return &dev->crtcs[i];
+		}
 	}
 	return NULL;
 }
@@ -517,8 +567,9 @@ struct kms_crtc *kms_device_find_crtc(struct kms_device *dev, uint32_t crtc_id)
 struct kms_connector *kms_device_find_connector(struct kms_device *dev, const char *name)
 {
 	for (uint32_t i = 0; i < dev->n_connectors; i++) {
-		if (strcmp(dev->connectors[i].name, name) == 0)
+		if (strcmp(dev->connectors[i].name, name) == 0) {
 			return &dev->connectors[i];
+		}
 	}
 	return NULL;
 }
@@ -526,8 +577,9 @@ struct kms_connector *kms_device_find_connector(struct kms_device *dev, const ch
 struct kms_connector *kms_crtc_connector(struct kms_device *dev, const struct kms_crtc *crtc)
 {
 	for (uint32_t i = 0; i < dev->n_connectors; i++) {
-		if (dev->connectors[i].crtc_id == crtc->id)
+		if (dev->connectors[i].crtc_id == crtc->id) {
 			return &dev->connectors[i];
+		}
 	}
 	return NULL;
 }

@@ -113,10 +113,11 @@ static void json_plane(struct json_writer *w, struct kms_device *dev, const char
 		json_int(w, "hotspot_y", s->hotspot_y);
 	}
 	ret = s->fb_id ? kms_fb_get_info(dev, s->fb_id, &fb) : -ENOENT;
-	if (ret == 0)
+	if (ret == 0) {
 		json_fb(w, &fb);
-	else
+	} else {
 		json_null(w, "fb");
+	}
 	json_end_object(w);
 }
 
@@ -164,10 +165,11 @@ static void json_card(struct json_writer *w, struct kms_device *dev)
 		json_uint(w, "id", crtc->id);
 		json_uint(w, "index", (uint64_t)crtc->index);
 		json_bool(w, "active", crtc->active);
-		if (conn)
+		if (conn) {
 			json_string(w, "connector", conn->name);
-		else
+		} else {
 			json_null(w, "connector");
+		}
 		if (crtc->active) {
 			json_begin_object(w, "mode");
 			json_string(w, "name", crtc->mode.name);
@@ -219,10 +221,12 @@ static void text_card(FILE *out, struct kms_device *dev)
 
 		fprintf(out, "  connector %s (id %u): %s", conn->name, conn->id,
 				connection_str(conn->status));
-		if (conn->has_edid && conn->monitor.name[0])
+		if (conn->has_edid && conn->monitor.name[0]) {
 			fprintf(out, ", monitor \"%s\"", conn->monitor.name);
-		if (conn->crtc_id)
+		}
+		if (conn->crtc_id) {
 			fprintf(out, ", crtc %u", conn->crtc_id);
+		}
 		fputc('\n', out);
 	}
 	for (uint32_t i = 0; i < dev->n_crtcs; i++) {
@@ -236,10 +240,12 @@ static void text_card(FILE *out, struct kms_device *dev)
 		fprintf(out, "%ux%u@%u.%03u Hz, %s\n", crtc->mode.hdisplay, crtc->mode.vdisplay,
 				crtc->refresh_mhz / 1000, crtc->refresh_mhz % 1000,
 				crtc->has_vblank ? "vblank events" : "no vblank (timer)");
-		if (crtc->primary)
+		if (crtc->primary) {
 			text_fb(out, dev, crtc->primary);
-		if (crtc->cursor)
+		}
+		if (crtc->cursor) {
 			text_fb(out, dev, crtc->cursor);
+		}
 	}
 }
 
@@ -260,8 +266,9 @@ int kmscast_list(FILE *out, const char *dri_dir, bool json)
 	int n, listed = 0, first_err = 0;
 
 	n = kms_list_cards(dri_dir, names, KMS_MAX_CARDS);
-	if (n < 0 && n != -ENOENT)
+	if (n < 0 && n != -ENOENT) {
 		return n;
+	}
 	if (w) {
 		json_writer_init(w, out);
 		json_begin_object(w, NULL);
@@ -283,25 +290,29 @@ int kmscast_list(FILE *out, const char *dri_dir, bool json)
 			report_open_error(out, w, names[i], ret);
 			first_err = first_err ? first_err : ret;
 		} else {
-			if (w)
+			if (w) {
 				json_card(w, dev);
-			else
+			} else {
 				text_card(out, dev);
+			}
 			kms_device_destroy(dev);
 			listed++;
 		}
-		if (w)
+		if (w) {
 			json_end_object(w);
+		}
 	}
 	if (w) {
 		json_end_array(w);
 		json_end_object(w);
-		if (json_writer_finish(w) < 0)
+		if (json_writer_finish(w) < 0) {
 			return -EOVERFLOW;
+		}
 	} else if (n <= 0) {
 		fprintf(out, "no DRM cards in %s\n", dri_dir);
 	}
-	if (n <= 0)
+	if (n <= 0) {
 		return -ENODEV;
+	}
 	return listed > 0 ? 0 : first_err;
 }

@@ -31,11 +31,13 @@ void portal_bus_update(struct portal *p)
 	uint32_t mask = SPA_IO_IN;
 	int events;
 
-	if (!p->bus)
+	if (!p->bus) {
 		return;
+	}
 	events = sd_bus_get_events(p->bus);
-	if (events > 0 && (events & POLLOUT))
+	if (events > 0 && (events & POLLOUT)) {
 		mask |= SPA_IO_OUT;
+	}
 	pw_loop_update_io(p->loop, p->bus_io, mask);
 	if (sd_bus_get_timeout(p->bus, &usec) < 0 || usec == UINT64_MAX) {
 		pw_loop_update_timer(p->loop, p->bus_timer, &value, NULL, true); /* disarm */
@@ -44,8 +46,9 @@ void portal_bus_update(struct portal *p)
 	/* An absolute CLOCK_MONOTONIC time; 0 means now, and a zero timespec would disarm. */
 	value.tv_sec = (time_t)(usec / 1000000);
 	value.tv_nsec = (long)(usec % 1000000) * 1000;
-	if (usec == 0)
+	if (usec == 0) {
 		value.tv_nsec = 1;
+	}
 	pw_loop_update_timer(p->loop, p->bus_timer, &value, NULL, true);
 }
 
@@ -53,8 +56,9 @@ int portal_check_frontend(struct portal *p, sd_bus_message *m, sd_bus_error *err
 {
 	const char *sender = sd_bus_message_get_sender(m);
 
-	if (sender && p->frontend && !strcmp(sender, p->frontend))
+	if (sender && p->frontend && !strcmp(sender, p->frontend)) {
 		return 0;
+	}
 	pw_log_warn("refused %s.%s from %s: only the owner of %s may call the backend",
 			sd_bus_message_get_interface(m), sd_bus_message_get_member(m),
 			sender ? sender : "(no sender)", PORTAL_FRONTEND_NAME);
@@ -93,18 +97,21 @@ int portal_bus_attach(struct portal *p)
 	PW_LOG_TOPIC_INIT(portal_bus_topic);
 	p->bus_io = pw_loop_add_io(p->loop, sd_bus_get_fd(p->bus), SPA_IO_IN, false, on_bus_io, p);
 	p->bus_timer = pw_loop_add_timer(p->loop, on_bus_timer, p);
-	if (!p->bus_io || !p->bus_timer)
+	if (!p->bus_io || !p->bus_timer) {
 		return -errno;
+	}
 	portal_bus_update(p);
 	return 0;
 }
 
 void portal_bus_detach(struct portal *p)
 {
-	if (p->bus_io)
+	if (p->bus_io) {
 		pw_loop_destroy_source(p->loop, p->bus_io);
+	}
 	p->bus_io = NULL;
-	if (p->bus_timer)
+	if (p->bus_timer) {
 		pw_loop_destroy_source(p->loop, p->bus_timer);
+	}
 	p->bus_timer = NULL;
 }

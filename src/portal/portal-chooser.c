@@ -58,13 +58,14 @@ void portal_chooser_describe(const struct portal_chooser_result *result, char *b
 {
 	int status = result->status;
 
-	if (result->res == -ECHILD && WIFSIGNALED(status))
+	if (result->res == -ECHILD && WIFSIGNALED(status)) {
 		snprintf(buf, size, "was killed by signal %d", WTERMSIG(status));
-	else if (result->res == -ECHILD || result->res == -ECANCELED || result->res == 0)
+	} else if (result->res == -ECHILD || result->res == -ECANCELED || result->res == 0) {
 		snprintf(buf, size, "exited %d%s", WEXITSTATUS(status),
 				WEXITSTATUS(status) == 127 ? " (command not found)" : "");
-	else
+	} else {
 		snprintf(buf, size, "failed: %s", strerror(-result->res));
+	}
 }
 
 static void try_reap(struct portal_chooser *c)
@@ -108,12 +109,14 @@ static void on_output(void *data, int fd, uint32_t mask)
 	ssize_t n;
 
 	n = read(fd, c->output + c->len, sizeof(c->output) - 1 - c->len);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 		return;
+	}
 	if (n > 0) {
 		c->len += (size_t)n;
-		if (c->len < sizeof(c->output) - 1)
+		if (c->len < sizeof(c->output) - 1) {
 			return;
+		}
 		pw_log_warn("chooser printed more than %d bytes; ignoring it",
 				PORTAL_CHOOSER_MAX_OUTPUT);
 		c->res = -E2BIG;
@@ -131,8 +134,9 @@ static bool env_replaced(const char *entry, const char *const *env)
 	for (size_t i = 0; env && env[i]; i++) {
 		size_t name_len = strcspn(env[i], "=");
 
-		if (!strncmp(entry, env[i], name_len) && entry[name_len] == '=')
+		if (!strncmp(entry, env[i], name_len) && entry[name_len] == '=') {
 			return true;
+		}
 	}
 	return false;
 }
@@ -143,23 +147,28 @@ static char **child_env(const char *const *env)
 	size_t n_own = 0, n_env = 0, n = 0;
 	char **out;
 
-	while (environ[n_own])
+	while (environ[n_own]) {
 		n_own++;
-	while (env && env[n_env])
+	}
+	while (env && env[n_env]) {
 		n_env++;
+	}
 	if (n_env > PORTAL_CHOOSER_MAX_ENV) {
 		errno = E2BIG;
 		return NULL;
 	}
 	out = calloc(n_own + n_env + 1, sizeof(*out));
-	if (!out)
+	if (!out) {
 		return NULL;
-	for (size_t i = 0; i < n_own; i++) {
-		if (!env_replaced(environ[i], env))
-			out[n++] = environ[i];
 	}
-	for (size_t i = 0; i < n_env; i++)
+	for (size_t i = 0; i < n_own; i++) {
+		if (!env_replaced(environ[i], env)) {
+			out[n++] = environ[i];
+		}
+	}
+	for (size_t i = 0; i < n_env; i++) {
 		out[n++] = (char *)env[i];
+	}
 	return out; /* the array is the caller's; the strings stay environ's and env's */
 }
 
@@ -173,24 +182,29 @@ static int spawn(struct portal_chooser *c, const struct portal_chooser_command *
 	char **envp = child_env(cmd->env);
 	int res;
 
-	if (!envp)
+	if (!envp) {
 		return -errno;
-	if ((res = posix_spawnattr_init(&attr)) != 0)
+	}
+	if ((res = posix_spawnattr_init(&attr)) != 0) {
 		goto free_env;
+	}
 	/* Its own process group, so that cancelling reaches what sh started too. */
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
 	posix_spawnattr_setpgroup(&attr, 0);
-	if ((res = posix_spawn_file_actions_init(&actions)) != 0)
+	if ((res = posix_spawn_file_actions_init(&actions)) != 0) {
 		goto destroy_attr;
+	}
 	/* dup2 clears FD_CLOEXEC on 0 and 1; every other fd of ours is O_CLOEXEC. */
 	res = posix_spawn_file_actions_adddup2(&actions, in_fd, STDIN_FILENO);
-	if (res == 0)
+	if (res == 0) {
 		res = posix_spawn_file_actions_adddup2(&actions, out_fd, STDOUT_FILENO);
+	}
 	/* glibc's posix_spawn reports a failed exec (ENOENT, EACCES) as its result. */
-	if (res == 0 && cmd->shell)
+	if (res == 0 && cmd->shell) {
 		res = posix_spawn(&c->pid, "/bin/sh", &actions, &attr, sh_argv, envp);
-	else if (res == 0)
+	} else if (res == 0) {
 		res = posix_spawn(&c->pid, cmd->path, &actions, &attr, direct_argv, envp);
+	}
 	posix_spawn_file_actions_destroy(&actions);
 destroy_attr:
 	posix_spawnattr_destroy(&attr);
@@ -203,8 +217,9 @@ static int write_input(int fd, const char *input, size_t len)
 {
 	ssize_t n = write(fd, input, len);
 
-	if (n < 0)
+	if (n < 0) {
 		return -errno;
+	}
 	/* The list is a few lines and the pipe holds 64 KiB; a short write means it did not fit. */
 	return (size_t)n == len ? 0 : -E2BIG;
 }
@@ -219,8 +234,9 @@ int portal_chooser_start(struct pw_loop *loop, const struct portal_chooser_comma
 
 	PW_LOG_TOPIC_INIT(chooser_topic);
 	c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!c) {
 		return -ENOMEM;
+	}
 	c->loop = loop;
 	c->pid = -1;
 	c->out_fd = -1;
@@ -274,8 +290,9 @@ err_close_in:
 	close(in_pipe[0]);
 	close(in_pipe[1]);
 err_free:
-	if (c->reap_timer)
+	if (c->reap_timer) {
 		pw_loop_destroy_source(loop, c->reap_timer);
+	}
 	free(c);
 	return res;
 }
@@ -285,8 +302,9 @@ static void kill_and_reap(pid_t pid)
 {
 	kill(-pid, SIGTERM);
 	for (int i = 0; i < CHOOSER_KILL_MS; i++) {
-		if (waitpid(pid, NULL, WNOHANG) != 0)
+		if (waitpid(pid, NULL, WNOHANG) != 0) {
 			return;
+		}
 		usleep(1000);
 	}
 	kill(-pid, SIGKILL);
@@ -295,12 +313,15 @@ static void kill_and_reap(pid_t pid)
 
 void portal_chooser_destroy(struct portal_chooser *c)
 {
-	if (!c)
+	if (!c) {
 		return;
+	}
 	close_output(c);
-	if (c->pid > 0)
+	if (c->pid > 0) {
 		kill_and_reap(c->pid);
-	if (c->reap_timer)
+	}
+	if (c->reap_timer) {
 		pw_loop_destroy_source(c->loop, c->reap_timer);
+	}
 	free(c);
 }

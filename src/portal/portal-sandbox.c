@@ -52,8 +52,9 @@ int portal_copies_parse(const char *value, enum portal_copies *out)
 
 const char *portal_copies_name(enum portal_copies policy)
 {
-	if ((size_t)policy >= sizeof(copies_names) / sizeof(copies_names[0]))
+	if ((size_t)policy >= sizeof(copies_names) / sizeof(copies_names[0])) {
 		return "?";
+	}
 	return copies_names[policy];
 }
 
@@ -77,10 +78,12 @@ static bool is_space(char c)
 /* The line [start, end) without the blanks around it. */
 static void trim(const char **start, const char **end)
 {
-	while (*start < *end && is_space(**start))
+	while (*start < *end && is_space(**start)) {
 		(*start)++;
-	while (*end > *start && is_space((*end)[-1]))
+	}
+	while (*end > *start && is_space((*end)[-1])) {
 		(*end)--;
+	}
 }
 
 /*
@@ -93,8 +96,9 @@ static bool line_names(const char *line, const char *end, const char *app_id)
 	const char *key_end, *value;
 	size_t key_len = strlen(FLATPAK_KEY_NAME);
 
-	if (!eq)
+	if (!eq) {
 		return false;
+	}
 	key_end = eq;
 	value = eq + 1;
 	trim(&line, &key_end);
@@ -116,15 +120,17 @@ static bool info_names_app(const char *text, size_t len, const char *app_id)
 
 		p = nl ? nl + 1 : stop;
 		trim(&line, &end);
-		if (line == end || *line == '#')
+		if (line == end || *line == '#') {
 			continue;
+		}
 		if (*line == '[') {
 			in_application = (size_t)(end - line) == strlen(FLATPAK_GROUP_APPLICATION) &&
 					!memcmp(line, FLATPAK_GROUP_APPLICATION, (size_t)(end - line));
 			continue;
 		}
-		if (in_application && line_names(line, end, app_id))
+		if (in_application && line_names(line, end, app_id)) {
 			return true;
+		}
 	}
 	return false;
 }
@@ -139,8 +145,9 @@ static ssize_t read_info(int dir_fd, const char *path, char *buf, size_t size)
 
 	/* O_NONBLOCK: a FIFO planted there must not hang the portal. */
 	fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
+	if (fd < 0) {
 		return -errno;
+	}
 	if (fstat(fd, &st) < 0) {
 		res = -errno;
 		goto err_close;
@@ -149,8 +156,9 @@ static ssize_t read_info(int dir_fd, const char *path, char *buf, size_t size)
 		res = -ENOENT; /* not an instance's info */
 		goto err_close;
 	}
-	while ((n = read(fd, buf + len, size - len)) > 0 && (len += (size_t)n) < size)
+	while ((n = read(fd, buf + len, size - len)) > 0 && (len += (size_t)n) < size) {
 		;
+	}
 	if (n < 0) {
 		res = -errno;
 		goto err_close;
@@ -172,12 +180,15 @@ static int instance_runs(int dir_fd, const char *name, const char *app_id, char 
 	snprintf(path, sizeof(path), "%s/%s", name, FLATPAK_INFO_FILE);
 	len = read_info(dir_fd, path, buf, PORTAL_SANDBOX_MAX_INFO + 1);
 	/* Flatpak keeps other entries there too (per-app dirs, lock files): no info, no app. */
-	if (len == -ENOENT || len == -ENOTDIR)
+	if (len == -ENOENT || len == -ENOTDIR) {
 		return 0;
-	if (len < 0)
+	}
+	if (len < 0) {
 		return (int)len;
-	if (len > PORTAL_SANDBOX_MAX_INFO)
+	}
+	if (len > PORTAL_SANDBOX_MAX_INFO) {
 		return -EFBIG;
+	}
 	return info_names_app(buf, (size_t)len, app_id);
 }
 
@@ -192,11 +203,13 @@ static int flatpak_app_runs(const char *app_id, const char *runtime_dir)
 	int fd, res = 0;
 
 	if (snprintf(path, sizeof(path), "%s/%s", runtime_dir, FLATPAK_INSTANCES_DIR) >=
-			(int)sizeof(path))
+			(int)sizeof(path)) {
 		return -ENAMETOOLONG;
+	}
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
 		return errno == ENOENT ? 0 : -errno;
+	}
 	dir = fdopendir(fd);
 	if (!dir) {
 		res = -errno;
@@ -211,16 +224,19 @@ static int flatpak_app_runs(const char *app_id, const char *runtime_dir)
 	}
 	errno = 0;
 	while (res == 0 && (ent = readdir(dir)) != NULL) {
-		if (ent->d_name[0] == '.')
+		if (ent->d_name[0] == '.') {
 			continue;
-		if (++n > PORTAL_SANDBOX_MAX_INSTANCES)
+		}
+		if (++n > PORTAL_SANDBOX_MAX_INSTANCES) {
 			res = -E2BIG;
-		else
+		} else {
 			res = instance_runs(dirfd(dir), ent->d_name, app_id, buf);
+		}
 		errno = 0;
 	}
-	if (res == 0 && errno != 0)
+	if (res == 0 && errno != 0) {
 		res = -errno;
+	}
 	free(buf);
 out_closedir:
 	closedir(dir);
@@ -231,14 +247,18 @@ int portal_app_classify(const char *app_id, const char *runtime_dir)
 {
 	int res;
 
-	if (!app_id || !app_id[0])
+	if (!app_id || !app_id[0]) {
 		return PORTAL_APP_HOST;
-	if (!strncmp(app_id, SNAP_PREFIX, strlen(SNAP_PREFIX)))
+	}
+	if (!strncmp(app_id, SNAP_PREFIX, strlen(SNAP_PREFIX))) {
 		return PORTAL_APP_SNAP;
-	if (!runtime_dir || runtime_dir[0] != '/')
+	}
+	if (!runtime_dir || runtime_dir[0] != '/') {
 		return -EINVAL;
-	if ((res = flatpak_app_runs(app_id, runtime_dir)) < 0)
+	}
+	if ((res = flatpak_app_runs(app_id, runtime_dir)) < 0) {
 		return res;
+	}
 	return res ? PORTAL_APP_FLATPAK : PORTAL_APP_HOST;
 }
 
@@ -259,7 +279,8 @@ bool portal_copies_wanted(enum portal_copies policy, const char *app_id,
 {
 	int kind = PORTAL_APP_HOST;
 
-	if (policy == PORTAL_COPIES_SANDBOXED)
+	if (policy == PORTAL_COPIES_SANDBOXED) {
 		kind = portal_app_classify(app_id, runtime_dir);
+	}
 	return portal_copies_for_kind(policy, kind);
 }

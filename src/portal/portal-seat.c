@@ -24,11 +24,13 @@ static int logind_active_seats(void *data, char (*seats)[SEAT_MAX_NAME], uint32_
 
 	/* require_active: seats where one of our sessions is the one in front. */
 	r = sd_uid_get_seats(getuid(), 1, &list);
-	if (r < 0)
+	if (r < 0) {
 		return r;
+	}
 	for (char **s = list; s && *s; s++) {
-		if (n < max && strlen(*s) < SEAT_MAX_NAME)
+		if (n < max && strlen(*s) < SEAT_MAX_NAME) {
 			snprintf(seats[n++], SEAT_MAX_NAME, "%s", *s);
+		}
 		free(*s);
 	}
 	free(list);
@@ -51,8 +53,9 @@ const struct portal_seat_ops portal_seat_logind_ops = {
 static bool seat_listed(const char *seat, char (*seats)[SEAT_MAX_NAME], uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
-		if (!strcmp(seats[i], seat))
+		if (!strcmp(seats[i], seat)) {
 			return true;
+		}
 	}
 	return false;
 }
@@ -64,10 +67,12 @@ static bool on_active_seat(const struct portal_seat_ops *ops, void *data,
 {
 	char seat[SEAT_MAX_NAME];
 
-	if (ops->card_seat(data, mon->card, seat, sizeof(seat)) < 0)
+	if (ops->card_seat(data, mon->card, seat, sizeof(seat)) < 0) {
 		return false;
-	if (!first_seat[0])
+	}
+	if (!first_seat[0]) {
 		snprintf(first_seat, size, "%s", seat);
+	}
 	return seat_listed(seat, seats, n_seats);
 }
 
@@ -97,12 +102,14 @@ int portal_seat_filter(const struct portal_seat_ops *ops, void *data, struct por
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		if (on_active_seat(ops, data, &mons[i], seats, (uint32_t)n_seats, other_seat,
-				    sizeof(other_seat)))
+				    sizeof(other_seat))) {
 			mons[kept++] = mons[i];
+		}
 	}
-	if (kept == 0)
+	if (kept == 0) {
 		snprintf(reason, reason_size, "none of the %u monitors is on %s%s, where uid %u "
 			 "is active (the first is on %s)", n, seats[0], n_seats > 1 ? " or another" : "",
 				(unsigned int)getuid(), other_seat[0] ? other_seat : "an unknown seat");
+	}
 	return (int)kept;
 }

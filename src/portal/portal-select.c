@@ -36,32 +36,38 @@ static int read_options(sd_bus_message *m, struct select_options *o)
 {
 	int r;
 
-	if ((r = sd_bus_message_enter_container(m, 'a', "{sv}")) < 0)
+	if ((r = sd_bus_message_enter_container(m, 'a', "{sv}")) < 0) {
 		return r;
+	}
 	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
 		const char *key;
 
-		if ((r = sd_bus_message_read(m, "s", &key)) < 0)
+		if ((r = sd_bus_message_read(m, "s", &key)) < 0) {
 			return r;
-		if (!strcmp(key, "types"))
+		}
+		if (!strcmp(key, "types")) {
 			r = sd_bus_message_read(m, "v", "u", &o->types);
-		else if (!strcmp(key, "multiple"))
+		} else if (!strcmp(key, "multiple")) {
 			r = sd_bus_message_read(m, "v", "b", &o->multiple);
-		else if (!strcmp(key, "cursor_mode"))
+		} else if (!strcmp(key, "cursor_mode")) {
 			r = sd_bus_message_read(m, "v", "u", &o->cursor_mode);
-		else if (!strcmp(key, "persist_mode"))
+		} else if (!strcmp(key, "persist_mode")) {
 			r = sd_bus_message_read(m, "v", "u", &o->persist_mode);
-		else if (!strcmp(key, "restore_data"))
+		} else if (!strcmp(key, "restore_data")) {
 			r = o->n_restore = portal_restore_read(m, &o->restore);
-		else
+		} else {
 			r = sd_bus_message_skip(m, "v");
-		if (r < 0)
+		}
+		if (r < 0) {
 			return r;
-		if ((r = sd_bus_message_exit_container(m)) < 0)
+		}
+		if ((r = sd_bus_message_exit_container(m)) < 0) {
 			return r;
+		}
 	}
-	if (r < 0)
+	if (r < 0) {
 		return r;
+	}
 	return sd_bus_message_exit_container(m);
 }
 
@@ -69,10 +75,11 @@ static void select_done(struct portal_session *session, uint32_t response)
 {
 	session->state = response == PORTAL_RESPONSE_SUCCESS ? SESSION_SELECTED : SESSION_INIT;
 	if (response == PORTAL_RESPONSE_SUCCESS) {
-		for (uint32_t i = 0; i < session->n_selected; i++)
+		for (uint32_t i = 0; i < session->n_selected; i++) {
 			pw_log_info("session %s: selected %s.%s%s", session->path,
 					session->selected[i].card, session->selected[i].connector,
 					session->restored ? " (restored)" : "");
+		}
 	}
 }
 
@@ -81,11 +88,13 @@ static void select_monitor(struct portal_session *session, const struct portal_m
 {
 	for (uint32_t i = 0; i < session->n_selected; i++) {
 		if (!strcmp(session->selected[i].card, mon->card) &&
-				!strcmp(session->selected[i].connector, mon->connector))
+				!strcmp(session->selected[i].connector, mon->connector)) {
 			return;
+		}
 	}
-	if (session->n_selected < (session->multiple ? PORTAL_MAX_MONITORS : 1))
+	if (session->n_selected < (session->multiple ? PORTAL_MAX_MONITORS : 1)) {
 		session->selected[session->n_selected++] = *mon;
+	}
 }
 
 /*
@@ -111,8 +120,9 @@ static int parse_choice(struct portal_session *session, char *output)
 
 			snprintf(full, sizeof(full), "%.*s:%.*s", KMS_NAME_MAX - 1, mon->card,
 					KMS_NAME_MAX - 1, mon->connector);
-			if (strcmp(line, full) != 0 && strcmp(line, mon->connector) != 0)
+			if (strcmp(line, full) != 0 && strcmp(line, mon->connector) != 0) {
 				continue;
+			}
 			select_monitor(session, mon);
 			break;
 		}
@@ -123,23 +133,25 @@ static int parse_choice(struct portal_session *session, char *output)
 /* What the consent program is called in log lines. */
 static void consent_name(const struct portal *p, char *buf, size_t size)
 {
-	if (p->chooser)
+	if (p->chooser) {
 		snprintf(buf, size, "chooser '%s'", p->chooser);
-	else
+	} else {
 		snprintf(buf, size, "%s", p->consent_program);
+	}
 }
 
 /* Why no answer could be had, and what to do: the one log line of a refusal. */
 static void log_no_answer(struct portal_session *session, const char *what)
 {
-	if (session->portal->consent == PORTAL_CONSENT_NEVER)
+	if (session->portal->consent == PORTAL_CONSENT_NEVER) {
 		pw_log_warn("session %s: the chooser gave no answer (%s); answering 'other'",
 				session->path, what);
-	else
+	} else {
 		pw_log_warn("session %s: no consent dialog could be shown (%s); refusing '%s': "
 			    "run kmscast in a graphical session (its stderr says why), set chooser = "
 			    "COMMAND, or set consent = never for a kiosk",
 				session->path, what, session->app_id);
+	}
 }
 
 static uint32_t consent_answer(struct portal_session *session,
@@ -171,9 +183,10 @@ static uint32_t consent_answer(struct portal_session *session,
 				(int)strcspn(result->output, "\n"), result->output);
 		return PORTAL_RESPONSE_CANCELLED;
 	}
-	if (session->remember)
+	if (session->remember) {
 		pw_log_info("session %s: the user asked to remember this choice for '%s'",
 				session->path, session->app_id);
+	}
 	return PORTAL_RESPONSE_SUCCESS;
 }
 
@@ -203,8 +216,9 @@ static size_t chooser_input(const struct portal_monitor *avail, uint32_t n, char
 		int w = snprintf(buf + len, size - len, "%s:%s\t%s%s%ux%u\n", m->card,
 				m->connector, name, name[0] ? " " : "", m->width, m->height);
 
-		if (w < 0)
+		if (w < 0) {
 			break;
+		}
 		len += (size_t)w;
 	}
 	return len < size ? len : size - 1;
@@ -241,8 +255,9 @@ static int run_chooser(struct portal_session *session, sd_bus_message *call)
 	}
 	/* session_create bounded the app id; it goes to the child as a value, never as code. */
 	snprintf(app_id, sizeof(app_id), "%s%s", CONSENT_ENV_APP_ID, session->app_id);
-	if ((r = portal_session_begin_pending(session, call)) < 0)
+	if ((r = portal_session_begin_pending(session, call)) < 0) {
 		return r;
+	}
 	r = portal_chooser_start(p->loop, &cmd, input, len, on_chooser_done, session,
 			&session->chooser);
 	if (r < 0) {
@@ -324,8 +339,9 @@ static int offer_monitors(struct portal_session *session)
 /* Whether the restore data matches offered monitors; if so they are session->selected. */
 static bool restore_matches(struct portal_session *session, const struct select_options *o)
 {
-	if (o->n_restore <= 0)
+	if (o->n_restore <= 0) {
 		return false;
+	}
 	if ((o->multiple || o->n_restore == 1) &&
 			portal_restore_match(o->restore.entries, (uint32_t)o->n_restore,
 					session->offered, session->n_offered,
@@ -343,15 +359,17 @@ static bool remembered_for_app(struct portal_session *session, const struct port
 {
 	const char *why = NULL;
 
-	if (!r->remembered)
+	if (!r->remembered) {
 		why = "the user did not ask to remember it";
-	else if (!session->app_id[0])
+	} else if (!session->app_id[0]) {
 		why = "the app has no id, so 'remember' cannot tell it from other apps";
-	else if (strcmp(r->app_id, session->app_id) != 0)
+	} else if (strcmp(r->app_id, session->app_id) != 0) {
 		why = "it was remembered for another app";
-	if (why)
+	}
+	if (why) {
 		pw_log_info("session %s: restore data for '%s': %s; asking", session->path,
 				session->app_id, why);
+	}
 	return why == NULL;
 }
 
@@ -361,17 +379,20 @@ static void preselect(struct portal_session *session)
 	struct portal_monitor ordered[PORTAL_MAX_MONITORS];
 	uint32_t n = 0;
 
-	for (uint32_t i = 0; i < session->n_selected; i++)
+	for (uint32_t i = 0; i < session->n_selected; i++) {
 		ordered[n++] = session->selected[i];
+	}
 	for (uint32_t i = 0; i < session->n_offered; i++) {
 		bool chosen = false;
 
-		for (uint32_t j = 0; j < session->n_selected && !chosen; j++)
+		for (uint32_t j = 0; j < session->n_selected && !chosen; j++) {
 			chosen = !strcmp(session->offered[i].card, session->selected[j].card) &&
 					!strcmp(session->offered[i].connector,
 							session->selected[j].connector);
-		if (!chosen && n < PORTAL_MAX_MONITORS)
+		}
+		if (!chosen && n < PORTAL_MAX_MONITORS) {
 			ordered[n++] = session->offered[i];
+		}
 	}
 	memcpy(session->offered, ordered, sizeof(ordered[0]) * n);
 	session->n_offered = n;
@@ -389,10 +410,12 @@ static int select_restored(struct portal_session *session, sd_bus_message *call)
 static int select_without_consent(struct portal_session *session, sd_bus_message *call,
 		bool restored)
 {
-	if (restored)
+	if (restored) {
 		return select_restored(session, call);
-	if (session->n_offered > 1 && session->portal->chooser)
+	}
+	if (session->n_offered > 1 && session->portal->chooser) {
 		return run_chooser(session, call);
+	}
 	select_done(session, select_default(session));
 	return portal_reply_response(call, PORTAL_RESPONSE_SUCCESS);
 }
@@ -414,8 +437,9 @@ int portal_session_select_sources(struct portal_session *session, sd_bus_message
 		pw_log_warn("session %s: SelectSources in the wrong state", session->path);
 		return portal_reply_response(call, PORTAL_RESPONSE_OTHER);
 	}
-	if (!options_valid(session, &o))
+	if (!options_valid(session, &o)) {
 		return portal_reply_response(call, PORTAL_RESPONSE_OTHER);
+	}
 	session->types = o.types;
 	session->multiple = o.multiple;
 	session->cursor_mode = o.cursor_mode;
@@ -423,18 +447,20 @@ int portal_session_select_sources(struct portal_session *session, sd_bus_message
 	session->restored = false;
 	session->remember = false;
 	session->n_selected = 0;
-	if (offer_monitors(session) <= 0)
+	if (offer_monitors(session) <= 0) {
 		return portal_reply_response(call, PORTAL_RESPONSE_OTHER);
+	}
 	restored = restore_matches(session, &o);
-	if (p->consent == PORTAL_CONSENT_NEVER)
+	if (p->consent == PORTAL_CONSENT_NEVER) {
 		return select_without_consent(session, call, restored);
+	}
 	if (restored && remembered_for_app(session, &o.restore)) {
 		/* Still remembered: the next restore data says so again. */
 		session->remember = session->persist_mode > 0;
 		return select_restored(session, call);
 	}
-	if (restored)
+	if (restored) {
 		preselect(session);
+	}
 	return run_chooser(session, call);
 }
-

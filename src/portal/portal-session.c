@@ -34,8 +34,9 @@ static int method_request_close(sd_bus_message *m, void *data, sd_bus_error *err
 	int r;
 
 	/* The request belongs to the caller of the pending call, which owns the session. */
-	if ((r = portal_session_check_caller(session, m, error)) < 0)
+	if ((r = portal_session_check_caller(session, m, error)) < 0) {
 		return r;
+	}
 	pw_log_info("session %s: request closed by the caller", session->path);
 	cancel_pending(session);
 	portal_bus_update(session->portal);
@@ -55,12 +56,14 @@ int portal_session_begin_pending(struct portal_session *session, sd_bus_message 
 	int r;
 
 	if ((r = sd_bus_message_rewind(call, true)) < 0 ||
-			(r = sd_bus_message_read(call, "o", &handle)) < 0)
+			(r = sd_bus_message_read(call, "o", &handle)) < 0) {
 		return r;
+	}
 	r = sd_bus_add_object_vtable(sd_bus_message_get_bus(call), &session->request_slot,
 			handle, PORTAL_REQUEST_IFACE, request_vtable, session);
-	if (r < 0)
+	if (r < 0) {
 		return r;
+	}
 	session->pending = sd_bus_message_ref(call);
 	return 0;
 }
@@ -122,8 +125,9 @@ static int append_stream(sd_bus_message *m, const struct portal_session *session
 					 (int32_t)s->monitor.width, (int32_t)s->monitor.height)) < 0 ||
 			(r = sd_bus_message_append(m, "{sv}", "source_type", "u",
 					 PORTAL_SOURCE_MONITOR)) < 0 ||
-			(r = sd_bus_message_close_container(m)) < 0)
+			(r = sd_bus_message_close_container(m)) < 0) {
 		return r;
+	}
 	return sd_bus_message_close_container(m);
 }
 
@@ -132,36 +136,43 @@ static int reply_started(struct portal_session *session)
 	sd_bus_message *reply = NULL;
 	int r;
 
-	if ((r = sd_bus_message_new_method_return(session->pending, &reply)) < 0)
+	if ((r = sd_bus_message_new_method_return(session->pending, &reply)) < 0) {
 		return r;
+	}
 	if ((r = sd_bus_message_append(reply, "u", PORTAL_RESPONSE_SUCCESS)) < 0 ||
 			(r = sd_bus_message_open_container(reply, 'a', "{sv}")) < 0 ||
 			(r = sd_bus_message_open_container(reply, 'e', "sv")) < 0 ||
 			(r = sd_bus_message_append(reply, "s", "streams")) < 0 ||
 			(r = sd_bus_message_open_container(reply, 'v', "a(ua{sv})")) < 0 ||
-			(r = sd_bus_message_open_container(reply, 'a', "(ua{sv})")) < 0)
+			(r = sd_bus_message_open_container(reply, 'a', "(ua{sv})")) < 0) {
 		goto out;
+	}
 	for (uint32_t i = 0; i < session->n_streams; i++) {
-		if ((r = append_stream(reply, session, i)) < 0)
+		if ((r = append_stream(reply, session, i)) < 0) {
 			goto out;
+		}
 	}
 	if ((r = sd_bus_message_close_container(reply)) < 0 ||
 			(r = sd_bus_message_close_container(reply)) < 0 ||
-			(r = sd_bus_message_close_container(reply)) < 0)
+			(r = sd_bus_message_close_container(reply)) < 0) {
 		goto out;
+	}
 	if (session->persist_mode != 0) {
 		struct portal_monitor mons[PORTAL_MAX_MONITORS];
 
-		for (uint32_t i = 0; i < session->n_streams; i++)
+		for (uint32_t i = 0; i < session->n_streams; i++) {
 			mons[i] = session->streams[i].monitor;
+		}
 		if ((r = sd_bus_message_append(reply, "{sv}", "persist_mode", "u",
 				     session->persist_mode)) < 0 ||
 				(r = portal_restore_append(reply, mons, session->n_streams,
-						 session->app_id, session->remember)) < 0)
+						 session->app_id, session->remember)) < 0) {
 			goto out;
+		}
 	}
-	if ((r = sd_bus_message_close_container(reply)) < 0)
+	if ((r = sd_bus_message_close_container(reply)) < 0) {
 		goto out;
+	}
 	r = sd_bus_send(NULL, reply, NULL);
 out:
 	sd_bus_message_unref(reply);
@@ -190,11 +201,12 @@ static void start_done(struct portal_session *session, int res)
 	}
 	if (res == 0) {
 		session->state = SESSION_STARTED;
-		for (uint32_t i = 0; i < session->n_streams; i++)
+		for (uint32_t i = 0; i < session->n_streams; i++) {
 			pw_log_info("session %s: streaming %s.%s as node %u", session->path,
 					session->streams[i].monitor.card,
 					session->streams[i].monitor.connector,
 					session->streams[i].node_id);
+		}
 	} else {
 		/* The frontend closes a session whose Start failed; until then it holds nothing. */
 		destroy_streams(session);
@@ -208,11 +220,13 @@ static void on_node_ready(void *data, uint32_t global_id)
 	struct portal_session *session = stream->session;
 
 	stream->node_id = global_id;
-	if (session->state != SESSION_STARTING)
+	if (session->state != SESSION_STARTING) {
 		return;
+	}
 	for (uint32_t i = 0; i < session->n_streams; i++) {
-		if (session->streams[i].node_id == SPA_ID_INVALID)
+		if (session->streams[i].node_id == SPA_ID_INVALID) {
 			return;
+		}
 	}
 	start_done(session, 0);
 	portal_bus_update(session->portal);
@@ -302,16 +316,18 @@ static int refresh_selection(struct portal_session *session, struct portal_monit
 	struct portal_monitor avail[PORTAL_MAX_MONITORS];
 	int n = p->ops->list_monitors(p->host, avail, PORTAL_MAX_MONITORS);
 
-	if (n < 0)
+	if (n < 0) {
 		return n;
+	}
 	for (uint32_t i = 0; i < session->n_selected; i++) {
 		const struct portal_monitor *sel = &session->selected[i];
 		int j;
 
 		for (j = 0; j < n; j++) {
 			if (!strcmp(avail[j].card, sel->card) &&
-					!strcmp(avail[j].connector, sel->connector))
+					!strcmp(avail[j].connector, sel->connector)) {
 				break;
+			}
 		}
 		if (j == n) {
 			pw_log_warn("session %s: %s.%s is no longer published", session->path,
@@ -335,10 +351,12 @@ int portal_session_start(struct portal_session *session, sd_bus_message *call)
 		pw_log_warn("session %s: Start before SelectSources finished", session->path);
 		return portal_reply_response(call, PORTAL_RESPONSE_OTHER);
 	}
-	if (refresh_selection(session, now) < 0)
+	if (refresh_selection(session, now) < 0) {
 		return portal_reply_response(call, PORTAL_RESPONSE_OTHER);
-	if ((r = portal_session_begin_pending(session, call)) < 0)
+	}
+	if ((r = portal_session_begin_pending(session, call)) < 0) {
 		return r;
+	}
 	session->state = SESSION_STARTING;
 	for (uint32_t i = 0; i < session->n_selected; i++) {
 		if ((r = create_stream(session, &now[i])) < 0) {
@@ -360,8 +378,9 @@ int portal_session_start(struct portal_session *session, sd_bus_message *call)
 /* Cancels the pending SelectSources or Start: the caller closed the request or session. */
 static void cancel_pending(struct portal_session *session)
 {
-	if (!session->pending)
+	if (!session->pending) {
 		return;
+	}
 	portal_reply_response(session->pending, PORTAL_RESPONSE_CANCELLED);
 	portal_session_end_pending(session);
 	if (session->state == SESSION_SELECTING) {
@@ -380,8 +399,9 @@ static int method_session_close(sd_bus_message *m, void *data, sd_bus_error *err
 	struct portal *p = session->portal;
 	int r;
 
-	if ((r = portal_session_check_caller(session, m, error)) < 0)
+	if ((r = portal_session_check_caller(session, m, error)) < 0) {
 		return r;
+	}
 	pw_log_info("session %s: closed by the caller", session->path);
 	portal_session_destroy(session);
 	portal_bus_update(p);
@@ -407,8 +427,9 @@ struct portal_session *portal_session_find(struct portal *p, const char *path)
 	struct portal_session *session;
 
 	spa_list_for_each(session, &p->sessions, link) {
-		if (!strcmp(session->path, path))
+		if (!strcmp(session->path, path)) {
 			return session;
+		}
 	}
 	return NULL;
 }
@@ -419,11 +440,13 @@ int portal_session_check_caller(struct portal_session *session, sd_bus_message *
 	const char *sender = sd_bus_message_get_sender(m);
 	int r;
 
-	if ((r = portal_check_frontend(session->portal, m, error)) < 0)
+	if ((r = portal_check_frontend(session->portal, m, error)) < 0) {
 		return r;
+	}
 	/* The name may pass to another connection while the old one lives on: not its sessions. */
-	if (session->owner && sender && !strcmp(sender, session->owner))
+	if (session->owner && sender && !strcmp(sender, session->owner)) {
 		return 0;
+	}
 	pw_log_warn("session %s: refused %s.%s from %s, which did not create it", session->path,
 			sd_bus_message_get_interface(m), sd_bus_message_get_member(m), sender);
 	return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "session %s is not yours",
@@ -440,21 +463,23 @@ static bool session_wants_copies(struct portal *p, const char *path, const char 
 	int kind = PORTAL_APP_HOST;
 	bool copies;
 
-	if (p->copies == PORTAL_COPIES_SANDBOXED)
+	if (p->copies == PORTAL_COPIES_SANDBOXED) {
 		kind = portal_app_classify(app_id, dir);
+	}
 	copies = portal_copies_for_kind(p->copies, kind);
-	if (kind < 0)
+	if (kind < 0) {
 		pw_log_warn("session %s: cannot tell whether '%s' is sandboxed (Flatpak instances "
 			    "in %s: %s); it gets copies", path, app_id, dir ? dir : "(no runtime dir)",
 				strerror(-kind));
-	else if (p->copies == PORTAL_COPIES_SANDBOXED)
+	} else if (p->copies == PORTAL_COPIES_SANDBOXED) {
 		pw_log_info("session %s: '%s' is a %s app: its nodes serve %s", path, app_id,
 				portal_app_kind_name((enum portal_app_kind)kind),
 				copies ? "CPU copies" : "the scanout buffers");
-	else
+	} else {
 		pw_log_info("session %s: portal-copies=%s: its nodes serve %s", path,
 				portal_copies_name(p->copies),
 				copies ? "CPU copies" : "the scanout buffers");
+	}
 	return copies;
 }
 
@@ -464,8 +489,9 @@ int portal_session_create(struct portal *p, const char *path, const char *app_id
 	struct portal_session *session;
 	int r;
 
-	if (portal_session_find(p, path))
+	if (portal_session_find(p, path)) {
 		return -EEXIST;
+	}
 	/* The consent program gets it in its environment, and restore data stores it. */
 	if (strlen(app_id) > PORTAL_MAX_APP_ID) {
 		pw_log_warn("app id of %zu bytes (over %d); refusing %s", strlen(app_id),
@@ -477,8 +503,9 @@ int portal_session_create(struct portal *p, const char *path, const char *app_id
 		return -ENOSPC;
 	}
 	session = calloc(1, sizeof(*session));
-	if (!session)
+	if (!session) {
 		return -ENOMEM;
+	}
 	session->portal = p;
 	session->path = strdup(path);
 	session->app_id = strdup(app_id);
@@ -492,8 +519,9 @@ int portal_session_create(struct portal *p, const char *path, const char *app_id
 	session->copies = session_wants_copies(p, path, app_id);
 	r = sd_bus_add_object_vtable(p->bus, &session->slot, path, PORTAL_SESSION_IFACE,
 			session_vtable, session);
-	if (r < 0)
+	if (r < 0) {
 		goto err;
+	}
 	*out = session;
 	return 0;
 err:
@@ -503,8 +531,9 @@ err:
 
 void portal_session_destroy(struct portal_session *session)
 {
-	if (!session)
+	if (!session) {
 		return;
+	}
 	if (session->pending) {
 		portal_reply_response(session->pending, PORTAL_RESPONSE_OTHER);
 		portal_session_end_pending(session);
@@ -526,10 +555,11 @@ void portal_session_close_from_backend(struct portal_session *session, const cha
 
 	r = sd_bus_emit_signal(session->portal->bus, session->path, PORTAL_SESSION_IFACE,
 			"Closed", "");
-	if (r < 0)
+	if (r < 0) {
 		pw_log_warn("session %s: cannot emit Closed: %s", session->path, strerror(-r));
-	else
+	} else {
 		pw_log_info("session %s: closed by kmscast (%s); Session.Closed sent", session->path,
 				why);
+	}
 	portal_session_destroy(session);
 }

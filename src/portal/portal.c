@@ -28,10 +28,12 @@ static int method_create_session(sd_bus_message *m, void *data, sd_bus_error *er
 	const char *handle, *session_path, *app_id;
 	int r;
 
-	if ((r = portal_check_frontend(p, m, error)) < 0)
+	if ((r = portal_check_frontend(p, m, error)) < 0) {
 		return r;
-	if ((r = read_handles(m, &handle, &session_path, &app_id)) < 0)
+	}
+	if ((r = read_handles(m, &handle, &session_path, &app_id)) < 0) {
 		return r;
+	}
 	/* CreateSession takes no option we use; they are ignored. */
 	r = portal_session_create(p, session_path, app_id, sd_bus_message_get_sender(m),
 			&session);
@@ -55,8 +57,9 @@ static struct portal_session *caller_session(struct portal *p, sd_bus_message *m
 		sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "no session %s", path);
 		return NULL;
 	}
-	if (portal_session_check_caller(session, m, error) < 0)
+	if (portal_session_check_caller(session, m, error) < 0) {
 		return NULL;
+	}
 	return session;
 }
 
@@ -67,12 +70,15 @@ static int method_select_sources(sd_bus_message *m, void *data, sd_bus_error *er
 	const char *handle, *session_path, *app_id;
 	int r;
 
-	if ((r = portal_check_frontend(p, m, error)) < 0)
+	if ((r = portal_check_frontend(p, m, error)) < 0) {
 		return r;
-	if ((r = read_handles(m, &handle, &session_path, &app_id)) < 0)
+	}
+	if ((r = read_handles(m, &handle, &session_path, &app_id)) < 0) {
 		return r;
-	if (!(session = caller_session(p, m, session_path, error)))
+	}
+	if (!(session = caller_session(p, m, session_path, error))) {
 		return -EINVAL;
+	}
 	return portal_session_select_sources(session, m);
 }
 
@@ -83,13 +89,16 @@ static int method_start(sd_bus_message *m, void *data, sd_bus_error *error)
 	const char *handle, *session_path, *app_id, *parent_window;
 	int r;
 
-	if ((r = portal_check_frontend(p, m, error)) < 0)
+	if ((r = portal_check_frontend(p, m, error)) < 0) {
 		return r;
+	}
 	if ((r = read_handles(m, &handle, &session_path, &app_id)) < 0 ||
-			(r = sd_bus_message_read(m, "s", &parent_window)) < 0)
+			(r = sd_bus_message_read(m, "s", &parent_window)) < 0) {
 		return r;
-	if (!(session = caller_session(p, m, session_path, error)))
+	}
+	if (!(session = caller_session(p, m, session_path, error))) {
 		return -EINVAL;
+	}
 	return portal_session_start(session, m);
 }
 
@@ -98,13 +107,14 @@ static int get_u32(sd_bus *bus, const char *path, const char *iface, const char 
 {
 	uint32_t value = 0;
 
-	if (!strcmp(prop, "AvailableSourceTypes"))
+	if (!strcmp(prop, "AvailableSourceTypes")) {
 		value = PORTAL_SOURCE_MONITOR;
-	else if (!strcmp(prop, "AvailableCursorModes"))
+	} else if (!strcmp(prop, "AvailableCursorModes")) {
 		/* No "embedded": kmscast never draws the cursor into the scanout buffers. */
 		value = PORTAL_CURSOR_HIDDEN | PORTAL_CURSOR_METADATA;
-	else if (!strcmp(prop, "version"))
+	} else if (!strcmp(prop, "version")) {
 		value = PORTAL_SCREENCAST_VERSION;
+	}
 	return sd_bus_message_append(reply, "u", value);
 }
 
@@ -125,8 +135,9 @@ static int set_frontend(struct portal *p, const char *unique_name)
 {
 	char *copy = NULL;
 
-	if (unique_name && unique_name[0] && !(copy = strdup(unique_name)))
+	if (unique_name && unique_name[0] && !(copy = strdup(unique_name))) {
 		return -ENOMEM;
+	}
 	free(p->frontend);
 	p->frontend = copy; /* owned by p */
 	pw_log_info("portal frontend: %s", copy ? copy : "none");
@@ -144,15 +155,18 @@ static int on_name_owner_changed(sd_bus_message *m, void *data, sd_bus_error *er
 	struct portal_session *session, *tmp;
 	const char *name, *old_owner, *new_owner;
 
-	if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0)
-		return 0;
-	if (!strcmp(name, PORTAL_FRONTEND_NAME)) {
-		if (set_frontend(p, new_owner) < 0)
-			set_frontend(p, NULL); /* out of memory: serve nobody rather than a stale name */
+	if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0) {
 		return 0;
 	}
-	if (new_owner[0])
+	if (!strcmp(name, PORTAL_FRONTEND_NAME)) {
+		if (set_frontend(p, new_owner) < 0) {
+			set_frontend(p, NULL); /* out of memory: serve nobody rather than a stale name */
+		}
 		return 0;
+	}
+	if (new_owner[0]) {
+		return 0;
+	}
 	spa_list_for_each_safe(session, tmp, &p->sessions, link) {
 		if (session->owner && !strcmp(session->owner, name)) {
 			pw_log_info("session %s: %s left the bus", session->path, name);
@@ -166,13 +180,16 @@ static int open_bus(struct portal *p, const struct portal_options *opts)
 {
 	int r;
 
-	if (!opts->bus_address)
+	if (!opts->bus_address) {
 		return sd_bus_open_user(&p->bus);
-	if ((r = sd_bus_new(&p->bus)) < 0)
+	}
+	if ((r = sd_bus_new(&p->bus)) < 0) {
 		return r;
+	}
 	if ((r = sd_bus_set_address(p->bus, opts->bus_address)) < 0 ||
-			(r = sd_bus_set_bus_client(p->bus, 1)) < 0 || (r = sd_bus_start(p->bus)) < 0)
+			(r = sd_bus_set_bus_client(p->bus, 1)) < 0 || (r = sd_bus_start(p->bus)) < 0) {
 		return r;
+	}
 	return 0;
 }
 
@@ -194,8 +211,9 @@ static int query_frontend(struct portal *p)
 				: r;
 		goto out;
 	}
-	if ((r = sd_bus_message_read(reply, "s", &owner)) < 0)
+	if ((r = sd_bus_message_read(reply, "s", &owner)) < 0) {
 		goto out;
+	}
 	r = set_frontend(p, owner);
 out:
 	sd_bus_message_unref(reply);
@@ -214,13 +232,15 @@ static int setup_bus(struct portal *p, const struct portal_options *opts)
 	}
 	r = sd_bus_add_object_vtable(p->bus, &p->vtable_slot, PORTAL_OBJECT_PATH,
 			PORTAL_SCREENCAST_IFACE, screencast_vtable, p);
-	if (r < 0)
+	if (r < 0) {
 		return r;
+	}
 	r = sd_bus_match_signal(p->bus, &p->owner_match, "org.freedesktop.DBus",
 			"/org/freedesktop/DBus", "org.freedesktop.DBus", "NameOwnerChanged",
 			on_name_owner_changed, p);
-	if (r < 0)
+	if (r < 0) {
 		return r;
+	}
 	/*
 	 * After the match: any later change arrives as a signal, handled after this answer. The
 	 * match takes NameOwnerChanged from the bus driver only, so no peer can forge one.
@@ -242,17 +262,18 @@ static int setup_bus(struct portal *p, const struct portal_options *opts)
 /* Said once at start: how SelectSources will decide, and whether it can. */
 static void log_consent(const struct portal *p)
 {
-	if (p->consent == PORTAL_CONSENT_NEVER)
+	if (p->consent == PORTAL_CONSENT_NEVER) {
 		pw_log_warn("consent = never: portal apps get the first monitor (or all of them) "
 			    "without asking anyone%s", p->chooser ? ", or the chooser's pick" : "");
-	else if (p->chooser)
+	} else if (p->chooser) {
 		pw_log_info("consent: every SelectSources runs the chooser '%s'", p->chooser);
-	else if (p->consent_program)
+	} else if (p->consent_program) {
 		pw_log_info("consent: every SelectSources runs %s", p->consent_program);
-	else
+	} else {
 		pw_log_warn("consent: no consent dialog is installed and no chooser is set: every "
 			    "SelectSources will be refused; set chooser = COMMAND, or consent = never "
 			    "for a kiosk");
+	}
 }
 
 int portal_create(struct pw_loop *loop, const struct portal_host_ops *ops, void *host,
@@ -263,8 +284,9 @@ int portal_create(struct pw_loop *loop, const struct portal_host_ops *ops, void 
 
 	PW_LOG_TOPIC_INIT(portal_topic);
 	p = calloc(1, sizeof(*p));
-	if (!p)
+	if (!p) {
 		return -ENOMEM;
+	}
 	p->loop = loop;
 	p->ops = ops;
 	p->host = host;
@@ -287,10 +309,12 @@ int portal_create(struct pw_loop *loop, const struct portal_host_ops *ops, void 
 		r = -ENOMEM;
 		goto err;
 	}
-	if ((r = setup_bus(p, opts)) < 0)
+	if ((r = setup_bus(p, opts)) < 0) {
 		goto err;
-	if ((r = portal_bus_attach(p)) < 0)
+	}
+	if ((r = portal_bus_attach(p)) < 0) {
 		goto err;
+	}
 	*out = p;
 	return 0;
 
@@ -303,8 +327,9 @@ void portal_destroy(struct portal *p)
 {
 	struct portal_session *session, *tmp;
 
-	if (!p)
+	if (!p) {
 		return;
+	}
 	spa_list_for_each_safe(session, tmp, &p->sessions, link)
 		portal_session_destroy(session);
 	portal_bus_detach(p);

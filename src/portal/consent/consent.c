@@ -70,9 +70,11 @@ static void add_click_action(GtkWidget *check)
 
 static bool any_row_chosen(const struct consent_dialog *d)
 {
-	for (size_t i = 0; i < d->req->n_monitors; i++)
-		if (gtk_check_button_get_active(GTK_CHECK_BUTTON(d->rows[i])))
+	for (size_t i = 0; i < d->req->n_monitors; i++) {
+		if (gtk_check_button_get_active(GTK_CHECK_BUTTON(d->rows[i]))) {
 			return true;
+		}
+	}
 	return false;
 }
 
@@ -82,13 +84,17 @@ static int write_answer(const struct consent_dialog *d)
 	GString *out = g_string_new(NULL);
 	int res = 0;
 
-	for (size_t i = 0; i < d->req->n_monitors; i++)
-		if (gtk_check_button_get_active(GTK_CHECK_BUTTON(d->rows[i])))
+	for (size_t i = 0; i < d->req->n_monitors; i++) {
+		if (gtk_check_button_get_active(GTK_CHECK_BUTTON(d->rows[i]))) {
 			g_string_append_printf(out, "%s\n", d->req->monitors[i].id);
-	if (d->remember && gtk_check_button_get_active(GTK_CHECK_BUTTON(d->remember)))
+		}
+	}
+	if (d->remember && gtk_check_button_get_active(GTK_CHECK_BUTTON(d->remember))) {
 		g_string_append(out, "remember\n");
-	if (fwrite(out->str, 1, out->len, stdout) != out->len || fflush(stdout) != 0)
+	}
+	if (fwrite(out->str, 1, out->len, stdout) != out->len || fflush(stdout) != 0) {
 		res = -errno;
+	}
 	g_string_free(out, TRUE);
 	return res;
 }
@@ -98,11 +104,13 @@ static void on_share(GtkButton *button, gpointer data)
 	struct consent_dialog *d = data;
 	int res;
 
-	if (!any_row_chosen(d))
+	if (!any_row_chosen(d)) {
 		return;
+	}
 	res = write_answer(d);
-	if (res < 0)
+	if (res < 0) {
 		fprintf(stderr, "kmscast-consent: cannot write the answer: %s\n", strerror(-res));
+	}
 	d->status = res < 0 ? CONSENT_EXIT_ERROR : CONSENT_EXIT_SHARED;
 	gtk_window_destroy(GTK_WINDOW(d->window));
 }
@@ -129,8 +137,9 @@ static GtkWidget *make_label(const char *text, const char *css_class)
 	gtk_label_set_wrap(GTK_LABEL(label), TRUE);
 	gtk_label_set_max_width_chars(GTK_LABEL(label), 50);
 	gtk_label_set_xalign(GTK_LABEL(label), 0.0f);
-	if (css_class)
+	if (css_class) {
 		gtk_widget_add_css_class(label, css_class);
+	}
 	return label;
 }
 
@@ -146,8 +155,9 @@ static GtkWidget *make_row(struct consent_dialog *d, size_t i, GtkCheckButton *g
 	add_click_action(row);
 	g_free(text);
 	/* A group makes the rows radio buttons: exactly one monitor when the app wants one. */
-	if (group)
+	if (group) {
 		gtk_check_button_set_group(GTK_CHECK_BUTTON(row), group);
+	}
 	gtk_check_button_set_active(GTK_CHECK_BUTTON(row), i == 0);
 	g_signal_connect(row, "toggled", G_CALLBACK(on_row_toggled), d);
 	return row;
@@ -255,12 +265,14 @@ static int read_request(struct consent_request *req)
 		return (int)len;
 	}
 	res = consent_parse_monitors(req, input, (size_t)len, err, sizeof(err));
-	if (res == 0)
+	if (res == 0) {
 		res = consent_parse_env(req, g_getenv("KMSCAST_APP_ID"),
 				g_getenv("KMSCAST_MULTIPLE"), g_getenv("KMSCAST_PERSIST"), err,
 				sizeof(err));
-	if (res < 0)
+	}
+	if (res < 0) {
 		fprintf(stderr, "kmscast-consent: %s\n", err);
+	}
 	return res;
 }
 
@@ -268,8 +280,9 @@ static const char *display_name(void)
 {
 	const char *name = g_getenv("WAYLAND_DISPLAY");
 
-	if (!name || !name[0])
+	if (!name || !name[0]) {
 		name = g_getenv("DISPLAY");
+	}
 	return name && name[0] ? name : NULL;
 }
 
@@ -281,8 +294,9 @@ int main(int argc, char **argv)
 	GError *error = NULL;
 	int status;
 
-	if (read_request(&req) < 0)
+	if (read_request(&req) < 0) {
 		return CONSENT_EXIT_ERROR;
+	}
 	/*
 	 * Before GtkApplication: its startup calls gtk_init(), which exits 1 without a display,
 	 * and 1 means the user said no.
