@@ -15,9 +15,18 @@
 PW_LOG_TOPIC_STATIC(portal_topic, "kmscast.portal");
 #define PW_LOG_TOPIC_DEFAULT portal_topic
 
-static int read_handles(sd_bus_message *m, const char **handle, const char **session,
-		const char **app_id)
+/*
+ * Every method's first steps: the caller must be the frontend, and the call starts with the
+ * request handle, the session handle and the app id.
+ */
+static int read_handles(struct portal *p, sd_bus_message *m, sd_bus_error *error,
+		const char **handle, const char **session, const char **app_id)
 {
+	int r;
+
+	if ((r = portal_check_frontend(p, m, error)) < 0) {
+		return r;
+	}
 	return sd_bus_message_read(m, "oos", handle, session, app_id);
 }
 
@@ -28,10 +37,7 @@ static int method_create_session(sd_bus_message *m, void *data, sd_bus_error *er
 	const char *handle, *session_path, *app_id;
 	int r;
 
-	if ((r = portal_check_frontend(p, m, error)) < 0) {
-		return r;
-	}
-	if ((r = read_handles(m, &handle, &session_path, &app_id)) < 0) {
+	if ((r = read_handles(p, m, error, &handle, &session_path, &app_id)) < 0) {
 		return r;
 	}
 	/* CreateSession takes no option we use; they are ignored. */
@@ -70,10 +76,7 @@ static int method_select_sources(sd_bus_message *m, void *data, sd_bus_error *er
 	const char *handle, *session_path, *app_id;
 	int r;
 
-	if ((r = portal_check_frontend(p, m, error)) < 0) {
-		return r;
-	}
-	if ((r = read_handles(m, &handle, &session_path, &app_id)) < 0) {
+	if ((r = read_handles(p, m, error, &handle, &session_path, &app_id)) < 0) {
 		return r;
 	}
 	if (!(session = caller_session(p, m, session_path, error))) {
@@ -89,10 +92,7 @@ static int method_start(sd_bus_message *m, void *data, sd_bus_error *error)
 	const char *handle, *session_path, *app_id, *parent_window;
 	int r;
 
-	if ((r = portal_check_frontend(p, m, error)) < 0) {
-		return r;
-	}
-	if ((r = read_handles(m, &handle, &session_path, &app_id)) < 0 ||
+	if ((r = read_handles(p, m, error, &handle, &session_path, &app_id)) < 0 ||
 			(r = sd_bus_message_read(m, "s", &parent_window)) < 0) {
 		return r;
 	}
