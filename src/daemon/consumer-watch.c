@@ -103,10 +103,11 @@ static const struct source *find_target(struct consumer_watch *w, const char *ta
 }
 
 /*
- * What the stream's application is told. pipewiresrc posts it as "stream error: ..." and
- * gst-launch-1.0 exits with it, instead of waiting 30 s for a format that never comes.
+ * The advice, for the daemon's log and for the stream's application: pipewiresrc posts it
+ * as "stream error: ..." and gst-launch-1.0 exits with it, instead of waiting 30 s for a
+ * format that never comes.
  */
-#define FORMATLESS_ERROR \
+#define FORMATLESS_ADVICE \
 	"%s serves no stream that offers no video format; gst pipewiresrc offers none when " \
 	"the next element takes any caps (fakesink, appsink, filesink): put a caps filter " \
 	"after it, 'video/x-raw(memory:DMABuf)' (GStreamer 1.22) or " \
@@ -120,10 +121,9 @@ static const struct source *find_target(struct consumer_watch *w, const char *ta
  * call, and the log line stays the only explanation.
  */
 static void fail_stream(struct consumer_watch *w, uint32_t node_id, const char *client_id,
-		const char *source_name)
+		const char *advice)
 {
 	struct pw_proxy *client;
-	char message[512];
 	uint32_t id;
 
 	if (!client_id || !spa_atou32(client_id, &id, 10)) {
@@ -135,8 +135,7 @@ static void fail_stream(struct consumer_watch *w, uint32_t node_id, const char *
 		pw_log_debug("formatless stream %u: bind client %u: %m", node_id, id);
 		return;
 	}
-	snprintf(message, sizeof(message), FORMATLESS_ERROR, source_name);
-	pw_client_error((struct pw_client *)client, node_id, -EINVAL, message);
+	pw_client_error((struct pw_client *)client, node_id, -EINVAL, advice);
 	/* Queued behind the error on the same connection: the error goes out first. */
 	pw_proxy_destroy(client);
 }
@@ -146,6 +145,7 @@ static void on_stream_info(void *data, const struct pw_node_info *info)
 	struct stream *s = data;
 	const struct source *src;
 	const char *target, *who;
+	char advice[512];
 
 	if (!(info->change_mask & PW_NODE_CHANGE_MASK_PROPS) || !info->props) {
 		return;
@@ -160,18 +160,13 @@ static void on_stream_info(void *data, const struct pw_node_info *info)
 		if (!who) {
 			who = spa_dict_lookup(info->props, PW_KEY_NODE_NAME);
 		}
+		snprintf(advice, sizeof(advice), FORMATLESS_ADVICE, src->name);
 		pw_log_warn("%s (node %u) asks for %s with no video format (media.class "
 				FORMATLESS_CLASS "), so the session manager will not link it and "
-				"it gets no frames. gst pipewiresrc does this when the next element "
-				"takes any caps (fakesink, appsink, filesink): put a caps filter "
-				"after pipewiresrc for the scanout buffers themselves, "
-				"'video/x-raw(memory:DMABuf)' (GStreamer 1.22) or "
-				"'video/x-raw(memory:DMABuf),format=DMA_DRM,drm-format=XR24' "
-				"(1.24 and later; the FB's fourcc, see kmscast --list), or "
-				"'videoconvert' for mapped frames; the stream is failed with this reason",
-				who ? who : "a client", s->id, src->name);
+				"it gets no frames; the stream is failed with: %s",
+				who ? who : "a client", s->id, src->name, advice);
 		fail_stream(s->watch, s->id, spa_dict_lookup(info->props, PW_KEY_CLIENT_ID),
-				src->name);
+				advice);
 	}
 	stream_release(s);
 }

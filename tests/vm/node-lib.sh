@@ -158,6 +158,14 @@ check_zero_copy() {
 	done
 }
 
+# pw_before_0_3_85 VERSION: whether PipeWire VERSION (x.y.z) is older than 0.3.85, the
+# release that stopped links stranding (the node's relink guard) and whose pipewiresrc
+# ends its wait for a format on a stream error.
+pw_before_0_3_85() {
+	case $1 in 0.[0-2].* | 0.3.[0-9] | 0.3.[0-7][0-9] | 0.3.8[0-4]) return 0 ;; esac
+	return 1
+}
+
 cpu_ticks() {
 	# Fields 14 and 15 of /proc/PID/stat, counted after the ")" that ends the command name.
 	sed 's/.*) //' /proc/"$1"/stat | awk '{ print $12 + $13 }'

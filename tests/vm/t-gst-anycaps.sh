@@ -42,10 +42,8 @@ FAILS=
 REASON="serves no stream that offers no video format"
 wp_minor=$(wireplumber --version 2>/dev/null | sed -n 's/.*libwireplumber 0\.\([0-9]*\).*/\1/p' | head -n 1)
 pw_version=$(pw-cli --version 2>/dev/null | sed -n 's/.*libpipewire \([0-9.]*\).*/\1/p' | head -n 1)
-case $pw_version in
-0.3.[0-9] | 0.3.[0-7][0-9] | 0.3.8[0-4]) FORMATLESS_MS=35000 ;;
-*) FORMATLESS_MS=8000 ;;
-esac
+FORMATLESS_MS=8000
+pw_before_0_3_85 "$pw_version" && FORMATLESS_MS=35000
 echo "PipeWire ${pw_version:-?}, WirePlumber 0.${wp_minor:-?}: a formatless stream must fail within $FORMATLESS_MS ms"
 # formatless_run NAME SINK...: pipewiresrc ! SINK without a filter, in the background; the
 # exit status and the time in ms go to $OUT/NAME.rc.

@@ -74,7 +74,11 @@ echo "steady: $buffers buffers, longest silence ${longest} ms (from ${at} s)"
 server=$(sed -n 's/.*PipeWire server \([0-9][0-9.]*\)$/\1/p' "$NODE_TMP/daemon.log" | head -n 1)
 guard=$(sed -n 's/.*stranded-link guard \(on\|off\).*/\1/p' "$NODE_TMP/daemon.log" | sort -u)
 want=off
-case $server in 0.[0-2].* | 0.3.[0-9] | 0.3.[0-7][0-9] | 0.3.8[0-4]) want=on ;; "") want=? ;; esac
+if [ -z "$server" ]; then
+	want=?
+elif pw_before_0_3_85 "$server"; then
+	want=on
+fi
 echo "PipeWire server ${server:-?}: stranded-link guard $guard (want $want)"
 [ "$guard" = "$want" ] || FAILS="$FAILS guard($guard,want:$want)"
 vm_finish t-node-relink
