@@ -46,7 +46,8 @@ node_setup() {
 	export KMSCAST_HELPER="$NODE_TMP/helper/kmscast-helper"
 }
 
-# gst's first run in a fresh HOME scans every plugin (about 20 s under TCG): start it early.
+# gst's first run checks every plugin against the registry the bench copied in (about 1 s
+# under TCG; a scan of them all without it took 10 s): start it early.
 gst_warm_registry() {
 	as_user gst-inspect-1.0 pipewiresrc >/dev/null 2>&1 &
 	GST_WARM=$!
@@ -166,6 +167,11 @@ pw_before_0_3_85() {
 	return 1
 }
 
+# pw_local_version: the version of the PipeWire installed here (the guest's root), x.y.z.
+pw_local_version() {
+	pipewire --version 2>/dev/null | sed -n 's/^Linked with libpipewire \([0-9][0-9.]*\)$/\1/p'
+}
+
 cpu_ticks() {
 	# Fields 14 and 15 of /proc/PID/stat, counted after the ")" that ends the command name.
 	sed 's/.*) //' /proc/"$1"/stat | awk '{ print $12 + $13 }'
@@ -231,7 +237,8 @@ shm_consumer() {
 }
 
 # boosted_consumer LOG ERR PROGRAM ARGS...: PROGRAM as the test user, stdout in LOG and
-# stderr in ERR, with realtime priority as above; returns its exit status.
+# stderr in ERR, with realtime priority as above; returns its exit status. PROGRAM's pid is
+# in LOG.pid, for a test that kills it (as_user puts a shell between it and $!).
 boosted_consumer() {
 	_log=$1
 	_err=$2
@@ -239,7 +246,7 @@ boosted_consumer() {
 	as_user "$@" >"$_log" 2>"$_err" &
 	_job=$!
 	for _ in $(seq 50); do
-		_pid=$(pgrep -P "$_job" -x "${1##*/}") && { rt_boost "$_pid" 15; break; }
+		_pid=$(pgrep -P "$_job" -x "${1##*/}") && { echo "$_pid" >"$_log.pid"; rt_boost "$_pid" 15; break; }
 		sleep 0.05
 	done
 	wait "$_job"

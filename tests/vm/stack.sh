@@ -225,7 +225,7 @@ build_root() {
 	[ -d "$root" ] && mv -T "$root" "$sdir/.old-root"
 	mv -T "$tmp" "$root"
 	half_root=
-	rm -rf "$sdir/.old-root" "$sdir/kernel"
+	rm -rf "$sdir/.old-root" "$sdir/kernel" "$sdir/guest-cache"
 	log "$suite: root built: debootstrap ${t_boot} s, packages ${t_pkg} s, ${mb} MB"
 }
 
@@ -252,16 +252,39 @@ cmd_prepare() {
 	"$here/kernel.sh" prepare-root "$root" "$sdir/kernel" >/dev/null ||
 		skip "the kernel artefacts (vkms.ko, initramfs) failed (see above)"
 	[ "$fresh" = 0 ] || echo "kernel-artefacts $(elapsed "$t0")" >>"$sdir/kernel/timings"
+	gst_registry >/dev/null
 	flock -u 9
 	cmd_info
 }
 
+# gst_registry: GStreamer's plugin registry of the root, made once inside it (natively, in
+# about a second) for tests/vm/run to hand to the guest. Not made when this is not root; the
+# guest's gst then scans its plugins itself, as before.
+gst_registry() {
+	local reg=$sdir/guest-cache/gst-registry.bin tmp
+	[ -s "$reg" ] && { echo "$reg"; return 0; }
+	[ "$(id -u)" = 0 ] && [ -x "$root/usr/bin/gst-inspect-1.0" ] || return 0
+	mkdir -p "$sdir/guest-cache"
+	tmp=$(mktemp "$root/var/tmp/gst-registry.XXXXXX")
+	if in_root "$root" --env "GST_REGISTRY=${tmp#"$root"}" -- gst-inspect-1.0 >/dev/null 2>&1 &&
+		[ -s "$tmp" ]; then
+		mv -f "$tmp" "$reg"
+		echo "$reg"
+	else
+		log "note: no GStreamer registry for $suite's guests: gst-inspect-1.0 failed in the root"
+		rm -f "$tmp"
+	fi
+}
+
 cmd_boot() {
+	local reg
 	root_ready || not_prepared
 	[ "$(stamp_get key)" = "$key" ] ||
 		log "note: $suite's root predates this stack.sh (packages): 'stack.sh $suite prepare' rebuilds it"
 	"$here/kernel.sh" prepare-root "$root" "$sdir/kernel" || die "kernel artefacts for $suite failed"
+	reg=$(gst_registry)
 	printf 'KMSCAST_VM_ROOT=%q\n' "$root"
+	[ -z "$reg" ] || printf 'KMSCAST_VM_GST_REGISTRY=%q\n' "$reg"
 }
 
 # The build dir remembers which root configured it: another root (rebuilt, newer PipeWire)

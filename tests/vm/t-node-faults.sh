@@ -27,7 +27,14 @@ echo "killing helper $HELPER"
 shm_consumer f2 --target "$ID" --dmabuf --frames 100000 --timeout 60 &
 F2=$!
 sleep 4
-kill -KILL "$(pgrep -P "$F2" -x pw-shm-consumer)" 2>/dev/null
+F2_PID=$(cat "$OUT/f2.log.pid" 2>/dev/null)
+if [ -n "$F2_PID" ] && kill -KILL "$F2_PID"; then
+	F2_FRAMES=$(frames_of "$OUT/f2.log" | wc -l)
+	echo "consumer $F2_PID SIGKILLed after $F2_FRAMES frames"
+	[ "$F2_FRAMES" -gt 0 ] || FAILS="$FAILS killed-before-streaming"
+else
+	FAILS="$FAILS consumer-not-killed"
+fi
 wait "$F2" 2>/dev/null
 # 3. Frames still flow after both; wait until past the producer's re-creation at 400*k.
 shm_consumer f3 --target "$ID" --dmabuf --frames 120 --timeout 60 || FAILS="$FAILS after-kill"

@@ -21,7 +21,15 @@
 set -u
 . "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
 . "$KMSCAST_SRC_DIR/tests/vm/node-lib.sh"
-DURATION=${DURATION:-45}
+# From 0.3.85 on, PipeWire itself keeps the link, the guard is off, and the run shows it
+# with fewer flaps.
+if pw_before_0_3_85 "$(pw_local_version)"; then
+	DURATION=${DURATION:-45}
+	MIN_FLAPS=10
+else
+	DURATION=${DURATION:-20}
+	MIN_FLAPS=4
+fi
 MAX_SILENCE_MS=${MAX_SILENCE_MS:-2000}
 CONSUMER=$B/tests/tools/pw-min-consumer
 
@@ -59,7 +67,7 @@ grep -c "renegotiating: the scanout set changed" "$NODE_TMP/daemon.log" |
 grep -c "renegotiating: paused while" "$NODE_TMP/daemon.log" | sed 's/^/relinks: /'
 FAILS=
 [ "$STEADY_RC" = 0 ] || FAILS="$FAILS steady-exit($STEADY_RC)"
-[ "$n" -ge 10 ] || FAILS="$FAILS only-$n-flaps"
+[ "$n" -ge "$MIN_FLAPS" ] || FAILS="$FAILS only-$n-flaps"
 # The steady consumer's longest silence, from its receipt times.
 silence=$(awk '$1 == "buf" { split($2, a, "="); t = a[2] / 1e6
 	if (p && t - p > max) { max = t - p; at = p }; p = t; n++ }
