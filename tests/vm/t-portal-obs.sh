@@ -10,7 +10,7 @@ set -u
 . "$KMSCAST_SRC_DIR/tests/vm/node-lib.sh"
 . "$KMSCAST_SRC_DIR/tests/vm/lib/portal-lib.sh"
 # 8 s of the stream on a 10 fps canvas: about 80 recorded frames of it, where the checks need
-# 10 (25 s took 28 s more of the run: recording, and decoding under TCG).
+# 10 (25 s cost about 20 s more of the run, in recording and in decoding under TCG).
 RECORD_S=${RECORD_S:-8}
 OUT=$NODE_TMP/out
 OBS_HOME=$NODE_TMP/obs-home
