@@ -16,7 +16,7 @@ trap 'browser_finish; node_keep' EXIT
 
 [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] &&
 	/usr/bin/python3 -c 'import selenium' 2>/dev/null ||
-	vm_fail "chromium, chromium-driver and python3-selenium are not installed (tools/install-deps)"
+	vm_fail "chromium, chromium-driver and python3-selenium are not installed (tools/install-deps --browsers)"
 
 browser_setup
 browser_watch_graph

@@ -15,7 +15,7 @@ set -u
 . "$KMSCAST_SRC_DIR/tests/vm/lib/browser-lib.sh"
 trap 'browser_finish; node_keep' EXIT
 
-[ -x /usr/lib/firefox-esr/firefox-esr ] || vm_fail "firefox-esr is not installed (tools/install-deps)"
+[ -x /usr/lib/firefox-esr/firefox-esr ] || vm_fail "firefox-esr is not installed (tools/install-deps --browsers)"
 
 browser_setup
 browser_watch_graph
