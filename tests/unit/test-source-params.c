@@ -316,5 +316,77 @@ static void test_consumer_filter(void)
 	}
 }
 
+/* The size a Meta param of type wants, or 0 when there is none of that type. */
+static uint32_t meta_size(uint32_t n, uint32_t type)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t t;
+		int32_t size;
+
+		/* A filtered size may be a choice of one value: fixate first, as PipeWire does. */
+		test_assert(spa_pod_fixate((struct spa_pod *)got.storage[i]) >= 0);
+		test_assert(spa_pod_parse_object((const struct spa_pod *)got.storage[i],
+				SPA_TYPE_OBJECT_ParamMeta, NULL,
+				SPA_PARAM_META_type, SPA_POD_Id(&t),
+				SPA_PARAM_META_size, SPA_POD_Int(&size)) >= 0);
+		if (t == type)
+			return (uint32_t)size;
+	}
+	return 0;
+}
+
+/*
+ * VideoDamage: announced for every node, cursor or not, with room for 16 regions; libwebrtc's
+ * request (1 to 16 regions) takes it; and the fill is one region, the whole picture, with
+ * the list ended after it.
+ */
+static void test_damage_meta(void)
+{
+	const uint32_t region = sizeof(struct spa_meta_region);
+	uint8_t fbuf[256] SPA_ALIGNED(8);
+	struct spa_pod_builder fb = SPA_POD_BUILDER_INIT(fbuf, sizeof(fbuf));
+	struct spa_meta_region regions[DAMAGE_META_REGIONS];
+	struct spa_meta m;
+	struct spa_region whole = {SPA_POINT(0, 0), SPA_RECTANGLE(1920, 1080)};
+	struct spa_pod *filter;
+	uint32_t n;
+
+	for (int copy = 0; copy <= 1; copy++) {
+		node_reset(copy);
+		n = enum_params(SPA_PARAM_Meta);
+		test_assert(n >= 3);
+		test_assert_int_eq(meta_size(n, SPA_META_VideoDamage), DAMAGE_META_REGIONS * region);
+		test_assert_int_eq(meta_size(n, SPA_META_Header), sizeof(struct spa_meta_header));
+	}
+
+	filter = spa_pod_builder_add_object(&fb, SPA_TYPE_OBJECT_ParamMeta, SPA_PARAM_Meta,
+			SPA_PARAM_META_type, SPA_POD_Id(SPA_META_VideoDamage),
+			SPA_PARAM_META_size, SPA_POD_CHOICE_RANGE_Int(16 * region, region,
+					16 * region));
+	node_reset(false);
+	test_assert_int_eq(enum_params_filtered(SPA_PARAM_Meta, filter), 1);
+	test_assert_int_eq(meta_size(1, SPA_META_VideoDamage), 16 * region);
+
+	memset(regions, 0xff, sizeof(regions));
+	m = (struct spa_meta){SPA_META_VideoDamage, sizeof(regions), regions};
+	damage_fill_whole(&m, whole);
+	test_assert(spa_meta_region_is_valid(&regions[0]));
+	test_assert_int_eq(regions[0].region.size.width, 1920);
+	test_assert_int_eq(regions[0].region.size.height, 1080);
+	test_assert(!spa_meta_region_is_valid(&regions[1]));
+	test_assert_int_eq(regions[DAMAGE_META_REGIONS - 1].region.position.x, 0);
+	/* Room for one region only: no terminator, and nothing written past it. */
+	memset(regions, 0xff, sizeof(regions));
+	m.size = region;
+	damage_fill_whole(&m, whole);
+	test_assert(spa_meta_region_is_valid(&regions[0]));
+	test_assert_int_eq(regions[1].region.position.x, -1);
+	/* Too small for a region: left alone. */
+	memset(regions, 0xff, sizeof(regions));
+	m.size = region - 1;
+	damage_fill_whole(&m, whole);
+	test_assert_int_eq(regions[0].region.position.x, -1);
+}
+
 TEST_MAIN(TEST(test_zero_copy_node), TEST(test_copy_node), TEST(test_params_well_formed),
-		TEST(test_consumer_filter))
+		TEST(test_consumer_filter), TEST(test_damage_meta))
