@@ -18,13 +18,14 @@ void source_stats_log_stream(const struct source_stats *s, struct spa_log *log,
 	spa_log_info(log, "%s: stream stats: flips %" PRIu64 " delivered %" PRIu64
 			" cursor-only %" PRIu64 " dropped-busy %" PRIu64 " dropped-unknown %"
 			PRIu64 " dropped-unconsumed %" PRIu64 " missed-%s %" PRIu64
-			" allocations %" PRIu64 " resent %" PRIu64 " copied %" PRIu64, name,
+			" allocations %" PRIu64 " resent %" PRIu64 " copied %" PRIu64
+			" capped %" PRIu64, name,
 			n->flips - b->flips,
 			n->delivered - b->delivered, n->cursor_only - b->cursor_only,
 			n->dropped_busy - b->dropped_busy, n->dropped_unknown - b->dropped_unknown,
 			n->dropped_unconsumed - b->dropped_unconsumed, flip->ops->name,
 			flip->missed - s->stream_base_missed, n->renegotiations,
-			n->resent - b->resent, n->copied - b->copied);
+			n->resent - b->resent, n->copied - b->copied, n->capped - b->capped);
 }
 
 void source_stats_log_total(const struct source_stats *s, struct spa_log *log,

@@ -22,6 +22,7 @@ struct source_counters {
 	uint64_t dropped_busy; /* every alias of the FB still held */
 	uint64_t dropped_unknown; /* FB not in the buffers yet */
 	uint64_t dropped_unconsumed; /* replaced before the graph took it */
+	uint64_t capped; /* flips left out to keep the consumer's maximum framerate */
 	uint64_t renegotiations;
 	uint64_t exports;
 	uint64_t resent; /* the FB on screen again: no flip for a while, or a new consumer */

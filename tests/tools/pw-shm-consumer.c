@@ -21,6 +21,8 @@
  *       index=<cursor image index decoded from the bitmap or -1>
  *
  * --blocks decodes the blocks pattern (frame number mod 4096) instead of the bands.
+ * --max-fps N asks for a maxFramerate of at most N (0 to N, N preferred), as OBS and browsers
+ * do; without it, the node's own (the screen's rate).
  * --out FILE gets each full frame (W*4 bytes per row, no padding) for pattern-check. Frames
  * are kept in memory and written at exit: a consumer slower than the producer would see its
  * buffers reused (PipeWire 0.3.65 recycles output buffers per cycle).
@@ -61,6 +63,7 @@ struct consumer {
 	bool have_format;
 	bool dmabuf, cursor, decode;
 	bool blocks; /* decode the blocks pattern (kms-producer --pattern blocks) */
+	uint32_t max_fps; /* --max-fps: a maxFramerate of at most this, as OBS and browsers ask */
 	uint32_t frames, n_frames, n_buffers;
 	FILE *out;
 	uint8_t *frames_mem; /* --out: frames * W * H * 4 bytes, written at exit */
@@ -344,10 +347,12 @@ static void on_signal(void *data, int sig)
 	pw_main_loop_quit(((struct consumer *)data)->loop);
 }
 
-static const struct spa_pod *format_param(struct spa_pod_builder *b)
+static const struct spa_pod *format_param(struct spa_pod_builder *b, uint32_t max_fps)
 {
-	return spa_pod_builder_add_object(b,
-			SPA_TYPE_OBJECT_Format, SPA_PARAM_EnumFormat,
+	struct spa_pod_frame f;
+
+	spa_pod_builder_push_object(b, &f, SPA_TYPE_OBJECT_Format, SPA_PARAM_EnumFormat);
+	spa_pod_builder_add(b,
 			SPA_FORMAT_mediaType, SPA_POD_Id(SPA_MEDIA_TYPE_video),
 			SPA_FORMAT_mediaSubtype, SPA_POD_Id(SPA_MEDIA_SUBTYPE_raw),
 			SPA_FORMAT_VIDEO_format, SPA_POD_CHOICE_ENUM_Id(5, SPA_VIDEO_FORMAT_BGRx,
@@ -356,13 +361,19 @@ static const struct spa_pod *format_param(struct spa_pod_builder *b)
 			SPA_FORMAT_VIDEO_size, SPA_POD_CHOICE_RANGE_Rectangle(&SPA_RECTANGLE(640, 480),
 					&SPA_RECTANGLE(1, 1), &SPA_RECTANGLE(16384, 16384)),
 			SPA_FORMAT_VIDEO_framerate, SPA_POD_CHOICE_RANGE_Fraction(&SPA_FRACTION(0, 1),
-					&SPA_FRACTION(0, 1), &SPA_FRACTION(1000, 1)));
+					&SPA_FRACTION(0, 1), &SPA_FRACTION(1000, 1)), 0);
+	/* As libwebrtc asks: maxFramerate from 0 to its rate, preferring its rate. */
+	if (max_fps > 0)
+		spa_pod_builder_add(b, SPA_FORMAT_VIDEO_maxFramerate,
+				SPA_POD_CHOICE_RANGE_Fraction(&SPA_FRACTION(max_fps, 1),
+						&SPA_FRACTION(0, 1), &SPA_FRACTION(max_fps, 1)), 0);
+	return spa_pod_builder_pop(b, &f);
 }
 
 static int usage(const char *argv0)
 {
 	fprintf(stderr, "usage: %s --target ID|NAME [--frames N] [--out FILE] [--dmabuf] "
-			"[--cursor] [--blocks] [--timeout SEC]\n", argv0);
+			"[--cursor] [--blocks] [--max-fps N] [--timeout SEC]\n", argv0);
 	return 2;
 }
 
@@ -375,6 +386,7 @@ int main(int argc, char **argv)
 		{"dmabuf", no_argument, NULL, 'd'},
 		{"cursor", no_argument, NULL, 'c'},
 		{"blocks", no_argument, NULL, 'b'},
+		{"max-fps", required_argument, NULL, 'm'},
 		{"timeout", required_argument, NULL, 'T'},
 		{0},
 	};
@@ -401,6 +413,7 @@ int main(int argc, char **argv)
 		case 'd': c.dmabuf = true; break;
 		case 'c': c.cursor = true; break;
 		case 'b': c.blocks = true; break;
+		case 'm': c.max_fps = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'T': timeout.tv_sec = strtol(optarg, NULL, 0); break;
 		default: return usage(argv[0]);
 		}
@@ -419,7 +432,7 @@ int main(int argc, char **argv)
 					PW_KEY_MEDIA_ROLE, "Screen", PW_KEY_TARGET_OBJECT, target,
 					NULL),
 			&stream_events, &c);
-	params[0] = format_param(&b);
+	params[0] = format_param(&b, c.max_fps);
 	if (pw_stream_connect(c.stream, PW_DIRECTION_INPUT, PW_ID_ANY,
 			PW_STREAM_FLAG_AUTOCONNECT | PW_STREAM_FLAG_MAP_BUFFERS, params, 1) < 0) {
 		fprintf(stderr, "pw-shm-consumer: connect failed\n");
