@@ -60,22 +60,18 @@ void source_frame_buffers_changed(struct impl *this, uint32_t n_slots)
 	}
 }
 
-/* The crop and the damage: both are the CRTC's picture inside the FB. */
-static void fill_regions(struct impl *this, struct slot *slot)
+static void fill_crop(struct impl *this, struct slot *slot)
 {
 	const struct kms_plane_state *st = &this->frame.primary.state;
+
+	if (!slot->crop) {
+		return;
+	}
 	/* SRC_* are 16.16: each CRTC of one big X11 framebuffer reads its own rectangle. */
-	struct spa_region region = {
+	slot->crop->region = (struct spa_region){
 		.position = SPA_POINT((int32_t)(st->src_x >> 16), (int32_t)(st->src_y >> 16)),
 		.size = SPA_RECTANGLE(st->src_w >> 16, st->src_h >> 16),
 	};
-
-	if (slot->crop) {
-		slot->crop->region = region;
-	}
-	if (slot->damage) {
-		damage_fill_whole(slot->damage, region);
-	}
 }
 
 /*
@@ -261,7 +257,7 @@ static void output_frame(struct impl *this, int set_index, uint64_t nsec, enum o
 		slot->header->dts_offset = 0;
 		slot->header->seq = this->frame.seq++;
 	}
-	fill_regions(this, slot);
+	fill_crop(this, slot);
 	if (slot->cursor) {
 		cursor_fill_meta(&this->cursor, slot->cursor, slot->cursor_size);
 	}
@@ -369,8 +365,8 @@ static void tick(struct impl *this, uint64_t nsec)
 		}
 		return;
 	}
-	/* A new frame: the crop and damage metas want its source rectangle, read once per frame. */
-	if (this->port.n_slots > 0 && (this->port.slots[0].crop || this->port.slots[0].damage) &&
+	/* A new frame: the crop meta wants its source rectangle too, read once per frame. */
+	if (this->port.n_slots > 0 && this->port.slots[0].crop &&
 			kms_plane_read_state(this->kms, &this->frame.primary) == 0 &&
 			(st->fb_id == 0 || st->crtc_id != this->config.crtc_id)) {
 		this->frame.last_fb = 0;

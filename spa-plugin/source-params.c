@@ -164,8 +164,6 @@ static struct spa_pod *build_meta(struct impl *this, uint32_t index, struct spa_
 	} metas[] = {
 		{SPA_META_Header, sizeof(struct spa_meta_header)},
 		{SPA_META_VideoCrop, sizeof(struct spa_meta_region)},
-		{SPA_META_VideoDamage, sizeof(struct spa_meta_region) * DAMAGE_META_REGIONS},
-		/* Last: a node without a cursor ends the list here. */
 		{SPA_META_Cursor, CURSOR_META_SIZE},
 	};
 

@@ -276,7 +276,6 @@ static void init_slot(struct slot *slot, uint32_t id, struct spa_buffer *buf)
 	slot->shm_fd = -1;
 	slot->header = spa_buffer_find_meta_data(buf, SPA_META_Header, sizeof(*slot->header));
 	slot->crop = spa_buffer_find_meta_data(buf, SPA_META_VideoCrop, sizeof(*slot->crop));
-	slot->damage = spa_buffer_find_meta(buf, SPA_META_VideoDamage);
 	slot->cursor = spa_buffer_find_meta_data(buf, SPA_META_Cursor, sizeof(*slot->cursor));
 	if (slot->cursor) {
 		struct spa_meta *m = spa_buffer_find_meta(buf, SPA_META_Cursor);

@@ -12,7 +12,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 #include <spa/buffer/buffer.h>
 #include <spa/buffer/meta.h>
@@ -55,7 +54,6 @@ struct slot {
 	uint64_t last_used; /* tick count when last handed out, for LRU */
 	struct spa_meta_header *header;
 	struct spa_meta_region *crop;
-	struct spa_meta *damage; /* VideoDamage: an array of regions */
 	struct spa_meta_cursor *cursor;
 	size_t cursor_size;
 	int shm_fd; /* PATH_SHM: owned memfd; a spare: owned dma-buf; else -1 */
@@ -110,27 +108,6 @@ void source_port_recycle(struct source_port *port, uint32_t buffer_id);
 struct slot *source_port_pick_slot(struct source_port *port, uint32_t fb_id, bool *held);
 /* The chunks of a slot that aliases fb: fb's planes as they are. */
 void slot_fill_chunks(struct slot *slot, const struct scanout_fb *fb);
-
-/*
- * VideoDamage: room for as many regions as libwebrtc and mutter use. The node cannot see
- * what changed inside an FB, so it always sends one region, the whole picture.
- */
-#define DAMAGE_META_REGIONS 16
-
-/*
- * Damage meta m says that all of region changed: the first entry is region, and the next,
- * if there is room, is all zero, which ends the list for spa_meta_region_is_valid().
- */
-static inline void damage_fill_whole(struct spa_meta *m, struct spa_region region)
-{
-	struct spa_meta_region *r = (struct spa_meta_region *)m->data;
-
-	if (m->size < sizeof(*r)) {
-		return;
-	}
-	memset(m->data, 0, m->size);
-	r->region = region;
-}
 
 /* shm-copy.c: a MemFd of fb's plane 0 for the slot, which owns it. Returns 0 or -errno. */
 int shm_slot_alloc(struct slot *slot, struct spa_data *d, const struct scanout_fb *fb);

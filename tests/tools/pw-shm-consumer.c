@@ -8,10 +8,8 @@
  *
  *   buf n=<i> seq=<header seq> pts=<header pts> flags=0x<header flags> size=<W>x<H>
  *       stride=<s> chunk=<bytes> data=memfd|memptr|dmabuf frame=<decoded, -2 torn, else -1>
- *       crop=<x>,<y>,<w>,<h> damage=<n>:<x>,<y>,<w>,<h>|none
+ *       crop=<x>,<y>,<w>,<h>
  *
- * damage is SPA_META_VideoDamage as libwebrtc asks for it (1 to 16 regions): n valid regions,
- * and the first of them.
  * Torn is a frame read while the producer painted it again: a mapped dma-buf read later
  * than the producer's swapchain allows.
  *
@@ -161,31 +159,6 @@ static void keep_frame(struct consumer *c, const uint8_t *px, uint32_t stride)
 	c->frames_len += size;
 }
 
-
-/* The rest of a buf line: damage=<n valid regions>:<the first> or damage=none. */
-static void print_damage(struct spa_buffer *buf)
-{
-	struct spa_meta *m = spa_buffer_find_meta(buf, SPA_META_VideoDamage);
-	struct spa_meta_region *r, *first = NULL;
-	uint32_t n = 0;
-
-	if (m) {
-		spa_meta_for_each(r, m) {
-			if (!spa_meta_region_is_valid(r))
-				break;
-			if (!first)
-				first = r;
-			n++;
-		}
-	}
-	if (!first) {
-		printf("damage=none\n");
-		return;
-	}
-	printf("damage=%u:%d,%d,%u,%u\n", n, first->region.position.x, first->region.position.y,
-			first->region.size.width, first->region.size.height);
-}
-
 static void handle_buffer(struct consumer *c, struct pw_buffer *b)
 {
 	struct spa_buffer *buf = b->buffer;
@@ -225,12 +198,11 @@ static void handle_buffer(struct consumer *c, struct pw_buffer *b)
 		}
 	}
 	printf("buf n=%u seq=%" PRIu64 " pts=%" PRId64 " flags=0x%x size=%ux%u stride=%u chunk=%u "
-			"data=%s frame=%d crop=%d,%d,%u,%u ", c->n_buffers, h ? h->seq : 0,
+			"data=%s frame=%d crop=%d,%d,%u,%u\n", c->n_buffers, h ? h->seq : 0,
 			h ? h->pts : 0, h ? h->flags : 0, c->format.size.width,
 			c->format.size.height, stride, d->chunk->size, kind, frame,
 			crop ? crop->region.position.x : 0, crop ? crop->region.position.y : 0,
 			crop ? crop->region.size.width : 0, crop ? crop->region.size.height : 0);
-	print_damage(buf);
 	if (c->cursor)
 		print_cursor(c, buf);
 	if (d->chunk->size > 0 && ++c->n_frames >= c->frames) {
@@ -262,7 +234,7 @@ static void update_params(struct consumer *c)
 {
 	uint8_t buffer[1024];
 	struct spa_pod_builder b = SPA_POD_BUILDER_INIT(buffer, sizeof(buffer));
-	const struct spa_pod *params[5];
+	const struct spa_pod *params[4];
 	uint32_t n = 0;
 	int types = (1 << SPA_DATA_MemFd) | (1 << SPA_DATA_MemPtr);
 
@@ -281,13 +253,6 @@ static void update_params(struct consumer *c)
 			SPA_TYPE_OBJECT_ParamMeta, SPA_PARAM_Meta,
 			SPA_PARAM_META_type, SPA_POD_Id(SPA_META_VideoCrop),
 			SPA_PARAM_META_size, SPA_POD_Int(sizeof(struct spa_meta_region)));
-	params[n++] = spa_pod_builder_add_object(&b,
-			SPA_TYPE_OBJECT_ParamMeta, SPA_PARAM_Meta,
-			SPA_PARAM_META_type, SPA_POD_Id(SPA_META_VideoDamage),
-			SPA_PARAM_META_size, SPA_POD_CHOICE_RANGE_Int(
-					sizeof(struct spa_meta_region) * 16,
-					sizeof(struct spa_meta_region) * 1,
-					sizeof(struct spa_meta_region) * 16));
 	if (c->cursor) {
 		size_t size = sizeof(struct spa_meta_cursor) + sizeof(struct spa_meta_bitmap) +
 				256 * 256 * 4;

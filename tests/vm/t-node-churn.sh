@@ -36,12 +36,6 @@ crops=$(awk '$1 == "buf" { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[
 	END { print bad + 0 }' "$OUT/churn.log")
 echo "buffers whose crop is not the whole mode: $crops"
 [ "$crops" = 0 ] || FAILS="$FAILS crop($crops)"
-# The damage meta, as libwebrtc asks for it: one region, the whole mode, through every change.
-damages=$(awk '$1 == "buf" { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-	split(v["size"], wh, "x"); if (v["damage"] != "1:0,0," wh[1] "," wh[2]) bad++ }
-	END { print bad + 0 }' "$OUT/churn.log")
-echo "buffers whose damage is not the whole mode: $damages"
-[ "$damages" = 0 ] || FAILS="$FAILS damage($damages)"
 data=$(sed -n 's/^buf .* data=\([a-z]*\) .*/\1/p' "$OUT/churn.log" | sort -u | tr '\n' ' ')
 [ "$data" = "dmabuf " ] || FAILS="$FAILS data-types($data)"
 # Every buffer whole and in order. Frames are lost at each change -- on FBs outside the
