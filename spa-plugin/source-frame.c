@@ -9,7 +9,6 @@
 #include <spa/utils/result.h>
 
 #include "kmscast-source.h"
-#include "rate-cap.h"
 
 void source_frame_init(struct source_frame *f)
 {
@@ -31,7 +30,7 @@ static int do_set_started(struct spa_loop *loop, bool async, uint32_t seq, const
 	f->discont = true;
 	f->frame_due_ns = f->started ? flip_source_now_ns() : 0;
 	f->last_frame_ns = 0;
-	f->cap_next_ns = 0;
+	f->cap = (struct rate_cap){0};
 	f->resend_requested = false;
 	flip_source_set_idle(&this->flip, !f->started);
 	return 0;
@@ -53,7 +52,7 @@ void source_frame_buffers_changed(struct impl *this, uint32_t n_slots)
 
 	handoff_init(&f->handoff); /* a staged id named a slot of the old table */
 	f->discont = true;
-	f->cap_next_ns = 0; /* maybe a new maximum framerate: its grid starts again */
+	f->cap = (struct rate_cap){0}; /* maybe a new maximum framerate: its grid starts again */
 	/* New buffers, maybe a new consumer: it is owed the screen (frame_due_ns). */
 	if (f->started && n_slots > 0) {
 		f->frame_due_ns = flip_source_now_ns();
@@ -390,7 +389,7 @@ static void tick(struct impl *this, uint64_t nsec)
 		return;
 	}
 	/* Not a discontinuity: the consumer asked for fewer frames than the screen makes. */
-	if (!rate_cap_take(&this->frame.cap_next_ns, nsec,
+	if (!rate_cap_take(&this->frame.cap, nsec,
 			rate_cap_period_ns(this->port.format.max_framerate, this->refresh_mhz),
 			this->refresh_mhz)) {
 		this->stats.n.capped++;

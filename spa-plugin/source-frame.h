@@ -14,6 +14,7 @@
 #include "flip-source.h"
 #include "handoff.h"
 #include "kms.h"
+#include "rate-cap.h"
 
 struct impl;
 
@@ -48,7 +49,7 @@ struct source_frame {
 	uint64_t frame_due_ns;
 	uint64_t last_frame_ns; /* when a frame last went out (a flip or a re-send) */
 	uint64_t last_flip_ns; /* when the primary plane last showed a new FB */
-	uint64_t cap_next_ns; /* the consumer's maximum framerate: rate-cap.h's grid */
+	struct rate_cap cap; /* the consumer's maximum framerate */
 	bool resend_requested; /* RequestProcess: a consumer asks for a frame now (atomic) */
 	uint64_t seq;
 	struct handoff handoff; /* the newest frame, while another node drives */

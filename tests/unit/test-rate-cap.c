@@ -40,14 +40,15 @@ static struct run flips(uint32_t refresh_mhz, struct spa_fraction max, uint32_t 
 {
 	uint64_t period = rate_cap_period_ns(max, refresh_mhz);
 	uint64_t screen = (uint64_t)SPA_NSEC_PER_SEC * 1000 / refresh_mhz;
-	uint64_t next = 0, last = 0;
+	struct rate_cap rc = {0};
+	uint64_t last = 0;
 	struct run r = {.min_gap = UINT64_MAX};
 	uint32_t in_a_row = 0;
 
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t t = 1000 * MS + i * screen + (i % 2 ? jitter_ns : 0);
 
-		if (!rate_cap_take(&next, t, period, refresh_mhz)) {
+		if (!rate_cap_take(&rc, t, period, refresh_mhz)) {
 			in_a_row = 0;
 			continue;
 		}
@@ -88,22 +89,57 @@ static void test_streams(void)
 	test_assert(r.min_gap >= 33 * MS && r.max_gap <= 51 * MS);
 }
 
+/*
+ * A 60 Hz screen for a 30 fps consumer whose flips come late now and then (one vblank in
+ * seven missed, as a busy compositor or a late read does): no two frames closer than the
+ * cap's period less half a screen period, and still close to 30 a second.
+ */
+static void test_late_flips(void)
+{
+	uint64_t period = rate_cap_period_ns(SPA_FRACTION(30, 1), 60000);
+	uint64_t screen = SPA_NSEC_PER_SEC / 60, t = 1000 * MS, last = 0, min_gap = UINT64_MAX;
+	struct rate_cap rc = {0};
+	uint32_t delivered = 0;
+
+	for (uint32_t i = 0; i < 600; i++) {
+		t += (i % 7 == 3) ? 2 * screen : screen;
+		if (!rate_cap_take(&rc, t, period, 60000)) {
+			continue;
+		}
+		if (delivered++ > 0) {
+			min_gap = SPA_MIN(min_gap, t - last);
+		}
+		last = t;
+	}
+	test_assert(min_gap >= period - screen / 2);
+	/* The case itself: the flip due on the grid (at 33 ms) never comes, the next one does,
+	 * late, and the one right after it is within half a screen period of the grid. */
+	rc = (struct rate_cap){0};
+	test_assert(rate_cap_take(&rc, 1000 * MS, period, 60000));
+	test_assert(!rate_cap_take(&rc, 1000 * MS + screen, period, 60000));
+	test_assert(rate_cap_take(&rc, 1000 * MS + 3 * screen, period, 60000));
+	test_assert(!rate_cap_take(&rc, 1000 * MS + 4 * screen, period, 60000));
+	test_assert(rate_cap_take(&rc, 1000 * MS + 5 * screen, period, 60000));
+	/* 600 flips over 686 periods: at most 343 frames at 30 a second; no fewer than 4 in 5. */
+	test_assert(delivered <= 343 && delivered >= 275);
+}
+
 /* A screen that stops flipping for longer than a cap period: its next flip goes out at once. */
 static void test_idle(void)
 {
 	uint64_t period = rate_cap_period_ns(SPA_FRACTION(30, 1), 60000);
-	uint64_t next = 0;
+	struct rate_cap rc = {0};
 
-	test_assert(rate_cap_take(&next, 1000 * MS, period, 60000));
-	test_assert(!rate_cap_take(&next, 1016 * MS, period, 60000));
-	test_assert(rate_cap_take(&next, 1033 * MS, period, 60000));
+	test_assert(rate_cap_take(&rc, 1000 * MS, period, 60000));
+	test_assert(!rate_cap_take(&rc, 1016 * MS, period, 60000));
+	test_assert(rate_cap_take(&rc, 1033 * MS, period, 60000));
 	/* 2 s of nothing, then a flip, and the one right after it waits its period. */
-	test_assert(rate_cap_take(&next, 3000 * MS, period, 60000));
-	test_assert(!rate_cap_take(&next, 3016 * MS, period, 60000));
-	test_assert(rate_cap_take(&next, 3033 * MS, period, 60000));
+	test_assert(rate_cap_take(&rc, 3000 * MS, period, 60000));
+	test_assert(!rate_cap_take(&rc, 3016 * MS, period, 60000));
+	test_assert(rate_cap_take(&rc, 3033 * MS, period, 60000));
 	/* No cap: always, and the grid forgotten. */
-	test_assert(rate_cap_take(&next, 3034 * MS, 0, 60000));
-	test_assert_int_eq(next, 0);
+	test_assert(rate_cap_take(&rc, 3034 * MS, 0, 60000));
+	test_assert_int_eq(rc.next_ns, 0);
 }
 
-TEST_MAIN(TEST(test_period), TEST(test_streams), TEST(test_idle))
+TEST_MAIN(TEST(test_period), TEST(test_streams), TEST(test_late_flips), TEST(test_idle))
