@@ -26,7 +26,11 @@ echo "killing helper $HELPER"
 # 2. A consumer SIGKILLed mid-stream.
 shm_consumer f2 --target "$ID" --dmabuf --frames 100000 --timeout 60 &
 F2=$!
-sleep 4
+# Mid-stream: once it has frames (in 4 s on a quiet bench, more under load), up to 30 s.
+for _ in $(seq 300); do
+	[ "$(frames_of "$OUT/f2.log" 2>/dev/null | wc -l)" -ge 30 ] && break
+	sleep 0.1
+done
 F2_PID=$(cat "$OUT/f2.log.pid" 2>/dev/null)
 if [ -n "$F2_PID" ] && kill -KILL "$F2_PID"; then
 	F2_FRAMES=$(frames_of "$OUT/f2.log" | wc -l)
