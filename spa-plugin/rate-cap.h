@@ -14,8 +14,8 @@
  * goes out less than a period less half a screen period after the one before: after a flip
  * that came late (a compositor that missed a vblank, a read the node made late), the very
  * next flip waits, where the grid alone would send it (under TCG it sent 5 of 45 frames
- * right after the one before at 60 Hz capped at 30). A screen idle
- * for more than a cap period starts the grid again at its next flip.
+ * right after the one before at 60 Hz capped at 30). A screen idle for more than a cap
+ * period starts the grid again at its next flip.
  */
 
 #include <stdbool.h>
