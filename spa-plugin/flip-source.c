@@ -138,6 +138,7 @@ static int queue_vblank(struct flip_source *fs)
 		return res;
 	}
 	fs->queued = true;
+	fs->in_kernel++;
 	return 0;
 }
 
@@ -145,6 +146,9 @@ static void on_sequence(int fd, uint64_t sequence, uint64_t ns, uint64_t user_da
 {
 	struct flip_source *fs = (struct flip_source *)(uintptr_t)user_data;
 
+	if (fs->in_kernel > 0) {
+		fs->in_kernel--;
+	}
 	if (!fs->started || fs->idle) {
 		fs->queued = false; /* the last event queued before going idle */
 		return;
@@ -224,6 +228,14 @@ static int vblank_start(struct flip_source *fs)
 	fs->queued = true; /* so that a first failure logs at info, once */
 	fs->last_read_ns = 0;
 	fs->vblank_ns = 0;
+	/*
+	 * An event queued before a stop (a Pause and Start in quick succession, or idle and back)
+	 * is still on its way: it carries the chain on, and a second one would start a second
+	 * self-requeuing chain, two reads per vblank for good.
+	 */
+	if (fs->in_kernel > 0) {
+		return 0;
+	}
 	/* A refusal is not fatal: the retry timer asks again until the CRTC lights up. */
 	queue_vblank(fs);
 	return 0;
@@ -246,12 +258,22 @@ static const struct flip_source_ops vblank_ops = {
 
 /* ---- common ---- */
 
+/*
+ * Polling exactly at the refresh rate beats against the flipper's own clock and misses or
+ * doubles flips as the phases drift; at FLIP_TIMER_OVERSAMPLE times the rate a flip is missed
+ * only if two land within one period, i.e. when we are scheduled very late.
+ */
+static uint64_t poll_interval_ns(uint32_t refresh_mhz)
+{
+	uint32_t mhz = refresh_mhz ? refresh_mhz : 60000;
+
+	return SPA_NSEC_PER_SEC * 1000ull / mhz / FLIP_TIMER_OVERSAMPLE;
+}
+
 int flip_source_init(struct flip_source *fs, struct spa_log *log, struct spa_loop *data_loop,
 		struct spa_system *system, int card_fd, uint32_t crtc_id, bool vblank,
 		uint32_t refresh_mhz, const struct flip_source_events *events, void *data)
 {
-	uint32_t mhz = refresh_mhz ? refresh_mhz : 60000;
-
 	memset(fs, 0, sizeof(*fs));
 	fs->timer_fd = -1;
 	fs->ops = vblank ? &vblank_ops : &timer_ops;
@@ -264,12 +286,7 @@ int flip_source_init(struct flip_source *fs, struct spa_log *log, struct spa_loo
 	fs->data = data;
 	fs->idle = true;
 	fs->source.data = fs;
-	/*
-	 * Polling exactly at the refresh rate beats against the flipper's own clock and misses or
-	 * doubles flips as the phases drift; at FLIP_TIMER_OVERSAMPLE times the rate a flip is
-	 * missed only if two land within one period, i.e. when we are scheduled very late.
-	 */
-	fs->interval_ns = SPA_NSEC_PER_SEC * 1000ull / mhz / FLIP_TIMER_OVERSAMPLE;
+	fs->interval_ns = poll_interval_ns(refresh_mhz);
 	fs->timer_fd = spa_system_timerfd_create(system, CLOCK_MONOTONIC,
 			SPA_FD_CLOEXEC | SPA_FD_NONBLOCK);
 	if (fs->timer_fd < 0) {
@@ -306,6 +323,15 @@ void flip_source_set_idle(struct flip_source *fs, bool idle)
 	fs->idle = idle;
 	if (started) {
 		flip_source_start(fs);
+	}
+}
+
+void flip_source_set_refresh(struct flip_source *fs, uint32_t refresh_mhz)
+{
+	fs->interval_ns = poll_interval_ns(refresh_mhz);
+	/* vblank re-arms its reads at every event; the poll timer needs it now. */
+	if (fs->started && !fs->idle && fs->ops == &timer_ops) {
+		arm_timer(fs, fs->interval_ns, fs->interval_ns);
 	}
 }
 

@@ -57,6 +57,7 @@ struct flip_source {
 	bool started;
 	bool idle; /* nobody streams: a slow poll that only keeps the FB set learnt */
 	bool queued; /* a vblank sequence event is outstanding */
+	uint32_t in_kernel; /* vblank: events queued and not yet read, across stops */
 	uint64_t last_tick_ns; /* vblank: the time the last tick was given */
 	uint64_t last_read_ns; /* vblank: when the last tick ran (0: none since the start) */
 	uint64_t vblank_ns; /* vblank: the kernel's time of the last vblank event (0: none) */
@@ -91,6 +92,9 @@ int flip_source_start(struct flip_source *fs);
  * data loop, a tick included.
  */
 void flip_source_set_idle(struct flip_source *fs, bool idle);
+
+/* The mode's refresh changed: new poll and gap periods. Call from the data loop. */
+void flip_source_set_refresh(struct flip_source *fs, uint32_t refresh_mhz);
 
 /*
  * How many vblanks fall at times t with from < t <= to, for vblanks at ref + k * period

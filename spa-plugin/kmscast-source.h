@@ -99,13 +99,38 @@ struct impl {
 	struct source_stats stats;
 };
 
-/* The refresh rate in whole Hz; 60 when the mode's is unknown (0 would make 1.6 refuse the
- * maxFramerate range, 0/1 to 1/1, as an impossible one). */
+/* The refresh rate in whole Hz, for the graph's clock; 60 when the mode's is unknown. */
 static inline uint32_t source_refresh_hz(const struct impl *this)
 {
 	uint32_t hz = (this->refresh_mhz + 500) / 1000;
 
 	return hz ? hz : 60;
+}
+
+/* One refresh period in ns; 60 Hz's when the mode's refresh is unknown. */
+static inline uint64_t source_period_ns(const struct impl *this)
+{
+	return SPA_NSEC_PER_SEC * 1000ull / (this->refresh_mhz ? this->refresh_mhz : 60000);
+}
+
+/*
+ * The mode's refresh as maxFramerate, exact: mHz over 1000 in lowest terms (59.94 Hz is
+ * 2997/50, vkms's 60.004 Hz 15001/250), as mutter advertises its monitor's. 60/1 when the
+ * mode's is unknown (a 0/1 bound would make PipeWire 1.6 refuse the maxFramerate range).
+ */
+static inline struct spa_fraction source_refresh_fraction(const struct impl *this)
+{
+	uint32_t a = this->refresh_mhz, b = 1000;
+
+	if (a == 0) {
+		return SPA_FRACTION(60, 1);
+	}
+	while (b) {
+		uint32_t t = a % b;
+		a = b;
+		b = t;
+	}
+	return SPA_FRACTION(this->refresh_mhz / a, 1000 / a);
 }
 
 /* source-node.c: the node methods; kmscast-source.c's handle hands them out. */

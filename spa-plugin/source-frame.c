@@ -95,7 +95,7 @@ static void update_clock(struct impl *this, uint64_t nsec)
 	c->duration = 1;
 	c->delay = 0;
 	c->rate_diff = 1.0;
-	c->next_nsec = nsec + SPA_NSEC_PER_SEC / hz;
+	c->next_nsec = nsec + source_period_ns(this);
 }
 
 enum output_kind {
@@ -181,7 +181,7 @@ static void output_slot(struct impl *this, struct slot *slot, uint64_t nsec,
 		 * nothing. After two periods the node wakes the graph again for the frame it
 		 * holds; v4l2 calls ready() on every frame.
 		 */
-		if (nsec > this->frame.ready_ns + 2 * SPA_NSEC_PER_SEC / source_refresh_hz(this)) {
+		if (nsec > this->frame.ready_ns + 2 * source_period_ns(this)) {
 			if (!this->frame.warned_stale_io) {
 				spa_log_info(this->log, "%s: the graph left a frame unread for %" PRIu64
 						" ms: waking it again", this->name,
@@ -299,7 +299,7 @@ static void output_cursor_only(struct impl *this, uint64_t nsec)
  */
 static bool resend_due(struct impl *this, uint64_t nsec)
 {
-	uint64_t period = SPA_NSEC_PER_SEC / source_refresh_hz(this);
+	uint64_t period = source_period_ns(this);
 	uint64_t every = this->config.resend_ns;
 	const struct spa_fraction *max = &this->port.format.max_framerate;
 

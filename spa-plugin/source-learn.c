@@ -166,6 +166,44 @@ static void after_join(struct impl *this, int idx, bool format_change)
 	}
 }
 
+static int do_set_refresh(struct spa_loop *loop, bool async, uint32_t seq, const void *data,
+		size_t size, void *user_data)
+{
+	struct impl *this = user_data;
+
+	this->refresh_mhz = *(const uint32_t *)data;
+	flip_source_set_refresh(&this->flip, this->refresh_mhz);
+	return 0;
+}
+
+/*
+ * A mode set changes the refresh the node advertises as maxFramerate and times its polls,
+ * resends and clock by. It is read again when an FB joins (a new mode comes with new
+ * buffers, mostly) and at each Start: one GETCRTC, nothing per frame. A new rate reaches
+ * consumers with the next EnumFormat: at once without a running stream, else when it
+ * pauses, since a changed EnumFormat makes the link reallocate, which some consumers do not
+ * survive mid-stream (GStreamer 1.26). streaming: a stream runs or is starting.
+ */
+static void check_refresh(struct impl *this, bool streaming)
+{
+	uint32_t mhz, was = this->refresh_mhz;
+
+	if (kms_crtc_read_refresh(this->kms, this->config.crtc_id, &mhz) < 0 || mhz == was) {
+		return;
+	}
+	spa_loop_invoke(this->data_loop, do_set_refresh, 0, &mhz, sizeof(mhz), true, this);
+	spa_log_info(this->log, "%s: the mode's refresh is now %u.%03u Hz (was %u.%03u Hz)",
+			this->name, mhz / 1000, mhz % 1000, was / 1000, was % 1000);
+	if (this->set.n == 0) {
+		return;
+	}
+	if (streaming) {
+		this->learn.renegotiate_at_pause = true;
+	} else {
+		source_schedule_renegotiate(this);
+	}
+}
+
 int source_learn_now(struct impl *this)
 {
 	struct scanout_fb fb, dead[MAX_SCANOUT_FBS + 1];
@@ -207,6 +245,7 @@ int source_learn_now(struct impl *this)
 		return -ENOSPC;
 	}
 	idx = scanout_set_add(next, &fb);
+	check_refresh(this, this->frame.started);
 	if (this->cache) {
 		/* The first FB of a format: the cache may know the rest of the swapchain. */
 		if (next->n == 1 && (res = scanout_cache_seed(this->cache, this->kms, next)) > 0) {
@@ -276,6 +315,7 @@ void source_learn_paused(struct impl *this)
 
 void source_learn_started(struct impl *this)
 {
+	check_refresh(this, true);
 	switch (relink_guard_started(&this->learn.relink, flip_source_now_ns())) {
 	case RELINK_NOW:
 		this->learn.relink_pending = true;

@@ -32,7 +32,7 @@ int source_set_format_info(struct impl *this, struct spa_video_info_raw *info, b
 		.format = fmt->spa_format,
 		.size = SPA_RECTANGLE(hfb->width, hfb->height),
 		.framerate = SPA_FRACTION(0, 1),
-		.max_framerate = SPA_FRACTION(source_refresh_hz(this), 1),
+		.max_framerate = source_refresh_fraction(this),
 	};
 	if (modifier) {
 		info->flags = SPA_VIDEO_FLAG_MODIFIER;
@@ -87,7 +87,7 @@ static struct spa_pod *build_enum_format(struct impl *this, uint32_t index,
 			SPA_FORMAT_VIDEO_size, SPA_POD_Rectangle(&info.size),
 			SPA_FORMAT_VIDEO_framerate, SPA_POD_Fraction(&info.framerate),
 			0);
-	if (info.max_framerate.num > 1) {
+	if (info.max_framerate.num > info.max_framerate.denom) {
 		spa_pod_builder_add(b, SPA_FORMAT_VIDEO_maxFramerate,
 				SPA_POD_CHOICE_RANGE_Fraction(&info.max_framerate,
 						&SPA_FRACTION(1, 1), &info.max_framerate),

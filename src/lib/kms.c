@@ -64,7 +64,7 @@ const char *kms_fourcc_str(uint32_t fourcc, char buf[static 5])
 	return buf;
 }
 
-static uint32_t mode_refresh_mhz(const drmModeModeInfo *mode)
+uint32_t kms_mode_refresh_mhz(const drmModeModeInfo *mode)
 {
 	uint64_t num = (uint64_t)mode->clock * 1000000;
 	uint64_t den = (uint64_t)mode->htotal * mode->vtotal;
@@ -303,6 +303,23 @@ static struct kms_plane *pick_plane(struct kms_device *dev, const struct kms_crt
 	return candidate;
 }
 
+int kms_crtc_read_refresh(struct kms_device *dev, uint32_t crtc_id, uint32_t *refresh_mhz)
+{
+	drmModeCrtc *c = drmModeGetCrtc(dev->fd, crtc_id);
+	int res = 0;
+
+	if (!c) {
+		return -errno;
+	}
+	if (!c->mode_valid) {
+		res = -ENODEV;
+	} else if ((*refresh_mhz = kms_mode_refresh_mhz(&c->mode)) == 0) {
+		res = -EINVAL;
+	}
+	drmModeFreeCrtc(c);
+	return res;
+}
+
 static int read_crtcs(struct kms_device *dev, const drmModeRes *res)
 {
 	if (res->count_crtcs > KMS_MAX_CRTCS) {
@@ -322,7 +339,7 @@ static int read_crtcs(struct kms_device *dev, const drmModeRes *res)
 		crtc->active = c->mode_valid;
 		if (c->mode_valid) {
 			crtc->mode = c->mode;
-			crtc->refresh_mhz = mode_refresh_mhz(&c->mode);
+			crtc->refresh_mhz = kms_mode_refresh_mhz(&c->mode);
 		}
 		drmModeFreeCrtc(c);
 		crtc->primary = pick_plane(dev, crtc, KMS_PLANE_PRIMARY);

@@ -160,6 +160,15 @@ struct kms_connector *kms_device_find_connector(struct kms_device *dev, const ch
 struct kms_connector *kms_crtc_connector(struct kms_device *dev, const struct kms_crtc *crtc);
 
 /* "XR24" for DRM_FORMAT_XRGB8888; buf must hold 5 bytes. Returns buf. */
+/* A mode's refresh rate in mHz, rounded; 0 for a mode without timings. */
+uint32_t kms_mode_refresh_mhz(const drmModeModeInfo *mode);
+
+/*
+ * The refresh rate of CRTC crtc_id's mode now, in mHz, read from the kernel (one GETCRTC;
+ * crtcs[] keeps the one read at open). -ENODEV when the CRTC is off, or -errno.
+ */
+int kms_crtc_read_refresh(struct kms_device *dev, uint32_t crtc_id, uint32_t *refresh_mhz);
+
 const char *kms_fourcc_str(uint32_t fourcc, char buf[static 5]);
 
 #endif

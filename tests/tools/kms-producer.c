@@ -266,6 +266,7 @@ static int start_output(struct producer *p, struct output *o)
 	o->n_fbs = p->opts.buffers;
 	o->base_w = o->mode.hdisplay;
 	o->base_h = o->mode.vdisplay;
+	o->base_hz = (uint32_t)((output_mode_refresh_mhz(&o->mode) + 500) / 1000);
 	ret = create_fbs(p, o, o->mode.hdisplay, o->mode.vdisplay, o->fbs);
 	if (ret < 0)
 		return ret;
@@ -280,15 +281,17 @@ static int change_mode(struct producer *p, struct output *o)
 {
 	struct dumb_fb old[MAX_BUFFERS];
 	drmModeModeInfo mode, old_mode = o->mode;
-	uint32_t w = p->opts.mode_change_w, h = p->opts.mode_change_h;
+	uint32_t w = p->opts.mode_change_w, h = p->opts.mode_change_h, hz = p->opts.mode_change_hz;
 	int ret;
 
 	/* --mode-change-every toggles between the first mode and the given one. */
-	if (p->opts.mode_change_repeat && o->mode.hdisplay == w && o->mode.vdisplay == h) {
+	if (p->opts.mode_change_repeat && o->mode.hdisplay == w && o->mode.vdisplay == h &&
+		(!hz || (output_mode_refresh_mhz(&o->mode) + 500) / 1000 == hz)) {
 		w = o->base_w;
 		h = o->base_h;
+		hz = o->base_hz;
 	}
-	ret = output_pick_mode(p->drm_fd, o, w, h, &mode);
+	ret = output_pick_mode(p->drm_fd, o, w, h, hz, &mode);
 	if (ret < 0)
 		return ret;
 	memcpy(old, o->fbs, sizeof(old));

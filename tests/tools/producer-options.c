@@ -20,7 +20,8 @@ static void usage(FILE *f)
 		"usage: kms-producer [options]\n"
 		"  --card NAME|PATH          DRM card (default card0, i.e. /dev/dri/card0)\n"
 		"  --connector NAME[,NAME]   drive only these, even if disconnected\n"
-		"  --mode WxH                mode (default: the connector's preferred one)\n"
+		"  --mode WxH[@HZ]           mode (default: the connector's preferred one); with\n"
+		"                            @HZ the listed one nearest that refresh\n"
 		"  --buffers N               dumb buffers per CRTC (default 3, 2..%d)\n"
 		"  --rate HZ                 flip rate, capped at the mode refresh (default 60)\n"
 		"  --commit-phase-us US      vblank pacing: commit each frame US after the vblank\n"
@@ -35,7 +36,7 @@ static void usage(FILE *f)
 		"                            (each new FB gets an id never used before)\n"
 		"  --reuse-fb-ids            let new FBs take freed ids, as compositors'\n"
 		"                            FBs do (kernel 6.1 hands out the lowest id)\n"
-		"  --mode-change-at K:WxH    modeset to WxH at frame K\n"
+		"  --mode-change-at K:WxH[@HZ]  modeset to WxH (at HZ) at frame K\n"
 		"  --off-at K[:MS]           switch the CRTC off after frame K for MS ms (1000)\n"
 		"  --mode-change-every K:WxH  every K frames, toggle between the first mode and "
 		"WxH\n"
@@ -60,16 +61,24 @@ static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-static int parse_size(const char *s, uint32_t *w, uint32_t *h)
+/* WxH, or WxH@HZ for the listed mode of that size nearest to HZ (hz 0 without one). */
+static int parse_size(const char *s, uint32_t *w, uint32_t *h, uint32_t *hz)
 {
-	unsigned int a, b;
+	unsigned int a, b, r = 0;
 	char tail;
+	int n = sscanf(s, "%ux%u@%u%c", &a, &b, &r, &tail);
 
-	if (sscanf(s, "%ux%u%c", &a, &b, &tail) != 2 || a < PATTERN_MIN_WIDTH ||
-		b < PATTERN_MIN_HEIGHT || a > PATTERN_MAX_DIM || b > PATTERN_MAX_DIM)
+	if ((n != 2 && n != 3) || a < PATTERN_MIN_WIDTH || b < PATTERN_MIN_HEIGHT ||
+		a > PATTERN_MAX_DIM || b > PATTERN_MAX_DIM || (n == 3 && (r < 1 || r > 1000)))
+		return -EINVAL;
+	/* sscanf stops at the first mismatch: "640x480x" is 2 conversions too. */
+	if (n == 2 && strchr(s, '@'))
+		return -EINVAL;
+	if (n == 2 && s[strspn(s, "0123456789x")] != '\0')
 		return -EINVAL;
 	*w = a;
 	*h = b;
+	*hz = r;
 	return 0;
 }
 
@@ -114,7 +123,7 @@ static int parse_option(int opt, char *arg, struct producer_options *opts)
 		ret = parse_connectors(arg, opts);
 		break;
 	case 'm':
-		ret = parse_size(arg, &opts->mode_w, &opts->mode_h);
+		ret = parse_size(arg, &opts->mode_w, &opts->mode_h, &opts->mode_hz);
 		break;
 	case 'b':
 		ret = parse_u64(arg, 2, MAX_BUFFERS, &v);
@@ -156,7 +165,8 @@ static int parse_option(int opt, char *arg, struct producer_options *opts)
 	case 'M':
 		ret = parse_frame_arg(arg, &opts->mode_change_at, &rest);
 		if (ret == 0)
-			ret = rest ? parse_size(rest, &opts->mode_change_w, &opts->mode_change_h)
+			ret = rest ? parse_size(rest, &opts->mode_change_w, &opts->mode_change_h,
+					     &opts->mode_change_hz)
 				   : -EINVAL;
 		break;
 	case 'O':

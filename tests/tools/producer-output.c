@@ -23,9 +23,10 @@ uint64_t output_mode_refresh_mhz(const drmModeModeInfo *mode)
  * timings, but its disconnected connectors list no modes at all (kernel 6.1), so a forced
  * connector needs one made up.
  */
-static void make_cvt_rb_mode(uint32_t width, uint32_t height, drmModeModeInfo *mode)
+static void make_cvt_rb_mode(uint32_t width, uint32_t height, uint32_t refresh,
+	drmModeModeInfo *mode)
 {
-	const uint32_t refresh = 60, h_blank = 160, h_sync = 32, h_front = 48, v_front = 3;
+	const uint32_t h_blank = 160, h_sync = 32, h_front = 48, v_front = 3;
 	const uint32_t min_v_back = 6, min_v_blank_us = 460, clock_step_khz = 250;
 	uint32_t hdisplay = width & ~7u, v_sync = 10, vbi_lines, htotal, vtotal;
 	double h_period_us;
@@ -65,20 +66,23 @@ static void make_cvt_rb_mode(uint32_t width, uint32_t height, drmModeModeInfo *m
 	snprintf(mode->name, sizeof(mode->name), "%ux%u", hdisplay, height);
 }
 
-/* The listed mode of this size nearest to 60 Hz, the preferred one winning ties. */
+/*
+ * The listed mode of this size nearest to want_hz; without one (0) the preferred one, else
+ * the one nearest to 60 Hz.
+ */
 static const drmModeModeInfo *find_listed_mode(
-	const drmModeConnector *conn, uint32_t width, uint32_t height)
+	const drmModeConnector *conn, uint32_t width, uint32_t height, uint32_t want_hz)
 {
 	const drmModeModeInfo *best = NULL;
-	uint64_t best_dist = UINT64_MAX;
+	uint64_t best_dist = UINT64_MAX, want = want_hz ? want_hz * 1000ull : 60000;
 
 	for (int i = 0; i < conn->count_modes; i++) {
 		const drmModeModeInfo *m = &conn->modes[i];
 		uint64_t hz = output_mode_refresh_mhz(m),
-			 dist = hz > 60000 ? hz - 60000 : 60000 - hz;
+			 dist = hz > want ? hz - want : want - hz;
 		if (m->hdisplay != width || m->vdisplay != height)
 			continue;
-		if (m->type & DRM_MODE_TYPE_PREFERRED)
+		if (!want_hz && (m->type & DRM_MODE_TYPE_PREFERRED))
 			dist = 0;
 		if (dist < best_dist) {
 			best = m;
@@ -89,7 +93,7 @@ static const drmModeModeInfo *find_listed_mode(
 }
 
 int output_pick_mode(int drm_fd, const struct output *out, uint32_t width, uint32_t height,
-	drmModeModeInfo *mode)
+	uint32_t hz, drmModeModeInfo *mode)
 {
 	drmModeConnector *conn = drmModeGetConnectorCurrent(drm_fd, out->connector_id);
 	const drmModeModeInfo *listed;
@@ -101,11 +105,11 @@ int output_pick_mode(int drm_fd, const struct output *out, uint32_t width, uint3
 		drmModeFreeConnector(conn);
 		return -EINVAL;
 	}
-	listed = find_listed_mode(conn, width, height);
+	listed = find_listed_mode(conn, width, height, hz);
 	if (listed)
 		*mode = *listed;
 	else
-		make_cvt_rb_mode(width, height, mode);
+		make_cvt_rb_mode(width, height, hz ? hz : 60, mode);
 	drmModeFreeConnector(conn);
 	return 0;
 }
@@ -165,7 +169,8 @@ static int setup_output(int drm_fd, const struct producer_options *opts, const d
 	out->cursor.shown = -1;
 
 	if (opts->mode_w) {
-		ret = output_pick_mode(drm_fd, out, opts->mode_w, opts->mode_h, &out->mode);
+		ret = output_pick_mode(drm_fd, out, opts->mode_w, opts->mode_h, opts->mode_hz,
+			&out->mode);
 		if (ret < 0)
 			return ret;
 	} else if (conn->count_modes > 0) {
@@ -177,7 +182,7 @@ static int setup_output(int drm_fd, const struct producer_options *opts, const d
 			}
 		}
 	} else {
-		make_cvt_rb_mode(DEFAULT_WIDTH, DEFAULT_HEIGHT, &out->mode);
+		make_cvt_rb_mode(DEFAULT_WIDTH, DEFAULT_HEIGHT, 60, &out->mode);
 	}
 	out->saved = drmModeGetCrtc(drm_fd, out->crtc_id);
 	return 0;

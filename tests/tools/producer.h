@@ -53,7 +53,7 @@ struct output {
 	uint32_t crtc_id;
 	uint32_t crtc_index; /* index in drmModeRes::crtcs, painted into the pattern */
 	drmModeModeInfo mode;
-	uint32_t base_w, base_h; /* the first mode's size, for --mode-change-every */
+	uint32_t base_w, base_h, base_hz; /* the first mode, for --mode-change-every */
 	drmModeCrtc *saved; /* CRTC state before we touched it, restored at exit */
 
 	struct dumb_fb fbs[MAX_BUFFERS];
@@ -80,6 +80,7 @@ struct producer_options {
 	const char *forced[MAX_FORCED_CONNECTORS];
 	uint32_t n_forced;
 	uint32_t mode_w, mode_h; /* 0: the connector's preferred mode */
+	uint32_t mode_hz; /* 0: the preferred mode of that size, or the one nearest 60 Hz */
 	uint32_t buffers;
 	uint32_t rate_hz;
 	uint64_t commit_phase_ns; /* 0: commit at the flip event; else this long after the vblank */
@@ -90,7 +91,7 @@ struct producer_options {
 	uint64_t recreate_every; /* 0: never */
 	uint64_t mode_change_at; /* 0: never */
 	bool mode_change_repeat; /* every mode_change_at frames, toggling back and forth */
-	uint32_t mode_change_w, mode_change_h;
+	uint32_t mode_change_w, mode_change_h, mode_change_hz;
 	uint64_t off_at; /* 0: never */
 	bool off_repeat; /* every off_at frames */
 	uint64_t off_ns;
@@ -152,7 +153,7 @@ int output_discover(
  * Find a mode of width x height for an output's connector, else make a CVT reduced-blanking
  * one at 60 Hz. Returns 0 or -errno.
  */
-int output_pick_mode(int drm_fd, const struct output *out, uint32_t width, uint32_t height,
+int output_pick_mode(int drm_fd, const struct output *out, uint32_t width, uint32_t height, uint32_t hz,
 	drmModeModeInfo *mode);
 
 /* Refresh rate of a mode in mHz, from its timings. */

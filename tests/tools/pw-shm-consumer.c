@@ -277,10 +277,11 @@ static void on_param_changed(void *data, uint32_t id, const struct spa_pod *para
 	c->fourcc = drm_fourcc_of(c->format.format);
 	c->have_format = true;
 	unmap_all(c);
-	fprintf(stderr, "pw-shm-consumer: format %s %ux%u modifier=%s\n",
+	fprintf(stderr, "pw-shm-consumer: format %s %ux%u modifier=%s max-framerate=%u/%u\n",
 			spa_debug_type_find_short_name(spa_type_video_format, c->format.format),
 			c->format.size.width, c->format.size.height,
-			(c->format.flags & SPA_VIDEO_FLAG_MODIFIER) ? "yes" : "no");
+			(c->format.flags & SPA_VIDEO_FLAG_MODIFIER) ? "yes" : "no",
+			c->format.max_framerate.num, c->format.max_framerate.denom);
 	update_params(c);
 }
 

@@ -285,7 +285,19 @@ static void test_params_well_formed(void)
  */
 static void test_consumer_filter(void)
 {
-	static const uint32_t refresh_mhz[] = {60000, 144000, 30000, 1000};
+	static const struct {
+		uint32_t refresh_mhz;
+		struct spa_fraction max;
+	} cases[] = {
+		{60000, {60, 1}},
+		{144000, {60, 1}},
+		{30000, {30, 1}},
+		{1000, {1, 1}},
+		/* The mode's exact rate, in lowest terms: NTSC-style 59.94 Hz, vkms's 60.004. */
+		{59940, {2997, 50}},
+		{60004, {60, 1}},
+		{29970, {2997, 100}},
+	};
 	uint8_t fbuf[512] SPA_ALIGNED(8);
 	struct spa_pod_builder fb = SPA_POD_BUILDER_INIT(fbuf, sizeof(fbuf));
 	struct spa_video_info_raw info;
@@ -300,21 +312,41 @@ static void test_consumer_filter(void)
 			SPA_FORMAT_VIDEO_maxFramerate, SPA_POD_CHOICE_RANGE_Fraction(
 					&SPA_FRACTION(60, 1), &SPA_FRACTION(0, 1),
 					&SPA_FRACTION(60, 1)));
-	for (uint32_t i = 0; i < SPA_N_ELEMENTS(refresh_mhz); i++) {
-		uint32_t hz = refresh_mhz[i] / 1000;
-
+	for (uint32_t i = 0; i < SPA_N_ELEMENTS(cases); i++) {
 		node_reset(true);
-		node.refresh_mhz = refresh_mhz[i];
+		node.refresh_mhz = cases[i].refresh_mhz;
 		test_assert_int_eq(enum_params_filtered(SPA_PARAM_EnumFormat, filter), 1);
 		check_param(SPA_PARAM_EnumFormat, (const struct spa_pod *)got.storage[0]);
 		test_assert(spa_pod_fixate((struct spa_pod *)got.storage[0]) >= 0);
 		test_assert(spa_format_video_raw_parse((const struct spa_pod *)got.storage[0],
 				&info) >= 0);
 		test_assert_int_eq(info.framerate.num, 0);
-		test_assert_int_eq(info.max_framerate.num, SPA_MIN(hz, 60u));
-		test_assert_int_eq(info.max_framerate.denom, 1);
+		test_assert_int_eq(info.max_framerate.num, cases[i].max.num);
+		test_assert_int_eq(info.max_framerate.denom, cases[i].max.denom);
+	}
+}
+
+/* The advertised refresh: exact, in lowest terms, and 60/1 for an unknown mode. */
+static void test_refresh_fraction(void)
+{
+	static const struct {
+		uint32_t refresh_mhz;
+		struct spa_fraction want;
+	} cases[] = {
+		{60000, {60, 1}}, {59940, {2997, 50}}, {60004, {15001, 250}}, {143856, {17982, 125}},
+		{75000, {75, 1}}, {0, {60, 1}}, {1, {1, 1000}},
+	};
+
+	for (uint32_t i = 0; i < SPA_N_ELEMENTS(cases); i++) {
+		struct spa_fraction f;
+
+		node_reset(false);
+		node.refresh_mhz = cases[i].refresh_mhz;
+		f = source_refresh_fraction(&node);
+		test_assert_int_eq(f.num, cases[i].want.num);
+		test_assert_int_eq(f.denom, cases[i].want.denom);
 	}
 }
 
 TEST_MAIN(TEST(test_zero_copy_node), TEST(test_copy_node), TEST(test_params_well_formed),
-		TEST(test_consumer_filter))
+		TEST(test_consumer_filter), TEST(test_refresh_fraction))

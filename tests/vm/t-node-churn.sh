@@ -4,6 +4,9 @@
 # EnumFormat so that the link reallocates, and keep delivering correct frames: a zero-copy
 # consumer (pw-shm-consumer --dmabuf) decodes every buffer, frames only move forward, both
 # sizes are seen with a crop of the whole mode, and the node reports one allocation per change.
+# The mode change also changes the refresh (640x480 at 59.94 Hz to 800x600 at 56.25 Hz, both
+# in vkms's list): the format the consumer gets says each mode's exact rate as maxFramerate,
+# 2997/50 and then 225/4.
 # Run: tests/vm/run --kms vkms --with wireplumber -- tests/vm/t-node-churn.sh
 set -u
 . "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
@@ -14,7 +17,7 @@ FRAMES=${FRAMES:-600}
 
 node_setup
 node_producer --rate 60 --duration 120 --buffers 4 --mode 640x480 --recreate "$RECREATE" \
-	--mode-change-at "$MODE_AT:800x600"
+	--mode-change-at "$MODE_AT:800x600@56"
 node_start_daemon
 rt_boost_graph
 ID=$(node_wait "kmscast.card0.$CONNECTOR") || exit 1
@@ -54,6 +57,13 @@ last_change=$(awk '/^fb-create/ { n++ } END { print n }' "$NODE_TMP/producer.log
 echo "last frame delivered: $last (mode change at $MODE_AT, re-creation every $RECREATE)"
 [ "${last:-0}" -gt "$((MODE_AT + RECREATE))" ] || FAILS="$FAILS stalled-after-change"
 tail -n 20 "$OUT/churn.log" | awk '{ print $10 }' | tr '\n' ' '; echo
+# Each format's size with its maxFramerate: the first 800x600 format has the new rate already.
+rates=$(sed -n 's/.*: format [^ ]* \([0-9x]*\) .* max-framerate=\([0-9/]*\).*/\1:\2/p' "$OUT/churn.err" |
+	uniq | tr '\n' ' ')
+echo "size and maxFramerate of each format, in order: $rates"
+[ "$rates" = "640x480:2997/50 800x600:225/4 " ] || FAILS="$FAILS max-framerate($rates)"
+grep -q "refresh is now 56.250 Hz (was 59.940 Hz)" "$NODE_TMP/daemon.log" ||
+	FAILS="$FAILS no-refresh-log"
 allocs=$(grep -c "buffers over" "$NODE_TMP/daemon.log")
 recreations=$(grep -c "^fb-create" "$NODE_TMP/producer.log")
 echo "allocations: $allocs; producer FBs created: $recreations"
