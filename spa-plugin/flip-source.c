@@ -154,6 +154,7 @@ static void on_sequence(int fd, uint64_t sequence, uint64_t ns, uint64_t user_da
 		return;
 	}
 	queue_vblank(fs);
+	fs->vblanks++;
 	fs->vblank_ns = ns;
 	vblank_tick(fs, ns, flip_source_now_ns());
 	/*

@@ -67,6 +67,8 @@ struct flip_source {
 	 * that bounds the commits lost in them).
 	 */
 	uint64_t missed;
+	/* vblank: events handled while streaming; one per vblank, two if two chains ran. */
+	uint64_t vblanks;
 	const struct flip_source_events *events;
 	void *data;
 };

@@ -86,7 +86,13 @@ void source_learn_request(struct impl *this, uint32_t fb_id)
 		return;
 	}
 	__atomic_store_n(&this->learn.inflight, true, __ATOMIC_RELEASE);
-	spa_loop_invoke(this->main_loop, do_learn, 0, &fb_id, sizeof(fb_id), false, this);
+	/*
+	 * A full invoke queue (-EPIPE) runs nothing: clear the flag, or no FB would ever be
+	 * learnt again. The next flip to an unknown FB asks again.
+	 */
+	if (spa_loop_invoke(this->main_loop, do_learn, 0, &fb_id, sizeof(fb_id), false, this) < 0) {
+		__atomic_store_n(&this->learn.inflight, false, __ATOMIC_RELEASE);
+	}
 }
 
 static int do_swap_set(struct spa_loop *loop, bool async, uint32_t seq, const void *data,

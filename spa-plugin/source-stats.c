@@ -8,6 +8,7 @@ void source_stats_stream_start(struct source_stats *s, const struct flip_source 
 {
 	s->stream_base = s->n;
 	s->stream_base_missed = flip->missed;
+	s->stream_base_vblanks = flip->vblanks;
 }
 
 void source_stats_log_stream(const struct source_stats *s, struct spa_log *log,
@@ -19,13 +20,14 @@ void source_stats_log_stream(const struct source_stats *s, struct spa_log *log,
 			" cursor-only %" PRIu64 " dropped-busy %" PRIu64 " dropped-unknown %"
 			PRIu64 " dropped-unconsumed %" PRIu64 " missed-%s %" PRIu64
 			" allocations %" PRIu64 " resent %" PRIu64 " copied %" PRIu64
-			" capped %" PRIu64, name,
+			" capped %" PRIu64 " vblank-events %" PRIu64, name,
 			n->flips - b->flips,
 			n->delivered - b->delivered, n->cursor_only - b->cursor_only,
 			n->dropped_busy - b->dropped_busy, n->dropped_unknown - b->dropped_unknown,
 			n->dropped_unconsumed - b->dropped_unconsumed, flip->ops->name,
 			flip->missed - s->stream_base_missed, n->renegotiations,
-			n->resent - b->resent, n->copied - b->copied, n->capped - b->capped);
+			n->resent - b->resent, n->copied - b->copied, n->capped - b->capped,
+			flip->vblanks - s->stream_base_vblanks);
 }
 
 void source_stats_log_total(const struct source_stats *s, struct spa_log *log,

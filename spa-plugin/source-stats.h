@@ -33,6 +33,7 @@ struct source_stats {
 	struct source_counters n; /* since the node was made */
 	struct source_counters stream_base; /* n at the last Start */
 	uint64_t stream_base_missed; /* the flip source's missed count at the last Start */
+	uint64_t stream_base_vblanks; /* and its vblank events */
 };
 
 /* A streaming period starts: the next source_stats_log_stream counts from here. */

@@ -6,7 +6,7 @@
 # sizes are seen with a crop of the whole mode, and the node reports one allocation per change.
 # The mode change also changes the refresh (640x480 at 59.94 Hz to 800x600 at 56.25 Hz, both
 # in vkms's list): the format the consumer gets says each mode's exact rate as maxFramerate,
-# 2997/50 and then 225/4.
+# 2997/50 and then 225/4. The node handles one vblank event per vblank across the restarts.
 # Run: tests/vm/run --kms vkms --with wireplumber -- tests/vm/t-node-churn.sh
 set -u
 . "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
@@ -64,6 +64,14 @@ echo "size and maxFramerate of each format, in order: $rates"
 [ "$rates" = "640x480:2997/50 800x600:225/4 " ] || FAILS="$FAILS max-framerate($rates)"
 grep -q "refresh is now 56.250 Hz (was 59.940 Hz)" "$NODE_TMP/daemon.log" ||
 	FAILS="$FAILS no-refresh-log"
+# Each renegotiation pauses and restarts the stream within a vblank or two, while a vblank
+# event the node queued is still on its way: that event must carry the one chain of events
+# on, not run beside a new one (two reads of FB_ID per vblank for good, after the first).
+read -r flips vblanks <<<"$(sed -n 's/.*stream stats: flips \([0-9]*\) .* vblank-events \([0-9]*\).*/\1 \2/p' \
+	"$NODE_TMP/daemon.log" | awk '{ f += $1; v += $2 } END { print f + 0, v + 0 }')"
+echo "while streaming: $flips flips, $vblanks vblank events"
+[ "$vblanks" -gt 0 ] && [ "$vblanks" -le $((flips * 5 / 4 + 20)) ] ||
+	FAILS="$FAILS vblank-events($vblanks for $flips flips)"
 allocs=$(grep -c "buffers over" "$NODE_TMP/daemon.log")
 recreations=$(grep -c "^fb-create" "$NODE_TMP/producer.log")
 echo "allocations: $allocs; producer FBs created: $recreations"
