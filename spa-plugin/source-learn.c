@@ -11,6 +11,7 @@
 
 #include <spa/utils/result.h>
 
+#include "format.h"
 #include "kmscast-source.h"
 
 /*
@@ -80,9 +81,23 @@ static int do_learn(struct spa_loop *loop, bool async, uint32_t seq, const void 
  * is served, which may already be the next FB, so an FB that stays unknown is asked for again
  * each time it shows up.
  */
+/* Whether fb_id was refused for its format lately: not worth another export yet. */
+static bool recently_rejected(struct impl *this, uint32_t fb_id, uint64_t now)
+{
+	for (uint32_t i = 0; i < REJECTED_FBS; i++) {
+		if (__atomic_load_n(&this->learn.rejected[i].fb_id, __ATOMIC_ACQUIRE) == fb_id &&
+				now < __atomic_load_n(&this->learn.rejected[i].until_ns,
+						__ATOMIC_ACQUIRE)) {
+			return true;
+		}
+	}
+	return false;
+}
+
 void source_learn_request(struct impl *this, uint32_t fb_id)
 {
-	if (__atomic_load_n(&this->learn.inflight, __ATOMIC_ACQUIRE)) {
+	if (__atomic_load_n(&this->learn.inflight, __ATOMIC_ACQUIRE) ||
+			recently_rejected(this, fb_id, flip_source_now_ns())) {
 		return;
 	}
 	__atomic_store_n(&this->learn.inflight, true, __ATOMIC_RELEASE);
@@ -210,6 +225,39 @@ static void check_refresh(struct impl *this, bool streaming)
 	}
 }
 
+/*
+ * An FB in a format with no SPA video format (fp16 HDR, 16 bits per channel, a video plane
+ * in direct scanout) cannot join: it would leave EnumFormat empty and end every stream. The
+ * set keeps the last FBs the node can serve, so consumers keep the last picture (and the
+ * idle re-sends) until such an FB is on screen again. Logged once per format.
+ */
+static int reject(struct impl *this, struct scanout_fb *fb)
+{
+	struct source_learn *l = &this->learn;
+	uint32_t i = l->n_rejected++ % REJECTED_FBS;
+	char name[5];
+
+	__atomic_store_n(&l->rejected[i].until_ns, flip_source_now_ns() + REJECT_RETRY_NS,
+			__ATOMIC_RELEASE);
+	__atomic_store_n(&l->rejected[i].fb_id, fb->fb_id, __ATOMIC_RELEASE);
+	if (l->warned_fourcc != fb->hfb.fourcc) {
+		l->warned_fourcc = fb->hfb.fourcc;
+		if (this->set.n > 0) {
+			spa_log_warn(this->log, "%s: FB %u is %s, a format PipeWire cannot describe: "
+					"consumers keep the last picture until an FB in a format it "
+					"can is on screen", this->name, fb->fb_id,
+					kms_fourcc_str(fb->hfb.fourcc, name));
+		} else {
+			spa_log_error(this->log, "%s: FB %u is %s, a format PipeWire cannot "
+					"describe: nothing can be captured until an FB in a format it "
+					"can is on screen", this->name, fb->fb_id,
+					kms_fourcc_str(fb->hfb.fourcc, name));
+		}
+	}
+	scanout_fb_finish(fb);
+	return -ENOTSUP;
+}
+
 int source_learn_now(struct impl *this)
 {
 	struct scanout_fb fb, dead[MAX_SCANOUT_FBS + 1];
@@ -225,6 +273,10 @@ int source_learn_now(struct impl *this)
 		scanout_fb_finish(&fb);
 		return 0;
 	}
+	if (!fmt_from_drm(fb.hfb.fourcc)) {
+		return reject(this, &fb);
+	}
+	this->learn.warned_fourcc = 0;
 	next = malloc(sizeof(*next));
 	if (!next) {
 		scanout_fb_finish(&fb);

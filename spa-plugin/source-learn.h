@@ -24,6 +24,14 @@ struct impl;
  */
 #define RENEGOTIATE_DEBOUNCE_NS (120 * SPA_NSEC_PER_MSEC)
 
+/*
+ * FBs in a format the node cannot serve (no SPA video format: fp16, 16 bits per channel) stay
+ * out of the set; the last few are not exported again for this long each, so that a
+ * swapchain of them costs at most one export per FB per interval.
+ */
+#define REJECTED_FBS 4
+#define REJECT_RETRY_NS (1000 * SPA_NSEC_PER_MSEC)
+
 struct source_learn {
 	/* Main loop. */
 	struct helper_client *helper; /* NULL until first use, again after a helper crash */
@@ -35,6 +43,13 @@ struct source_learn {
 	bool warned_full; /* logged once that the set is full of live FBs */
 	bool warned_no_spares; /* logged a mid-stream renegotiation for want of spares, since
 				  the last allocation */
+	uint32_t warned_fourcc; /* the unservable format last logged, until an FB joins */
+	uint32_t n_rejected; /* rejections so far: the next goes to rejected[n % REJECTED_FBS] */
+	/* Written on the main loop, read on the data loop (atomic). */
+	struct {
+		uint32_t fb_id;
+		uint64_t until_ns;
+	} rejected[REJECTED_FBS];
 	/* Data loop. */
 	bool inflight; /* a learn request is queued on the main loop (atomic) */
 };

@@ -128,6 +128,9 @@ static int paint(struct producer *p, struct output *o, struct dumb_fb *fb, uint6
 {
 	int ret;
 
+	/* --format-change-at's 16-bit formats: left as created, black. */
+	if (!pattern_format_cpp(fb->fourcc))
+		return 0;
 	if (p->opts.blocks)
 		ret = pattern_blocks_paint(
 			fb->map, fb->width, fb->height, fb->pitch, fb->fourcc, (uint32_t)frame);
@@ -149,7 +152,7 @@ static int paint(struct producer *p, struct output *o, struct dumb_fb *fb, uint6
 static int create_fb(
 	struct producer *p, struct output *o, uint32_t w, uint32_t h, struct dumb_fb *fb)
 {
-	int ret = dumb_fb_create(p->drm_fd, w, h, p->opts.fourcc, true, fb);
+	int ret = dumb_fb_create(p->drm_fd, w, h, o->fourcc, true, fb);
 
 	if (ret < 0)
 		return ret;
@@ -264,6 +267,7 @@ static int start_output(struct producer *p, struct output *o)
 	int ret;
 
 	o->n_fbs = p->opts.buffers;
+	o->fourcc = p->opts.fourcc;
 	o->base_w = o->mode.hdisplay;
 	o->base_h = o->mode.vdisplay;
 	o->base_hz = (uint32_t)((output_mode_refresh_mhz(&o->mode) + 500) / 1000);
@@ -306,6 +310,33 @@ static int change_mode(struct producer *p, struct output *o)
 		destroy_fbs(p, o, o->fbs);
 		memcpy(o->fbs, old, sizeof(old));
 		o->mode = old_mode;
+		return ret;
+	}
+	destroy_fbs(p, o, old);
+	return 0;
+}
+
+/*
+ * --format-change-at: new buffers in another format, shown by a modeset (a page flip cannot
+ * change the format), then the old ones dropped.
+ */
+static int change_format(struct producer *p, struct output *o, uint32_t fourcc)
+{
+	struct dumb_fb old[MAX_BUFFERS];
+	uint32_t old_fourcc = o->fourcc;
+	int ret;
+
+	memcpy(old, o->fbs, sizeof(old));
+	o->fourcc = fourcc;
+	ret = create_fbs(p, o, o->mode.hdisplay, o->mode.vdisplay, o->fbs);
+	if (ret == 0) {
+		ret = show_by_modeset(p, o, 0);
+		if (ret < 0)
+			destroy_fbs(p, o, o->fbs);
+	}
+	if (ret < 0) {
+		memcpy(o->fbs, old, sizeof(old));
+		o->fourcc = old_fourcc;
 		return ret;
 	}
 	destroy_fbs(p, o, old);
@@ -420,6 +451,17 @@ static bool at_frame(uint64_t frame, uint64_t k, bool repeat)
 
 static int submit_frame(struct producer *p, struct output *o)
 {
+	uint64_t fmt_at = p->opts.format_change_at;
+
+	if (fmt_at && (o->frame + 1 == fmt_at || o->frame + 1 == fmt_at + p->opts.format_change_n)) {
+		int ret;
+		o->frame++;
+		ret = change_format(p, o,
+			o->frame == fmt_at ? p->opts.format_change_fourcc : p->opts.fourcc);
+		if (ret < 0)
+			o->frame--;
+		return ret;
+	}
 	if (o->state == OUTPUT_OFF ||
 		at_frame(o->frame + 1, p->opts.mode_change_at, p->opts.mode_change_repeat)) {
 		int ret;

@@ -4,11 +4,26 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <drm_fourcc.h>
 #include <xf86drm.h>
 #include <xf86drmMode.h>
 
 #include "pattern.h"
 #include "producer.h"
+
+/* Bytes per pixel: the pattern's formats, and the 16-bit ones it cannot paint. */
+static uint32_t fb_format_cpp(uint32_t fourcc)
+{
+	switch (fourcc) {
+	case DRM_FORMAT_XRGB16161616:
+	case DRM_FORMAT_ARGB16161616:
+	case DRM_FORMAT_XRGB16161616F:
+	case DRM_FORMAT_ABGR16161616F:
+		return 8;
+	default:
+		return pattern_format_cpp(fourcc);
+	}
+}
 
 int dumb_fb_create(int drm_fd, uint32_t width, uint32_t height, uint32_t fourcc, bool with_fb,
 	struct dumb_fb *fb)
@@ -16,7 +31,7 @@ int dumb_fb_create(int drm_fd, uint32_t width, uint32_t height, uint32_t fourcc,
 	struct drm_mode_create_dumb create = {
 		.width = width,
 		.height = height,
-		.bpp = pattern_format_cpp(fourcc) * 8,
+		.bpp = fb_format_cpp(fourcc) * 8,
 	};
 	struct drm_mode_map_dumb map = {0};
 	uint32_t handles[4] = {0}, pitches[4] = {0}, offsets[4] = {0};

@@ -37,6 +37,9 @@ static void usage(FILE *f)
 		"  --reuse-fb-ids            let new FBs take freed ids, as compositors'\n"
 		"                            FBs do (kernel 6.1 hands out the lowest id)\n"
 		"  --mode-change-at K:WxH[@HZ]  modeset to WxH (at HZ) at frame K\n"
+		"  --format-change-at K:CC[:N]  from frame K, N frames (60) on new FBs in CC\n"
+		"                            (a pattern format, or XR48, AR48, XR4H, AB4H, left\n"
+		"                            black), then new FBs in --fourcc again\n"
 		"  --off-at K[:MS]           switch the CRTC off after frame K for MS ms (1000)\n"
 		"  --mode-change-every K:WxH  every K frames, toggle between the first mode and "
 		"WxH\n"
@@ -109,6 +112,47 @@ static int parse_frame_arg(char *arg, uint64_t *frame, char **rest)
 	return parse_u64(arg, 1, UINT32_MAX, frame);
 }
 
+/*
+ * K:CC[:N]: from frame K, N frames (60) on FBs in CC, then back to --fourcc's. CC is a
+ * pattern format or one of the 16-bit ones the pattern cannot paint (left black), which
+ * have no SPA video format: XR48, AR48 (16161616), XR4H, AB4H (fp16).
+ */
+static int parse_format_change(char *arg, struct producer_options *opts)
+{
+	static const struct {
+		const char *name;
+		uint32_t fourcc;
+	} wide[] = {
+		{"XR48", DRM_FORMAT_XRGB16161616},
+		{"AR48", DRM_FORMAT_ARGB16161616},
+		{"XR4H", DRM_FORMAT_XRGB16161616F},
+		{"AB4H", DRM_FORMAT_ABGR16161616F},
+	};
+	char *rest, *name, *n;
+	uint64_t v;
+	int ret = parse_frame_arg(arg, &opts->format_change_at, &rest);
+
+	if (ret < 0 || !rest)
+		return -EINVAL;
+	name = rest;
+	n = strchr(name, ':');
+	if (n)
+		*n++ = '\0';
+	opts->format_change_fourcc = pattern_format_from_name(name);
+	for (size_t i = 0; i < sizeof(wide) / sizeof(wide[0]); i++) {
+		if (strcmp(wide[i].name, name) == 0)
+			opts->format_change_fourcc = wide[i].fourcc;
+	}
+	if (!opts->format_change_fourcc)
+		return -EINVAL;
+	opts->format_change_n = 60;
+	if (n) {
+		ret = parse_u64(n, 1, UINT32_MAX, &v);
+		opts->format_change_n = v;
+	}
+	return ret;
+}
+
 static int parse_option(int opt, char *arg, struct producer_options *opts)
 {
 	uint64_t v;
@@ -169,6 +213,9 @@ static int parse_option(int opt, char *arg, struct producer_options *opts)
 					     &opts->mode_change_hz)
 				   : -EINVAL;
 		break;
+	case 'F':
+		ret = parse_format_change(arg, opts);
+		break;
 	case 'O':
 		opts->off_repeat = true;
 		/* fall through */
@@ -218,6 +265,7 @@ int producer_parse_options(int argc, char **argv, struct producer_options *opts)
 		{"duration", required_argument, NULL, 'd'},
 		{"recreate", required_argument, NULL, 'R'},
 		{"mode-change-at", required_argument, NULL, 'M'},
+		{"format-change-at", required_argument, NULL, 'F'},
 		{"off-at", required_argument, NULL, 'o'},
 		{"mode-change-every", required_argument, NULL, 'E'},
 		{"off-every", required_argument, NULL, 'O'},

@@ -54,6 +54,7 @@ struct output {
 	uint32_t crtc_index; /* index in drmModeRes::crtcs, painted into the pattern */
 	drmModeModeInfo mode;
 	uint32_t base_w, base_h, base_hz; /* the first mode, for --mode-change-every */
+	uint32_t fourcc; /* of the buffers now: --fourcc, or --format-change-at's for a while */
 	drmModeCrtc *saved; /* CRTC state before we touched it, restored at exit */
 
 	struct dumb_fb fbs[MAX_BUFFERS];
@@ -92,6 +93,9 @@ struct producer_options {
 	uint64_t mode_change_at; /* 0: never */
 	bool mode_change_repeat; /* every mode_change_at frames, toggling back and forth */
 	uint32_t mode_change_w, mode_change_h, mode_change_hz;
+	uint64_t format_change_at; /* 0: never */
+	uint32_t format_change_fourcc; /* shown from format_change_at on, for format_change_n */
+	uint64_t format_change_n;
 	uint64_t off_at; /* 0: never */
 	bool off_repeat; /* every off_at frames */
 	uint64_t off_ns;
