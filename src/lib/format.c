@@ -31,6 +31,10 @@ static const struct fmt_info formats[] = {
 	{DRM_FORMAT_YUYV, "YUYV", SPA_VIDEO_FORMAT_YUY2, 1, 2, false},
 	{DRM_FORMAT_UYVY, "UYVY", SPA_VIDEO_FORMAT_UYVY, 1, 2, false},
 	{DRM_FORMAT_NV12, "NV12", SPA_VIDEO_FORMAT_NV12, 2, 1, false},
+	/* 10 bits in the high bits of 16-bit little-endian words, a Y plane and a CbCr one. */
+	{DRM_FORMAT_P010, "P010", SPA_VIDEO_FORMAT_P010_10LE, 2, 2, false},
+	/* fp16 HDR, R first in memory; SPA has no padded fp16 (XBGR16161616F stays out). */
+	{DRM_FORMAT_ABGR16161616F, "ABGR16161616F", SPA_VIDEO_FORMAT_RGBA_F16, 1, 8, true},
 };
 
 #define N_FORMATS (sizeof(formats) / sizeof(formats[0]))

@@ -22,6 +22,15 @@ static void test_required(void)
 	test_assert_int_eq(fmt_from_drm(DRM_FORMAT_RGB565)->spa_format, SPA_VIDEO_FORMAT_RGB16);
 	test_assert_int_eq(fmt_from_drm(DRM_FORMAT_XRGB2101010)->spa_format,
 			SPA_VIDEO_FORMAT_xRGB_210LE);
+	/* Direct scanout of video and HDR: the planes and formats SPA can express. */
+	test_assert_int_eq(fmt_from_drm(DRM_FORMAT_NV12)->n_planes, 2);
+	test_assert_int_eq(fmt_from_drm(DRM_FORMAT_P010)->spa_format, SPA_VIDEO_FORMAT_P010_10LE);
+	test_assert_int_eq(fmt_from_drm(DRM_FORMAT_P010)->n_planes, 2);
+	test_assert_int_eq(fmt_from_drm(DRM_FORMAT_ABGR16161616F)->spa_format,
+			SPA_VIDEO_FORMAT_RGBA_F16);
+	/* No SPA format for these: the node keeps its stream without them. */
+	test_assert(fmt_from_drm(DRM_FORMAT_XRGB16161616) == NULL);
+	test_assert(fmt_from_drm(DRM_FORMAT_XBGR16161616F) == NULL);
 }
 
 static void test_unknown(void)
