@@ -62,6 +62,7 @@ struct producer {
 	uint64_t stop_ns; /* 0: no --duration */
 	bool ready;
 	bool stop;
+	bool usr1; /* SIGUSR1 came: --format-change-at usr1 starts at the next frame */
 	int exit_code;
 };
 
@@ -451,8 +452,14 @@ static bool at_frame(uint64_t frame, uint64_t k, bool repeat)
 
 static int submit_frame(struct producer *p, struct output *o)
 {
-	uint64_t fmt_at = p->opts.format_change_at;
+	uint64_t fmt_at;
 
+	if (p->opts.format_change_on_usr1 && p->usr1 && !p->opts.format_change_at) {
+		p->opts.format_change_at = o->frame + 1;
+		fprintf(p->log, "format-change crtc=%u frame=%" PRIu64 " frames=%" PRIu64 "\n",
+			o->crtc_id, p->opts.format_change_at, p->opts.format_change_n);
+	}
+	fmt_at = p->opts.format_change_at;
 	if (fmt_at && (o->frame + 1 == fmt_at || o->frame + 1 == fmt_at + p->opts.format_change_n)) {
 		int ret;
 		o->frame++;
@@ -580,8 +587,13 @@ static void handle_signal(struct producer *p)
 {
 	struct signalfd_siginfo si;
 
-	if (read(p->signal_fd, &si, sizeof(si)) == sizeof(si))
-		fprintf(stderr, "kms-producer: signal %u, stopping\n", si.ssi_signo);
+	if (read(p->signal_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGUSR1) {
+		p->usr1 = true;
+		return;
+	}
+	fprintf(stderr, "kms-producer: signal %u, stopping\n", si.ssi_signo);
 	p->stop = true;
 }
 
@@ -702,6 +714,7 @@ static int setup_fds(struct producer *p)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	p->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);

@@ -37,7 +37,8 @@ static void usage(FILE *f)
 		"  --reuse-fb-ids            let new FBs take freed ids, as compositors'\n"
 		"                            FBs do (kernel 6.1 hands out the lowest id)\n"
 		"  --mode-change-at K:WxH[@HZ]  modeset to WxH (at HZ) at frame K\n"
-		"  --format-change-at K:CC[:N]  from frame K, N frames (60) on new FBs in CC\n"
+		"  --format-change-at K:CC[:N]  from frame K (usr1: after SIGUSR1), N frames (60)\n"
+		"                            on new FBs in CC\n"
 		"                            (a pattern format, or XR48, AR48, XR4H, AB4H, left\n"
 		"                            black), then new FBs in --fourcc again\n"
 		"  --off-at K[:MS]           switch the CRTC off after frame K for MS ms (1000)\n"
@@ -113,7 +114,8 @@ static int parse_frame_arg(char *arg, uint64_t *frame, char **rest)
 }
 
 /*
- * K:CC[:N]: from frame K, N frames (60) on FBs in CC, then back to --fourcc's. CC is a
+ * K:CC[:N]: from frame K (usr1: the frame after SIGUSR1 comes, logged as "format-change
+ * frame=K"), N frames (60) on FBs in CC, then back to --fourcc's. CC is a
  * pattern format or one of the 16-bit ones the pattern cannot paint (left black), which
  * have no SPA video format: XR48, AR48 (16161616), XR4H, AB4H (fp16).
  */
@@ -130,8 +132,15 @@ static int parse_format_change(char *arg, struct producer_options *opts)
 	};
 	char *rest, *name, *n;
 	uint64_t v;
-	int ret = parse_frame_arg(arg, &opts->format_change_at, &rest);
+	int ret;
 
+	if (strncmp(arg, "usr1:", 5) == 0) {
+		opts->format_change_on_usr1 = true;
+		rest = arg + 5;
+		ret = 0;
+	} else {
+		ret = parse_frame_arg(arg, &opts->format_change_at, &rest);
+	}
 	if (ret < 0 || !rest)
 		return -EINVAL;
 	name = rest;

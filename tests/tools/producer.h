@@ -93,7 +93,8 @@ struct producer_options {
 	uint64_t mode_change_at; /* 0: never */
 	bool mode_change_repeat; /* every mode_change_at frames, toggling back and forth */
 	uint32_t mode_change_w, mode_change_h, mode_change_hz;
-	uint64_t format_change_at; /* 0: never */
+	uint64_t format_change_at; /* 0: never, or on SIGUSR1 with format_change_on_usr1 */
+	bool format_change_on_usr1;
 	uint32_t format_change_fourcc; /* shown from format_change_at on, for format_change_n */
 	uint64_t format_change_n;
 	uint64_t off_at; /* 0: never */

@@ -1,6 +1,6 @@
 #!/bin/bash
-# A format the node cannot serve comes and goes: the producer flips XR24 FBs, then from frame
-# FMT_AT shows FMT_N frames on new XRGB16161616 FBs (16 bits per channel, no SPA video format:
+# A format the node cannot serve comes and goes: the producer flips XR24 FBs, then, once the
+# consumer has 30 frames (SIGUSR1), shows FMT_N frames on new XRGB16161616 FBs (16 bits per channel, no SPA video format:
 # what a game or video player in direct scanout with an HDR or wide format puts on the plane),
 # then new XR24 FBs again. While the XR48 FBs are on screen the node still offers BGRx (an
 # empty EnumFormat would leave a consumer that connects then nothing to link with). A zero-copy
@@ -13,13 +13,12 @@
 set -u
 . "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
 . "$KMSCAST_SRC_DIR/tests/vm/node-lib.sh"
-FMT_AT=${FMT_AT:-300}
 FMT_N=${FMT_N:-120}
 FRAMES=${FRAMES:-240}
 
 node_setup
 node_producer --rate 60 --duration 120 --buffers 3 --mode 640x480 \
-	--format-change-at "$FMT_AT:XR48:$FMT_N"
+	--format-change-at "usr1:XR48:$FMT_N"
 node_start_daemon
 rt_boost_graph
 ID=$(node_wait "kmscast.card0.$CONNECTOR") || exit 1
@@ -36,7 +35,15 @@ node_wait_fbs 3
 	as_user pw-cli enum-params "$ID" EnumFormat >"$OUT/enum-xr48.txt" 2>&1
 ) &
 ENUM_JOB=$!
-shm_consumer fmt --target "$ID" --dmabuf --frames "$FRAMES" --timeout 60
+shm_consumer fmt --target "$ID" --dmabuf --frames "$FRAMES" --timeout 60 &
+CONSUMER_JOB=$!
+# The XR48 FBs come once the consumer streams, however long the node took to get there.
+for _ in $(seq 600); do
+	[ "$(grep -c '^buf' "$OUT/fmt.log" 2>/dev/null)" -ge 30 ] && break
+	sleep 0.05
+done
+kill -USR1 "$PRODUCER_PID"
+wait "$CONSUMER_JOB"
 RC=$?
 wait "$ENUM_JOB"
 node_stop_daemon
@@ -48,6 +55,9 @@ grep -c "fourcc=XR48" "$NODE_TMP/producer.log" | sed 's/^/producer XR48 FBs: /'
 grep -q "fourcc=XR48" "$NODE_TMP/producer.log" || vm_fail "the producer made no XR48 FB"
 [ "$RC" = 0 ] || vm_fail "consumer failed ($RC): the stream did not survive the format"
 FAILS=
+FMT_AT=$(sed -n 's/^format-change .* frame=\([0-9]*\) .*/\1/p' "$NODE_TMP/producer.log" | head -n 1)
+echo "XR48 from frame ${FMT_AT:-?} for $FMT_N frames"
+[ -n "$FMT_AT" ] || vm_fail "the producer logged no format change"
 formats=$(sed -n 's/.*: format \([^ ]*\) .*/\1/p' "$OUT/fmt.err" | sort -u | tr '\n' ' ')
 echo "formats negotiated: $formats"
 [ "$formats" = "BGRx " ] || FAILS="$FAILS formats($formats)"
