@@ -167,11 +167,13 @@ static void test_restart_keeps_one_chain(void)
 			SPA_CALLBACKS_INIT(&loop_methods, NULL)}};
 	struct spa_system sys = {{SPA_TYPE_INTERFACE_System, SPA_VERSION_SYSTEM,
 			SPA_CALLBACKS_INIT(&system_methods, NULL)}};
+	/* Level NONE: spa_log_* read the level and call nothing. */
+	struct spa_log log = {.level = SPA_LOG_LEVEL_NONE};
 	struct flip_source fs;
 
 	memset(&kernel, 0, sizeof(kernel));
 	n_ticks = 0;
-	test_assert_int_eq(flip_source_init(&fs, NULL, &loop, &sys, 99, 35, true, 60000,
+	test_assert_int_eq(flip_source_init(&fs, &log, &loop, &sys, 99, 35, true, 60000,
 			&tick_events, NULL), 0);
 	flip_source_set_idle(&fs, false);
 	test_assert_int_eq(flip_source_start(&fs), 0);
