@@ -226,8 +226,8 @@ static void check_refresh(struct impl *this, bool streaming)
 }
 
 /*
- * An FB in a format with no SPA video format (fp16 HDR, 16 bits per channel, a video plane
- * in direct scanout) cannot join: it would leave EnumFormat empty and end every stream. The
+ * An FB in a format with no SPA video format (16-bit integer channels, fp16 without alpha,
+ * what a game in direct scanout may show) cannot join: it would leave EnumFormat empty and end every stream. The
  * set keeps the last FBs the node can serve, so consumers keep the last picture (and the
  * idle re-sends) until such an FB is on screen again. Logged once per format.
  */

@@ -25,7 +25,7 @@ struct impl;
 #define RENEGOTIATE_DEBOUNCE_NS (120 * SPA_NSEC_PER_MSEC)
 
 /*
- * FBs in a format the node cannot serve (no SPA video format: fp16, 16 bits per channel) stay
+ * FBs in a format the node cannot serve (no SPA video format: 16-bit integer, padded fp16) stay
  * out of the set; the last few are not exported again for this long each, so that a
  * swapchain of them costs at most one export per FB per interval.
  */

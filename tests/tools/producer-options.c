@@ -116,8 +116,8 @@ static int parse_frame_arg(char *arg, uint64_t *frame, char **rest)
 /*
  * K:CC[:N]: from frame K (usr1: the frame after SIGUSR1 comes, logged as "format-change
  * frame=K"), N frames (60) on FBs in CC, then back to --fourcc's. CC is a
- * pattern format or one of the 16-bit ones the pattern cannot paint (left black), which
- * have no SPA video format: XR48, AR48 (16161616), XR4H, AB4H (fp16).
+ * pattern format or one of the 16-bit ones the pattern cannot paint (left black): XR48, AR48
+ * (16161616) and XR4H (fp16) have no SPA video format, AB4H (fp16) is RGBA_F16.
  */
 static int parse_format_change(char *arg, struct producer_options *opts)
 {
