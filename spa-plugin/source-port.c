@@ -351,6 +351,7 @@ int source_port_use_buffers(struct impl *this, uint32_t flags, struct spa_buffer
 {
 	struct source_port *port = &this->port;
 	struct slot slots[MAX_SLOTS];
+	uint32_t types;
 	int res;
 
 	source_port_clear_slots(this);
@@ -368,6 +369,8 @@ int source_port_use_buffers(struct impl *this, uint32_t flags, struct spa_buffer
 	if (this->set.n == 0) {
 		return -EIO;
 	}
+	/* Before fill_slots writes the type it chose over the allowed ones. */
+	types = buffers[0]->n_datas ? buffers[0]->datas[0].type : 0;
 	port->path = choose_path(this, flags, buffers[0]);
 	if (port->path == PATH_SHM && (res = map_for_copies(this)) < 0) {
 		return res;
@@ -380,9 +383,12 @@ int source_port_use_buffers(struct impl *this, uint32_t flags, struct spa_buffer
 	install_slots(this, slots, n_buffers);
 	source_learn_buffers(this);
 	this->stats.n.renegotiations++;
+	/* Which side allocated, and what the link allows: a consumer that ends up with memory
+	 * the node did not fill shows here first. */
 	spa_log_info(this->log, "%s: %u buffers over %u FBs, path %s, %u spares (allocation %"
-			PRIu64 ")", this->name, n_buffers, this->set.n,
+			PRIu64 ", memory %s, data types allowed 0x%x)", this->name, n_buffers, this->set.n,
 			port->path == PATH_DMABUF ? "dma-buf" : "shm", n_spares(this, n_buffers),
-			this->stats.n.renegotiations);
+			this->stats.n.renegotiations,
+			(flags & SPA_NODE_BUFFERS_FLAG_ALLOC) ? "the node's" : "PipeWire's", types);
 	return 0;
 }

@@ -51,6 +51,9 @@ if [ "$rc" != 0 ]; then
 	# Each step back or undecodable buffer with its neighbours: seq and pts say whether
 	# the node handed them over in order (a late read) or not.
 	frame_faults "$OUT/churn.log"
+	# Every allocation, with which side allocated and the data types the link allowed
+	# (the tail above may not reach back to the one that went wrong).
+	grep "buffers over" "$NODE_TMP/daemon.log" | sed 's/.*\] //'
 fi
 last=$(frames_of "$OUT/churn.log" | tail -n 1)
 last_change=$(awk '/^fb-create/ { n++ } END { print n }' "$NODE_TMP/producer.log")
