@@ -281,11 +281,41 @@ static int start_output(struct producer *p, struct output *o)
 	return show_by_modeset(p, o, 0);
 }
 
+/*
+ * New buffers for mode in fourcc, shown by a modeset (a page flip can change neither the size
+ * nor the format), then the old buffers dropped; on failure all is as it was.
+ */
+static int replace_fbs(
+	struct producer *p, struct output *o, const drmModeModeInfo *mode, uint32_t fourcc)
+{
+	struct dumb_fb old[MAX_BUFFERS];
+	drmModeModeInfo old_mode = o->mode;
+	uint32_t old_fourcc = o->fourcc;
+	int ret;
+
+	memcpy(old, o->fbs, sizeof(old));
+	o->fourcc = fourcc;
+	ret = create_fbs(p, o, mode->hdisplay, mode->vdisplay, o->fbs);
+	if (ret == 0) {
+		o->mode = *mode;
+		ret = show_by_modeset(p, o, 0);
+		if (ret < 0)
+			destroy_fbs(p, o, o->fbs);
+	}
+	if (ret < 0) {
+		memcpy(o->fbs, old, sizeof(old));
+		o->mode = old_mode;
+		o->fourcc = old_fourcc;
+		return ret;
+	}
+	destroy_fbs(p, o, old);
+	return 0;
+}
+
 /* --mode-change-at: new buffers at the new size, modeset, then drop the old buffers. */
 static int change_mode(struct producer *p, struct output *o)
 {
-	struct dumb_fb old[MAX_BUFFERS];
-	drmModeModeInfo mode, old_mode = o->mode;
+	drmModeModeInfo mode;
 	uint32_t w = p->opts.mode_change_w, h = p->opts.mode_change_h, hz = p->opts.mode_change_hz;
 	int ret;
 
@@ -299,49 +329,7 @@ static int change_mode(struct producer *p, struct output *o)
 	ret = output_pick_mode(p->drm_fd, o, w, h, hz, &mode);
 	if (ret < 0)
 		return ret;
-	memcpy(old, o->fbs, sizeof(old));
-	ret = create_fbs(p, o, mode.hdisplay, mode.vdisplay, o->fbs);
-	if (ret < 0) {
-		memcpy(o->fbs, old, sizeof(old));
-		return ret;
-	}
-	o->mode = mode;
-	ret = show_by_modeset(p, o, 0);
-	if (ret < 0) {
-		destroy_fbs(p, o, o->fbs);
-		memcpy(o->fbs, old, sizeof(old));
-		o->mode = old_mode;
-		return ret;
-	}
-	destroy_fbs(p, o, old);
-	return 0;
-}
-
-/*
- * --format-change-at: new buffers in another format, shown by a modeset (a page flip cannot
- * change the format), then the old ones dropped.
- */
-static int change_format(struct producer *p, struct output *o, uint32_t fourcc)
-{
-	struct dumb_fb old[MAX_BUFFERS];
-	uint32_t old_fourcc = o->fourcc;
-	int ret;
-
-	memcpy(old, o->fbs, sizeof(old));
-	o->fourcc = fourcc;
-	ret = create_fbs(p, o, o->mode.hdisplay, o->mode.vdisplay, o->fbs);
-	if (ret == 0) {
-		ret = show_by_modeset(p, o, 0);
-		if (ret < 0)
-			destroy_fbs(p, o, o->fbs);
-	}
-	if (ret < 0) {
-		memcpy(o->fbs, old, sizeof(old));
-		o->fourcc = old_fourcc;
-		return ret;
-	}
-	destroy_fbs(p, o, old);
-	return 0;
+	return replace_fbs(p, o, &mode, o->fourcc);
 }
 
 /* The next buffer after the front one; re-created first when --recreate made it stale. */
@@ -463,7 +451,8 @@ static int submit_frame(struct producer *p, struct output *o)
 	if (fmt_at && (o->frame + 1 == fmt_at || o->frame + 1 == fmt_at + p->opts.format_change_n)) {
 		int ret;
 		o->frame++;
-		ret = change_format(p, o,
+		/* --format-change-at: buffers in another format for a while, then back. */
+		ret = replace_fbs(p, o, &o->mode,
 			o->frame == fmt_at ? p->opts.format_change_fourcc : p->opts.fourcc);
 		if (ret < 0)
 			o->frame--;
