@@ -15,7 +15,7 @@
 
 /* "KMSH" read as a little-endian u32; catches a peer that speaks something else entirely. */
 #define HELPER_PROTO_MAGIC 0x48534d4bu
-#define HELPER_PROTO_VERSION 1
+#define HELPER_PROTO_VERSION 2 /* 2: CHECK and SAME */
 
 /*
  * Limits. Everything a peer controls is bounded by one of these.
@@ -29,6 +29,11 @@
 #define HELPER_MAX_CARD_INDEX 255 /* /dev/dri/card0 .. card255 */
 #define HELPER_MAX_REASON 96 /* error reason text, NUL-terminated */
 #define HELPER_MAX_CARDS 8 /* card fds the helper caches per connection */
+/*
+ * Primary-plane FBs per connection whose buffer objects the helper keeps a GEM handle on, so
+ * that CHECK can tell them from a later FB under the same id (least recently used goes first).
+ */
+#define HELPER_MAX_KEPT_FBS 16
 #define HELPER_MAX_CLIENTS 16 /* concurrent connections in socket-activated mode */
 /*
  * Connections one uid may hold in socket-activated mode: one per CRTC node of a daemon plus a
@@ -47,9 +52,11 @@ enum helper_msg_type {
 	/* client -> helper */
 	HELPER_MSG_HELLO = 1,
 	HELPER_MSG_EXPORT = 2,
+	HELPER_MSG_CHECK = 3,
 	/* helper -> client */
 	HELPER_MSG_HELLO_REPLY = 0x101,
 	HELPER_MSG_FB = 0x102,
+	HELPER_MSG_SAME = 0x103,
 	HELPER_MSG_ERROR = 0x1ff,
 };
 
@@ -90,6 +97,30 @@ struct helper_msg_export {
 	uint32_t plane; /* enum kmscast_plane_kind */
 	uint32_t flags; /* must be 0 */
 	uint32_t reserved; /* must be 0 */
+};
+
+/*
+ * HELPER_MSG_CHECK: "is framebuffer fb_id still the one you exported to me under that id?"
+ * The kernel gives a destroyed FB's id to the next FB created, so an id alone does not name a
+ * buffer. The helper answers for primary-plane FBs it exported on this connection (it keeps a
+ * GEM handle on their buffer objects, at most HELPER_MAX_KEPT_FBS): SAME when GETFB2 of
+ * fb_id still reaches the same buffer objects; otherwise ERROR with -ESTALE (another buffer
+ * now, or an id this connection has no record of: export again) or -ENOENT (no such FB).
+ * Carries no fds and returns none, so it bypasses the seat check: nothing leaves the helper
+ * but whether a buffer the peer already holds is still on that id.
+ */
+struct helper_msg_check {
+	struct helper_msg_header hdr;
+	char card[HELPER_MAX_CARD_NAME]; /* "cardN", NUL-terminated, zero-padded */
+	uint32_t fb_id;
+	uint32_t flags; /* must be 0 */
+};
+
+/* HELPER_MSG_SAME: the reply to a CHECK whose FB is unchanged. */
+struct helper_msg_same {
+	struct helper_msg_header hdr;
+	uint32_t fb_id;
+	uint32_t reserved; /* 0 */
 };
 
 /* helper_msg_fb::flags */
@@ -137,6 +168,8 @@ _Static_assert(sizeof(struct helper_msg_hello) == 24, "wire hello size");
 _Static_assert(sizeof(struct helper_msg_export) == 48, "wire export size");
 _Static_assert(sizeof(struct helper_msg_fb) == 120, "wire fb size");
 _Static_assert(sizeof(struct helper_msg_error) == 116, "wire error size");
+_Static_assert(sizeof(struct helper_msg_check) == 40, "wire check size");
+_Static_assert(sizeof(struct helper_msg_same) == 24, "wire same size");
 
 _Static_assert(sizeof(struct helper_msg_fb) <= HELPER_MAX_MSG_SIZE, "fb fits");
 _Static_assert(sizeof(struct helper_msg_error) <= HELPER_MAX_MSG_SIZE, "error fits");
