@@ -7,7 +7,8 @@
  *        period_ns=<p>
  *   fb-create crtc=<id> index=<i> fb=<fb_id> size=<W>x<H> fourcc=<cc> pitch=<bytes>
  *   fb-destroy crtc=<id> index=<i> fb=<fb_id>
- *   flip crtc=<id> index=<i> frame=<k> fb=<fb_id> t_ns=<ns> via=flip|modeset submit_ns=<ns>
+ *   flip crtc=<id> index=<i> frame=<k> fb=<fb_id> t_ns=<ns> via=flip|modeset|dirtyfb
+ *        submit_ns=<ns>
  *        (t_ns: the flip event's CLOCK_MONOTONIC time, or the clock after a modeset returned;
  *        submit_ns: just before the page-flip or modeset ioctl)
  *   cursor crtc=<id> index=<i> frame=<k> x=<x> y=<y> hot_x=<hx> hot_y=<hy> color=0x<argb>
@@ -225,7 +226,8 @@ static void choose_pacing(struct producer *p, struct output *o)
 	bool has_vblank = drmCrtcGetSequence(p->drm_fd, o->crtc_id, &seq, &ns) == 0;
 
 	o->period_ns = rate_period > refresh_period ? rate_period : refresh_period;
-	o->vblank_paced = has_vblank && rate_period <= refresh_period + refresh_period / 50;
+	o->vblank_paced = has_vblank && rate_period <= refresh_period + refresh_period / 50 &&
+		!p->opts.front_buffer;
 	fprintf(p->log,
 		"mode crtc=%u index=%u connector=%s size=%ux%u refresh_mhz=%" PRIu64
 		" pacing=%s period_ns=%" PRIu64 "\n",
@@ -395,9 +397,47 @@ static int prepare_next(struct producer *p, struct output *o)
 	return back;
 }
 
+static void after_frame(struct producer *p, struct output *o, uint64_t now, uint64_t t);
+static void check_ready(struct producer *p);
+
+/*
+ * --front-buffer: what X11's modesetting driver does without page flips (a dumb buffer, its
+ * shadow copied in) and the console: the pixels on screen change in place and DIRTYFB says
+ * so. Drivers that scan out from memory anyway (vkms) have no dirty hook: ENOSYS is fine.
+ */
+static int paint_in_place(struct producer *p, struct output *o)
+{
+	struct dumb_fb *fb = &o->fbs[o->front];
+	uint64_t now;
+	int ret;
+
+	o->submit_ns = now_ns();
+	if (slot_missed(o, o->submit_ns))
+		return 0;
+	ret = paint(p, o, fb, o->frame + 1);
+	if (ret < 0)
+		return ret;
+	if (drmModeDirtyFB(p->drm_fd, fb->fb_id, NULL, 0) < 0 && errno != ENOSYS) {
+		ret = -errno;
+		fprintf(stderr, "kms-producer: DIRTYFB %u: %m\n", fb->fb_id);
+		return ret;
+	}
+	now = now_ns();
+	o->frame++;
+	o->flips++;
+	log_flip(p, o, now, "dirtyfb");
+	check_ready(p);
+	after_frame(p, o, now, now);
+	return 0;
+}
+
 static int flip_next(struct producer *p, struct output *o)
 {
-	int back = prepare_next(p, o), ret;
+	int back, ret;
+
+	if (p->opts.front_buffer)
+		return paint_in_place(p, o);
+	back = prepare_next(p, o);
 
 	if (back < 0)
 		return back;
@@ -517,6 +557,12 @@ static void on_flip(int fd, unsigned int seq, unsigned int sec, unsigned int use
 		o->cursor.enabled = false;
 	check_ready(p);
 	o->state = OUTPUT_IDLE;
+	after_frame(p, o, now, t);
+}
+
+/* The frame just shown: what comes next. t: when it was shown (its vblank). */
+static void after_frame(struct producer *p, struct output *o, uint64_t now, uint64_t t)
+{
 	if (frames_done(p, o))
 		o->state = OUTPUT_DONE;
 	else if (at_frame(o->frame, p->opts.off_at, p->opts.off_repeat))

@@ -34,6 +34,9 @@ static void usage(FILE *f)
 		"                            --duration ends or a signal (an idle desktop)\n"
 		"  --recreate K              re-create the framebuffers every K frames\n"
 		"                            (each new FB gets an id never used before)\n"
+		"  --front-buffer            paint each frame into the FB on screen and mark it\n"
+		"                            with DIRTYFB, never flip (X11 without page flips,\n"
+		"                            the console); paced by the timer at --rate\n"
 		"  --reuse-fb-ids            let new FBs take freed ids, as compositors'\n"
 		"                            FBs do (kernel 6.1 hands out the lowest id)\n"
 		"  --mode-change-at K:WxH[@HZ]  modeset to WxH (at HZ) at frame K\n"
@@ -205,6 +208,9 @@ static int parse_option(int opt, char *arg, struct producer_options *opts)
 	case 'H':
 		opts->hold = true;
 		break;
+	case 'D':
+		opts->front_buffer = true;
+		break;
 	case 'd':
 		ret = parse_u64(arg, 1, 365 * 24 * 3600, &v);
 		opts->duration_ns = v * NSEC_PER_SEC;
@@ -271,6 +277,7 @@ int producer_parse_options(int argc, char **argv, struct producer_options *opts)
 		{"fourcc", required_argument, NULL, 'f'},
 		{"frames", required_argument, NULL, 'n'},
 		{"hold", no_argument, NULL, 'H'},
+		{"front-buffer", no_argument, NULL, 'D'},
 		{"duration", required_argument, NULL, 'd'},
 		{"recreate", required_argument, NULL, 'R'},
 		{"mode-change-at", required_argument, NULL, 'M'},

@@ -88,6 +88,7 @@ struct producer_options {
 	uint32_t fourcc;
 	uint64_t frames; /* 0: unlimited */
 	bool hold; /* after --frames, keep the last frame on screen (an idle desktop) */
+	bool front_buffer; /* paint in place + DIRTYFB instead of flipping */
 	uint64_t duration_ns; /* 0: unlimited */
 	uint64_t recreate_every; /* 0: never */
 	uint64_t mode_change_at; /* 0: never */
