@@ -185,8 +185,13 @@ static void test_wrong_version(void)
 {
 	struct helper_msg_hello hello = make_hello(1);
 	hello.hdr.version = HELPER_PROTO_VERSION + 1;
+	char newer[64];
+	snprintf(newer, sizeof(newer), "unsupported protocol version %d", HELPER_PROTO_VERSION + 1);
+	send_and_expect_close(&hello, sizeof(hello), false, -EPROTONOSUPPORT, newer);
+	hello = make_hello(1);
+	hello.hdr.version = 1; /* a client from before CHECK */
 	send_and_expect_close(
-		&hello, sizeof(hello), false, -EPROTONOSUPPORT, "unsupported protocol version 2");
+		&hello, sizeof(hello), false, -EPROTONOSUPPORT, "unsupported protocol version 1");
 	hello = make_hello(1);
 	hello.proto_version = 7;
 	send_and_expect_close(
