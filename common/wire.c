@@ -33,10 +33,14 @@ size_t wire_msg_size(enum wire_direction dir, uint16_t type)
 		return dir == WIRE_REQUEST ? sizeof(struct helper_msg_hello) : 0;
 	case HELPER_MSG_EXPORT:
 		return dir == WIRE_REQUEST ? sizeof(struct helper_msg_export) : 0;
+	case HELPER_MSG_CHECK:
+		return dir == WIRE_REQUEST ? sizeof(struct helper_msg_check) : 0;
 	case HELPER_MSG_HELLO_REPLY:
 		return dir == WIRE_REPLY ? sizeof(struct helper_msg_hello) : 0;
 	case HELPER_MSG_FB:
 		return dir == WIRE_REPLY ? sizeof(struct helper_msg_fb) : 0;
+	case HELPER_MSG_SAME:
+		return dir == WIRE_REPLY ? sizeof(struct helper_msg_same) : 0;
 	case HELPER_MSG_ERROR:
 		return dir == WIRE_REPLY ? sizeof(struct helper_msg_error) : 0;
 	default:

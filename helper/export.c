@@ -430,6 +430,14 @@ static int export_fb(void *data, void *conn_state, const struct helper_request *
 	return r < 0 ? r : helper_fail(reason, size, -EAGAIN, "framebuffer changed during export");
 }
 
+/* Nothing is kept yet: every id is one this connection has no record of, so export again. */
+static int check_fb(
+	void *data, void *conn_state, const struct helper_request *req, char *reason, size_t size)
+{
+	return helper_fail(
+		reason, size, -ESTALE, "FB %u was not exported on this connection", req->fb_id);
+}
+
 /* The device of the fd exports will come from, not of whatever the path names by then. */
 static int card_devnum(
 	void *data, void *conn_state, const char *name, dev_t *devnum, char *reason, size_t size)
@@ -448,4 +456,5 @@ const struct helper_backend helper_drm_backend = {
 	.conn_destroy = conn_destroy,
 	.export_fb = export_fb,
 	.card_devnum = card_devnum,
+	.check_fb = check_fb,
 };

@@ -35,11 +35,13 @@ int helper_fail(char *reason, size_t reason_size, int error, const char *fmt, ..
 
 /* A request after validation of its structure (not of its meaning). */
 struct helper_request {
-	uint16_t type; /* HELPER_MSG_HELLO or HELPER_MSG_EXPORT */
+	uint16_t type; /* HELPER_MSG_HELLO, HELPER_MSG_EXPORT or HELPER_MSG_CHECK */
 	uint32_t seq;
-	char card[HELPER_MAX_CARD_NAME]; /* NUL-terminated; EXPORT only */
+	/* NUL-terminated; EXPORT and CHECK. For CHECK it also passed wire_card_name_valid. */
+	char card[HELPER_MAX_CARD_NAME];
 	uint32_t crtc_id; /* EXPORT only */
 	enum kmscast_plane_kind plane; /* EXPORT only */
+	uint32_t fb_id; /* CHECK only */
 };
 
 /*
@@ -64,6 +66,8 @@ void helper_build_error(struct helper_msg_error *msg, uint32_t seq, int error, c
 void helper_build_hello_reply(struct helper_msg_hello *msg, uint32_t seq);
 /* Fills the header of a HELPER_MSG_FB record whose body the backend filled. */
 void helper_build_fb_header(struct helper_msg_fb *msg, uint32_t seq);
+/* Fills a complete HELPER_MSG_SAME record: the answer to CHECK seq of fb_id. */
+void helper_build_same_reply(struct helper_msg_same *msg, uint32_t seq, uint32_t fb_id);
 
 /* backend: where exports come from (export.c for real DRM, a double in unit tests) */
 
@@ -87,6 +91,15 @@ struct helper_backend {
 	 * called when seat checks are on (session.c).
 	 */
 	int (*card_devnum)(void *data, void *conn_state, const char *card, dev_t *devnum,
+		char *reason, size_t reason_size);
+	/*
+	 * Answers CHECK req: 0 when req->fb_id on req->card still names the buffer objects
+	 * export_fb handed out under that id on this connection. Otherwise -ESTALE (another
+	 * buffer now, or no record of that id on this connection), -ENOENT (no such FB), or
+	 * another -errno, with a short reason. Opens no card and returns no fd; leaves no fd
+	 * or GEM handle open beyond what conn_state already kept.
+	 */
+	int (*check_fb)(void *data, void *conn_state, const struct helper_request *req,
 		char *reason, size_t reason_size);
 };
 

@@ -223,6 +223,30 @@ static int handle_export(
 	return r;
 }
 
+/*
+ * No seat check, unlike EXPORT: CHECK returns no fd and opens no card, and its answer only
+ * says whether an FB this connection was already given (while the seat check let it) is still
+ * on that id. A peer that lost the seat learns nothing about the screen from it; its next
+ * EXPORT is refused, which also drops the kept FBs along with its cached cards.
+ */
+static int handle_check(
+	struct helper_server *server, struct connection *conn, const struct helper_request *req)
+{
+	char reason[HELPER_MAX_REASON] = "";
+	int r = server->config.backend->check_fb(
+		server->config.backend_data, conn->backend_state, req, reason, sizeof(reason));
+	if (r < 0) {
+		helper_log_debug("check %s fb %u: %s", req->card, req->fb_id, reason);
+		struct helper_msg_error err;
+		helper_build_error(&err, req->seq, r, reason);
+		return wire_send(conn->fd, &err, sizeof(err), NULL, 0);
+	}
+	helper_log_debug("check %s fb %u: same", req->card, req->fb_id);
+	struct helper_msg_same same;
+	helper_build_same_reply(&same, req->seq, req->fb_id);
+	return wire_send(conn->fd, &same, sizeof(same), NULL, 0);
+}
+
 static int handle_request(struct helper_server *server, struct connection *conn,
 	const struct helper_request *req, char *reason, size_t reason_size)
 {
@@ -237,8 +261,12 @@ static int handle_request(struct helper_server *server, struct connection *conn,
 		return wire_send(conn->fd, &reply, sizeof(reply), NULL, 0);
 	}
 	if (!conn->said_hello) {
-		snprintf(reason, reason_size, "export before hello");
+		snprintf(reason, reason_size, "%s before hello",
+			req->type == HELPER_MSG_CHECK ? "check" : "export");
 		return -EPROTO;
+	}
+	if (req->type == HELPER_MSG_CHECK) {
+		return handle_check(server, conn, req);
 	}
 	return handle_export(server, conn, req);
 }

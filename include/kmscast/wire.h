@@ -18,8 +18,8 @@
 
 /* Which way a record travels: each side accepts only the types sent towards it. */
 enum wire_direction {
-	WIRE_REQUEST, /* client -> helper: HELLO, EXPORT */
-	WIRE_REPLY, /* helper -> client: HELLO_REPLY, FB, ERROR */
+	WIRE_REQUEST, /* client -> helper: HELLO, EXPORT, CHECK */
+	WIRE_REPLY, /* helper -> client: HELLO_REPLY, FB, SAME, ERROR */
 };
 
 /* The size of a record of type travelling in dir, or 0 if type does not travel that way. */

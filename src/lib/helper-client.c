@@ -337,7 +337,7 @@ static int check_dmabufs(struct helper_client *client, const int *fds, size_t n_
 }
 
 /*
- * Receives the reply to seq. Returns 0 (FB or HELLO_REPLY), the helper's -errno for an error
+ * Receives the reply to seq. Returns 0 (FB, SAME or HELLO_REPLY), the helper's -errno for an error
  * reply, -ECONNRESET if the helper went away, -ETIMEDOUT, or -EPROTO (also when any fd that
  * came with it is not a dma-buf). fds of an FB reply move to fb->fds; every other fd, and
  * every fd of a reply that fails, is closed.
@@ -470,6 +470,53 @@ int helper_client_export(struct helper_client *client, const char *card, uint32_
 	return r;
 }
 
+/*
+ * True if the helper has closed its end: tells a connection it closed (after a parting error
+ * record, whose errno says nothing about that) from a failed request.
+ */
+static bool peer_hung_up(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLRDHUP};
+	return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+/*
+ * CHECK is never retried on a new connection, unlike EXPORT: the helper keeps its record of
+ * exported FBs per connection, so a new one would answer -ESTALE anyway.
+ */
+int helper_client_check(struct helper_client *client, const char *card, uint32_t fb_id)
+{
+	if (client->fd < 0) {
+		return set_error(client, -ENOTCONN, "not connected: no exported FB to check");
+	}
+	if (!wire_card_name_valid(card)) {
+		return set_error(client, -EINVAL, "invalid card name");
+	}
+	struct helper_msg_check req;
+	memset(&req, 0, sizeof(req));
+	uint32_t seq = ++client->seq;
+	wire_header_init(&req.hdr, HELPER_MSG_CHECK, sizeof(req), seq);
+	snprintf(req.card, sizeof(req.card), "%s", card);
+	req.fb_id = fb_id;
+
+	int64_t deadline = now_ms() + client->timeout_ms;
+	struct helper_fb same; /* receives SAME's fb_id only, never an fd */
+	init_fb(&same);
+	int r = send_request(client, &req, sizeof(req), deadline);
+	if (r == 0) {
+		r = receive_reply(client, seq, HELPER_MSG_SAME, &same, deadline);
+	}
+	if (r == 0 && same.fb_id != fb_id) {
+		r = set_error(client, -EPROTO, "helper: SAME for fb %u, asked about fb %u",
+			same.fb_id, fb_id);
+	}
+	if (r == -ETIMEDOUT || r == -EPROTO || (r < 0 && peer_hung_up(client->fd))) {
+		/* Late, garbled or gone: drop it, and with it the helper's record of our FBs. */
+		disconnect(client);
+	}
+	return r;
+}
+
 /* Reply parsing: pure, fuzzed by tests/fuzz/fuzz-helper-protocol.c. */
 
 static int bad_reply(char *reason, size_t size, const char *what)
@@ -548,6 +595,15 @@ int helper_client_parse_reply(const void *buf, size_t len, size_t n_fds, uint32_
 			return bad_reply(reason, reason_size, "error code out of range");
 		}
 		return msg.error;
+	}
+	if (hdr.type == HELPER_MSG_SAME) {
+		struct helper_msg_same msg;
+		memcpy(&msg, buf, sizeof(msg));
+		if (msg.reserved != 0) {
+			return bad_reply(reason, reason_size, "reserved field not zero");
+		}
+		fb->fb_id = msg.fb_id;
+		return 0;
 	}
 	if (hdr.type == HELPER_MSG_HELLO_REPLY) {
 		struct helper_msg_hello msg;

@@ -84,6 +84,23 @@ int helper_client_connect(struct helper_client *client);
 int helper_client_export(struct helper_client *client, const char *card, uint32_t crtc_id,
 	enum kmscast_plane_kind kind, struct helper_fb *out);
 
+/*
+ * Asks whether fb_id on card ("card0") still names the buffer that helper_client_export of a
+ * primary plane got under that id on the current connection: the kernel gives a destroyed
+ * FB's id to the next FB created. Never spawns or connects (a new connection has no record),
+ * and never reconnects. Returns 0 or -errno:
+ *   0: the same buffer objects in the same layout; the fds exported under fb_id still hold it.
+ *   -ESTALE: another buffer now, or no record of fb_id on this connection: export again.
+ *   -ENOENT: no FB fb_id any more.
+ *   -ENOTCONN: not connected (never, or dropped since): export again.
+ *   -EINVAL: card is not a card name ("card0" .. "card255").
+ *   other errors the helper reports for the request (the connection stays).
+ *   -ETIMEDOUT, -EPROTO (also for a SAME reply with fds, which are closed), -ECONNRESET or the
+ *     error the helper gave for closing: the connection is dropped, and with it the helper's
+ *     record of every FB exported on it.
+ */
+int helper_client_check(struct helper_client *client, const char *card, uint32_t fb_id);
+
 /* Why the last call failed, for the caller's log; never NULL. */
 const char *helper_client_last_error(const struct helper_client *client);
 
@@ -96,9 +113,10 @@ void helper_fb_finish(struct helper_fb *fb);
 /*
  * Parses one reply record received for request seq (pure; exposed for tests and the fuzzer).
  * n_fds is how many fds arrived with it. For HELPER_MSG_FB fills *fb (not its fds) and returns
- * 0; for HELPER_MSG_ERROR returns the helper's negative errno and copies its reason; for
- * HELPER_MSG_HELLO_REPLY returns 0. Anything malformed returns -EPROTO with a reason.
- * *type receives the record type.
+ * 0; for HELPER_MSG_SAME stores its fb_id in fb->fb_id, touches nothing else and returns 0; for
+ * HELPER_MSG_ERROR returns the helper's negative errno and copies its reason; for
+ * HELPER_MSG_HELLO_REPLY returns 0. Anything malformed (fds with any reply but FB, too)
+ * returns -EPROTO with a reason. *type receives the record type.
  */
 int helper_client_parse_reply(const void *buf, size_t len, size_t n_fds, uint32_t seq,
 	uint16_t *type, struct helper_fb *fb, char *reason, size_t reason_size);

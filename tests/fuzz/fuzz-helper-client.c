@@ -6,17 +6,20 @@
  *
  * A thread plays the helper on a socket in a private directory: it accepts the client's
  * connection and queues the input's records there, then drains the client's requests until
- * it hangs up. The client (socket mode) connects and exports once. Input:
+ * it hangs up. The client (socket mode) connects and exports once, or checks an FB. Input:
  *   byte 0: flags
  *     bit 0: queue a valid hello reply first (else the first record answers the hello);
  *     bit 1: stamp each record's seq with the one the client expects;
  *     bit 2: let memfds pass as dma-bufs (the test hook), to reach the accepting path;
  *     bit 3: hang up right after queueing (the client's send fails; it reads the reason);
+ *     bit 4: connect, then check FB 42 instead of exporting (SAME, fds on it; a failed
+ *            connect leaves the check -ENOTCONN);
  *   then up to MAX_RECORDS records: a length byte (0xff: OVERSIZED_LEN bytes), an fd byte
  *   (bits 0-2: how many fds, bits 3-4: memfd, pipe, /dev/null, or alternating memfd and
  *   pipe), and the record's bytes.
  * Afterwards: a failed export holds no fd, a successful one holds only dma-bufs (or memfds
- * under bit 2), and no fd has leaked.
+ * under bit 2), a check that timed out or met a garbled reply dropped the connection (and one
+ * without a connection neither made one nor got past -ENOTCONN), and no fd has leaked.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,6 +50,7 @@
 #define FLAG_STAMP_SEQ 2u
 #define FLAG_ACCEPT_MEMFD 4u
 #define FLAG_HANG_UP 8u
+#define FLAG_CHECK 16u
 
 enum fd_kind { FD_MEMFD, FD_PIPE, FD_NULL, FD_MIXED };
 
@@ -106,7 +110,7 @@ static void queue_hello_reply(int sock)
 	send_record(sock, (const uint8_t *)&hello, sizeof(hello), 0);
 }
 
-/* The client's seq: 1 for the hello, 2 for the export. */
+/* The client's seq: 1 for the hello, 2 for the export or check. */
 static void queue_records(int sock, const uint8_t *data, size_t size)
 {
 	uint8_t flags = data[0];
@@ -222,6 +226,23 @@ static void check_result(int r, struct helper_fb *fb, long accepted_fs_type)
 	}
 }
 
+/*
+ * A check never reconnects, and keeps the connection only for SAME or a request the helper
+ * refused: -ETIMEDOUT and -EPROTO drop it.
+ */
+static void run_check(struct helper_client *client)
+{
+	int connected = helper_client_connect(client);
+	int r = helper_client_check(client, "card0", 42);
+	if (connected < 0 && r != -ENOTCONN) {
+		abort();
+	}
+	if ((r == -ETIMEDOUT || r == -EPROTO || r == -ENOTCONN) &&
+		helper_client_helper_pid(client) != 0) {
+		abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int listen_fd = -1, open_fds = -1;
@@ -258,9 +279,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (helper_client_create(&opts, &client) < 0) {
 		abort();
 	}
-	int r = helper_client_export(client, "card0", 1, KMSCAST_PLANE_PRIMARY, &fb);
-	check_result(r, &fb, helper_client_test_accept_fs_type);
-	helper_fb_finish(&fb);
+	if (data[0] & FLAG_CHECK) {
+		run_check(client);
+	} else {
+		int r = helper_client_export(client, "card0", 1, KMSCAST_PLANE_PRIMARY, &fb);
+		check_result(r, &fb, helper_client_test_accept_fs_type);
+		helper_fb_finish(&fb);
+	}
 	helper_client_destroy(client);
 	pthread_join(thread, NULL);
 	drop_backlog(listen_fd);

@@ -61,10 +61,22 @@ static int fake_export(void *data, void *state, const struct helper_request *req
 	return 0;
 }
 
+/* fb_id picks the answer to CHECK: odd = SAME, even = an error reply. */
+static int fake_check(
+	void *data, void *state, const struct helper_request *req, char *reason, size_t size)
+{
+	if (req->fb_id % 2 == 0) {
+		snprintf(reason, size, "FB %u is another buffer now", req->fb_id);
+		return -ESTALE;
+	}
+	return 0;
+}
+
 static const struct helper_backend fake_backend = {
 	.conn_create = fake_conn_create,
 	.conn_destroy = fake_conn_destroy,
 	.export_fb = fake_export,
+	.check_fb = fake_check,
 };
 
 static void parse_whole(const uint8_t *data, size_t size)

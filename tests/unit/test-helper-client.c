@@ -278,6 +278,88 @@ static void test_non_dmabuf_refused(void)
 	helper_client_test_accept_fs_type = 0;
 }
 
+/* Never spawns a helper to ask: a new connection has no record of any FB. */
+static void test_check_not_connected(void)
+{
+	int before = count_fds();
+	struct helper_client *client = make_client(HELPER_EXE, 2000);
+	test_assert_int_eq(helper_client_check(client, "card0", 42), -ENOTCONN);
+	test_assert_int_eq(helper_client_helper_pid(client), 0);
+	test_assert(waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD); /* nothing spawned */
+	helper_client_destroy(client);
+	test_assert_int_eq(count_fds(), before);
+}
+
+/*
+ * The real helper: no record of an FB it did not export (so -ESTALE, the card not even
+ * opened: /dev/dri does not exist here), through its seccomp filter; the connection stays.
+ */
+static void test_check_real_helper(void)
+{
+	int before = count_fds();
+	struct helper_client *client = make_client(HELPER_EXE, 2000);
+	test_assert_int_eq(helper_client_connect(client), 0);
+	int pid = helper_client_helper_pid(client);
+	test_assert_int_eq(helper_client_check(client, "card0", 42), -ESTALE);
+	if (strstr(helper_client_last_error(client), "not exported on this connection") == NULL) {
+		test_fail("reason: %s", helper_client_last_error(client));
+	}
+	test_assert_int_eq(helper_client_check(client, "card01", 42), -EINVAL);
+	test_assert_int_eq(helper_client_check(client, "card7", 0), -ESTALE);
+	test_assert_int_eq(helper_client_helper_pid(client), pid);
+	helper_client_destroy(client);
+	test_assert_int_eq(count_fds(), before);
+}
+
+/*
+ * One check against fake helper mode, whose reason must contain what; *kept says whether the
+ * connection stayed. Never a new helper: a check does not reconnect.
+ */
+static int check_with(const char *mode, const char *what, bool *kept)
+{
+	int before = count_fds();
+	struct helper_client *client = make_client(fake_path(mode), 2000);
+	test_assert_int_eq(helper_client_connect(client), 0);
+	int pid = helper_client_helper_pid(client);
+	int r = helper_client_check(client, "card0", 42);
+	int pid_after = helper_client_helper_pid(client);
+	test_assert(pid_after == pid || pid_after == 0);
+	*kept = pid_after == pid;
+	if (r < 0 && strstr(helper_client_last_error(client), what) == NULL) {
+		test_fail("%s: reason \"%s\" does not mention \"%s\"", mode,
+			helper_client_last_error(client), what);
+	}
+	helper_client_destroy(client);
+	test_assert_int_eq(count_fds(), before); /* an fd that came with SAME is closed */
+	return r;
+}
+
+static void test_check_replies(void)
+{
+	bool kept = false;
+	test_assert_int_eq(check_with("check-same", "", &kept), 0);
+	test_assert(kept);
+	test_assert_int_eq(check_with("check-stale", "another buffer now", &kept), -ESTALE);
+	test_assert(kept);
+	test_assert_int_eq(check_with("check-other", "SAME for fb 43", &kept), -EPROTO);
+	test_assert(!kept);
+	/* An fd on SAME: refused as not a dma-buf, and, let through that check, as an fd. */
+	test_assert_int_eq(check_with("check-same-fd", "not a dma-buf", &kept), -EPROTO);
+	test_assert(!kept);
+	int memfd = memfd_create("probe", MFD_CLOEXEC);
+	test_assert(memfd >= 0);
+	helper_client_test_accept_fs_type = fs_type_of(memfd);
+	close(memfd);
+	test_assert_int_eq(
+		check_with("check-same-fd", "fds on a reply without buffers", &kept), -EPROTO);
+	test_assert(!kept);
+	helper_client_test_accept_fs_type = 0;
+	/* Dropped, not retried on a new connection: that one would have no record. */
+	test_assert_int_eq(
+		check_with("check-hang-up", "closed the connection", &kept), -ECONNRESET);
+	test_assert(!kept);
+}
+
 static void test_missing_helper(void)
 {
 	int before = count_fds();
@@ -486,6 +568,34 @@ static void hostile_reply(const char *mode, uint32_t seq)
 	send_with_fds(3, &fb, sizeof(fb), memfd, strcmp(mode, "too-many-fds") == 0 ? 7 : 1);
 }
 
+/*
+ * The fake helper's answers to CHECK:
+ *   check-same:    SAME for the fb asked about;
+ *   check-stale:   ERROR(-ESTALE);
+ *   check-other:   SAME for another fb than the one asked about;
+ *   check-same-fd: SAME with a memfd attached;
+ *   check-hang-up: closes the connection instead.
+ */
+static void check_reply(const char *mode, uint32_t seq, const struct helper_msg_check *req)
+{
+	if (strcmp(mode, "check-stale") == 0) {
+		struct helper_msg_error err;
+		helper_build_error(&err, seq, -ESTALE, "FB 42 is another buffer now");
+		test_assert(write(3, &err, sizeof(err)) == sizeof(err));
+		return;
+	}
+	if (strcmp(mode, "check-hang-up") == 0) {
+		_exit(0);
+	}
+	struct helper_msg_same same;
+	helper_build_same_reply(&same, seq, req->fb_id + (strcmp(mode, "check-other") == 0));
+	int memfd = memfd_create("same-with-fd", MFD_CLOEXEC);
+	test_assert(memfd >= 0);
+	size_t n_fds = strcmp(mode, "check-same-fd") == 0 ? 1 : 0;
+	test_assert_int_eq(send_with_fds(3, &same, sizeof(same), memfd, n_fds), sizeof(same));
+	close(memfd);
+}
+
 static int fake_helper(const char *mode)
 {
 	char buf[HELPER_MAX_MSG_SIZE];
@@ -499,8 +609,16 @@ static int fake_helper(const char *mode)
 		struct helper_msg_hello reply;
 		helper_build_hello_reply(&reply, ((struct helper_msg_header *)buf)->seq);
 		test_assert(write(3, &reply, sizeof(reply)) == sizeof(reply));
-		while (read(3, buf, sizeof(buf)) == sizeof(struct helper_msg_export)) {
-			hostile_reply(mode, ((struct helper_msg_header *)buf)->seq);
+		ssize_t n;
+		while ((n = read(3, buf, sizeof(buf))) > 0) {
+			const struct helper_msg_header *hdr = (const void *)buf;
+			if (n == sizeof(struct helper_msg_check) && hdr->type == HELPER_MSG_CHECK) {
+				check_reply(mode, hdr->seq, (const struct helper_msg_check *)hdr);
+			} else if (n == sizeof(struct helper_msg_export)) {
+				hostile_reply(mode, hdr->seq);
+			} else {
+				return 2;
+			}
 		}
 		return 0;
 	}
@@ -544,6 +662,9 @@ int main(int argc, char **argv)
 		TEST(test_missing_helper),
 		TEST(test_other_uid_refused),
 		TEST(test_non_member_refused),
+		TEST(test_check_not_connected),
+		TEST(test_check_real_helper),
+		TEST(test_check_replies),
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		cases[i].func();

@@ -108,6 +108,52 @@ static void test_bad_export_fields(void)
 	test_assert_int_eq(parse(&exp, sizeof(exp), NULL, &req, NULL), 0);
 }
 
+static void test_check_requests(void)
+{
+	struct helper_request req;
+	struct helper_msg_check check = make_check(9, "card255", 4242);
+	test_assert_int_eq(parse(&check, sizeof(check), NULL, &req, NULL), 0);
+	test_assert_int_eq(req.type, HELPER_MSG_CHECK);
+	test_assert_int_eq(req.seq, 9);
+	test_assert_str_eq(req.card, "card255");
+	test_assert_int_eq(req.fb_id, 4242);
+
+	/* Exactly 40 bytes, whatever the size field says. */
+	uint8_t buf[sizeof(check) + 8] = {0};
+	for (size_t len = sizeof(struct helper_msg_header); len < sizeof(buf); len++) {
+		if (len == sizeof(check)) {
+			continue;
+		}
+		check.hdr.size = (uint32_t)len;
+		memcpy(buf, &check, sizeof(check));
+		test_assert_int_eq(parse(buf, len, NULL, &req, NULL), -EPROTO);
+	}
+
+	/* Unlike EXPORT, a bad card name is malformed: the client lists cards by the rule. */
+	const char *bad_cards[] = {"", "card", "card01", "card256", "../card0", "renderD128"};
+	for (size_t i = 0; i < sizeof(bad_cards) / sizeof(bad_cards[0]); i++) {
+		check = make_check(9, bad_cards[i], 1);
+		test_assert_int_eq(
+			parse(&check, sizeof(check), NULL, &req, "check: invalid card name"),
+			-EPROTO);
+	}
+	check = make_check(9, "card0", 1);
+	check.card[7] = 'x';
+	test_assert_int_eq(parse(&check, sizeof(check), NULL, &req, "zero-padded"), -EPROTO);
+	memset(check.card, '1', sizeof(check.card));
+	test_assert_int_eq(parse(&check, sizeof(check), NULL, &req, "NUL-terminated"), -EPROTO);
+
+	check = make_check(9, "card0", 1);
+	check.flags = 1u << 31;
+	test_assert_int_eq(parse(&check, sizeof(check), NULL, &req, "flags not zero"), -EPROTO);
+
+	/* A reply type sent to the helper is unknown to it. */
+	struct helper_msg_same same;
+	helper_build_same_reply(&same, 9, 1);
+	test_assert_int_eq(
+		parse(&same, sizeof(same), NULL, &req, "unknown message type 0x103"), -EPROTO);
+}
+
 static struct helper_msg_fb make_fb(uint32_t seq)
 {
 	struct helper_msg_fb fb;
@@ -178,5 +224,37 @@ static void test_client_reply_parser(void)
 	test_assert_int_eq(type, HELPER_MSG_HELLO_REPLY);
 }
 
+/* SAME: exactly 24 bytes, no fds, reserved 0, the request's seq; only fb->fb_id is written. */
+static void test_client_same_reply(void)
+{
+	uint16_t type;
+	struct helper_fb fb;
+	struct helper_msg_same same;
+	helper_build_same_reply(&same, 6, 4242);
+	test_assert_int_eq(same.hdr.type, HELPER_MSG_SAME);
+	test_assert_int_eq(same.hdr.size, 24);
+	memset(&fb, 0, sizeof(fb));
+	fb.width = 99;
+	test_assert_int_eq(parse_reply(&same, sizeof(same), 0, 6, &type, &fb), 0);
+	test_assert_int_eq(type, HELPER_MSG_SAME);
+	test_assert_int_eq(fb.fb_id, 4242);
+	test_assert_int_eq(fb.width, 99);
+
+	test_assert_int_eq(parse_reply(&same, sizeof(same), 1, 6, &type, &fb), -EPROTO);
+	test_assert_int_eq(parse_reply(&same, sizeof(same), 0, 7, &type, &fb), -EPROTO);
+	test_assert_int_eq(parse_reply(&same, sizeof(same) - 1, 0, 6, &type, &fb), -EPROTO);
+	uint8_t longer[sizeof(same) + 4] = {0};
+	memcpy(longer, &same, sizeof(same));
+	((struct helper_msg_header *)(void *)longer)->size = sizeof(longer);
+	test_assert_int_eq(parse_reply(longer, sizeof(longer), 0, 6, &type, &fb), -EPROTO);
+	same.reserved = 1;
+	test_assert_int_eq(parse_reply(&same, sizeof(same), 0, 6, &type, &fb), -EPROTO);
+
+	/* A CHECK is a request: the client does not take it as a reply. */
+	struct helper_msg_check check = make_check(6, "card0", 4242);
+	test_assert_int_eq(parse_reply(&check, sizeof(check), 0, 6, &type, &fb), -EPROTO);
+}
+
 TEST_MAIN(TEST(test_valid_requests), TEST(test_bad_sizes), TEST(test_bad_header),
-	TEST(test_control_data), TEST(test_bad_export_fields), TEST(test_client_reply_parser))
+	TEST(test_control_data), TEST(test_bad_export_fields), TEST(test_client_reply_parser),
+	TEST(test_check_requests), TEST(test_client_same_reply))

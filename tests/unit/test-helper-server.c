@@ -57,10 +57,26 @@ static int fake_export(void *data, void *state, const struct helper_request *req
 	return 0;
 }
 
+/* Fake CHECK: FB 42 (what fake_export hands out) is unchanged, FB 43 another buffer now. */
+static int fake_check(
+	void *data, void *state, const struct helper_request *req, char *reason, size_t size)
+{
+	if (req->fb_id == 42) {
+		return 0;
+	}
+	if (req->fb_id == 43) {
+		snprintf(reason, size, "FB 43 is another buffer now");
+		return -ESTALE;
+	}
+	snprintf(reason, size, "FB %u was not exported on this connection", req->fb_id);
+	return -ESTALE;
+}
+
 static const struct helper_backend fake_backend = {
 	.conn_create = fake_conn_create,
 	.conn_destroy = fake_conn_destroy,
 	.export_fb = fake_export,
+	.check_fb = fake_check,
 };
 
 struct fixture {
@@ -504,19 +520,38 @@ static void export_and_expect_fb(struct fixture *f, uint32_t seq)
  */
 #define TEST_IDLE_MS 600
 
+static void check_and_expect_same(struct fixture *f, uint32_t seq)
+{
+	struct helper_msg_check req = make_check(seq, "card0", 42);
+	test_assert_int_eq(send_with_fds(f->peer, &req, sizeof(req), -1, 0), sizeof(req));
+	dispatch(f);
+	struct helper_msg_same same;
+	test_assert_int_eq(recv_record(f->peer, &same, sizeof(same), 1000, NULL), sizeof(same));
+	test_assert_int_eq(same.hdr.type, HELPER_MSG_SAME);
+	test_assert_int_eq(same.hdr.seq, seq);
+}
+
+/* Requests spaced well inside the idle timeout, adding up to more than it. */
+static void keep_busy(struct fixture *f, void (*request)(struct fixture *f, uint32_t seq))
+{
+	for (uint32_t i = 0; i < 4; i++) {
+		/* 4 x 200 ms: longer than the timeout in all, each gap well inside it */
+		usleep(TEST_IDLE_MS / 3 * 1000);
+		test_assert_int_eq(helper_server_dispatch(f->server, 0), 0);
+		test_assert_int_eq(helper_server_client_count(f->server), 1);
+		request(f, 10 + i);
+	}
+}
+
 static void test_idle_timeout(void)
 {
 	struct fixture f = {.fds_before = count_fds()};
 	f.server = make_server_idle(TEST_IDLE_MS, TEST_IDLE_MS);
 	f.peer = add_peer(f.server);
 	say_hello(&f);
-	for (uint32_t i = 0; i < 4; i++) {
-		/* 4 x 200 ms: longer than the timeout in all, each gap well inside it */
-		usleep(TEST_IDLE_MS / 3 * 1000);
-		test_assert_int_eq(helper_server_dispatch(f.server, 0), 0);
-		test_assert_int_eq(helper_server_client_count(f.server), 1);
-		export_and_expect_fb(&f, 10 + i);
-	}
+	keep_busy(&f, export_and_expect_fb);
+	/* A CHECK is activity too: a node whose FBs are all known only checks. */
+	keep_busy(&f, check_and_expect_same);
 	/* Now idle: dispatch waits by itself until the deadline (never forever). */
 	int64_t waited = 0;
 	while (helper_server_client_count(f.server) == 1 && waited < 10 * TEST_IDLE_MS) {
@@ -536,6 +571,77 @@ static void test_idle_timeout(void)
 	test_assert_int_eq(helper_server_client_count(f.server), 1);
 	export_and_expect_fb(&f, 20);
 	teardown(&f);
+}
+
+/* CHECK answers SAME, echoing seq and fb_id, without fds; the connection stays. */
+static void test_check_same(void)
+{
+	struct fixture f = setup();
+	say_hello(&f);
+	for (uint32_t seq = 77; seq < 79; seq++) {
+		struct helper_msg_check req = make_check(seq, "card0", 42);
+		test_assert_int_eq(send_with_fds(f.peer, &req, sizeof(req), -1, 0), sizeof(req));
+		dispatch(&f);
+		union {
+			struct helper_msg_header hdr;
+			struct helper_msg_same same;
+			uint8_t bytes[HELPER_MAX_MSG_SIZE];
+		} reply;
+		int n_fds = -1;
+		test_assert_int_eq(recv_record(f.peer, &reply, sizeof(reply), 1000, &n_fds),
+			sizeof(struct helper_msg_same));
+		test_assert_int_eq(reply.hdr.type, HELPER_MSG_SAME);
+		test_assert_int_eq(reply.hdr.size, sizeof(struct helper_msg_same));
+		test_assert_int_eq(reply.hdr.seq, seq);
+		test_assert_int_eq(reply.same.fb_id, 42);
+		test_assert_int_eq(reply.same.reserved, 0);
+		test_assert_int_eq(n_fds, 0);
+		test_assert_int_eq(helper_server_client_count(f.server), 1);
+	}
+	teardown(&f);
+}
+
+/* A failed CHECK is an ERROR with the backend's errno and reason; the connection stays. */
+static void test_check_stale(void)
+{
+	struct fixture f = setup();
+	say_hello(&f);
+	struct helper_msg_check req = make_check(5, "card0", 43);
+	test_assert_int_eq(send_with_fds(f.peer, &req, sizeof(req), -1, 0), sizeof(req));
+	dispatch(&f);
+	struct helper_msg_error err;
+	int n_fds = -1;
+	test_assert_int_eq(recv_record(f.peer, &err, sizeof(err), 1000, &n_fds), sizeof(err));
+	test_assert_int_eq(err.hdr.type, HELPER_MSG_ERROR);
+	test_assert_int_eq(err.hdr.seq, 5);
+	test_assert_int_eq(err.error, -ESTALE);
+	test_assert_str_eq(err.reason, "FB 43 is another buffer now");
+	test_assert_int_eq(n_fds, 0);
+	test_assert_int_eq(helper_server_client_count(f.server), 1);
+	/* Still served: an export, then a check of what it gave. */
+	export_and_expect_fb(&f, 6);
+	req = make_check(7, "card0", 42);
+	test_assert_int_eq(send_with_fds(f.peer, &req, sizeof(req), -1, 0), sizeof(req));
+	dispatch(&f);
+	struct helper_msg_same same;
+	test_assert_int_eq(recv_record(f.peer, &same, sizeof(same), 1000, NULL), sizeof(same));
+	test_assert_int_eq(same.hdr.type, HELPER_MSG_SAME);
+	test_assert_int_eq(same.hdr.seq, 7);
+	teardown(&f);
+}
+
+/* A CHECK before hello, or a malformed one, closes the connection like a bad EXPORT. */
+static void test_check_protocol_errors(void)
+{
+	struct helper_msg_check req = make_check(2, "card0", 42);
+	send_and_expect_close(&req, sizeof(req), false, -EPROTO, "check before hello");
+	req.flags = 1;
+	send_and_expect_close(&req, sizeof(req), true, -EPROTO, "check: flags not zero");
+	req = make_check(2, "card00", 42);
+	send_and_expect_close(&req, sizeof(req), true, -EPROTO, "check: invalid card name");
+	req = make_check(2, "card0", 42);
+	send_and_expect_close(
+		&req, sizeof(req) - 4, true, -EPROTO, "size field 40 but record has 36 bytes");
 }
 
 static void test_max_clients(void)
@@ -714,4 +820,5 @@ TEST_MAIN(TEST(test_empty_message), TEST(test_short_message), TEST(test_oversize
 	TEST(test_split_into_bytes), TEST(test_eof_mid_message), TEST(test_peer_never_reads),
 	TEST(test_flood), TEST(test_failed_request_keeps_connection), TEST(test_hello_timeout),
 	TEST(test_max_clients), TEST(test_group_policy), TEST(test_peer_fds_never_installed),
-	TEST(test_idle_timeout), TEST(test_max_clients_per_uid), TEST(test_caller_groups))
+	TEST(test_idle_timeout), TEST(test_max_clients_per_uid), TEST(test_caller_groups),
+	TEST(test_check_same), TEST(test_check_stale), TEST(test_check_protocol_errors))

@@ -101,11 +101,29 @@ static int fake_export(void *data, void *state, const struct helper_request *req
 	return 0;
 }
 
+/*
+ * Fake CHECK: what export.c keeps lives in the card cache, so here an FB counts as kept while
+ * its card is in the cache. Opens nothing.
+ */
+static int fake_check(
+	void *data, void *state, const struct helper_request *req, char *reason, size_t size)
+{
+	const struct fake_cards *cards = state;
+	for (size_t i = 0; i < cards->n; i++) {
+		if (strcmp(cards->names[i], req->card) == 0) {
+			return 0;
+		}
+	}
+	snprintf(reason, size, "FB %u was not exported on this connection", req->fb_id);
+	return -ESTALE;
+}
+
 static const struct helper_backend fake_backend = {
 	.conn_create = fake_conn_create,
 	.conn_destroy = fake_conn_destroy,
 	.export_fb = fake_export,
 	.card_devnum = fake_card_devnum,
+	.check_fb = fake_check,
 };
 
 /* Fake logind: two seats, three sessions. */
@@ -368,6 +386,50 @@ static void test_switch_mid_stream_drops_cards(void)
 	teardown(&f);
 }
 
+/* One check of FB 42 on card; returns 0 (SAME) or the helper's error. */
+static int check(struct fixture *f, const char *card)
+{
+	static uint32_t seq = 1000;
+	struct helper_msg_check req = make_check(++seq, card, 42);
+	test_assert_int_eq(send_with_fds(f->peer, &req, sizeof(req), -1, 0), sizeof(req));
+	test_assert_int_eq(helper_server_dispatch(f->server, 1000), 0);
+	union {
+		struct helper_msg_header hdr;
+		struct helper_msg_error err;
+		struct helper_msg_same same;
+	} reply;
+	int n_fds = -1;
+	test_assert(recv_record(f->peer, &reply, sizeof(reply), 1000, &n_fds) > 0);
+	test_assert_int_eq(reply.hdr.seq, seq);
+	test_assert_int_eq(n_fds, 0);
+	test_assert_int_eq(helper_server_client_count(f->server), 1);
+	return reply.hdr.type == HELPER_MSG_SAME ? 0 : reply.err.error;
+}
+
+/*
+ * CHECK asks logind nothing: it hands out no fd. What it answers about went with the card
+ * cache when an export was refused, so after a switch it can only say "export again".
+ */
+static void test_check_skips_seat_check(void)
+{
+	struct fake_logind logind = peer_active_on_seat0();
+	struct fixture f = setup(&logind);
+	expect_exported(&f, "card0");
+	int calls = logind.calls;
+	test_assert_int_eq(check(&f, "card0"), 0);
+	test_assert_int_eq(check(&f, "card1"), -ESTALE);
+	test_assert_int_eq(logind.calls, calls);
+	test_assert_int_eq(open_cards, 1); /* card1 was not opened */
+
+	logind.seats[0] = (struct fake_seat){"c1", getuid() + 1};
+	expect_refused(&f, "card0", "active session c1 is uid");
+	calls = logind.calls;
+	test_assert_int_eq(check(&f, "card0"), -ESTALE);
+	test_assert_int_eq(logind.calls, calls);
+	test_assert_int_eq(open_cards, 0);
+	teardown(&f);
+}
+
 /* A directory of our own for config files and a fake /run/systemd/seats. */
 static char tmp_dir[64];
 
@@ -477,4 +539,4 @@ static void test_escape_hatch_only_from_trusted_file(void)
 TEST_MAIN(TEST(test_active_local_session_exports), TEST(test_other_uid_active_refused),
 	TEST(test_remote_session_refused), TEST(test_card_on_other_seat_refused),
 	TEST(test_switch_mid_stream_drops_cards), TEST(test_no_logind_falls_back),
-	TEST(test_escape_hatch_only_from_trusted_file))
+	TEST(test_escape_hatch_only_from_trusted_file), TEST(test_check_skips_seat_check))

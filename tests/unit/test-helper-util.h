@@ -62,6 +62,16 @@ static inline struct helper_msg_export make_export(
 	return msg;
 }
 
+static inline struct helper_msg_check make_check(uint32_t seq, const char *card, uint32_t fb_id)
+{
+	struct helper_msg_check msg;
+	memset(&msg, 0, sizeof(msg));
+	fill_test_header(&msg.hdr, HELPER_MSG_CHECK, sizeof(msg), seq);
+	memcpy(msg.card, card, strnlen(card, sizeof(msg.card)));
+	msg.fb_id = fb_id;
+	return msg;
+}
+
 /* More than the kernel's SCM_MAX_FD (253): a test can watch sendmsg refuse with -EINVAL. */
 #define TEST_MAX_SEND_FDS 300
 
