@@ -33,11 +33,49 @@ struct card {
 	uint32_t prop_type, prop_crtc_id, prop_fb_id, prop_active;
 };
 
-/* Per-connection cache of opened cards. */
+/*
+ * A primary-plane FB exported on this connection, kept so that CHECK can tell it from a later
+ * FB under the same id. Its GEM handles stay open: a GEM object caches its dma-buf only while
+ * it has a handle (drm_gem_object_exported_dma_buf_free, 6.1, drops the cache when the last
+ * one closes), and compositors such as wlroots close theirs right after ADDFB2. With a handle
+ * kept here, exporting the object again gives the same dma-buf, so the same inode, and that
+ * dma-buf (so its inode number) lives as long as the handle: an FB on another buffer object
+ * cannot export to it. While GETFB2's new handles are open, our file holds two handles of
+ * one object; closing one drops only its own prime entry since "drm/gem: Fix GEM handle
+ * release errors" (6.0), before which it dropped the object's (by dma-buf).
+ */
+struct kept_fb {
+	uint32_t fb_id; /* 0: slot free */
+	size_t card; /* index in card_cache::cards, whose fd the handles belong to */
+	/* owned: GETFB2's handles per plane, a shared one repeated (gem_close_handles) */
+	uint32_t handles[HELPER_MAX_PLANES];
+	uint32_t n_planes;
+	/* per plane: the exported dma-buf's inode */
+	ino_t ino[HELPER_MAX_PLANES];
+	dev_t dev[HELPER_MAX_PLANES];
+	/* What the FB reply said besides the fds: the same objects in another layout differ. */
+	uint32_t width, height, fourcc, flags;
+	uint64_t modifier;
+	uint32_t offsets[HELPER_MAX_PLANES], pitches[HELPER_MAX_PLANES];
+	uint64_t last_use; /* card_cache::use_clock when last exported or checked */
+};
+
+/*
+ * Per-connection state: the cards opened and the FBs kept. Cards stay until the whole cache
+ * goes (conn_destroy, or session.c re-creating it), so kept_fb::card stays valid, and kept
+ * FBs never outlive their card's fd.
+ */
 struct card_cache {
 	struct card cards[HELPER_MAX_CARDS];
 	size_t n_cards;
+	struct kept_fb kept[HELPER_MAX_KEPT_FBS];
+	uint64_t use_clock;
 };
+
+/* GETFB2's handles move into kept_fb::handles and out through export_once as they are. */
+_Static_assert(
+	sizeof(((struct drm_mode_fb_cmd2 *)0)->handles) == HELPER_MAX_PLANES * sizeof(uint32_t),
+	"GETFB2 handles per FB");
 
 struct plane_state {
 	uint64_t type, crtc_id, fb_id;
@@ -53,11 +91,28 @@ static int conn_create(void *data, void **conn_state)
 	return 0;
 }
 
+/* Closes the kept FB's handles and frees its slot. */
+static void drop_kept(struct card_cache *cache, struct kept_fb *kept)
+{
+	int r = gem_close_handles(cache->cards[kept->card].fd, kept->handles, HELPER_MAX_PLANES);
+	if (r < 0) {
+		helper_log(
+			"GEM_CLOSE of kept fb %u's handles failed: %s", kept->fb_id, strerror(-r));
+	}
+	memset(kept, 0, sizeof(*kept));
+}
+
 static void conn_destroy(void *data, void *conn_state)
 {
 	struct card_cache *cache = conn_state;
 	if (cache == NULL) {
 		return;
+	}
+	/* Closing a card's fd would release its handles too; closing them first says so. */
+	for (size_t i = 0; i < HELPER_MAX_KEPT_FBS; i++) {
+		if (cache->kept[i].fb_id != 0) {
+			drop_kept(cache, &cache->kept[i]);
+		}
 	}
 	for (size_t i = 0; i < cache->n_cards; i++) {
 		close(cache->cards[i].fd);
@@ -365,12 +420,84 @@ static int get_fb2(int card_fd, uint32_t fb_id, struct drm_mode_fb_cmd2 *fb2)
 	return r;
 }
 
+/* The kept FB of (card, fb_id), or NULL. */
+static struct kept_fb *find_kept(struct card_cache *cache, size_t card, uint32_t fb_id)
+{
+	for (size_t i = 0; i < HELPER_MAX_KEPT_FBS; i++) {
+		struct kept_fb *kept = &cache->kept[i];
+		if (kept->fb_id != 0 && kept->fb_id == fb_id && kept->card == card) {
+			return kept;
+		}
+	}
+	return NULL;
+}
+
+/* A free slot, else the least recently used one (still holding its handles). */
+static struct kept_fb *lru_slot(struct card_cache *cache)
+{
+	struct kept_fb *lru = &cache->kept[0];
+	for (size_t i = 0; i < HELPER_MAX_KEPT_FBS; i++) {
+		struct kept_fb *kept = &cache->kept[i];
+		if (kept->fb_id == 0) {
+			return kept;
+		}
+		lru = kept->last_use < lru->last_use ? kept : lru;
+	}
+	return lru;
+}
+
+/* The layout fields of *fb that a kept FB is compared on. */
+static void copy_layout(struct kept_fb *kept, const struct helper_msg_fb *fb)
+{
+	kept->n_planes = fb->n_planes;
+	kept->width = fb->width;
+	kept->height = fb->height;
+	kept->fourcc = fb->fourcc;
+	kept->flags = fb->flags;
+	kept->modifier = fb->modifier;
+	memcpy(kept->offsets, fb->offsets, sizeof(kept->offsets));
+	memcpy(kept->pitches, fb->pitches, sizeof(kept->pitches));
+}
+
 /*
- * GETFB2 on the fb the plane shows, export, and close the GEM handles. The plane is read again
+ * Takes the open GEM handles of the primary-plane FB just exported as *fb, with its dma-bufs
+ * in fds, into the table: in place of an older entry for its id (a recycled id), else in a free
+ * or the least recently used slot, whose handles are closed. Cannot fail: if a dma-buf cannot be
+ * stat'ed, the handles are closed and the FB is not kept, so a CHECK of it asks for an export.
+ */
+static void keep_fb(struct card_cache *cache, size_t card, const struct helper_msg_fb *fb,
+	const int fds[HELPER_MAX_FDS], const uint32_t handles[HELPER_MAX_PLANES])
+{
+	struct kept_fb entry = {.fb_id = fb->fb_id, .card = card};
+	memcpy(entry.handles, handles, sizeof(entry.handles));
+	copy_layout(&entry, fb);
+	for (uint32_t i = 0; i < fb->n_planes; i++) {
+		struct stat st;
+		if (fstat(fds[fb->plane_fd_index[i]], &st) < 0) {
+			helper_log_debug("fb %u not kept: fstat: %m", fb->fb_id);
+			(void)gem_close_handles(cache->cards[card].fd, handles, HELPER_MAX_PLANES);
+			return;
+		}
+		entry.ino[i] = st.st_ino;
+		entry.dev[i] = st.st_dev;
+	}
+	struct kept_fb *slot = find_kept(cache, card, fb->fb_id);
+	slot = slot != NULL ? slot : lru_slot(cache);
+	if (slot->fb_id != 0) {
+		drop_kept(cache, slot);
+	}
+	entry.last_use = ++cache->use_clock;
+	*slot = entry; /* handles now owned by card_cache::kept */
+}
+
+/*
+ * GETFB2 on the fb the plane shows, export, and close the GEM handles, or, with kept_handles
+ * and on success only, store them there, open and owned by the caller. The plane is read again
  * after GETFB2: fb ids are reused by the kernel, and only a fb still on the plane is exported.
  */
 static int export_once(const struct card *card, uint32_t plane_id, uint32_t fb_id,
-	struct helper_msg_fb *fb, int fds[HELPER_MAX_FDS], char *reason, size_t size)
+	struct helper_msg_fb *fb, int fds[HELPER_MAX_FDS], uint32_t *kept_handles, char *reason,
+	size_t size)
 {
 	struct drm_mode_fb_cmd2 getfb2;
 	const struct drm_mode_fb_cmd2 *fb2 = &getfb2;
@@ -388,7 +515,11 @@ static int export_once(const struct card *card, uint32_t plane_id, uint32_t fb_i
 		fill_fb(fb2, fb);
 		r = export_planes(card->fd, fb2, fb, fds, reason, size);
 	}
-	/* On every path, before any reply. */
+	if (r == 0 && kept_handles != NULL) {
+		memcpy(kept_handles, fb2->handles, sizeof(fb2->handles)); /* now the caller's */
+		return 0;
+	}
+	/* On every other path, before any reply. */
 	int closed = gem_close_handles(
 		card->fd, fb2->handles, sizeof(fb2->handles) / sizeof(fb2->handles[0]));
 	if (closed < 0) {
@@ -400,11 +531,15 @@ static int export_once(const struct card *card, uint32_t plane_id, uint32_t fb_i
 static int export_fb(void *data, void *conn_state, const struct helper_request *req,
 	struct helper_msg_fb *fb, int fds[HELPER_MAX_FDS], char *reason, size_t size)
 {
+	struct card_cache *cache = conn_state;
 	struct card *card = NULL;
-	int r = get_card(conn_state, req->card, &card, reason, size);
+	int r = get_card(cache, req->card, &card, reason, size);
 	if (r < 0) {
 		return r;
 	}
+	/* Only primary-plane FBs are kept: cursor exports are not checked, only re-exported. */
+	uint32_t handles[HELPER_MAX_PLANES] = {0};
+	uint32_t *keep = req->plane == KMSCAST_PLANE_PRIMARY ? handles : NULL;
 	r = check_crtc_active(card, req->crtc_id, reason, size);
 	if (r < 0) {
 		return r;
@@ -413,7 +548,10 @@ static int export_fb(void *data, void *conn_state, const struct helper_request *
 	r = find_plane(card, req->crtc_id, req->plane, &plane_id, &fb_id, reason, size);
 	for (int attempt = 0; r == 0 && attempt < EXPORT_ATTEMPTS; attempt++) {
 		memset(fb, 0, sizeof(*fb));
-		r = export_once(card, plane_id, fb_id, fb, fds, reason, size);
+		r = export_once(card, plane_id, fb_id, fb, fds, keep, reason, size);
+		if (r == 0 && keep != NULL) {
+			keep_fb(cache, (size_t)(card - cache->cards), fb, fds, handles);
+		}
 		if (r != -EAGAIN) {
 			return r;
 		}
@@ -430,12 +568,104 @@ static int export_fb(void *data, void *conn_state, const struct helper_request *
 	return r < 0 ? r : helper_fail(reason, size, -EAGAIN, "framebuffer changed during export");
 }
 
-/* Nothing is kept yet: every id is one this connection has no record of, so export again. */
+/* Whether GETFB2's answer has the layout the kept FB was exported with. */
+static bool same_layout(const struct drm_mode_fb_cmd2 *fb2, const struct kept_fb *kept)
+{
+	struct helper_msg_fb now;
+	memset(&now, 0, sizeof(now));
+	fill_fb(fb2, &now);
+	bool same = now.width == kept->width && now.height == kept->height &&
+		    now.fourcc == kept->fourcc && now.flags == kept->flags &&
+		    now.modifier == kept->modifier;
+	for (uint32_t i = 0; i < kept->n_planes; i++) {
+		same = same && fb2->offsets[i] == kept->offsets[i] &&
+		       fb2->pitches[i] == kept->pitches[i];
+	}
+	return same;
+}
+
+/*
+ * Whether the FB GETFB2 described in fb2 (its handles open) is the kept one: the same plane
+ * count and layout, and each plane exporting to the dma-buf recorded for it. Returns 0, -ESTALE
+ * if not, or another -errno with a reason. Closes every fd it exports, not the handles.
+ */
+static int compare_kept(int card_fd, const struct drm_mode_fb_cmd2 *fb2, const struct kept_fb *kept,
+	char *reason, size_t size)
+{
+	uint32_t n_planes = 0;
+	while (n_planes < HELPER_MAX_PLANES && fb2->handles[n_planes] != 0) {
+		n_planes++;
+	}
+	if (n_planes != kept->n_planes || !same_layout(fb2, kept)) {
+		return helper_fail(
+			reason, size, -ESTALE, "FB %u has another layout now", kept->fb_id);
+	}
+	for (uint32_t i = 0; i < n_planes; i++) {
+		int fd = -1;
+		if (drmPrimeHandleToFD(card_fd, fb2->handles[i], DRM_CLOEXEC, &fd) < 0) {
+			int r = -errno;
+			return helper_fail(
+				reason, size, r, "PRIME export failed: %s", strerror(-r));
+		}
+		struct stat st;
+		int r = fstat(fd, &st) < 0 ? -errno : 0;
+		close(fd);
+		if (r < 0) {
+			return helper_fail(reason, size, r, "fstat of a dma-buf: %s", strerror(-r));
+		}
+		if (st.st_ino != kept->ino[i] || st.st_dev != kept->dev[i]) {
+			return helper_fail(
+				reason, size, -ESTALE, "FB %u is another buffer now", kept->fb_id);
+		}
+	}
+	return 0;
+}
+
+/*
+ * CHECK: only among the cards this connection already opened, since CHECK bypasses the seat
+ * check and must not make the helper open a device. GETFB2 mints new handles to the FB's
+ * objects whatever it finds; they are closed before returning, on every path.
+ */
 static int check_fb(
 	void *data, void *conn_state, const struct helper_request *req, char *reason, size_t size)
 {
-	return helper_fail(
-		reason, size, -ESTALE, "FB %u was not exported on this connection", req->fb_id);
+	struct card_cache *cache = conn_state;
+	struct kept_fb *kept = NULL;
+	for (size_t i = 0; i < cache->n_cards && kept == NULL; i++) {
+		if (strcmp(cache->cards[i].name, req->card) == 0) {
+			kept = find_kept(cache, i, req->fb_id);
+		}
+	}
+	if (kept == NULL) {
+		return helper_fail(reason, size, -ESTALE,
+			"FB %u was not exported on this connection", req->fb_id);
+	}
+	int card_fd = cache->cards[kept->card].fd;
+	struct drm_mode_fb_cmd2 fb2;
+	int r = get_fb2(card_fd, req->fb_id, &fb2);
+	if (r < 0) {
+		if (r == -ENOENT) {
+			drop_kept(cache, kept); /* the FB is gone, its objects may follow */
+		}
+		return helper_fail(reason, size, r, "GETFB2 %u: %s", req->fb_id, strerror(-r));
+	}
+	if (fb2.handles[0] == 0) {
+		r = helper_fail(reason, size, -EPERM,
+			"GETFB2 gave no GEM handle: helper lacks CAP_SYS_ADMIN");
+	} else {
+		r = compare_kept(card_fd, &fb2, kept, reason, size);
+	}
+	int closed = gem_close_handles(card_fd, fb2.handles, HELPER_MAX_PLANES);
+	if (closed < 0) {
+		helper_log(
+			"GEM_CLOSE of fb %u's handles failed: %s", req->fb_id, strerror(-closed));
+	}
+	if (r == 0) {
+		kept->last_use = ++cache->use_clock;
+	} else if (r == -ESTALE) {
+		drop_kept(cache, kept);
+	}
+	return r;
 }
 
 /* The device of the fd exports will come from, not of whatever the path names by then. */

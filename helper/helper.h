@@ -78,8 +78,9 @@ struct helper_backend {
 	void (*conn_destroy)(void *data, void *conn_state);
 	/*
 	 * Exports the framebuffer req names. On success fills the body of *fb (not its header),
-	 * stores fb->n_fds owned fds in fds and returns 0. On failure returns -errno, writes a
-	 * short reason and leaves no fd or GEM handle open.
+	 * stores fb->n_fds owned fds in fds and returns 0; a primary-plane FB's GEM handles may
+	 * stay open, owned by conn_state, for check_fb. On failure returns -errno, writes a
+	 * short reason and leaves no new fd or GEM handle open.
 	 */
 	int (*export_fb)(void *data, void *conn_state, const struct helper_request *req,
 		struct helper_msg_fb *fb, int fds[HELPER_MAX_FDS], char *reason,

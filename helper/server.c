@@ -214,7 +214,7 @@ static int handle_export(
 		helper_build_error(&err, req->seq, r, reason);
 		return wire_send(conn->fd, &err, sizeof(err), NULL, 0);
 	}
-	helper_log_debug("export %s crtc %u plane %d: fb %u %ux%u, %u fds, GEM handle %u (closed)",
+	helper_log_debug("export %s crtc %u plane %d: fb %u %ux%u, %u fds, GEM handle %u",
 		req->card, req->crtc_id, req->plane, fb.fb_id, fb.width, fb.height, fb.n_fds,
 		fb.gem_handles[0]);
 	helper_build_fb_header(&fb, req->seq);

@@ -146,8 +146,9 @@ struct helper_msg_fb {
 	uint32_t n_fds; /* 1..HELPER_MAX_FDS, equals the fds attached */
 	/*
 	 * Diagnostic only: the GEM handle numbers the helper got from GETFB2 for each plane.
-	 * They were closed before this reply was sent and mean nothing outside the helper's own
-	 * open file of the card; tests use them to see that handles are not leaked.
+	 * A cursor FB's were closed before this reply was sent; a primary FB's stay open while
+	 * the helper keeps the FB for CHECK. They mean nothing outside the helper's own open
+	 * file of the card; tests use them to see that handles are not leaked.
 	 */
 	uint32_t gem_handles[HELPER_MAX_PLANES];
 	uint32_t reserved; /* 0; keeps the struct free of implicit padding */

@@ -11,8 +11,11 @@
  *   test-helper-vmtool stress [--socket PATH] CARD CRTC N [respawn-ok]
  *       prints "hold1 pid=<helper pid> fds=<ours>", waits for a line on stdin, does N
  *       exports, prints "hold2 pid=<pid> fds=<ours> handles_min=<h> handles_max=<h>
- *       last_handles=<h>", waits for a line on stdin again, exits. Exits 1 if any export
- *       failed, our fd count changed, or (without respawn-ok) the helper changed.
+ *       last_handles=<h> kept=<n> kept_handles=<h>,<h>,...", waits for a line on stdin
+ *       again, exits. kept_handles are the handles the helper still keeps open for CHECK
+ *       (those of the last export of each of the HELPER_MAX_KEPT_FBS FBs exported last; "-"
+ *       for none), kept how many. Exits 1 if any export failed, our fd count changed, or
+ *       (without respawn-ok) the helper changed.
  *   test-helper-vmtool onscreen CARD CRTC PRODUCER_LOG N
  *       N times: reads the fb of the producer's last "flip crtc=CRTC" line, exports, reads it
  *       again; when no completed flip raced the export, the exported fb must be that one or
@@ -148,6 +151,60 @@ static void wait_line(void)
 	}
 }
 
+/*
+ * What the helper keeps for CHECK after a run of primary-plane exports on one connection: the
+ * GEM handles of the last export of each FB id, for the HELPER_MAX_KEPT_FBS ids exported last
+ * (helper/export.c replaces an id's entry, else evicts the least recently used).
+ */
+struct kept_model {
+	uint32_t fb_id[HELPER_MAX_KEPT_FBS];
+	uint32_t handles[HELPER_MAX_KEPT_FBS][HELPER_MAX_PLANES];
+	uint64_t last_use[HELPER_MAX_KEPT_FBS];
+	uint64_t clock;
+};
+
+static void kept_note(struct kept_model *m, const struct helper_fb *fb)
+{
+	size_t slot = 0;
+	for (size_t i = 0; i < HELPER_MAX_KEPT_FBS; i++) {
+		if (m->fb_id[i] == fb->fb_id) {
+			slot = i;
+			break;
+		}
+		slot = m->last_use[i] < m->last_use[slot] ? i : slot; /* free slots have 0 */
+	}
+	m->fb_id[slot] = fb->fb_id;
+	memset(m->handles[slot], 0, sizeof(m->handles[slot]));
+	for (uint32_t p = 0; p < fb->n_planes && p < HELPER_MAX_PLANES; p++) {
+		m->handles[slot][p] = fb->helper_gem_handles[p];
+	}
+	m->last_use[slot] = ++m->clock;
+}
+
+/* Prints " kept=<n> kept_handles=<list>": the distinct kept handles. */
+static void kept_print(const struct kept_model *m)
+{
+	uint32_t seen[HELPER_MAX_KEPT_FBS * HELPER_MAX_PLANES];
+	size_t n = 0;
+	for (size_t i = 0; i < HELPER_MAX_KEPT_FBS; i++) {
+		for (size_t p = 0; p < HELPER_MAX_PLANES && m->fb_id[i] != 0; p++) {
+			uint32_t h = m->handles[i][p];
+			bool dup = h == 0;
+			for (size_t j = 0; j < n && !dup; j++) {
+				dup = seen[j] == h;
+			}
+			if (!dup) {
+				seen[n++] = h;
+			}
+		}
+	}
+	printf(" kept=%zu kept_handles=", n);
+	for (size_t j = 0; j < n; j++) {
+		printf("%s%u", j ? "," : "", seen[j]);
+	}
+	printf("%s\n", n == 0 ? "-" : "");
+}
+
 static int cmd_stress(int argc, char **argv)
 {
 	struct helper_client_options opts = options(&argc, &argv);
@@ -159,12 +216,14 @@ static int cmd_stress(int argc, char **argv)
 	uint32_t crtc = (uint32_t)atoi(argv[1]);
 	long n = atol(argv[2]);
 	struct helper_fb fb;
+	struct kept_model kept = {.clock = 0};
 	if (helper_client_export(client, argv[0], crtc, KMSCAST_PLANE_PRIMARY, &fb) < 0) {
 		printf("error %s\n", helper_client_last_error(client));
 		return 1;
 	}
+	kept_note(&kept, &fb);
 	helper_fb_finish(&fb);
-	int pid = helper_client_helper_pid(client);
+	int pid = helper_client_helper_pid(client), kept_pid = pid;
 	int fds_before = count_fds();
 	printf("hold1 pid=%d fds=%d\n", pid, fds_before);
 	wait_line();
@@ -183,11 +242,18 @@ static int cmd_stress(int argc, char **argv)
 			hmax = h > hmax ? h : hmax;
 			last[p] = h;
 		}
+		if (helper_client_helper_pid(client) != kept_pid) {
+			/* A new helper (respawn-ok) keeps nothing of the old one's. */
+			memset(&kept, 0, sizeof(kept));
+			kept_pid = helper_client_helper_pid(client);
+		}
+		kept_note(&kept, &fb);
 		helper_fb_finish(&fb);
 	}
 	int fds_after = count_fds();
-	printf("hold2 pid=%d fds=%d handles_min=%u handles_max=%u last_handles=%u\n",
+	printf("hold2 pid=%d fds=%d handles_min=%u handles_max=%u last_handles=%u",
 		helper_client_helper_pid(client), fds_after, hmin, hmax, last[0]);
+	kept_print(&kept);
 	wait_line();
 	int ok = fds_after == fds_before && (respawn_ok || helper_client_helper_pid(client) == pid);
 	helper_client_destroy(client);

@@ -94,6 +94,24 @@ held_end() {
 	rm -f "$HELD_CTL"
 }
 
+# closed_handles: the numbers HANDLES_MIN..HANDLES_MAX of run_stress that are not in
+# KEPT_HANDLES, one per line: the helper must have closed them.
+closed_handles() {
+	for _h in $(seq "$HANDLES_MIN" "$HANDLES_MAX"); do
+		case ",$KEPT_HANDLES," in
+		*",$_h,"*) ;;
+		*) echo "$_h" ;;
+		esac
+	done
+}
+
+# handles_flat WHAT: fails unless the handle numbers of run_stress stayed within what the kept
+# handles and one export's own explain: every GETFB2 takes the lowest free numbers.
+handles_flat() {
+	[ "$HANDLES_MAX" -le $((HANDLES_MIN + KEPT + 1)) ] ||
+		vm_fail "$1: GEM handle numbers climb: $HANDLES_MIN..$HANDLES_MAX with $KEPT kept"
+}
+
 # Runs `TOOL stress ARGS...` as the test user with two holds; at each hold the helper's fds
 # are counted as root. Sets STRESS_OUT to the tool's output file.
 #   run_stress AT_HOLD1_CMD ARGS...   (AT_HOLD1_CMD runs after release 1, e.g. a kill)
@@ -115,6 +133,9 @@ run_stress() {
 	HELPER_FDS2=$(ls /proc/"$HELPER_PID2"/fd | wc -l)
 	HANDLES_MIN=$(field handles_min "$_l")
 	HANDLES_MAX=$(field handles_max "$_l")
+	# The handles the helper keeps open for CHECK (primary FBs, one entry per FB id).
+	KEPT=$(field kept "$_l")
+	KEPT_HANDLES=$(field kept_handles "$_l")
 	AFTER_HOLD2=${AFTER_HOLD2:-:}
 	eval "$AFTER_HOLD2"
 	echo go >&7
