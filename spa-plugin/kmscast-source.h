@@ -47,6 +47,7 @@
 #include "kms.h"
 #include "scanout-cache.h"
 #include "scanout-set.h"
+#include "source-check.h"
 #include "source-frame.h"
 #include "source-learn.h"
 #include "source-port.h"
@@ -90,6 +91,7 @@ struct impl {
 
 	struct source_port port;
 	struct source_learn learn;
+	struct source_check check;
 	struct flip_source flip;
 	struct source_frame frame;
 	struct cursor cursor;

@@ -64,8 +64,10 @@ void scanout_cache_unref(struct scanout_cache *cache)
 
 /*
  * The kernel hands a destroyed FB's id to the next one created: an id that still exists with
- * another geometry is another buffer. (One with the same geometry cannot be told apart without
- * the privilege GETFB2 handles need; the node's own set has the same limit.)
+ * another geometry is another buffer. One with the same geometry cannot be told apart without
+ * the privilege GETFB2 handles need: a node that takes such an entry finds out at its first
+ * flip, when the helper, which never exported it on that node's connection, says so
+ * (source-check.h).
  */
 static bool still_there(struct kms_device *kms, const struct scanout_fb *fb)
 {
@@ -86,8 +88,11 @@ int scanout_cache_put(struct scanout_cache *cache, struct kms_device *kms,
 
 	pthread_mutex_lock(&caches_lock);
 	for (uint32_t i = cache->set.n; i-- > 0;) {
+		/* Same id, other buffers: the id was reused, the node checked it with the helper. */
 		if (!scanout_fb_compatible(&cache->set.fbs[i], fb) ||
-				!still_there(kms, &cache->set.fbs[i])) {
+				!still_there(kms, &cache->set.fbs[i]) ||
+				(cache->set.fbs[i].fb_id == fb->fb_id &&
+				 !scanout_fb_same_buffers(&cache->set.fbs[i], fb))) {
 			scanout_set_remove(&cache->set, i);
 		}
 	}

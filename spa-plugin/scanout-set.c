@@ -83,6 +83,19 @@ static bool fds_map(const struct scanout_fb *fb)
 	return true;
 }
 
+bool scanout_fb_same_buffers(const struct scanout_fb *a, const struct scanout_fb *b)
+{
+	if (a->hfb.n_fds != b->hfb.n_fds) {
+		return false;
+	}
+	for (uint32_t i = 0; i < a->hfb.n_fds; i++) {
+		if (a->fd_ino[i] != b->fd_ino[i]) {
+			return false;
+		}
+	}
+	return true;
+}
+
 int scanout_fb_init(struct scanout_fb *fb, struct helper_fb *hfb)
 {
 	int res = 0;

@@ -25,7 +25,7 @@ struct scanout_fb {
 	struct helper_fb hfb; /* owns its fds */
 	uint32_t plane_size[4]; /* bytes of plane i: pitch * rows */
 	uint64_t fd_size[4]; /* size of hfb.fds[i], from lseek */
-	ino_t fd_ino[4]; /* inode of hfb.fds[i], for logs and tests */
+	ino_t fd_ino[4]; /* inode of hfb.fds[i]: which buffer object it is */
 	void *map; /* SHM path: read-only mapping of fds[0], or NULL */
 	size_t map_size;
 	bool mappable; /* linear, and every fd maps with a plain mmap (scanout_fb_init) */
@@ -59,6 +59,13 @@ bool scanout_fb_linear(const struct helper_fb *hfb);
  * tiles, not rows, so it never says so.
  */
 uint32_t scanout_fb_data_flags(const struct scanout_fb *fb);
+
+/*
+ * True when a and b are exports of the same buffer objects: the kernel gives one object the
+ * same dma-buf while it is exported, so the same inodes. An FB id alone is not enough, the
+ * kernel reuses them.
+ */
+bool scanout_fb_same_buffers(const struct scanout_fb *a, const struct scanout_fb *b);
 
 /*
  * Wraps a helper export into fb: measures its fds and, for a linear FB, tries a read-only

@@ -32,6 +32,7 @@ static int do_set_started(struct spa_loop *loop, bool async, uint32_t seq, const
 	f->last_frame_ns = 0;
 	f->cap = (struct rate_cap){0};
 	f->resend_requested = false;
+	source_check_reset(this);
 	flip_source_set_idle(&this->flip, !f->started);
 	return 0;
 }
@@ -330,6 +331,14 @@ static void resend(struct impl *this, uint64_t nsec)
 	if (set_index < 0) {
 		return;
 	}
+	/*
+	 * The FB came on screen while no stream ran (nothing was checked), and a compositor may
+	 * have re-created its buffers then: its first re-send is checked like a flip.
+	 */
+	if (this->check.verified_fb != this->frame.last_fb) {
+		source_check_frame(this, this->frame.last_fb, nsec, true);
+		return;
+	}
 	output_frame(this, set_index, nsec, OUTPUT_RESEND);
 }
 
@@ -372,6 +381,7 @@ static void tick(struct impl *this, uint64_t nsec)
 		return;
 	}
 	this->frame.last_fb = st->fb_id;
+	this->check.verified_fb = 0;
 	this->frame.last_flip_ns = nsec;
 	this->stats.n.flips++;
 
@@ -395,7 +405,12 @@ static void tick(struct impl *this, uint64_t nsec)
 		this->stats.n.capped++;
 		return;
 	}
-	output_frame(this, set_index, nsec, OUTPUT_FLIP);
+	source_check_frame(this, st->fb_id, nsec, false);
+}
+
+void source_frame_output_checked(struct impl *this, int set_index, uint64_t nsec, bool resend)
+{
+	output_frame(this, set_index, nsec, resend ? OUTPUT_RESEND : OUTPUT_FLIP);
 }
 
 /*

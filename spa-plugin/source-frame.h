@@ -67,6 +67,11 @@ void source_frame_set_started(struct impl *this, bool started);
 void source_frame_request(struct source_frame *f);
 /* Data loop: the port's slot table was replaced by one of n_slots slots. */
 void source_frame_buffers_changed(struct impl *this, uint32_t n_slots);
+/*
+ * Data loop: the flip (or re-send) at nsec of entry set_index of the set goes out, once
+ * checked (source-check.h).
+ */
+void source_frame_output_checked(struct impl *this, int set_index, uint64_t nsec, bool resend);
 /* Data loop: the node's process(). */
 int source_process(struct impl *this);
 

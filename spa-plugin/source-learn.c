@@ -258,20 +258,50 @@ static int reject(struct impl *this, struct scanout_fb *fb)
 	return -ENOTSUP;
 }
 
-int source_learn_now(struct impl *this)
+static int do_retire(struct spa_loop *loop, bool async, uint32_t seq, const void *data,
+		size_t size, void *user_data)
 {
-	struct scanout_fb fb, dead[MAX_SCANOUT_FBS + 1];
+	struct impl *this = user_data;
+	int idx = *(const int *)data;
+
+	source_port_retire_fb(&this->port, this->set.fbs[idx].fb_id);
+	scanout_set_take(&this->set, (uint32_t)idx, &this->learn.retired);
+	return 0;
+}
+
+/*
+ * Entry idx of the set was destroyed and its id given to the FB in fb (other buffers): the
+ * entry leaves the set and its aliases are retired, so that no frame of the new FB goes out
+ * in the old buffers. The new FB then joins like any other.
+ */
+static void replace(struct impl *this, int idx, const struct scanout_fb *fb)
+{
+	spa_log_info(this->log, "%s: FB %u names other buffers now (the kernel reused its id): "
+			"its %s leave the scanout set", this->name, fb->fb_id,
+			this->port.path == PATH_DMABUF ? "aliases" : "old buffers");
+	this->stats.n.replaced++;
+	spa_loop_invoke(this->data_loop, do_retire, 0, &idx, sizeof(idx), true, this);
+	scanout_fb_finish(&this->learn.retired); /* moved out of the set on the data loop */
+}
+
+/*
+ * Adds an export to the set, or finds it there. Takes ownership of *exported (its fds move
+ * into the set or are closed). Returns 0 or -errno.
+ */
+static int learn_exported(struct impl *this, struct scanout_fb *exported)
+{
+	struct scanout_fb fb = *exported, dead[MAX_SCANOUT_FBS + 1];
 	struct scanout_set *next;
 	uint32_t n_dead = 0, seeded = 0;
 	bool format_change;
 	int res, idx;
 
-	if ((res = export_on_screen(this, &fb)) < 0) {
-		return res;
-	}
-	if (scanout_set_find(&this->set, fb.fb_id) >= 0) {
-		scanout_fb_finish(&fb);
-		return 0;
+	if ((idx = scanout_set_find(&this->set, fb.fb_id)) >= 0) {
+		if (scanout_fb_same_buffers(&this->set.fbs[idx], &fb)) {
+			scanout_fb_finish(&fb);
+			return 0;
+		}
+		replace(this, idx, &fb);
 	}
 	if (!fmt_from_drm(fb.hfb.fourcc)) {
 		return reject(this, &fb);
@@ -334,6 +364,34 @@ int source_learn_now(struct impl *this)
 	}
 	after_join(this, idx, format_change);
 	return 0;
+}
+
+int source_learn_now(struct impl *this)
+{
+	struct scanout_fb fb;
+	int res;
+
+	if ((res = export_on_screen(this, &fb)) < 0) {
+		return res;
+	}
+	return learn_exported(this, &fb);
+}
+
+int source_learn_verify(struct impl *this, uint32_t fb_id)
+{
+	struct scanout_fb fb;
+	uint32_t exported;
+	int res;
+
+	if ((res = export_on_screen(this, &fb)) < 0) {
+		return res;
+	}
+	exported = fb.fb_id;
+	if ((res = learn_exported(this, &fb)) < 0) {
+		return res;
+	}
+	/* The screen moved on: the FB in question may be gone; its frame is not known good. */
+	return exported == fb_id ? 0 : -EAGAIN;
 }
 
 /* Announces a changed EnumFormat so that the link reallocates. */

@@ -50,6 +50,8 @@ struct source_learn {
 		uint32_t fb_id;
 		uint64_t until_ns;
 	} rejected[REJECTED_FBS];
+	/* Main loop, filled on the data loop: the entry replace() took out of the set. */
+	struct scanout_fb retired;
 	/* Data loop. */
 	bool inflight; /* a learn request is queued on the main loop (atomic) */
 };
@@ -59,8 +61,16 @@ int source_learn_init(struct impl *this, bool relink_enabled);
 /* Destroys the timer and the helper client. Accepts a half-initialised node. */
 void source_learn_finish(struct impl *this);
 
-/* Exports the FB on screen and adds it to the set. Returns 0 or -errno. Main loop. */
+/*
+ * Exports the FB on screen and adds it to the set; an entry of the same id with other buffers
+ * (the id was reused) is replaced. Returns 0 or -errno. Main loop.
+ */
 int source_learn_now(struct impl *this);
+/*
+ * Like source_learn_now, for a flip to fb_id that failed its check: 0 when the FB exported was
+ * fb_id and the set now holds its buffers, -EAGAIN when another FB was on screen by then.
+ */
+int source_learn_verify(struct impl *this, uint32_t fb_id);
 /*
  * Data loop: fb_id is on screen and not in the set. Queues a learn on the main loop, never
  * blocking, one at a time.

@@ -65,6 +65,15 @@ struct slot *source_port_pick_slot(struct source_port *port, uint32_t fb_id, boo
 	return best;
 }
 
+void source_port_retire_fb(struct source_port *port, uint32_t fb_id)
+{
+	for (uint32_t i = 0; port->slots_path == PATH_DMABUF && i < port->n_slots; i++) {
+		if (!port->slots[i].spare && port->slots[i].fb_id == fb_id) {
+			port->slots[i].fb_id = SLOT_RETIRED;
+		}
+	}
+}
+
 void slot_fill_chunks(struct slot *slot, const struct scanout_fb *fb)
 {
 	for (uint32_t j = 0; j < slot->buf->n_datas && j < fb->hfb.n_planes; j++) {

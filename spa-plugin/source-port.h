@@ -45,10 +45,13 @@ enum source_path {
 	PATH_SHM, /* slots are MemFd buffers filled by a CPU copy */
 };
 
+/* A slot's FB id when its FB's id now names other buffers; no KMS id (positive ints) is this. */
+#define SLOT_RETIRED UINT32_MAX
+
 struct slot {
 	uint32_t id;
 	struct spa_buffer *buf;
-	uint32_t fb_id; /* PATH_DMABUF: the FB this slot aliases, 0 for a spare */
+	uint32_t fb_id; /* PATH_DMABUF: the FB this slot aliases, 0 for a spare, SLOT_RETIRED */
 	bool spare; /* PATH_DMABUF: our own dma-buf, filled by a copy (spare-slot.c) */
 	bool busy; /* handed out, not recycled yet */
 	uint64_t last_used; /* tick count when last handed out, for LRU */
@@ -106,6 +109,11 @@ void source_port_recycle(struct source_port *port, uint32_t buffer_id);
  * aliases it, on the SHM path any. NULL sets *held when slots alias the FB but all are busy.
  */
 struct slot *source_port_pick_slot(struct source_port *port, uint32_t fb_id, bool *held);
+/*
+ * Data loop: the dma-buf slots that alias fb_id alias buffers the FB no longer has (its id was
+ * reused): they are never picked again, until the next allocation replaces them.
+ */
+void source_port_retire_fb(struct source_port *port, uint32_t fb_id);
 /* The chunks of a slot that aliases fb: fb's planes as they are. */
 void slot_fill_chunks(struct slot *slot, const struct scanout_fb *fb);
 

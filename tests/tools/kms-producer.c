@@ -27,7 +27,8 @@
  * missed by more than a quarter period is skipped (counted in skipped_slots), never caught up.
  *
  * FB ids: with --recreate every new FB gets an id no earlier FB of this producer had; freed
- * ids are parked in placeholder property blobs (--reuse-fb-ids turns this off). The kernel's
+ * ids are parked in placeholder property blobs. --reuse-fb-ids turns this off and destroys
+ * each old FB before creating its successor, which then gets the id just freed. The kernel's
  * own cursor FBs, one per drmModeSetCursor2, share the id space and are not parked.
  */
 #include <errno.h>
@@ -343,6 +344,18 @@ static int next_back_buffer(struct producer *p, struct output *o)
 
 	if (fb->generation == o->generation)
 		return back;
+	/*
+	 * --reuse-fb-ids: destroy first, as a compositor that frees its old buffers before it
+	 * allocates new ones: the new FB takes the id just freed (the lowest), the next frame
+	 * on it shows new buffers under an id a reader has seen a flip ago.
+	 */
+	if (p->opts.reuse_fb_ids) {
+		uint32_t w = fb->width, h = fb->height;
+
+		destroy_fb(p, o, fb);
+		ret = create_fb(p, o, w, h, fb);
+		return ret < 0 ? ret : back;
+	}
 	/* Create before destroying, so the new FB id differs from the old one. */
 	ret = create_fb(p, o, fb->width, fb->height, &fresh);
 	if (ret < 0)

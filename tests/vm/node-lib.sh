@@ -349,7 +349,7 @@ stream_wait_end() {
 }
 
 node_stats() {
-	grep -E "gone; [0-9]+ flips" "$NODE_TMP/daemon.log" | tail -n "${1:-1}"
+	grep -E "gone; [0-9]+ ticks" "$NODE_TMP/daemon.log" | tail -n "${1:-1}"
 }
 
 # blind_spot PATTERN_CHECK_OUTPUT PRODUCER_LOG: of the frames missing between decoded ones,

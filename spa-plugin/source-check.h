@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef KMSCAST_SOURCE_CHECK_H
+#define KMSCAST_SOURCE_CHECK_H
+
+/*
+ * An FB id is not a buffer: the kernel gives a destroyed FB's id to the next FB created, and
+ * compositors destroy and create FBs whenever they re-create buffers (a resize, direct
+ * scanout of a client's buffers). An FB can only be destroyed and its id taken while it is
+ * off screen, and no unprivileged read tells the new FB from the old one, so every flip to an
+ * FB of the set is checked before it goes out: the helper compares the buffer objects behind
+ * the id with those it exported (HELPER_MSG_CHECK). A flip waits for the answer, one helper
+ * round trip on the main loop; an FB found changed is exported again and replaces its old
+ * entry, whose aliases are retired, as if a new FB had joined.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct impl;
+
+/*
+ * Frames waiting for their answer, oldest first. Answers come in order; a main loop late by
+ * more than this many flips loses the oldest.
+ */
+#define CHECK_QUEUE 4
+
+struct check_frame {
+	uint32_t fb_id;
+	uint32_t seq;
+	uint64_t nsec; /* its vblank */
+	bool resend; /* a re-send of the FB on screen, not a flip */
+};
+
+struct source_check {
+	/* Data loop. */
+	struct check_frame queue[CHECK_QUEUE];
+	uint32_t head, n;
+	uint32_t verified_fb; /* the FB on screen, once a check found it good; 0 after a flip */
+	/* Written on the data loop, read on the main loop (atomic). */
+	uint32_t seq; /* of the newest request */
+	uint32_t oldest; /* the oldest seq still waiting: older requests are not worth asking */
+	/* Main loop. */
+	bool warned_failed; /* logged that checks fail for a reason other than a changed FB */
+};
+
+/*
+ * Data loop: the frame of fb_id (in the set) at nsec, a flip or a re-send, goes out once the
+ * helper says fb_id is still the buffer the set holds. A frame still waiting is lost (counted
+ * as an unknown FB).
+ */
+void source_check_frame(struct impl *this, uint32_t fb_id, uint64_t nsec, bool resend);
+/*
+ * Data loop: Start or Pause; an answer still on its way is for a frame nobody wants, and the
+ * FB on screen is checked again before it is re-sent.
+ */
+void source_check_reset(struct impl *this);
+
+#endif
