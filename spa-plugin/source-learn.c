@@ -117,6 +117,11 @@ static int do_swap_set(struct spa_loop *loop, bool async, uint32_t seq, const vo
 	struct scanout_set *next = *(struct scanout_set *const *)data;
 
 	this->set = *next; /* entries now owned by this->set */
+	/*
+	 * The aliases of FBs that left the set (destroyed, or of the old format) must never be
+	 * picked again: the kernel may give their ids to new FBs, which the slots do not hold.
+	 */
+	source_port_retire_missing(&this->port, &this->set);
 	return 0;
 }
 

@@ -74,6 +74,18 @@ void source_port_retire_fb(struct source_port *port, uint32_t fb_id)
 	}
 }
 
+void source_port_retire_missing(struct source_port *port, const struct scanout_set *set)
+{
+	for (uint32_t i = 0; port->slots_path == PATH_DMABUF && i < port->n_slots; i++) {
+		struct slot *slot = &port->slots[i];
+
+		if (!slot->spare && slot->fb_id != SLOT_RETIRED &&
+				scanout_set_find(set, slot->fb_id) < 0) {
+			slot->fb_id = SLOT_RETIRED;
+		}
+	}
+}
+
 void slot_fill_chunks(struct slot *slot, const struct scanout_fb *fb)
 {
 	for (uint32_t j = 0; j < slot->buf->n_datas && j < fb->hfb.n_planes; j++) {

@@ -114,6 +114,8 @@ struct slot *source_port_pick_slot(struct source_port *port, uint32_t fb_id, boo
  * reused): they are never picked again, until the next allocation replaces them.
  */
 void source_port_retire_fb(struct source_port *port, uint32_t fb_id);
+/* Data loop: source_port_retire_fb for every FB that is not in set. */
+void source_port_retire_missing(struct source_port *port, const struct scanout_set *set);
 /* The chunks of a slot that aliases fb: fb's planes as they are. */
 void slot_fill_chunks(struct slot *slot, const struct scanout_fb *fb);
 

@@ -170,5 +170,28 @@ static void test_compatible(void)
 	scanout_fb_finish(&fb);
 }
 
+/*
+ * An id reused by the kernel: same id and layout, another buffer object. Only the fds' inodes
+ * tell; two exports of one object (here: one memfd twice) are the same buffers.
+ */
+static void test_same_buffers(void)
+{
+	struct helper_fb a = fake_fb(7, 64, 48), b = fake_fb(7, 64, 48), again = a;
+	struct scanout_fb fa, fb, fagain;
+
+	again.fds[0] = fcntl(a.fds[0], F_DUPFD_CLOEXEC, 0);
+	test_assert(again.fds[0] >= 0);
+	test_assert_int_eq(scanout_fb_init(&fa, &a), 0);
+	test_assert_int_eq(scanout_fb_init(&fb, &b), 0);
+	test_assert_int_eq(scanout_fb_init(&fagain, &again), 0);
+	test_assert(scanout_fb_compatible(&fa, &fb));
+	test_assert(!scanout_fb_same_buffers(&fa, &fb));
+	test_assert(scanout_fb_same_buffers(&fa, &fagain));
+	scanout_fb_finish(&fa);
+	scanout_fb_finish(&fb);
+	scanout_fb_finish(&fagain);
+}
+
 TEST_MAIN(TEST(test_init_measures), TEST(test_rejects_bad_layout), TEST(test_tiled_not_mappable),
-		TEST(test_data_flags), TEST(test_set_bounds_and_order), TEST(test_compatible))
+		TEST(test_data_flags), TEST(test_set_bounds_and_order), TEST(test_compatible),
+		TEST(test_same_buffers))
