@@ -419,3 +419,31 @@ gst_check_first_buffer() {
 gst_fell_behind() {
 	grep -q "can't queue recycled buffer" "$1"
 }
+
+# in_place_check NAME PAINTS LOG: judges a pw-shm-consumer LOG of a screen painted in place
+# (front-buffer rendering: nothing flips, the node's re-sends carry the changes). PAINTS has
+# one line "FRAME T_NS" per frame painted. Every decoded frame must be a painted one and none
+# may step back (the buffer only moves forward); 3 (timing) when fewer than half the frames
+# painted between the first and the last buffer's pts were seen, or more than half the
+# buffers were torn (read while the next frame was being painted, which front-buffer readers
+# may always see; torn frames do not count as seen). Prints a summary; returns 0, 1 or 3.
+in_place_check() {
+	awk -v name="$1" '
+		FNR == NR { painted_frame[$1 + 0] = 1; paint[++np] = $2 + 0; next }
+		$1 != "buf" { next }
+		{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+		{ n++; if (first == "") first = v["pts"] + 0; last = v["pts"] + 0; f = v["frame"] + 0 }
+		f == -2 { torn++; next }
+		f < 0 { bad++; next }
+		!(f in painted_frame) { foreign++ }
+		prev != "" && f < prev { back++ }
+		prev == "" || f != prev { distinct++ }
+		{ prev = f }
+		END {
+			for (i = 1; i <= np; i++) if (paint[i] >= first && paint[i] <= last) painted++
+			printf "%s: %d buffers, %d distinct frames for %d painted, %d torn, %d undecodable, %d not painted, %d backwards\n",
+				name, n, distinct, painted, torn, bad, foreign, back
+			if (n == 0 || bad > 0 || back > 0 || foreign > 0) exit 1
+			if (distinct * 2 < painted || torn * 2 > n) exit 3
+		}' "$2" "$3"
+}
