@@ -32,7 +32,11 @@ RECOVER_S = 10.0
 FD_SLACK = 6
 RSS_SLACK_KB = 16 * 1024
 SHMEM_SLACK_KB = 64 * 1024
-MAX_LIVE_GEM = 4
+# The helper keeps the handles of the last HELPER_MAX_KEPT_FBS (16) primary FBs it exported
+# on a connection (one each: the producer's FBs have one plane), so that CHECK can tell a
+# reused FB id from the FB it exported; an export holds up to 4 more for a moment. A leak
+# climbs past both bounds within the soak's hundreds of exports.
+MAX_LIVE_GEM = 16 + 4
 MAX_GEM_HANDLE = 32
 NS = 1e9
 

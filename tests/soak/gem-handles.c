@@ -9,8 +9,10 @@
  * pidfd_getfd(2) (same open file, same handle table) and asks DRM_IOCTL_MODE_MAP_DUMB for
  * every handle in 1..MAX: ENOENT means no such handle. MAP_DUMB only creates the object's
  * fake mmap offset, which every dumb buffer may have; it takes no reference and leaves the
- * table as it found it. The helper closes its handles right after each export, so between
- * exports the count must be 0; the highest live handle is printed too.
+ * table as it found it. The helper keeps the handles of the last 16 primary FBs it exported
+ * per connection (CHECK compares buffers through them) and closes every other one right
+ * after its export, so between exports the count stays within that; the highest live handle
+ * is printed too.
  *
  * Output: "gem pid=<pid> files=<n> handles=<live> max_handle=<highest or 0>"
  */
