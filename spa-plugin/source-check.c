@@ -25,12 +25,18 @@ static void lose_frame(struct impl *this, const struct check_frame *f)
 	}
 }
 
+/* Tells the main loop which requests are still wanted: none older than the queue's head. */
+static void publish_oldest(struct source_check *c)
+{
+	__atomic_store_n(&c->oldest, c->n > 0 ? c->queue[c->head].seq : c->seq + 1,
+			__ATOMIC_RELEASE);
+}
+
 static void pop(struct source_check *c)
 {
 	c->head = (c->head + 1) % CHECK_QUEUE;
 	c->n--;
-	__atomic_store_n(&c->oldest, c->n > 0 ? c->queue[c->head].seq : c->seq + 1,
-			__ATOMIC_RELEASE);
+	publish_oldest(c);
 }
 
 static int do_checked(struct spa_loop *loop, bool async, uint32_t seq, const void *data,
@@ -123,13 +129,12 @@ void source_check_frame(struct impl *this, uint32_t fb_id, uint64_t nsec, bool r
 	c->n++;
 	m.seq = f->seq;
 	__atomic_store_n(&c->seq, m.seq, __ATOMIC_RELEASE);
-	__atomic_store_n(&c->oldest, c->queue[c->head].seq, __ATOMIC_RELEASE);
+	publish_oldest(c);
 	/* A full invoke queue runs nothing: this frame is lost, the next flip asks again. */
 	if (spa_loop_invoke(this->main_loop, do_check, 0, &m, sizeof(m), false, this) < 0) {
 		c->n--;
 		lose_frame(this, f);
-		__atomic_store_n(&c->oldest, c->n > 0 ? c->queue[c->head].seq : c->seq + 1,
-				__ATOMIC_RELEASE);
+		publish_oldest(c);
 	}
 }
 
@@ -139,5 +144,5 @@ void source_check_reset(struct impl *this)
 
 	c->n = 0;
 	c->verified_fb = 0;
-	__atomic_store_n(&c->oldest, c->seq + 1, __ATOMIC_RELEASE);
+	publish_oldest(c);
 }

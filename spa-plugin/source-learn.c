@@ -269,8 +269,8 @@ static int do_retire(struct spa_loop *loop, bool async, uint32_t seq, const void
 	struct impl *this = user_data;
 	int idx = *(const int *)data;
 
-	source_port_retire_fb(&this->port, this->set.fbs[idx].fb_id);
 	scanout_set_take(&this->set, (uint32_t)idx, &this->learn.retired);
+	source_port_retire_missing(&this->port, &this->set);
 	return 0;
 }
 

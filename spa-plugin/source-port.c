@@ -65,15 +65,6 @@ struct slot *source_port_pick_slot(struct source_port *port, uint32_t fb_id, boo
 	return best;
 }
 
-void source_port_retire_fb(struct source_port *port, uint32_t fb_id)
-{
-	for (uint32_t i = 0; port->slots_path == PATH_DMABUF && i < port->n_slots; i++) {
-		if (!port->slots[i].spare && port->slots[i].fb_id == fb_id) {
-			port->slots[i].fb_id = SLOT_RETIRED;
-		}
-	}
-}
-
 void source_port_retire_missing(struct source_port *port, const struct scanout_set *set)
 {
 	for (uint32_t i = 0; port->slots_path == PATH_DMABUF && i < port->n_slots; i++) {

@@ -110,11 +110,10 @@ void source_port_recycle(struct source_port *port, uint32_t buffer_id);
  */
 struct slot *source_port_pick_slot(struct source_port *port, uint32_t fb_id, bool *held);
 /*
- * Data loop: the dma-buf slots that alias fb_id alias buffers the FB no longer has (its id was
- * reused): they are never picked again, until the next allocation replaces them.
+ * Data loop: the dma-buf slots that alias an FB no longer in set (destroyed, of an old format,
+ * or its id reused for other buffers) are never picked again, until the next allocation
+ * replaces them: a new FB may take the id.
  */
-void source_port_retire_fb(struct source_port *port, uint32_t fb_id);
-/* Data loop: source_port_retire_fb for every FB that is not in set. */
 void source_port_retire_missing(struct source_port *port, const struct scanout_set *set);
 /* The chunks of a slot that aliases fb: fb's planes as they are. */
 void slot_fill_chunks(struct slot *slot, const struct scanout_fb *fb);
