@@ -18,6 +18,8 @@
  *   cursor n=<i> id=<id> x=<x> y=<y> hot_x=<hx> hot_y=<hy> bitmap=<W>x<H>|none|same
  *       index=<cursor image index decoded from the bitmap or -1>
  *
+ * --memptr offers MemPtr buffers only, as a consumer that cannot map an fd itself does
+ * (nothing may be handed to it but memory already mapped in its process).
  * --blocks decodes the blocks pattern (frame number mod 4096) instead of the bands.
  * --max-fps N asks for a maxFramerate of at most N (0 to N, N preferred), as OBS and browsers
  * do; without it, the node's own (the screen's rate).
@@ -59,7 +61,7 @@ struct consumer {
 	struct spa_video_info_raw format;
 	uint32_t fourcc;
 	bool have_format;
-	bool dmabuf, cursor, decode;
+	bool dmabuf, memptr, cursor, decode;
 	bool blocks; /* decode the blocks pattern (kms-producer --pattern blocks) */
 	uint32_t max_fps; /* --max-fps: a maxFramerate of at most this, as OBS and browsers ask */
 	uint32_t frames, n_frames, n_buffers;
@@ -238,6 +240,8 @@ static void update_params(struct consumer *c)
 	uint32_t n = 0;
 	int types = (1 << SPA_DATA_MemFd) | (1 << SPA_DATA_MemPtr);
 
+	if (c->memptr)
+		types = 1 << SPA_DATA_MemPtr;
 	if (c->dmabuf)
 		types |= 1 << SPA_DATA_DmaBuf;
 	params[n++] = spa_pod_builder_add_object(&b,
@@ -339,7 +343,7 @@ static const struct spa_pod *format_param(struct spa_pod_builder *b, uint32_t ma
 static int usage(const char *argv0)
 {
 	fprintf(stderr, "usage: %s --target ID|NAME [--frames N] [--out FILE] [--dmabuf] "
-			"[--cursor] [--blocks] [--max-fps N] [--timeout SEC]\n", argv0);
+			"[--memptr] [--cursor] [--blocks] [--max-fps N] [--timeout SEC]\n", argv0);
 	return 2;
 }
 
@@ -350,6 +354,7 @@ int main(int argc, char **argv)
 		{"frames", required_argument, NULL, 'n'},
 		{"out", required_argument, NULL, 'o'},
 		{"dmabuf", no_argument, NULL, 'd'},
+		{"memptr", no_argument, NULL, 'p'},
 		{"cursor", no_argument, NULL, 'c'},
 		{"blocks", no_argument, NULL, 'b'},
 		{"max-fps", required_argument, NULL, 'm'},
@@ -377,6 +382,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'd': c.dmabuf = true; break;
+		case 'p': c.memptr = true; break;
 		case 'c': c.cursor = true; break;
 		case 'b': c.blocks = true; break;
 		case 'm': c.max_fps = (uint32_t)strtoul(optarg, NULL, 0); break;
