@@ -135,6 +135,17 @@ static inline struct spa_fraction source_refresh_fraction(const struct impl *thi
 	return SPA_FRACTION(this->refresh_mhz / a, 1000 / a);
 }
 
+/*
+ * Whether a link on the format without a modifier aliases the FBs when its consumer takes
+ * dma-bufs (kmscast.modifierless-dmabuf, a linear FB, not a copy node); else such a link is
+ * always served by copies.
+ */
+static inline bool source_modifierless_may_alias(const struct impl *this)
+{
+	return !this->config.copy_only && this->config.modifierless_dmabuf && this->set.n > 0 &&
+			scanout_fb_linear(&this->set.fbs[0].hfb);
+}
+
 /* source-node.c: the node methods; kmscast-source.c's handle hands them out. */
 extern const struct spa_node_methods source_node_methods;
 /* Emits node or port info with the changed flags (all of them when full). Main loop. */

@@ -38,8 +38,7 @@ bool scanout_fb_compatible(const struct scanout_fb *a, const struct scanout_fb *
 	return true;
 }
 
-/* Rows of plane i; the chroma planes of the 4:2:0 formats have half as many. */
-static uint32_t plane_rows(const struct helper_fb *hfb, uint32_t i)
+uint32_t scanout_fb_plane_rows(const struct helper_fb *hfb, uint32_t i)
 {
 	if (i == 0) {
 		return hfb->height;
@@ -125,7 +124,7 @@ int scanout_fb_init(struct scanout_fb *fb, struct helper_fb *hfb)
 		fb->fd_ino[i] = st.st_ino;
 	}
 	for (uint32_t i = 0; i < fb->hfb.n_planes; i++) {
-		uint64_t size = (uint64_t)fb->hfb.pitches[i] * plane_rows(&fb->hfb, i);
+		uint64_t size = (uint64_t)fb->hfb.pitches[i] * scanout_fb_plane_rows(&fb->hfb, i);
 		uint32_t fd = (uint32_t)fb->hfb.plane_fd_index[i];
 
 		if (fd >= fb->hfb.n_fds || fb->hfb.offsets[i] >= fb->fd_size[fd]) {

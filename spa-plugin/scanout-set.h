@@ -45,6 +45,9 @@ int scanout_set_find(const struct scanout_set *set, uint32_t fb_id);
  */
 bool scanout_fb_compatible(const struct scanout_fb *a, const struct scanout_fb *b);
 
+/* Rows of plane i; the chroma planes of the 4:2:0 formats have half as many. */
+uint32_t scanout_fb_plane_rows(const struct helper_fb *hfb, uint32_t i);
+
 /*
  * True when the FB's bytes are its pixels, row by row: an explicit LINEAR modifier, or none
  * (an FB added without DRM_MODE_FB_MODIFIERS, whose format without a modifier promises linear
@@ -84,8 +87,8 @@ int scanout_fb_dup(struct scanout_fb *dst, const struct scanout_fb *src);
 void scanout_fb_finish(struct scanout_fb *fb);
 
 /*
- * Maps plane 0 read-only for CPU copies; only linear single-fd FBs. Returns 0, -ENOTSUP for a
- * tiled or multi-object FB, or -errno from mmap.
+ * Maps fds[0], which holds every plane, read-only for CPU copies; only linear single-fd FBs.
+ * Returns 0, -ENOTSUP for a tiled or multi-object FB, or -errno from mmap.
  */
 int scanout_fb_map(struct scanout_fb *fb);
 

@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The SHM path, for consumers that take no dma-buf: MemFd buffers we allocate, filled by a CPU
- * copy of the scanout FB. Only linear FBs can be read this way.
+ * The SHM path, for consumers that take no dma-buf: MemFd buffers we allocate (or memory
+ * PipeWire allocated), filled by a CPU copy of the scanout FB, every plane. Only linear FBs
+ * whose planes all sit in one dma-buf can be read this way (scanout_fb_map).
+ *
+ * One MemFd per plane, not one with the planes at offsets: each spa_data is then what a
+ * single-plane buffer's is (an fd of its own, mapoffset 0, sealed to its plane's size), the
+ * shape every consumer already reads. The cost is an fd per plane per buffer.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -17,14 +23,43 @@
 #include "source-port.h"
 #include "spa-compat.h"
 
-int shm_slot_alloc(struct slot *slot, struct spa_data *d, const struct scanout_fb *fb)
+size_t shm_plane_bytes(const struct scanout_fb *fb, uint32_t i)
 {
-	size_t size = fb->plane_size[0];
+	return (size_t)fb->hfb.pitches[i] * scanout_fb_plane_rows(&fb->hfb, i);
+}
+
+uint64_t shm_frame_bytes(const struct scanout_fb *fb)
+{
+	uint64_t frame = 0;
+
+	for (uint32_t i = 0; i < fb->hfb.n_planes && i < HELPER_MAX_PLANES; i++) {
+		frame += shm_plane_bytes(fb, i);
+	}
+	return frame;
+}
+
+uint32_t shm_max_slots(const struct scanout_fb *fb)
+{
+	uint64_t frame = shm_frame_bytes(fb);
+
+	if (frame == 0) {
+		return MIN_SLOTS;
+	}
+	return (uint32_t)SPA_CLAMP(SHM_MAX_BYTES / frame, (uint64_t)MIN_SLOTS, (uint64_t)MAX_SLOTS);
+}
+
+static int alloc_plane(struct slot_plane *p, struct spa_data *d, const struct scanout_fb *fb,
+		uint32_t i)
+{
+	size_t size = shm_plane_bytes(fb, i);
 	void *map;
 	int fd, res;
 
 	if (!(d->type & (1u << SPA_DATA_MemFd))) {
 		return -ENOTSUP;
+	}
+	if (size == 0 || size > UINT32_MAX) {
+		return -EINVAL;
 	}
 	fd = memfd_create("kmscast-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0) {
@@ -44,17 +79,20 @@ int shm_slot_alloc(struct slot *slot, struct spa_data *d, const struct scanout_f
 	d->type = SPA_DATA_MemFd;
 	/* PipeWire >= 1.1.81 maps for MAP_BUFFERS consumers (OBS) only what says MAPPABLE. */
 	d->flags = SPA_DATA_FLAG_READABLE | SPA_DATA_FLAG_MAPPABLE;
-	d->fd = fd;
+	d->fd = fd; /* still owned by the slot; PipeWire sends a copy */
 	d->mapoffset = 0;
 	d->maxsize = (uint32_t)size;
 	d->data = map;
 	d->chunk->offset = 0;
 	d->chunk->size = (uint32_t)size;
-	d->chunk->stride = (int32_t)fb->hfb.pitches[0];
+	d->chunk->stride = (int32_t)fb->hfb.pitches[i];
 	d->chunk->flags = SPA_CHUNK_FLAG_NONE;
-	slot->shm_fd = fd; /* owned by the slot */
-	slot->shm_map = map;
-	slot->shm_size = size;
+	p->fd = fd; /* fd and mapping now owned by the slot */
+	p->map = map;
+	p->map_size = size;
+	p->dst = map;
+	p->dst_size = size;
+	p->dst_stride = fb->hfb.pitches[i];
 	return 0;
 
 err_close:
@@ -62,67 +100,177 @@ err_close:
 	return res;
 }
 
+int shm_slot_alloc(struct slot *slot, struct spa_buffer *buf, const struct scanout_fb *fb)
+{
+	uint32_t n = fb->hfb.n_planes;
+	int res;
+
+	if (buf->n_datas != n || n > HELPER_MAX_PLANES) {
+		return -EINVAL;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		if ((res = alloc_plane(&slot->planes[i], &buf->datas[i], fb, i)) < 0) {
+			shm_slot_free(slot); /* the planes made so far */
+			return res;
+		}
+	}
+	slot->n_planes = n;
+	return 0;
+}
+
+int shm_slot_use(struct slot *slot, struct spa_buffer *buf, const struct scanout_fb *fb)
+{
+	uint32_t n = fb->hfb.n_planes;
+
+	if (buf->n_datas != n || n > HELPER_MAX_PLANES) {
+		return -EINVAL;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const struct spa_data *d = &buf->datas[i];
+		/* A stride PipeWire or the consumer set at allocation is kept; else the FB's. */
+		uint32_t stride = d->chunk->stride > 0 ? (uint32_t)d->chunk->stride :
+				fb->hfb.pitches[i];
+		uint64_t size = (uint64_t)stride * scanout_fb_plane_rows(&fb->hfb, i);
+
+		if (d->data == NULL || size > d->maxsize) {
+			return -EINVAL;
+		}
+		slot->planes[i].dst = d->data; /* PipeWire's: not owned */
+		slot->planes[i].dst_size = d->maxsize;
+		slot->planes[i].dst_stride = stride;
+	}
+	slot->n_planes = n;
+	return 0;
+}
+
 void shm_slot_free(struct slot *slot)
 {
-	if (slot->shm_map) {
-		munmap(slot->shm_map, slot->shm_size);
+	for (uint32_t i = 0; i < HELPER_MAX_PLANES; i++) {
+		struct slot_plane *p = &slot->planes[i];
+
+		if (p->map) {
+			munmap(p->map, p->map_size);
+		}
+		if (p->fd >= 0) {
+			close(p->fd);
+		}
+		*p = (struct slot_plane){.fd = -1};
 	}
-	if (slot->shm_fd >= 0) {
-		close(slot->shm_fd);
+	slot->n_planes = 0;
+}
+
+/*
+ * Whether fd's buffer may be accessed now, without waiting: a dma-buf polls POLLIN once the
+ * fences of its writers have signalled and POLLOUT once all of them have (the kernel's
+ * dma_buf_poll). DMA_BUF_IOCTL_SYNC would wait for them with no bound, on the data loop.
+ * Returns 0 when ready, -EBUSY when not, or -errno.
+ */
+static int fd_ready(int fd, short events)
+{
+	struct pollfd pfd = {.fd = fd, .events = events};
+	int n;
+
+	while ((n = poll(&pfd, 1, 0)) < 0 && errno == EINTR) {
+		;
 	}
-	slot->shm_map = NULL;
-	slot->shm_fd = -1;
+	if (n < 0) {
+		return -errno;
+	}
+	if (pfd.revents & POLLNVAL) {
+		return -EBADF;
+	}
+	return (pfd.revents & events) ? 0 : -EBUSY;
 }
 
 static void dmabuf_sync(int fd, uint64_t flags)
 {
 	struct dma_buf_sync sync = {.flags = flags};
 
-	/* Orders our accesses against the GPU or the display engine using the buffer. */
+	/*
+	 * Cache maintenance around our CPU accesses. It also waits for the buffer's fences, but
+	 * fd_ready saw them signalled.
+	 */
 	while (ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync) < 0 && (errno == EINTR || errno == EAGAIN)) {
 		;
 	}
 }
 
+/* Whether plane i of fb fits the slot's plane and lies inside fb's mapping. */
+static int check_plane(const struct slot_plane *p, const struct scanout_fb *fb, uint32_t i)
+{
+	const struct helper_fb *hfb = &fb->hfb;
+	uint32_t rows = scanout_fb_plane_rows(hfb, i);
+	uint32_t row = SPA_MIN(hfb->pitches[i], p->dst_stride);
+
+	if (hfb->plane_fd_index[i] != 0) {
+		return -ENOTSUP; /* only fds[0] is mapped */
+	}
+	if (!p->dst || rows == 0 || (uint64_t)p->dst_stride * rows > p->dst_size) {
+		return -ENOSPC;
+	}
+	if ((uint64_t)hfb->offsets[i] + (uint64_t)hfb->pitches[i] * (rows - 1) + row >
+			fb->map_size) {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void copy_plane(const struct slot_plane *p, const struct scanout_fb *fb, uint32_t i)
+{
+	const struct helper_fb *hfb = &fb->hfb;
+	const uint8_t *src = (const uint8_t *)fb->map + hfb->offsets[i];
+	uint32_t rows = scanout_fb_plane_rows(hfb, i);
+	uint32_t src_pitch = hfb->pitches[i];
+	uint32_t row = SPA_MIN(src_pitch, p->dst_stride);
+
+	if (src_pitch == p->dst_stride) {
+		memcpy(p->dst, src, (size_t)src_pitch * rows);
+		return;
+	}
+	for (uint32_t y = 0; y < rows; y++) {
+		memcpy(p->dst + (size_t)y * p->dst_stride, src + (size_t)y * src_pitch, row);
+	}
+}
+
 int shm_copy_frame(struct slot *slot, struct scanout_fb *fb)
 {
-	struct spa_data *d = &slot->buf->datas[0];
-	uint32_t src_pitch = fb->hfb.pitches[0];
-	uint32_t dst_stride = d->chunk->stride > 0 ? (uint32_t)d->chunk->stride : src_pitch;
-	uint32_t row = SPA_MIN(src_pitch, dst_stride);
-	uint32_t rows = fb->hfb.height;
-	const uint8_t *src;
-	uint8_t *dst = slot->shm_map;
+	const struct helper_fb *hfb = &fb->hfb;
 	int res;
 
 	if (!fb->map && (res = scanout_fb_map(fb)) < 0) {
 		return res;
 	}
-	if (!dst || (uint64_t)dst_stride * rows > slot->shm_size) {
-		return -ENOSPC; /* a new mode: the link is being renegotiated */
+	if (slot->n_planes != hfb->n_planes) {
+		return -ENOSPC; /* a new format: the link is being renegotiated */
 	}
-	src = (const uint8_t *)fb->map + fb->hfb.offsets[0];
-	if ((uint64_t)fb->hfb.offsets[0] + (uint64_t)src_pitch * (rows - 1) + row > fb->map_size) {
-		return -EINVAL;
-	}
-	dmabuf_sync(fb->hfb.fds[0], DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
-	if (slot->spare) {
-		dmabuf_sync(slot->shm_fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
-	}
-	if (src_pitch == dst_stride) {
-		memcpy(dst, src, (size_t)src_pitch * rows);
-	} else {
-		for (uint32_t y = 0; y < rows; y++) {
-			memcpy(dst + (size_t)y * dst_stride, src + (size_t)y * src_pitch, row);
+	for (uint32_t i = 0; i < slot->n_planes; i++) {
+		if ((res = check_plane(&slot->planes[i], fb, i)) < 0) {
+			return res;
 		}
 	}
-	if (slot->spare) {
-		dmabuf_sync(slot->shm_fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
+	/* A spare is our dma-buf, which the consumer's GPU may still be reading. */
+	if ((res = fd_ready(hfb->fds[0], POLLIN)) < 0 ||
+			(slot->spare && (res = fd_ready(slot->planes[0].fd, POLLOUT)) < 0)) {
+		return res;
 	}
-	dmabuf_sync(fb->hfb.fds[0], DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
-	d->chunk->offset = 0;
-	d->chunk->size = dst_stride * rows;
-	d->chunk->stride = (int32_t)dst_stride;
-	d->chunk->flags = SPA_CHUNK_FLAG_NONE;
+	dmabuf_sync(hfb->fds[0], DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
+	if (slot->spare) {
+		dmabuf_sync(slot->planes[0].fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
+	}
+	for (uint32_t i = 0; i < slot->n_planes; i++) {
+		copy_plane(&slot->planes[i], fb, i);
+	}
+	if (slot->spare) {
+		dmabuf_sync(slot->planes[0].fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
+	}
+	dmabuf_sync(hfb->fds[0], DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
+	for (uint32_t i = 0; i < slot->n_planes; i++) {
+		struct spa_chunk *c = slot->buf->datas[i].chunk;
+
+		c->offset = 0;
+		c->size = slot->planes[i].dst_stride * scanout_fb_plane_rows(hfb, i);
+		c->stride = (int32_t)slot->planes[i].dst_stride;
+		c->flags = SPA_CHUNK_FLAG_NONE;
+	}
 	return 0;
 }

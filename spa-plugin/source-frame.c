@@ -205,6 +205,32 @@ static void output_slot(struct impl *this, struct slot *slot, uint64_t nsec,
 	spa_node_call_ready(&this->callbacks, SPA_STATUS_HAVE_DATA);
 }
 
+/*
+ * Copies the FB into slot's own memory (the SHM path, a spare). A failed copy loses a flip's
+ * frame; one whose fences are still pending is counted apart: the data loop never waits for a
+ * GPU, this consumer misses the frame (a re-send tries again on a later tick).
+ */
+static int copy_frame(struct impl *this, struct slot *slot, int set_index,
+		enum output_kind kind)
+{
+	int res = shm_copy_frame(slot, &this->set.fbs[set_index]);
+
+	if (res == 0) {
+		return 0;
+	}
+	if (res == -EBUSY) {
+		this->stats.n.fenced++;
+	} else if (kind != OUTPUT_RESEND) {
+		this->stats.n.dropped_unknown++;
+	}
+	if (kind != OUTPUT_RESEND) {
+		this->frame.discont = true;
+	}
+	spa_log_trace(this->log, "%s: FB %u not copied: %s", this->name,
+			this->set.fbs[set_index].fb_id, spa_strerror(res));
+	return res;
+}
+
 static void output_frame(struct impl *this, int set_index, uint64_t nsec, enum output_kind kind)
 {
 	uint32_t fb_id = this->set.fbs[set_index].fb_id;
@@ -215,9 +241,10 @@ static void output_frame(struct impl *this, int set_index, uint64_t nsec, enum o
 	if (!slot && !held && this->port.slots_path == PATH_DMABUF &&
 			(slot = spare_slot_pick(&this->port)) != NULL) {
 		/* An FB newer than the buffers: a copy, until the next allocation aliases it. */
-		if (shm_copy_frame(slot, &this->set.fbs[set_index]) < 0) {
-			slot = NULL;
-		} else if (kind != OUTPUT_RESEND) {
+		if (copy_frame(this, slot, set_index, kind) < 0) {
+			return;
+		}
+		if (kind != OUTPUT_RESEND) {
 			this->stats.n.copied++;
 		}
 	}
@@ -239,12 +266,7 @@ static void output_frame(struct impl *this, int set_index, uint64_t nsec, enum o
 	if (slot->spare) {
 		/* filled above */
 	} else if (this->port.slots_path == PATH_SHM) {
-		if (shm_copy_frame(slot, &this->set.fbs[set_index]) < 0) {
-			if (kind == OUTPUT_RESEND) {
-				return;
-			}
-			this->stats.n.dropped_unknown++;
-			this->frame.discont = true;
+		if (copy_frame(this, slot, set_index, kind) < 0) {
 			return;
 		}
 	} else {

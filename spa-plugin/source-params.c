@@ -127,33 +127,95 @@ static struct spa_pod *build_format(struct impl *this, struct spa_pod_builder *b
 	return spa_pod_builder_pop(b, &f);
 }
 
-static struct spa_pod *build_buffers(struct impl *this, struct spa_pod_builder *b)
+/*
+ * One Buffers param: blocks datas per buffer, and from MIN_SLOTS to max buffers, def by
+ * default (the count PipeWire picks unless the peer's range excludes it).
+ */
+static struct spa_pod *buffers_param(struct spa_pod_builder *b, uint32_t types, uint32_t blocks,
+		uint32_t size, uint32_t stride, int32_t def, int32_t max)
+{
+	struct spa_pod_frame f;
+
+	spa_pod_builder_push_object(b, &f, SPA_TYPE_OBJECT_ParamBuffers, SPA_PARAM_Buffers);
+	/* A range whose bounds meet is what PipeWire 1.6's stricter choice checks refuse. */
+	if (max > MIN_SLOTS) {
+		spa_pod_builder_add(b, SPA_PARAM_BUFFERS_buffers,
+				SPA_POD_CHOICE_RANGE_Int(def, MIN_SLOTS, max), 0);
+	} else {
+		spa_pod_builder_add(b, SPA_PARAM_BUFFERS_buffers, SPA_POD_Int(MIN_SLOTS), 0);
+	}
+	spa_pod_builder_add(b,
+			SPA_PARAM_BUFFERS_blocks, SPA_POD_Int(blocks),
+			SPA_PARAM_BUFFERS_size, SPA_POD_Int(size),
+			SPA_PARAM_BUFFERS_stride, SPA_POD_Int(stride),
+			SPA_PARAM_BUFFERS_dataType, SPA_POD_CHOICE_FLAGS_Int(types),
+			0);
+	return spa_pod_builder_pop(b, &f);
+}
+
+/* The dma-buf path: SLOTS_PER_FB aliases of each FB of the set, and the spares. */
+static struct spa_pod *dmabuf_buffers(struct impl *this, struct spa_pod_builder *b)
 {
 	const struct scanout_fb *fb = &this->set.fbs[0];
 	bool modifier = this->port.format.flags & SPA_VIDEO_FLAG_MODIFIER;
-	uint32_t types = 1u << SPA_DATA_DmaBuf;
-	uint32_t blocks = fb->hfb.n_planes;
 	int32_t spares = modifier && spare_slots_possible(this) ? SPARE_SLOTS : 0;
 	int32_t slots = SPA_CLAMP((int32_t)this->set.n * SLOTS_PER_FB + spares, DEFAULT_SLOTS,
 			MAX_SLOTS);
 
-	if (!modifier) {
-		/* SHM copies are single-plane; a tiled FB can only be copied (or fail). */
-		types = (1u << SPA_DATA_MemFd) | (1u << SPA_DATA_MemPtr);
-		if (set_is_linear(this) && !this->config.copy_only) {
-			types |= 1u << SPA_DATA_DmaBuf;
-		} else {
-			blocks = 1;
+	return buffers_param(b, 1u << SPA_DATA_DmaBuf, fb->hfb.n_planes, fb->plane_size[0],
+			fb->hfb.pitches[0], slots, MAX_SLOTS);
+}
+
+/*
+ * The SHM path: whole frames of the node's own (or PipeWire's), each plane in a data of its
+ * own, as many as fit in SHM_MAX_BYTES. PipeWire gives every data the same size: the
+ * largest plane's.
+ */
+static struct spa_pod *shm_buffers(struct impl *this, struct spa_pod_builder *b,
+		uint32_t types)
+{
+	const struct scanout_fb *fb = &this->set.fbs[0];
+	int32_t max = (int32_t)shm_max_slots(fb);
+	size_t size = 0;
+
+	for (uint32_t i = 0; i < fb->hfb.n_planes; i++) {
+		size = SPA_MAX(size, shm_plane_bytes(fb, i));
+	}
+	return buffers_param(b, types, fb->hfb.n_planes, (uint32_t)size, fb->hfb.pitches[0],
+			SPA_MIN(SHM_DEFAULT_SLOTS, max), max);
+}
+
+static struct spa_pod *build_buffers(struct impl *this, uint32_t index,
+		struct spa_pod_builder *b)
+{
+	uint32_t memory = (1u << SPA_DATA_MemFd) | (1u << SPA_DATA_MemPtr);
+
+	if (this->port.format.flags & SPA_VIDEO_FLAG_MODIFIER) {
+		return index == 0 ? dmabuf_buffers(this, b) : NULL;
+	}
+	/*
+	 * Without a modifier the link aliases the FBs if its consumer takes dma-bufs and copies
+	 * if not, which only use_buffers learns (choose_path). One param could not both give
+	 * aliases their count and bound the copies' memory, so there are two, the dma-buf one
+	 * first: PipeWire takes the first that the peer's Buffers param intersects
+	 * (pw_buffers_negotiate, 0.3.65 to 1.6), and a dataType of memory only intersects the
+	 * second.
+	 */
+	if (source_modifierless_may_alias(this)) {
+		switch (index) {
+		case 0:
+			return dmabuf_buffers(this, b);
+		case 1:
+			return shm_buffers(this, b, memory);
+		default:
+			return NULL;
 		}
 	}
-	return spa_pod_builder_add_object(b,
-			SPA_TYPE_OBJECT_ParamBuffers, SPA_PARAM_Buffers,
-			SPA_PARAM_BUFFERS_buffers, SPA_POD_CHOICE_RANGE_Int(slots, MIN_SLOTS,
-					MAX_SLOTS),
-			SPA_PARAM_BUFFERS_blocks, SPA_POD_Int(blocks),
-			SPA_PARAM_BUFFERS_size, SPA_POD_Int(fb->plane_size[0]),
-			SPA_PARAM_BUFFERS_stride, SPA_POD_Int(fb->hfb.pitches[0]),
-			SPA_PARAM_BUFFERS_dataType, SPA_POD_CHOICE_FLAGS_Int(types));
+	/* Copies only. A linear FB still says DmaBuf: the link gets MemFd all the same. */
+	if (set_is_linear(this) && !this->config.copy_only) {
+		memory |= 1u << SPA_DATA_DmaBuf;
+	}
+	return index == 0 ? shm_buffers(this, b, memory) : NULL;
 }
 
 static struct spa_pod *build_meta(struct impl *this, uint32_t index, struct spa_pod_builder *b)
@@ -217,7 +279,7 @@ static struct spa_pod *build_param(struct impl *this, uint32_t id, uint32_t inde
 			*res = -EIO;
 			return NULL;
 		}
-		return index == 0 ? build_buffers(this, b) : NULL;
+		return build_buffers(this, index, b);
 	case SPA_PARAM_Meta:
 		return build_meta(this, index, b);
 	case SPA_PARAM_IO:

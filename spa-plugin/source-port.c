@@ -2,7 +2,7 @@
 /*
  * The node's output port: the format the link agreed on, and the buffer slots PipeWire gives
  * it. On the dma-buf path slot k aliases FB k mod n of the scanout set (zero copy: every
- * plane points into the FB's own dma-bufs); on the SHM path each slot owns a MemFd.
+ * plane points into the FB's own dma-bufs); on the SHM path each slot owns a MemFd per plane.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -252,7 +252,6 @@ static int alias_slot(struct impl *this, struct slot *slot, struct spa_buffer *b
 static enum source_path choose_path(struct impl *this, uint32_t flags, struct spa_buffer *buf)
 {
 	uint32_t types = buf->n_datas ? buf->datas[0].type : 0;
-	bool linear = scanout_fb_linear(&this->set.fbs[0].hfb);
 
 	if (!(flags & SPA_NODE_BUFFERS_FLAG_ALLOC)) {
 		return PATH_SHM; /* PipeWire allocated the memory: all we can do is copy */
@@ -263,7 +262,7 @@ static enum source_path choose_path(struct impl *this, uint32_t flags, struct sp
 	/* A format without a modifier promises linear pixels; a dma-buf may still carry them. */
 	if ((types & (1u << SPA_DATA_DmaBuf)) &&
 			((this->port.format.flags & SPA_VIDEO_FLAG_MODIFIER) ||
-			(linear && this->config.modifierless_dmabuf))) {
+			source_modifierless_may_alias(this))) {
 		return PATH_DMABUF;
 	}
 	return PATH_SHM;
@@ -285,7 +284,9 @@ static void init_slot(struct slot *slot, uint32_t id, struct spa_buffer *buf)
 	memset(slot, 0, sizeof(*slot));
 	slot->id = id;
 	slot->buf = buf;
-	slot->shm_fd = -1;
+	for (uint32_t j = 0; j < HELPER_MAX_PLANES; j++) {
+		slot->planes[j].fd = -1;
+	}
 	slot->header = spa_buffer_find_meta_data(buf, SPA_META_Header, sizeof(*slot->header));
 	slot->crop = spa_buffer_find_meta_data(buf, SPA_META_VideoCrop, sizeof(*slot->crop));
 	slot->cursor = spa_buffer_find_meta_data(buf, SPA_META_Cursor, sizeof(*slot->cursor));
@@ -294,6 +295,23 @@ static void init_slot(struct slot *slot, uint32_t id, struct spa_buffer *buf)
 
 		slot->cursor_size = m->size;
 	}
+}
+
+/* PATH_SHM: the slot's planes, in memory of its own or in PipeWire's. */
+static int shm_slot(struct impl *this, uint32_t flags, struct slot *slot, struct spa_buffer *buf)
+{
+	const struct scanout_fb *fb = &this->set.fbs[0];
+
+	if (buf->n_datas != fb->hfb.n_planes) {
+		spa_log_error(this->log, "%s: buffer has %u datas, FB %u has %u planes: the SHM "
+				"path copies each plane into a data of its own", this->name,
+				buf->n_datas, fb->fb_id, fb->hfb.n_planes);
+		return -EINVAL;
+	}
+	if (flags & SPA_NODE_BUFFERS_FLAG_ALLOC) {
+		return shm_slot_alloc(slot, buf, fb);
+	}
+	return shm_slot_use(slot, buf, fb);
 }
 
 /*
@@ -318,10 +336,8 @@ static int fill_slots(struct impl *this, uint32_t flags, struct spa_buffer **buf
 			res = spare_slot_alloc(slot, &buf->datas[0], this->kms->fd, &this->set.fbs[0]);
 		} else if (path == PATH_DMABUF) {
 			res = alias_slot(this, slot, buf);
-		} else if (flags & SPA_NODE_BUFFERS_FLAG_ALLOC) {
-			res = shm_slot_alloc(slot, &buf->datas[0], &this->set.fbs[0]);
-		} else if (buf->datas[0].data == NULL) {
-			res = -EINVAL;
+		} else {
+			res = shm_slot(this, flags, slot, buf);
 		}
 		if (res < 0) {
 			goto err_free;
@@ -358,6 +374,27 @@ static int map_for_copies(struct impl *this)
 	return 0;
 }
 
+/*
+ * The Buffers param keeps the SHM path's links within SHM_MAX_BYTES; a link that brings more
+ * buffers anyway (its negotiation did not keep to the range) is refused before the node
+ * allocates them. Memory PipeWire allocated is not checked: it exists already, and refusing
+ * it would free nothing.
+ */
+static int check_shm_bound(struct impl *this, uint32_t n_buffers)
+{
+	const struct scanout_fb *fb = &this->set.fbs[0];
+	uint32_t max = shm_max_slots(fb);
+
+	if (n_buffers <= max) {
+		return 0;
+	}
+	spa_log_error(this->log, "%s: %u SHM buffers of %" PRIu64 " KiB each, but a link's "
+			"copies may take at most %u MiB (%u buffers of this frame size): have the "
+			"consumer ask for at most %u buffers, or take dma-bufs", this->name, n_buffers,
+			shm_frame_bytes(fb) / 1024, SHM_MAX_BYTES >> 20, max, max);
+	return -ENOSPC;
+}
+
 int source_port_use_buffers(struct impl *this, uint32_t flags, struct spa_buffer **buffers,
 		uint32_t n_buffers)
 {
@@ -384,6 +421,10 @@ int source_port_use_buffers(struct impl *this, uint32_t flags, struct spa_buffer
 	/* Before fill_slots writes the type it chose over the allowed ones. */
 	types = buffers[0]->n_datas ? buffers[0]->datas[0].type : 0;
 	port->path = choose_path(this, flags, buffers[0]);
+	if (port->path == PATH_SHM && (flags & SPA_NODE_BUFFERS_FLAG_ALLOC) &&
+			(res = check_shm_bound(this, n_buffers)) < 0) {
+		return res;
+	}
 	if (port->path == PATH_SHM && (res = map_for_copies(this)) < 0) {
 		return res;
 	}

@@ -5,8 +5,8 @@
 /*
  * The node's one output port and its buffer slots, as PipeWire's v4l2 source keeps its
  * struct port apart from struct impl. A slot either aliases a scanout FB (the dma-buf path,
- * zero copy), or owns memory filled by a CPU copy: a MemFd (the SHM path, shm-copy.c) or a
- * dma-buf of the node's own (a spare, spare-slot.c).
+ * zero copy), or owns memory filled by a CPU copy: a MemFd per plane (the SHM path, shm-copy.c)
+ * or a dma-buf of the node's own (a spare, spare-slot.c).
  */
 
 #include <stdbool.h>
@@ -38,11 +38,36 @@ struct impl;
  * be reading (the graph's io area says HAVE_DATA while it takes it) is not refilled at once.
  */
 #define SPARE_SLOTS 4
+/*
+ * The SHM path's memory per link. Its buffers are whole frames of the node's own, so
+ * MAX_SLOTS of them at 4K XRGB8888 would be 1.6 GB; a link gets at most as many as fit in
+ * SHM_MAX_BYTES (never fewer than MIN_SLOTS), which holds 8 such frames: pipewiresrc asks for
+ * at least 8 (0.3.65). A larger frame gets fewer, and a consumer that insists on more fails
+ * to negotiate the format without a modifier rather than pin gigabytes. The default is
+ * SHM_DEFAULT_SLOTS: each frame is copied afresh into the least recently used free buffer,
+ * so beyond the one or two a consumer holds and the one being filled, more buffers buy
+ * nothing (unlike aliases, which must cover every FB of the set).
+ */
+#define SHM_MAX_BYTES (256u << 20)
+#define SHM_DEFAULT_SLOTS 8
 
 enum source_path {
 	PATH_NONE,
 	PATH_DMABUF, /* slots alias the scanout FBs: zero copy */
 	PATH_SHM, /* slots are MemFd buffers filled by a CPU copy */
+};
+
+/*
+ * Where the copy of one plane goes (the SHM path, a spare): memory the slot owns, or
+ * PipeWire's when the node did not allocate.
+ */
+struct slot_plane {
+	int fd; /* owned: a MemFd (PATH_SHM) or a spare's dma-buf; -1 for PipeWire's memory */
+	void *map; /* owned mapping of fd, map_size bytes; NULL for PipeWire's memory */
+	size_t map_size;
+	uint8_t *dst; /* map, or PipeWire's memory (not owned) */
+	size_t dst_size;
+	uint32_t dst_stride;
 };
 
 /* A slot's FB id when its FB's id now names other buffers; no KMS id (positive ints) is this. */
@@ -59,9 +84,8 @@ struct slot {
 	struct spa_meta_region *crop;
 	struct spa_meta_cursor *cursor;
 	size_t cursor_size;
-	int shm_fd; /* PATH_SHM: owned memfd; a spare: owned dma-buf; else -1 */
-	void *shm_map; /* PATH_SHM or a spare: owned mapping */
-	size_t shm_size;
+	uint32_t n_planes; /* PATH_SHM or a spare: planes[] in use; else 0 */
+	struct slot_plane planes[HELPER_MAX_PLANES]; /* fds -1 from init_slot on */
 };
 
 struct source_port {
@@ -118,12 +142,34 @@ void source_port_retire_missing(struct source_port *port, const struct scanout_s
 /* The chunks of a slot that aliases fb: fb's planes as they are. */
 void slot_fill_chunks(struct slot *slot, const struct scanout_fb *fb);
 
-/* shm-copy.c: a MemFd of fb's plane 0 for the slot, which owns it. Returns 0 or -errno. */
-int shm_slot_alloc(struct slot *slot, struct spa_data *d, const struct scanout_fb *fb);
-/* Frees what a SHM slot or a spare owns. */
+/* shm-copy.c */
+/* Bytes of plane i of fb as the SHM path copies it: pitch times rows. */
+size_t shm_plane_bytes(const struct scanout_fb *fb, uint32_t i);
+/* Bytes of a frame of fb, every plane, as the SHM path copies it. */
+uint64_t shm_frame_bytes(const struct scanout_fb *fb);
+/* How many SHM buffers of fb's frames (every plane) a link may have: SHM_MAX_BYTES' worth,
+ * within [MIN_SLOTS, MAX_SLOTS]. */
+uint32_t shm_max_slots(const struct scanout_fb *fb);
+/*
+ * A MemFd per plane of fb for the slot, which owns them; buf's datas (one per plane) point at
+ * them. Returns 0, -EINVAL when buf has not one data per plane, -ENOTSUP when a data takes no
+ * MemFd, or -errno; on error the slot owns nothing.
+ */
+int shm_slot_alloc(struct slot *slot, struct spa_buffer *buf, const struct scanout_fb *fb);
+/*
+ * The slot copies fb's planes into buf's memory, which PipeWire allocated and keeps. Returns
+ * 0, or -EINVAL when buf has not one mapped data per plane, each large enough.
+ */
+int shm_slot_use(struct slot *slot, struct spa_buffer *buf, const struct scanout_fb *fb);
+/* Frees what a SHM slot or a spare owns; accepts a half-built slot (fds -1 where none). */
 void shm_slot_free(struct slot *slot);
-/* Copies fb into the slot's own memory (SHM or spare); fills the chunk. Data loop. Returns 0
- * or -errno. */
+/*
+ * Copies every plane of fb into the slot's planes (SHM or spare) and fills the chunks. Data
+ * loop: never waits. Returns 0; -EBUSY, copying nothing, while the FB's writers' fences (or
+ * a spare's readers') have not signalled; -ENOSPC when the slot's memory does not fit fb (a
+ * new format: the link is being renegotiated); -ENOTSUP or -EINVAL for an FB it cannot read;
+ * or -errno from mapping fb.
+ */
 int shm_copy_frame(struct slot *slot, struct scanout_fb *fb);
 
 /* spare-slot.c */

@@ -29,6 +29,7 @@ struct source_counters {
 	uint64_t copied; /* frames on an FB newer than the buffers, copied into a spare */
 	uint64_t checks; /* flips checked with the helper (main loop) */
 	uint64_t replaced; /* FBs found to be other buffers under an id of the set (main loop) */
+	uint64_t fenced; /* copies not made: the FB's (or a spare's) fences were pending */
 };
 
 struct source_stats {

@@ -97,9 +97,15 @@ int spare_slot_alloc(struct slot *slot, struct spa_data *d, int card_fd,
 	d->chunk->flags = SPA_CHUNK_FLAG_NONE;
 	slot->spare = true;
 	slot->fb_id = 0;
-	slot->shm_fd = fd; /* fd and mapping now owned by the slot */
-	slot->shm_map = map;
-	slot->shm_size = create.size;
+	slot->planes[0] = (struct slot_plane){
+		.fd = fd, /* fd and mapping now owned by the slot */
+		.map = map,
+		.map_size = create.size,
+		.dst = map,
+		.dst_size = create.size,
+		.dst_stride = pitch,
+	};
+	slot->n_planes = 1;
 	return 0;
 
 err_close:

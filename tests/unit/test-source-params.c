@@ -348,5 +348,163 @@ static void test_refresh_fraction(void)
 	}
 }
 
+/* Param i's Int prop key, fixed. */
+static int32_t param_int(uint32_t i, uint32_t key)
+{
+	const struct spa_pod_prop *prop;
+	int32_t v = 0;
+
+	prop = spa_pod_find_prop((const struct spa_pod *)got.storage[i], NULL, key);
+	test_assert(prop != NULL);
+	test_assert(spa_pod_get_int(&prop->value, &v) == 0);
+	return v;
+}
+
+/* Param i's buffer count: its default and bounds (all three the value when fixed). */
+static void buffers_range(uint32_t i, int32_t *def, int32_t *min, int32_t *max)
+{
+	const struct spa_pod_prop *prop;
+	const struct spa_pod *value;
+	const int32_t *vals;
+	uint32_t n_values, choice;
+
+	prop = spa_pod_find_prop((const struct spa_pod *)got.storage[i], NULL,
+			SPA_PARAM_BUFFERS_buffers);
+	test_assert(prop != NULL);
+	value = spa_pod_get_values(&prop->value, &n_values, &choice);
+	test_assert(value->type == SPA_TYPE_Int);
+	vals = SPA_POD_BODY_CONST(value);
+	if (choice == SPA_CHOICE_None) {
+		*def = *min = *max = vals[0];
+		return;
+	}
+	test_assert_int_eq(choice, SPA_CHOICE_Range);
+	*def = vals[0];
+	*min = vals[1];
+	*max = vals[2];
+}
+
+/* Param i's dataType flags. */
+static uint32_t param_types(uint32_t i)
+{
+	const struct spa_pod_prop *prop;
+	const struct spa_pod *value;
+	uint32_t n_values, choice;
+	int32_t types = 0;
+
+	prop = spa_pod_find_prop((const struct spa_pod *)got.storage[i], NULL,
+			SPA_PARAM_BUFFERS_dataType);
+	test_assert(prop != NULL);
+	value = spa_pod_get_values(&prop->value, &n_values, &choice);
+	test_assert(spa_pod_get_int(value, &types) == 0);
+	return (uint32_t)types;
+}
+
+/* The set's FB becomes width x height of fourcc, every plane at pitch, planes one after another. */
+static void set_fb(uint32_t width, uint32_t height, uint32_t fourcc, uint32_t n_planes,
+		uint32_t pitch)
+{
+	struct scanout_fb *fb = &node.set.fbs[0];
+	uint32_t offset = 0;
+
+	fb->hfb.width = width;
+	fb->hfb.height = height;
+	fb->hfb.fourcc = fourcc;
+	fb->hfb.n_planes = n_planes;
+	for (uint32_t i = 0; i < n_planes; i++) {
+		fb->hfb.pitches[i] = pitch;
+		fb->hfb.offsets[i] = offset;
+		fb->plane_size[i] = pitch * scanout_fb_plane_rows(&fb->hfb, i);
+		offset += fb->plane_size[i];
+	}
+}
+
+/* The Buffers params after a Format without a modifier: how many. */
+static uint32_t modifierless_buffers(void)
+{
+	test_assert_int_eq(source_set_format_info(&node, &node.port.format, false), 0);
+	node.port.have_format = true;
+	return enum_params(SPA_PARAM_Buffers);
+}
+
+/*
+ * The SHM path's Buffers: a data per plane, each as large as the largest plane, and no more
+ * buffers than SHM_MAX_BYTES holds of whole frames (8 at 4K XRGB, 2 at 8K: fixed, not a
+ * range whose bounds meet), 8 by default when they fit.
+ */
+static void test_shm_buffers(void)
+{
+	static const struct {
+		uint32_t width, height, fourcc, n_planes, pitch;
+		int32_t def, max;
+		uint32_t size;
+	} cases[] = {
+		{64, 48, DRM_FORMAT_XRGB8888, 1, 256, 8, MAX_SLOTS, 256 * 48},
+		{1920, 1080, DRM_FORMAT_XRGB8888, 1, 7680, 8, 32, 7680 * 1080},
+		{3840, 2160, DRM_FORMAT_XRGB8888, 1, 15360, 8, 8, 15360 * 2160},
+		{7680, 4320, DRM_FORMAT_XRGB8888, 1, 30720, MIN_SLOTS, MIN_SLOTS, 30720 * 4320},
+		/* 4K NV12: 12 MiB a frame, 21 of them. */
+		{3840, 2160, DRM_FORMAT_NV12, 2, 3840, 8, 21, 3840 * 2160},
+		{1920, 1080, DRM_FORMAT_NV12, 2, 1920, 8, MAX_SLOTS, 1920 * 1080},
+	};
+
+	for (uint32_t i = 0; i < SPA_N_ELEMENTS(cases); i++) {
+		int32_t def, min, max;
+
+		node_reset(true);
+		set_fb(cases[i].width, cases[i].height, cases[i].fourcc, cases[i].n_planes,
+				cases[i].pitch);
+		test_assert_int_eq(modifierless_buffers(), 1);
+		check_param(SPA_PARAM_Buffers, (const struct spa_pod *)got.storage[0]);
+		test_assert_int_eq(param_int(0, SPA_PARAM_BUFFERS_blocks), cases[i].n_planes);
+		test_assert_int_eq(param_int(0, SPA_PARAM_BUFFERS_size), cases[i].size);
+		test_assert_int_eq(param_int(0, SPA_PARAM_BUFFERS_stride), cases[i].pitch);
+		buffers_range(0, &def, &min, &max);
+		test_assert_int_eq(def, cases[i].def);
+		test_assert_int_eq(min, MIN_SLOTS);
+		test_assert_int_eq(max, cases[i].max);
+		test_assert_int_eq(shm_max_slots(&node.set.fbs[0]), cases[i].max);
+		test_assert((uint64_t)max * shm_frame_bytes(&node.set.fbs[0]) <= SHM_MAX_BYTES ||
+				max == MIN_SLOTS);
+	}
+}
+
+/*
+ * A node whose format without a modifier may alias the FBs (kmscast.modifierless-dmabuf):
+ * the dma-buf offer first, with the aliases' count, then the SHM one, bounded. Without the
+ * property, or for a tiled FB, only the SHM one.
+ */
+static void test_modifierless_offers(void)
+{
+	int32_t def, min, max;
+
+	node_reset(false);
+	node.config.modifierless_dmabuf = true;
+	set_fb(3840, 2160, DRM_FORMAT_XRGB8888, 1, 15360);
+	test_assert_int_eq(modifierless_buffers(), 2);
+	test_assert_int_eq(param_types(0), 1u << SPA_DATA_DmaBuf);
+	buffers_range(0, &def, &min, &max);
+	test_assert_int_eq(def, DEFAULT_SLOTS);
+	test_assert_int_eq(max, MAX_SLOTS);
+	test_assert_int_eq(param_types(1), (1u << SPA_DATA_MemFd) | (1u << SPA_DATA_MemPtr));
+	buffers_range(1, &def, &min, &max);
+	test_assert_int_eq(def, 8);
+	test_assert_int_eq(max, 8);
+	check_every_param();
+
+	node.config.modifierless_dmabuf = false;
+	test_assert_int_eq(modifierless_buffers(), 1);
+	buffers_range(0, &def, &min, &max);
+	test_assert_int_eq(max, 8);
+
+	node.config.modifierless_dmabuf = true;
+	node.set.fbs[0].hfb.modifier = I915_FORMAT_MOD_X_TILED;
+	test_assert_int_eq(modifierless_buffers(), 1);
+	test_assert(!(param_types(0) & (1u << SPA_DATA_DmaBuf)));
+	buffers_range(0, &def, &min, &max);
+	test_assert_int_eq(max, 8);
+}
+
 TEST_MAIN(TEST(test_zero_copy_node), TEST(test_copy_node), TEST(test_params_well_formed),
-		TEST(test_consumer_filter), TEST(test_refresh_fraction))
+		TEST(test_consumer_filter), TEST(test_refresh_fraction), TEST(test_shm_buffers),
+		TEST(test_modifierless_offers))
