@@ -41,10 +41,14 @@ void cursor_set_plane(struct cursor *c, struct kms_device *kms, uint32_t crtc_id
 {
 	c->kms = kms;
 	c->crtc_id = crtc_id;
+	c->has_plane = plane != NULL;
 	if (plane) {
 		c->plane = *plane;
-		c->has_plane = true;
 	}
+	c->fb_id = 0;
+	c->bitmap_fb = 0;
+	c->requested_fb = 0;
+	c->bitmap_serial++; /* the image goes out again */
 }
 
 void cursor_finish(struct cursor *c)

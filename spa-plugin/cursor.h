@@ -68,8 +68,11 @@ struct cursor {
 int cursor_init(struct cursor *c, struct spa_log *log, struct spa_loop *main_loop,
 		struct spa_loop *data_loop, const char *name, const struct cursor_events *events,
 		void *data);
-/* The CRTC's cursor plane, or NULL when it has none; kms is borrowed. Before the data loop
- * ticks. */
+/*
+ * The CRTC's cursor plane, or NULL when it has none; kms is borrowed (NULL while the card is
+ * away). Forgets the cursor FB seen: a new card's FB ids are new. Before the data loop ticks,
+ * or on it.
+ */
 void cursor_set_plane(struct cursor *c, struct kms_device *kms, uint32_t crtc_id,
 		const struct kms_plane *plane);
 /* Accepts a zeroed or finished cursor. */

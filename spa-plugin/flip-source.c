@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 #include <time.h>
 
@@ -116,6 +117,85 @@ static void vblank_tick(struct flip_source *fs, uint64_t ns, uint64_t now)
 	fs->events->tick(fs->data, ns);
 }
 
+/* The source stopped (or never started) on a dead card: the node hears it once. */
+static void report_lost(struct flip_source *fs, int err)
+{
+	if (fs->lost) {
+		return;
+	}
+	fs->lost = true;
+	spa_log_debug(fs->log, "crtc %u: card lost: %s", fs->crtc_id, spa_strerror(err));
+	if (fs->events->card_lost) {
+		fs->events->card_lost(fs->data, err);
+	}
+}
+
+void flip_source_card_lost(struct flip_source *fs, int err)
+{
+	flip_source_stop(fs);
+	report_lost(fs, err);
+}
+
+bool flip_period_check_feed(struct flip_period_check *pc, uint64_t period_ns, uint64_t seq,
+		uint64_t ns)
+{
+	uint64_t n = seq - pc->ref_seq, measured, tolerance;
+	bool off, same;
+
+	/* A first event, or a sequence or clock that went back (a new CRTC): start a window. */
+	if (pc->ref_ns == 0 || seq < pc->ref_seq || (seq > pc->ref_seq && ns <= pc->ref_ns)) {
+		*pc = (struct flip_period_check){.ref_seq = seq, .ref_ns = ns};
+		return false;
+	}
+	/* n == 0: the same vblank again, from a second event queued for it. */
+	if (n < FLIP_PERIOD_WINDOW) {
+		return false;
+	}
+	measured = (ns - pc->ref_ns) / n;
+	pc->ref_seq = seq;
+	pc->ref_ns = ns;
+	tolerance = period_ns / FLIP_PERIOD_TOLERANCE;
+	off = measured > period_ns + tolerance || measured + tolerance < period_ns;
+	same = pc->off_windows > 0 && measured <= pc->off_period_ns + tolerance &&
+			measured + tolerance >= pc->off_period_ns;
+	if (!off) {
+		pc->off_windows = 0;
+		pc->off_period_ns = 0;
+		return false;
+	}
+	pc->off_windows = same ? pc->off_windows + 1 : 1;
+	pc->off_period_ns = measured;
+	if (pc->off_windows < FLIP_PERIOD_WINDOWS) {
+		return false;
+	}
+	pc->off_windows = 0;
+	pc->off_period_ns = 0;
+	return true;
+}
+
+/*
+ * A mode set to another rate at the same size keeps the compositor's buffers, so no FB joins
+ * to make the node read the refresh again: the vblanks' own period says it, for free.
+ */
+static void check_period(struct flip_source *fs, uint64_t sequence, uint64_t ns, uint64_t now)
+{
+	uint64_t period = fs->interval_ns * FLIP_TIMER_OVERSAMPLE;
+
+	if (!flip_period_check_feed(&fs->period, period, sequence, ns) ||
+			!fs->events->refresh_changed ||
+			(fs->refresh_asked_ns && now < fs->refresh_asked_ns + FLIP_REFRESH_ASK_NS)) {
+		return;
+	}
+	fs->refresh_asked_ns = now;
+	spa_log_debug(fs->log, "crtc %u: the vblank period is not %" PRIu64 " ns any more",
+			fs->crtc_id, period);
+	fs->events->refresh_changed(fs->data);
+}
+
+/*
+ * Returns 0 or -errno. A refusal arms the retry timer; -ENODEV (the device is gone: every
+ * ioctl on the fd says so from now on) does not, and the caller reports the card lost.
+ */
 static int queue_vblank(struct flip_source *fs)
 {
 	uint64_t queued_seq;
@@ -126,6 +206,10 @@ static int queue_vblank(struct flip_source *fs)
 				&queued_seq, (uint64_t)(uintptr_t)fs) < 0) {
 		int res = -errno;
 
+		if (res == -ENODEV) {
+			fs->queued = false;
+			return res;
+		}
 		if (!fs->queued) {
 			spa_log_debug(fs->log, "crtc %u: no vblank event: %s", fs->crtc_id,
 					spa_strerror(res));
@@ -145,6 +229,7 @@ static int queue_vblank(struct flip_source *fs)
 static void on_sequence(int fd, uint64_t sequence, uint64_t ns, uint64_t user_data)
 {
 	struct flip_source *fs = (struct flip_source *)(uintptr_t)user_data;
+	uint64_t now;
 
 	if (fs->in_kernel > 0) {
 		fs->in_kernel--;
@@ -153,10 +238,15 @@ static void on_sequence(int fd, uint64_t sequence, uint64_t ns, uint64_t user_da
 		fs->queued = false; /* the last event queued before going idle */
 		return;
 	}
-	queue_vblank(fs);
+	if (queue_vblank(fs) == -ENODEV) {
+		flip_source_card_lost(fs, -ENODEV);
+		return;
+	}
 	fs->vblanks++;
 	fs->vblank_ns = ns;
-	vblank_tick(fs, ns, flip_source_now_ns());
+	now = flip_source_now_ns();
+	check_period(fs, sequence, ns, now);
+	vblank_tick(fs, ns, now);
 	/*
 	 * The tick may have made the source idle (a stop then a start, which clears queued).
 	 *
@@ -181,11 +271,15 @@ static void on_card_fd(struct spa_source *source)
 	};
 
 	if (source->rmask & (SPA_IO_ERR | SPA_IO_HUP)) {
-		spa_log_error(fs->log, "crtc %u: card fd error %08x", fs->crtc_id, source->rmask);
-		spa_loop_remove_source(fs->data_loop, source);
+		spa_log_debug(fs->log, "crtc %u: card fd error %08x", fs->crtc_id, source->rmask);
+		flip_source_card_lost(fs, -EPIPE);
 		return;
 	}
 	if (drmHandleEvent(fs->card_fd, &ctx) < 0) {
+		if (errno == ENODEV) {
+			flip_source_card_lost(fs, -ENODEV);
+			return;
+		}
 		spa_log_warn(fs->log, "crtc %u: reading DRM events: %m", fs->crtc_id);
 	}
 }
@@ -194,6 +288,7 @@ static void on_retry(struct spa_source *source)
 {
 	struct flip_source *fs = source->data;
 	uint64_t expirations;
+	int res;
 
 	if (spa_system_timerfd_read(fs->system, fs->timer_fd, &expirations) < 0) {
 		return;
@@ -204,9 +299,21 @@ static void on_retry(struct spa_source *source)
 		vblank_tick(fs, now, now);
 		return;
 	}
-	if (queue_vblank(fs) == 0) {
+	res = queue_vblank(fs);
+	if (res == -ENODEV) {
+		flip_source_card_lost(fs, res);
+	} else if (res == 0) {
 		spa_log_info(fs->log, "crtc %u: vblank events resumed", fs->crtc_id);
 	}
+}
+
+static void vblank_stop(struct flip_source *fs)
+{
+	fs->queued = false;
+	arm_timer(fs, 0, 0);
+	spa_loop_remove_source(fs->data_loop, &fs->retry);
+	spa_loop_remove_source(fs->data_loop, &fs->source);
+	/* An event already queued arrives later; on_sequence drops it while stopped. */
 }
 
 static int vblank_start(struct flip_source *fs)
@@ -229,6 +336,8 @@ static int vblank_start(struct flip_source *fs)
 	fs->queued = true; /* so that a first failure logs at info, once */
 	fs->last_read_ns = 0;
 	fs->vblank_ns = 0;
+	/* A window must not span the time nobody listened. */
+	fs->period = (struct flip_period_check){0};
 	/*
 	 * An event queued before a stop (a Pause and Start in quick succession, or idle and back)
 	 * is still on its way: it carries the chain on, and a second one would start a second
@@ -238,17 +347,11 @@ static int vblank_start(struct flip_source *fs)
 		return 0;
 	}
 	/* A refusal is not fatal: the retry timer asks again until the CRTC lights up. */
-	queue_vblank(fs);
+	if (queue_vblank(fs) == -ENODEV) {
+		vblank_stop(fs);
+		return -ENODEV;
+	}
 	return 0;
-}
-
-static void vblank_stop(struct flip_source *fs)
-{
-	fs->queued = false;
-	arm_timer(fs, 0, 0);
-	spa_loop_remove_source(fs->data_loop, &fs->retry);
-	spa_loop_remove_source(fs->data_loop, &fs->source);
-	/* An event already queued arrives later; on_sequence drops it while stopped. */
 }
 
 static const struct flip_source_ops vblank_ops = {
@@ -300,12 +403,18 @@ int flip_source_start(struct flip_source *fs)
 {
 	int res;
 
+	if (fs->lost) {
+		return -ENODEV;
+	}
 	if (fs->started) {
 		return 0;
 	}
 	res = fs->ops->start(fs);
 	if (res == 0) {
 		fs->started = true;
+	} else if (res == -ENODEV) {
+		report_lost(fs, res);
+		return res;
 	}
 	spa_log_debug(fs->log, "crtc %u: %s flip source started", fs->crtc_id, fs->ops->name);
 	return res;
@@ -330,10 +439,27 @@ void flip_source_set_idle(struct flip_source *fs, bool idle)
 void flip_source_set_refresh(struct flip_source *fs, uint32_t refresh_mhz)
 {
 	fs->interval_ns = poll_interval_ns(refresh_mhz);
+	fs->period = (struct flip_period_check){0};
 	/* vblank re-arms its reads at every event; the poll timer needs it now. */
 	if (fs->started && !fs->idle && fs->ops == &timer_ops) {
 		arm_timer(fs, fs->interval_ns, fs->interval_ns);
 	}
+}
+
+void flip_source_set_card(struct flip_source *fs, int card_fd, uint32_t crtc_id, bool vblank,
+		uint32_t refresh_mhz)
+{
+	fs->card_fd = card_fd; /* borrowed, as the first */
+	fs->crtc_id = crtc_id;
+	fs->ops = vblank ? &vblank_ops : &timer_ops;
+	fs->interval_ns = poll_interval_ns(refresh_mhz);
+	/* Events queued on the old fd died with it. */
+	fs->in_kernel = 0;
+	fs->queued = false;
+	fs->last_read_ns = 0;
+	fs->vblank_ns = 0;
+	fs->period = (struct flip_period_check){0};
+	fs->lost = false;
 }
 
 void flip_source_stop(struct flip_source *fs)

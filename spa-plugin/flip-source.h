@@ -18,7 +18,10 @@
  *     plus reads every quarter period until the next one (see on_sequence);
  *   - timer: a timerfd polling at a multiple of the mode's refresh rate (virtio-gpu 6.1 has no
  *     vblank: drmCrtcQueueSequence answers EOPNOTSUPP).
- * Both run on the data loop; tick() is called there.
+ * The vblank events also measure the refresh period (refresh_changed). The timer measures
+ * nothing: there the node reads the mode's refresh only when an FB joins, at each Start and
+ * when the card comes back.
+ * Both run on the data loop; tick() and the other events are called there.
  */
 struct flip_source;
 
@@ -34,6 +37,40 @@ static inline uint64_t flip_source_now_ns(void)
 struct flip_source_events {
 	/* nsec: CLOCK_MONOTONIC time of the vblank, or of the timer expiry. */
 	void (*tick)(void *data, uint64_t nsec);
+	/*
+	 * vblank only: the vblanks have kept a period other than the refresh set
+	 * (flip_source_set_refresh) for FLIP_PERIOD_WINDOWS windows in a row, so the mode's
+	 * refresh is worth reading again. At most once per FLIP_REFRESH_ASK_NS. May be NULL.
+	 */
+	void (*refresh_changed)(void *data);
+	/*
+	 * The card fd hung up, or an ioctl on it said ENODEV (the device was unplugged or its
+	 * driver unbound: a DRM fd reports no hang-up then). The source has stopped and stays
+	 * stopped until flip_source_set_card; reported once per card. err: -EPIPE for a hang-up,
+	 * else the ioctl's -errno. May be NULL.
+	 */
+	void (*card_lost)(void *data, int err);
+};
+
+/*
+ * The vblank period check: consecutive CRTC sequence events (sequence, time) measure the
+ * period over windows of at least FLIP_PERIOD_WINDOW vblanks, by the sequence delta, so that
+ * an event missed or handled late changes nothing. Two windows in a row that measure the same
+ * period (within the tolerance), off the period set by more than 1/FLIP_PERIOD_TOLERANCE, say
+ * the mode changed to another rate: FLIP_PERIOD_WINDOWS * FLIP_PERIOD_WINDOW vblanks. A lone
+ * odd timestamp stretches one window and shrinks the next, which then disagree.
+ */
+#define FLIP_PERIOD_WINDOW 4
+#define FLIP_PERIOD_WINDOWS 2
+#define FLIP_PERIOD_TOLERANCE 25 /* 4% */
+/* The refresh is asked for again at most this often: a driver whose vblank clock strays from
+ * its mode's (variable refresh) would otherwise cost a GETCRTC per window. */
+#define FLIP_REFRESH_ASK_NS (1000 * SPA_NSEC_PER_MSEC)
+
+struct flip_period_check {
+	uint64_t ref_seq, ref_ns; /* the window's first event; ref_ns 0: none yet */
+	uint64_t off_period_ns; /* the last window's period when it was off, else 0 */
+	uint32_t off_windows; /* windows in a row off, at about off_period_ns */
 };
 
 struct flip_source_ops {
@@ -50,7 +87,7 @@ struct flip_source {
 	struct spa_source source; /* on data_loop while started */
 	struct spa_source retry; /* vblank only, on timer_fd: re-queues after a refusal, or reads
 				  * mid-period */
-	int card_fd; /* borrowed from the node's kms_device */
+	int card_fd; /* borrowed from the node's kms_device; flip_source_set_card swaps it */
 	int timer_fd; /* owned: the poll timer, or the vblank retry timer */
 	uint32_t crtc_id;
 	uint64_t interval_ns;
@@ -69,6 +106,9 @@ struct flip_source {
 	uint64_t missed;
 	/* vblank: events handled while streaming; one per vblank, two if two chains ran. */
 	uint64_t vblanks;
+	struct flip_period_check period; /* vblank: reset at each start and refresh */
+	uint64_t refresh_asked_ns; /* vblank: when refresh_changed was last called (0: never) */
+	bool lost; /* card_lost was reported: nothing starts until flip_source_set_card */
 	const struct flip_source_events *events;
 	void *data;
 };
@@ -85,7 +125,10 @@ int flip_source_init(struct flip_source *fs, struct spa_log *log, struct spa_loo
 		struct spa_system *system, int card_fd, uint32_t crtc_id, bool vblank,
 		uint32_t refresh_mhz, const struct flip_source_events *events, void *data);
 
-/* Adds the source to the data loop. Call from the data loop. Returns 0 or -errno. */
+/*
+ * Adds the source to the data loop. Call from the data loop. Returns 0 or -errno: -ENODEV
+ * once the card is lost (card_lost then was or is now reported).
+ */
 int flip_source_start(struct flip_source *fs);
 
 /*
@@ -95,7 +138,10 @@ int flip_source_start(struct flip_source *fs);
  */
 void flip_source_set_idle(struct flip_source *fs, bool idle);
 
-/* The mode's refresh changed: new poll and gap periods. Call from the data loop. */
+/*
+ * The mode's refresh changed: new poll and gap periods, and the period check starts over.
+ * Call from the data loop.
+ */
 void flip_source_set_refresh(struct flip_source *fs, uint32_t refresh_mhz);
 
 /*
@@ -103,6 +149,30 @@ void flip_source_set_refresh(struct flip_source *fs, uint32_t refresh_mhz);
  * (any integer k: from and to may lie before ref). Pure; the read-gap count uses it.
  */
 uint64_t flip_vblanks_between(uint64_t ref, uint64_t period, uint64_t from, uint64_t to);
+
+/*
+ * Feeds one vblank event of the kernel's sequence number seq at time ns to the period check,
+ * against period_ns, the period set. Returns true when the vblanks have kept another period
+ * (see FLIP_PERIOD_WINDOW); it then starts over. Pure: on_sequence uses it.
+ */
+bool flip_period_check_feed(struct flip_period_check *pc, uint64_t period_ns, uint64_t seq,
+		uint64_t ns);
+
+/*
+ * The node's own ioctls on the card say it is gone (err, -ENODEV): stops the source and
+ * reports card_lost, once, as the source does for what it sees itself. Call from the data
+ * loop, a tick included.
+ */
+void flip_source_card_lost(struct flip_source *fs, int err);
+
+/*
+ * The card came back: fs watches card_fd (borrowed like the first, which the caller may
+ * close now) and crtc_id, with the vblank or timer ops, at refresh_mhz. Keeps the counters,
+ * the events and idle; clears what belonged to the old fd (events queued on it, the period
+ * check, lost). fs must be stopped. Call from the data loop.
+ */
+void flip_source_set_card(struct flip_source *fs, int card_fd, uint32_t crtc_id, bool vblank,
+		uint32_t refresh_mhz);
 
 /* Removes it from the data loop. Call from the data loop. Idempotent. */
 void flip_source_stop(struct flip_source *fs);

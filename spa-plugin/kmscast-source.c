@@ -43,7 +43,7 @@ static int do_flip_start(struct spa_loop *loop, bool async, uint32_t seq, const 
 	return 0;
 }
 
-static void flip_set_running(struct impl *this, bool run)
+void source_flip_set_running(struct impl *this, bool run)
 {
 	spa_loop_invoke(this->data_loop, do_flip_start, 0, &run, sizeof(run), true, this);
 }
@@ -54,12 +54,13 @@ static int impl_clear(struct spa_handle *handle)
 
 	this->closing = true;
 	if (this->flip.ops) {
-		flip_set_running(this, false);
+		source_flip_set_running(this, false);
 	}
 	/* Run the learn requests the data loop queued before it stopped; they see closing. */
 	if (this->main_loop) {
 		spa_loop_invoke(this->main_loop, NULL, 0, NULL, 0, true, this);
 	}
+	source_card_finish(this);
 	flip_source_finish(&this->flip);
 	source_port_clear_slots(this);
 	source_learn_finish(this);
@@ -77,20 +78,6 @@ static size_t impl_get_size(const struct spa_handle_factory *factory,
 		const struct spa_dict *params)
 {
 	return sizeof(struct impl);
-}
-
-static struct kms_crtc *find_crtc(struct impl *this)
-{
-	struct kms_connector *conn;
-
-	if (this->config.crtc_id) {
-		return kms_device_find_crtc(this->kms, this->config.crtc_id);
-	}
-	conn = kms_device_find_connector(this->kms, this->config.connector);
-	if (!conn || !conn->crtc_id) {
-		return NULL;
-	}
-	return kms_device_find_crtc(this->kms, conn->crtc_id);
 }
 
 /* The node's name and description, from the CRTC's connector and its monitor. */
@@ -126,7 +113,7 @@ static int open_crtc(struct impl *this)
 		spa_log_error(this->log, "%s: %s", c->card, spa_strerror(res));
 		return res;
 	}
-	crtc = find_crtc(this);
+	crtc = source_card_find_crtc(this, this->kms);
 	if (!crtc || !crtc->active || !crtc->primary) {
 		spa_log_error(this->log, "%s: no active CRTC for %s%s", c->card,
 				c->connector[0] ? "connector " : "crtc ",
@@ -202,6 +189,10 @@ static int impl_init(const struct spa_handle_factory *factory, struct spa_handle
 	if ((res = source_learn_init(this, relink_on)) < 0) {
 		goto err_clear;
 	}
+	/* Before open_crtc: it says how the CRTC was asked for. */
+	if ((res = source_card_init(this)) < 0) {
+		goto err_clear;
+	}
 	if ((res = open_crtc(this)) < 0) {
 		goto err_clear;
 	}
@@ -212,7 +203,7 @@ static int impl_init(const struct spa_handle_factory *factory, struct spa_handle
 
 	/* Not fatal: the FB may be missing for a moment; every tick asks again. */
 	source_learn_now(this);
-	flip_set_running(this, true);
+	source_flip_set_running(this, true);
 	spa_log_info(this->log, "%s: crtc %u at %u.%03u Hz, %s flip detection, %u FB(s) known",
 			this->name, this->config.crtc_id, this->refresh_mhz / 1000,
 			this->refresh_mhz % 1000, this->flip.ops->name, this->set.n);

@@ -18,6 +18,7 @@
  *   handoff.c         struct handoff: the io area when another node drives the graph
  *   source-learn.c    struct source_learn, main loop: exports new FBs through the helper,
  *                     renegotiates
+ *   source-card.c     struct source_card: the card going away, and opening it again
  *   relink-guard.c    struct relink_guard: the stranded-link workaround (servers < 0.3.85)
  *   cursor.c          struct cursor: the cursor plane as SPA_META_Cursor
  *   flip-source.c     struct flip_source: vblank or timer wake-ups
@@ -47,6 +48,7 @@
 #include "kms.h"
 #include "scanout-cache.h"
 #include "scanout-set.h"
+#include "source-card.h"
 #include "source-check.h"
 #include "source-frame.h"
 #include "source-learn.h"
@@ -82,7 +84,10 @@ struct impl {
 
 	struct source_config config; /* fixed after init */
 
-	/* The CRTC: the card fd is ours. */
+	/*
+	 * The CRTC: the card fd is ours. NULL while the card is away (source-card.c); changed
+	 * on the data loop only, with the flip source stopped.
+	 */
 	struct kms_device *kms;
 	uint32_t refresh_mhz;
 	struct scanout_cache *cache; /* one reference; shared with this CRTC's other nodes */
@@ -91,6 +96,7 @@ struct impl {
 
 	struct source_port port;
 	struct source_learn learn;
+	struct source_card card;
 	struct source_check check;
 	struct flip_source flip;
 	struct source_frame frame;
@@ -145,6 +151,9 @@ static inline bool source_modifierless_may_alias(const struct impl *this)
 	return !this->config.copy_only && this->config.modifierless_dmabuf && this->set.n > 0 &&
 			scanout_fb_linear(&this->set.fbs[0].hfb);
 }
+
+/* kmscast-source.c: starts or stops the flip source on the data loop (a blocking invoke). */
+void source_flip_set_running(struct impl *this, bool run);
 
 /* source-node.c: the node methods; kmscast-source.c's handle hands them out. */
 extern const struct spa_node_methods source_node_methods;

@@ -62,6 +62,16 @@ void scanout_cache_unref(struct scanout_cache *cache)
 	free(cache);
 }
 
+void scanout_cache_clear(struct scanout_cache *cache)
+{
+	if (!cache) {
+		return;
+	}
+	pthread_mutex_lock(&caches_lock);
+	scanout_set_clear(&cache->set);
+	pthread_mutex_unlock(&caches_lock);
+}
+
 /*
  * The kernel hands a destroyed FB's id to the next one created: an id that still exists with
  * another geometry is another buffer. One with the same geometry cannot be told apart without

@@ -40,4 +40,10 @@ int scanout_cache_put(struct scanout_cache *cache, struct kms_device *kms,
 int scanout_cache_seed(struct scanout_cache *cache, struct kms_device *kms,
 		struct scanout_set *set);
 
+/*
+ * Drops every entry (their card went away: the ids mean nothing on the card that comes
+ * back, and the dma-bufs keep the old device alive). Accepts NULL.
+ */
+void scanout_cache_clear(struct scanout_cache *cache);
+
 #endif

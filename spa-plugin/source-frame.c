@@ -375,6 +375,11 @@ static void tick(struct impl *this, uint64_t nsec)
 	/* GETPLANE, not GETPROPERTIES: the latter takes every modeset lock, several times a
 	 * frame, and contends with the compositor's commits (docs/performance.md). */
 	if ((res = kms_plane_read_fb(this->kms, &this->frame.primary)) < 0) {
+		/* Unplugged or unbound; on the timer path (no vblank) only this read sees it. */
+		if (res == -ENODEV) {
+			flip_source_card_lost(&this->flip, res);
+			return;
+		}
 		spa_log_trace(this->log, "%s: plane %u: %s", this->name, this->frame.primary.id,
 				spa_strerror(res));
 		return;
@@ -453,8 +458,20 @@ static void on_tick(void *data, uint64_t nsec)
 	}
 }
 
+static void on_refresh_changed(void *data)
+{
+	source_learn_refresh_request(data);
+}
+
+static void on_card_lost(void *data, int err)
+{
+	source_card_lost(data, err);
+}
+
 const struct flip_source_events source_flip_events = {
 	.tick = on_tick,
+	.refresh_changed = on_refresh_changed,
+	.card_lost = on_card_lost,
 };
 
 int source_process(struct impl *this)

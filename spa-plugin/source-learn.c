@@ -205,15 +205,24 @@ static int do_set_refresh(struct spa_loop *loop, bool async, uint32_t seq, const
 /*
  * A mode set changes the refresh the node advertises as maxFramerate and times its polls,
  * resends and clock by. It is read again when an FB joins (a new mode comes with new
- * buffers, mostly) and at each Start: one GETCRTC, nothing per frame. A new rate reaches
- * consumers with the next EnumFormat: at once without a running stream, else when it
- * pauses, since a changed EnumFormat makes the link reallocate, which some consumers do not
- * survive mid-stream (GStreamer 1.26). streaming: a stream runs or is starting.
+ * buffers, mostly), at each Start and when the card comes back: one GETCRTC, nothing per
+ * frame. A mode set to another rate at the same size keeps the compositor's buffers, so no
+ * FB joins: on the vblank path the flip source sees the vblanks keep another period than the
+ * one set and asks for a read (source_learn_refresh_request), at most once a second. The
+ * timer path measures nothing, so there a rate change alone waits for the next Start. A new
+ * rate paces polls, re-sends and the clock at once; it reaches consumers with the next
+ * EnumFormat: at once without a running stream, else when it pauses, since a changed
+ * EnumFormat makes the link reallocate, which some consumers do not survive mid-stream
+ * (GStreamer 1.26). streaming: a stream runs or is starting.
  */
 static void check_refresh(struct impl *this, bool streaming)
 {
 	uint32_t mhz, was = this->refresh_mhz;
 
+	/* The card is away: it is read again when it comes back. */
+	if (!this->kms) {
+		return;
+	}
 	if (kms_crtc_read_refresh(this->kms, this->config.crtc_id, &mhz) < 0 || mhz == was) {
 		return;
 	}
@@ -228,6 +237,28 @@ static void check_refresh(struct impl *this, bool streaming)
 	} else {
 		source_schedule_renegotiate(this);
 	}
+}
+
+void source_learn_check_refresh(struct impl *this)
+{
+	check_refresh(this, this->frame.started);
+}
+
+static int do_refresh_request(struct spa_loop *loop, bool async, uint32_t seq, const void *data,
+		size_t size, void *user_data)
+{
+	struct impl *this = user_data;
+
+	if (!this->closing) {
+		check_refresh(this, this->frame.started);
+	}
+	return 0;
+}
+
+void source_learn_refresh_request(struct impl *this)
+{
+	/* A full invoke queue runs nothing: the flip source asks again a second later. */
+	spa_loop_invoke(this->main_loop, do_refresh_request, 0, NULL, 0, false, this);
 }
 
 /*
@@ -319,13 +350,20 @@ static int learn_exported(struct impl *this, struct scanout_fb *exported)
 	}
 	*next = this->set;
 	format_change = next->n > 0 && !scanout_fb_compatible(&next->fbs[0], &fb);
-	if (format_change) {
+	/*
+	 * After the card came back the whole set is the old device's: its ids mean nothing on
+	 * the new one (or another FB), so it leaves as for a new format, its aliases retired.
+	 * Whether the link needs new buffers is what it was: a new format renegotiates, a new
+	 * FB of the same one is a join like any other.
+	 */
+	if (format_change || this->learn.set_stale) {
 		while (next->n > 0) {
 			scanout_set_take(next, 0, &dead[n_dead++]);
 		}
 	} else {
 		prune(this, next, dead, &n_dead);
 	}
+	this->learn.set_stale = false;
 	if (next->n == MAX_SCANOUT_FBS) {
 		/* Retiring a live FB would only bring it back next turn: keep the set. */
 		if (!this->learn.warned_full) {
@@ -376,6 +414,10 @@ int source_learn_now(struct impl *this)
 	struct scanout_fb fb;
 	int res;
 
+	/* The card is away; its FBs are learnt once it is back (source-card.c). */
+	if (!this->kms) {
+		return -ENODEV;
+	}
 	if ((res = export_on_screen(this, &fb)) < 0) {
 		return res;
 	}
@@ -388,6 +430,9 @@ int source_learn_verify(struct impl *this, uint32_t fb_id)
 	uint32_t exported;
 	int res;
 
+	if (!this->kms) {
+		return -ENODEV;
+	}
 	if ((res = export_on_screen(this, &fb)) < 0) {
 		return res;
 	}

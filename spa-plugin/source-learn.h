@@ -44,6 +44,7 @@ struct source_learn {
 	bool warned_no_spares; /* logged a mid-stream renegotiation for want of spares, since
 				  the last allocation */
 	uint32_t warned_fourcc; /* the unservable format last logged, until an FB joins */
+	bool set_stale; /* the card went away: the set's FBs are the old device's (source-card.c) */
 	uint32_t n_rejected; /* rejections so far: the next goes to rejected[n % REJECTED_FBS] */
 	/* Written on the main loop, read on the data loop (atomic). */
 	struct {
@@ -78,6 +79,17 @@ int source_learn_verify(struct impl *this, uint32_t fb_id);
 void source_learn_request(struct impl *this, uint32_t fb_id);
 /* Main loop: exports the cursor plane's FB (cursor_events.export_fb); the caller finishes hfb. */
 int source_learn_export_cursor(void *data, struct helper_fb *hfb);
+
+/*
+ * Main loop: reads the mode's refresh again (one GETCRTC) and, if it changed, paces by it and
+ * renegotiates as source-learn.c says.
+ */
+void source_learn_check_refresh(struct impl *this);
+/*
+ * Data loop (the flip source's refresh_changed): queues source_learn_check_refresh on the main
+ * loop. Never blocks.
+ */
+void source_learn_refresh_request(struct impl *this);
 
 /* Renegotiates once the set has been still for RENEGOTIATE_DEBOUNCE_NS. Main loop. */
 void source_schedule_renegotiate(struct impl *this);

@@ -271,7 +271,8 @@ static enum source_path choose_path(struct impl *this, uint32_t flags, struct sp
 /* Spares for the dma-buf path: only when each FB still gets SLOTS_PER_FB aliases. */
 static uint32_t n_spares(struct impl *this, uint32_t n_buffers)
 {
-	if (this->port.path != PATH_DMABUF || !spare_slots_possible(this) ||
+	/* Spares are dumb buffers of the card: none while it is away (source-card.c). */
+	if (this->port.path != PATH_DMABUF || !this->kms || !spare_slots_possible(this) ||
 			n_buffers < this->set.n * SLOTS_PER_FB + SPARE_SLOTS) {
 		return 0;
 	}
