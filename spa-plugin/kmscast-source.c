@@ -196,6 +196,7 @@ static int impl_init(const struct spa_handle_factory *factory, struct spa_handle
 	if ((res = open_crtc(this)) < 0) {
 		goto err_clear;
 	}
+	source_card_opened(this);
 	source_props_init_info(this);
 	source_port_init(&this->port);
 	/* Without it (-ENOMEM) the node learns alone. */

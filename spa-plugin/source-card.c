@@ -6,6 +6,10 @@
  * back under the name the node was configured with.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <xf86drm.h>
 
 #include <spa/utils/result.h>
 
@@ -19,10 +23,15 @@ struct kms_crtc *source_card_find_crtc(struct impl *this, struct kms_device *kms
 		return kms_device_find_crtc(kms, this->config.crtc_id);
 	}
 	conn = kms_device_find_connector(kms, this->config.connector);
-	if (!conn || !conn->crtc_id) {
-		return NULL;
+	if (conn) {
+		return conn->crtc_id ? kms_device_find_crtc(kms, conn->crtc_id) : NULL;
 	}
-	return kms_device_find_crtc(kms, conn->crtc_id);
+	/*
+	 * Connector names count per type across all devices (Virtual-1, Virtual-2): a device
+	 * bound again while its old self is still held gets new ones. Its CRTC ids are its
+	 * own, so the CRTC served before is the same pipe on it. 0 before the first open.
+	 */
+	return this->config.crtc_id ? kms_device_find_crtc(kms, this->config.crtc_id) : NULL;
 }
 
 static void arm_reopen(struct impl *this)
@@ -68,9 +77,9 @@ static void lose_card(struct impl *this, int err)
 	/* The set's dma-bufs stay: slots may alias them. The first FB to join replaces them. */
 	this->learn.set_stale = true;
 	spa_log_warn(this->log, "%s: %s went away (%s); waiting for it to come back: frames "
-			"resume by themselves once %s is back with %s lit. A card that comes back "
-			"under another name needs a new node.", this->name, this->config.card,
-			spa_strerror(err), this->config.card, this->config.connector);
+			"resume by themselves once its device is back with %s lit, under "
+			"whatever name.", this->name, this->config.card, spa_strerror(err),
+			this->config.connector);
 	card->wait_ns = CARD_REOPEN_FIRST_NS;
 	arm_reopen(this);
 }
@@ -117,14 +126,43 @@ static int do_swap_card(struct spa_loop *loop, bool async, uint32_t seq, const v
 	return 0;
 }
 
+/* Most cards a reopen looks through for the node's device. */
+#define CARD_MAX_DEVICES 64
+
+/*
+ * Opens the card on the node's device, under the name it has now: the configured one when
+ * the device was not recorded. Returns 0 or -errno (-ENODEV: not back yet).
+ */
+static int open_same_device(struct impl *this, struct kms_device **out)
+{
+	drmDevicePtr devices[CARD_MAX_DEVICES];
+	int n, res = -ENODEV;
+
+	if (!this->card.device) {
+		return kms_device_open(this->config.card, out);
+	}
+	if ((n = drmGetDevices2(0, devices, CARD_MAX_DEVICES)) < 0) {
+		return n;
+	}
+	for (int i = 0; i < n && res == -ENODEV; i++) {
+		if ((devices[i]->available_nodes & (1 << DRM_NODE_PRIMARY)) &&
+				drmDevicesEqual(devices[i], this->card.device)) {
+			res = kms_device_open(devices[i]->nodes[DRM_NODE_PRIMARY], out);
+		}
+	}
+	drmFreeDevices(devices, n);
+	return res;
+}
+
 /* Opens the card and finds the CRTC lit; 0 once the node runs on it, else -errno. */
 static int reopen(struct impl *this)
 {
 	struct source_config *c = &this->config;
 	struct card_swap s = {0};
+	struct kms_connector *conn;
 	int res;
 
-	if ((res = kms_device_open(c->card, &s.kms)) < 0) {
+	if ((res = open_same_device(this, &s.kms)) < 0) {
 		return res;
 	}
 	s.crtc = source_card_find_crtc(this, s.kms);
@@ -132,17 +170,20 @@ static int reopen(struct impl *this)
 		kms_device_destroy(s.kms);
 		return -EAGAIN; /* back, but not lit yet: the compositor's modeset is to come */
 	}
-	if (s.crtc->id != c->crtc_id) {
-		/* The cache is the CRTC's: the node's FBs are another CRTC's now. */
+	if (s.crtc->id != c->crtc_id || strcmp(s.kms->name, this->card.name) != 0) {
+		/* The cache is the card's and CRTC's: the node's FBs are another's now. */
 		scanout_cache_unref(this->cache);
-		this->cache = scanout_cache_ref(c->card, s.crtc->id);
-		spa_log_info(this->log, "%s: %s is on crtc %u now (was %u)", this->name,
-				c->connector, s.crtc->id, c->crtc_id);
+		this->cache = scanout_cache_ref(s.kms->name, s.crtc->id);
+		spa_log_info(this->log, "%s: %s is on %s crtc %u now (was %s crtc %u)", this->name,
+				c->connector, s.kms->name, s.crtc->id, this->card.name, c->crtc_id);
 	}
+	snprintf(this->card.name, sizeof(this->card.name), "%s", s.kms->name);
 	spa_loop_invoke(this->data_loop, do_swap_card, 0, &s, sizeof(s), true, this);
 	this->card.lost = false;
-	spa_log_info(this->log, "%s: %s is back: crtc %u, %s flip detection", this->name, c->card,
-			c->crtc_id, this->flip.ops->name);
+	conn = kms_crtc_connector(s.kms, s.crtc);
+	spa_log_info(this->log, "%s: %s is back as %s: crtc %u, connector %s, %s flip detection",
+			this->name, c->card, s.kms->name, c->crtc_id, conn ? conn->name : "none",
+			this->flip.ops->name);
 	source_learn_check_refresh(this);
 	source_flip_set_running(this, true);
 	/* Not fatal: every tick on an unknown FB asks again. */
@@ -176,8 +217,21 @@ int source_card_init(struct impl *this)
 	return this->card.reopen_timer ? 0 : -errno;
 }
 
+void source_card_opened(struct impl *this)
+{
+	drmDevicePtr device = NULL;
+
+	snprintf(this->card.name, sizeof(this->card.name), "%s", this->kms->name);
+	/* Not fatal: without it a reopen tries the configured name only. */
+	if (drmGetDevice2(this->kms->fd, 0, &device) == 0) {
+		drmFreeDevice(&this->card.device);
+		this->card.device = device;
+	}
+}
+
 void source_card_finish(struct impl *this)
 {
+	drmFreeDevice(&this->card.device);
 	if (this->card.reopen_timer) {
 		spa_loop_utils_destroy_source(this->main_utils, this->card.reopen_timer);
 	}

@@ -16,6 +16,8 @@
 
 #include <spa/support/loop.h>
 
+#include "kms.h"
+
 struct impl;
 struct kms_crtc;
 struct kms_device;
@@ -26,6 +28,13 @@ struct kms_device;
 
 struct source_card {
 	/* Main loop. */
+	/*
+	 * The device the card was opened on (bus and address), read at open: a device bound
+	 * again while something still holds the old one (a consumer's imported dma-bufs, the
+	 * node's own set) gets another minor, card1 for card0, and is found by this.
+	 */
+	struct _drmDevice *device;
+	char name[KMS_NAME_MAX]; /* the card's name now: "card0", "card1" once bound again */
 	struct spa_source *reopen_timer;
 	uint64_t wait_ns; /* the next wait before a try; 0 while the card is up */
 	bool lost; /* the card went away: this->kms is NULL until it is back */
@@ -35,6 +44,8 @@ struct source_card {
 
 /* The reopen timer. Main loop. Returns 0 or -errno. */
 int source_card_init(struct impl *this);
+/* Records the device of the card the node opened (this->kms). Main loop. */
+void source_card_opened(struct impl *this);
 /* Destroys the timer. Accepts a half-initialised node. */
 void source_card_finish(struct impl *this);
 

@@ -82,7 +82,7 @@ static int do_check(struct spa_loop *loop, bool async, uint32_t seq, const void 
 		return 0;
 	}
 	res = this->learn.helper ?
-			helper_client_check(this->learn.helper, this->config.card, m.fb_id) :
+			helper_client_check(this->learn.helper, this->card.name, m.fb_id) :
 			-ENOTCONN;
 	this->stats.n.checks++;
 	if (res == 0) {

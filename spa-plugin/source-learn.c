@@ -35,7 +35,8 @@ static int export_on_screen(struct impl *this, struct scanout_fb *out)
 		}
 	}
 	memset(&hfb, 0, sizeof(hfb));
-	res = helper_client_export(l->helper, c->card, c->crtc_id, KMSCAST_PLANE_PRIMARY, &hfb);
+	res = helper_client_export(l->helper, this->card.name, c->crtc_id, KMSCAST_PLANE_PRIMARY,
+			&hfb);
 	if (res < 0) {
 		spa_log_warn(this->log, "%s: export of crtc %u: %s (%s)", this->name, c->crtc_id,
 				spa_strerror(res), helper_client_last_error(l->helper));
@@ -54,7 +55,7 @@ int source_learn_export_cursor(void *data, struct helper_fb *hfb)
 	if (this->closing || !this->learn.helper) {
 		return -ECANCELED;
 	}
-	res = helper_client_export(this->learn.helper, this->config.card, this->config.crtc_id,
+	res = helper_client_export(this->learn.helper, this->card.name, this->config.crtc_id,
 			KMSCAST_PLANE_CURSOR, hfb);
 	if (res < 0) {
 		spa_log_debug(this->log, "%s: cursor export: %s", this->name, spa_strerror(res));
