@@ -315,7 +315,10 @@ static int replace_fbs(
 	return 0;
 }
 
-/* --mode-change-at: new buffers at the new size, modeset, then drop the old buffers. */
+/*
+ * --mode-change-at: new buffers at the new size, modeset, then drop the old buffers; a new
+ * rate at the same size keeps the buffers.
+ */
 static int change_mode(struct producer *p, struct output *o)
 {
 	drmModeModeInfo mode;
@@ -332,6 +335,11 @@ static int change_mode(struct producer *p, struct output *o)
 	ret = output_pick_mode(p->drm_fd, o, w, h, hz, &mode);
 	if (ret < 0)
 		return ret;
+	/* The same size at another rate: the buffers stay, as compositors keep theirs. */
+	if (mode.hdisplay == o->mode.hdisplay && mode.vdisplay == o->mode.vdisplay) {
+		o->mode = mode;
+		return show_by_modeset(p, o, (o->front + 1) % (int)o->n_fbs);
+	}
 	return replace_fbs(p, o, &mode, o->fourcc);
 }
 

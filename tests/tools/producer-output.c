@@ -106,6 +106,13 @@ int output_pick_mode(int drm_fd, const struct output *out, uint32_t width, uint3
 		return -EINVAL;
 	}
 	listed = find_listed_mode(conn, width, height, hz);
+	/*
+	 * A rate asked for and none listed within 1 Hz: a mode of our own (vkms lists nothing
+	 * above 60 Hz, drm_add_modes_noedid, but takes any mode).
+	 */
+	if (listed && hz && (output_mode_refresh_mhz(listed) + 1000 < hz * 1000ull ||
+			output_mode_refresh_mhz(listed) > hz * 1000ull + 1000))
+		listed = NULL;
 	if (listed)
 		*mode = *listed;
 	else
