@@ -2,8 +2,9 @@
 # SHM path: a pw_stream consumer that offers no dma-buf (formats without modifier, MemFd and
 # MemPtr buffers only) gets MemFd buffers filled by the node's CPU copy, with the right
 # pixels: every buffer decodes, frames only move forward, and pattern-check agrees on the
-# raw capture. Also checks the metadata: header seq increases, pts is CLOCK_MONOTONIC-ish and
-# increasing, crop is the full mode.
+# raw capture; a consumer that takes MemPtr buffers only gets the same. Also checks the
+# metadata: header seq increases, pts is CLOCK_MONOTONIC-ish and increasing, crop is the
+# full mode.
 # Run: tests/vm/run --kms vkms|virtio-gpu --with wireplumber -- tests/vm/t-node-shm.sh
 set -u
 . "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
@@ -31,6 +32,11 @@ if [ "$RC" = 0 ] && ! summary=$(check_frames "$OUT/shm.log" "$(( $(stream_missed
 	shm_consumer shm --target "$ID" --frames "$FRAMES" --out "$OUT/shm.raw" --timeout 60
 	RC=$?
 fi
+# A consumer that takes memory only (MemPtr alone: it maps nothing itself) gets the copies in
+# MemFd buffers that PipeWire maps for it. Before the capped consumer, whose stats line the
+# checks below take as the last.
+shm_consumer memptr --target "$ID" --frames 30 --memptr --timeout 60
+MEMPTR_RC=$?
 # The consumer's maximum framerate is kept: a 30 fps consumer of the 60 Hz screen gets every
 # other flip on average, and no two frames closer than the cap's period less half a screen
 # period (25 ms) by their pts (rate-cap.h).
@@ -62,6 +68,15 @@ awk '/^buf / { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] 
 	ps = v["seq"]; pp = v["pts"]; if (v["crop"] != "0,0,640,480") crop++ }
 	END { printf "header: seq/pts not increasing %d, crop wrong %d\n", bad, crop; exit (bad + crop) > 0 }' \
 	"$OUT/shm.log" || FAILS="$FAILS header"
+[ "$MEMPTR_RC" = 0 ] || FAILS="$FAILS memptr-consumer($MEMPTR_RC)"
+memptr_data=$(sed -n 's/^buf .* data=\([a-z]*\) .*/\1/p' "$OUT/memptr.log" | sort -u | tr '\n' ' ')
+echo "memory-only consumer: data types $memptr_data"
+case $memptr_data in
+memfd\  | memptr\  | "memfd memptr ") ;;
+*) FAILS="$FAILS memptr-data($memptr_data)" ;;
+esac
+check_frames "$OUT/memptr.log" 1000000
+vm_check $? memptr-frames
 [ "$CAPPED_RC" = 0 ] || FAILS="$FAILS capped-consumer($CAPPED_RC)"
 capped=$(awk '/^buf / { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
 	if (n > 0) { gap = (v["pts"] - last) / 1e6; if (n == 1 || gap < min) min = gap }
