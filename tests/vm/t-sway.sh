@@ -9,7 +9,8 @@
 #   - every frame decodes, frame numbers strictly increase, and none is missing beyond the
 #     periods the node itself reports sleeping through (the bench's scheduling);
 #   - every flip the node saw reached the consumer (the stream stats' flips against
-#     delivered, one allowed for the flip after the consumer's last frame);
+#     delivered; up to 4 allowed: the flips still in the node's check queue, CHECK_QUEUE,
+#     when the consumer has its last frame and leaves);
 #   - every captured frame number is one wl-pattern drew;
 #   - zero copy: dma-buf buffers only, nothing copied by the node;
 #   - a root read-back of the FB on screen decodes to a frame wl-pattern drew: the capture
@@ -99,7 +100,7 @@ vm_check $? frames
 lost=$(sed -n 's/.*stream stats: flips \([0-9]*\) delivered \([0-9]*\) .*/\1 \2/p' \
 	"$NODE_TMP/daemon.log" | sort -n -k2,2 | tail -n 1 | awk '{ print $1 - $2 }')
 echo "flips the node saw and did not deliver: ${lost:-?}"
-[ -n "$lost" ] && [ "$lost" -le 1 ] || FAILS="$FAILS node-lost(${lost:-?})"
+[ -n "$lost" ] && [ "$lost" -le 4 ] || FAILS="$FAILS node-lost(${lost:-?})"
 # Every frame captured is one wl-pattern drew (check_frames knows only the pattern).
 sed -n 's/^draw frame=\([0-9]*\) .*/\1/p' "$SDIR/draws.log" >"$OUT/drawn"
 foreign=$(frames_of "$OUT/sway.log" | awk 'FNR == NR { drawn[$1] = 1; next }
