@@ -227,6 +227,43 @@ node_stop_producer() {
 	wait "$PRODUCER_PID" 2>/dev/null
 }
 
+# pw_hosted_start NAME: PipeWire hosts node NAME itself (spa-plugin/kmscast.conf's factory
+# mapping and a context.objects entry for card0's $CONNECTOR in the test user's
+# pipewire.conf.d), with WirePlumber; no kmscast daemon. Sets PW_JOB, WP_JOB, PW_PID and ID
+# (the node's id); fails the test when the node does not appear.
+pw_hosted_start() {
+	local conf=/run/kmscast-test/.config/pipewire/pipewire.conf.d wpconf=$NODE_TMP/wireplumber
+	mkdir -p "$conf"
+	cp "$KMSCAST_SRC_DIR/spa-plugin/kmscast.conf" "$conf/50-kmscast.conf"
+	cat >"$conf/60-kmscast-outputs.conf" <<CONF
+context.objects = [
+    { factory = spa-node-factory
+        args = {
+            factory.name      = api.kmscast.source
+            library.name      = kmscast/libspa-kmscast
+            node.name         = $1
+            kmscast.card      = card0
+            kmscast.connector = $CONNECTOR
+        }
+    }
+]
+CONF
+	chown -R "$KMSCAST_TEST_UID:$KMSCAST_TEST_UID" /run/kmscast-test/.config
+	as_user env SPA_PLUGIN_DIR="$SPA_PLUGIN_DIR" KMSCAST_HELPER="$KMSCAST_HELPER" PIPEWIRE_DEBUG=3 \
+		pipewire >"$NODE_TMP/pipewire.log" 2>&1 &
+	PW_JOB=$!
+	wait_for_file /run/user/1000/pipewire-0 20 || { cat "$NODE_TMP/pipewire.log"; vm_fail "no pipewire"; }
+	cp -r /usr/share/wireplumber "$wpconf"
+	: >"$wpconf/bluetooth.lua.d/90-enable-all.lua"
+	chmod -R a+rX "$wpconf"
+	WIREPLUMBER_CONFIG_DIR=$wpconf as_user wireplumber >"$NODE_TMP/wireplumber.log" 2>&1 &
+	WP_JOB=$!
+	PW_PID=$(pgrep -P "$PW_JOB" -x pipewire)
+	rt_boost "$PW_PID"
+	ID=$(wait_for_pw_node "$1" 30 && pw_node_id "$1") ||
+		{ tail -n 30 "$NODE_TMP/pipewire.log"; vm_fail "no node $1 in PipeWire"; }
+}
+
 # shm_consumer NAME ARGS...: pw-shm-consumer as the test user, output in $OUT/NAME.log.
 # The consumer gets realtime priority like the daemon: on this bench a consumer that is
 # scheduled late loses frames in the link, which no producer can prevent.

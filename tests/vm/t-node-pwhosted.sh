@@ -18,38 +18,7 @@ gst_warm_registry
 node_producer --rate 60 --duration 120 --buffers 10 --mode 640x480
 NAME=kmscast.card0.$CONNECTOR
 
-conf=/run/kmscast-test/.config/pipewire/pipewire.conf.d
-mkdir -p "$conf"
-cp "$KMSCAST_SRC_DIR/spa-plugin/kmscast.conf" "$conf/50-kmscast.conf"
-cat >"$conf/60-kmscast-outputs.conf" <<CONF
-context.objects = [
-    { factory = spa-node-factory
-        args = {
-            factory.name      = api.kmscast.source
-            library.name      = kmscast/libspa-kmscast
-            node.name         = $NAME
-            kmscast.card      = card0
-            kmscast.connector = $CONNECTOR
-        }
-    }
-]
-CONF
-chown -R "$KMSCAST_TEST_UID:$KMSCAST_TEST_UID" /run/kmscast-test/.config
-
-as_user env SPA_PLUGIN_DIR="$SPA_PLUGIN_DIR" KMSCAST_HELPER="$KMSCAST_HELPER" PIPEWIRE_DEBUG=3 \
-	pipewire >"$NODE_TMP/pipewire.log" 2>&1 &
-PW_JOB=$!
-wait_for_file /run/user/1000/pipewire-0 20 || { cat "$NODE_TMP/pipewire.log"; vm_fail "no pipewire"; }
-wpconf=$NODE_TMP/wireplumber
-cp -r /usr/share/wireplumber "$wpconf"
-: >"$wpconf/bluetooth.lua.d/90-enable-all.lua"
-chmod -R a+rX "$wpconf"
-WIREPLUMBER_CONFIG_DIR=$wpconf as_user wireplumber >"$NODE_TMP/wireplumber.log" 2>&1 &
-WP_JOB=$!
-PW_PID=$(pgrep -P "$PW_JOB" -x pipewire)
-rt_boost "$PW_PID"
-ID=$(wait_for_pw_node "$NAME" 30 && pw_node_id "$NAME") ||
-	{ tail -n 30 "$NODE_TMP/pipewire.log"; vm_fail "no node $NAME in PipeWire"; }
+pw_hosted_start "$NAME"
 echo "node $NAME id $ID, hosted by pipewire pid $PW_PID"
 node_wait_fbs 10 20 "$NODE_TMP/pipewire.log"
 gst_wait_registry
