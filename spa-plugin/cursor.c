@@ -116,21 +116,15 @@ static int copy_cursor(const struct helper_fb *hfb, struct cursor_image *img)
 	return 0;
 }
 
-/* Main loop: export the cursor plane's FB and hand its pixels to the data loop. */
-static void learn_cursor(struct cursor *c)
+void cursor_exported(struct cursor *c, struct helper_fb *hfb)
 {
 	struct cursor_image img = {0};
 	struct cursor_image *imgp = &img;
-	struct helper_fb hfb;
 	int res;
 
-	memset(&hfb, 0, sizeof(hfb));
-	if (c->events->export_fb(c->data, &hfb) < 0) {
-		return;
-	}
 	img.pixels = malloc(CURSOR_BITMAP_BYTES);
-	res = img.pixels ? copy_cursor(&hfb, &img) : -ENOMEM;
-	helper_fb_finish(&hfb);
+	res = img.pixels ? copy_cursor(hfb, &img) : -ENOMEM;
+	helper_fb_finish(hfb);
 	if (res == 0) {
 		spa_loop_invoke(c->data_loop, do_swap_image, 0, &imgp, sizeof(imgp), true, c);
 	} else {
@@ -140,10 +134,13 @@ static void learn_cursor(struct cursor *c)
 	free(img.pixels);
 }
 
+/* Main loop: ask for the cursor plane's FB; its pixels go to the data loop in cursor_exported. */
 static int do_learn_cursor(struct spa_loop *loop, bool async, uint32_t seq, const void *data,
 		size_t size, void *user_data)
 {
-	learn_cursor(user_data);
+	struct cursor *c = user_data;
+
+	c->events->request_export(c->data);
 	return 0;
 }
 

@@ -4,8 +4,8 @@
 
 /*
  * The CRTC's cursor plane as SPA_META_Cursor. The data loop reads the plane every tick; the
- * image is exported (through the node: the helper is the node's) and copied on the main loop,
- * since an export blocks, and handed to the data loop with a blocking invoke.
+ * image is exported through the node (the helper is the node's, its round trips on the node's
+ * helper thread), copied on the main loop, and handed to the data loop with a blocking invoke.
  */
 
 #include <stdbool.h>
@@ -29,10 +29,11 @@
 
 struct cursor_events {
 	/*
-	 * Main loop: exports the cursor plane's FB into hfb, which the cursor then finishes.
-	 * Returns 0 or -errno; the callee logs a failure worth logging.
+	 * Main loop: asks for the cursor plane's FB, without waiting for it; the callee hands
+	 * it to cursor_exported once it is there. Returns 0 or -errno; the callee logs a
+	 * failure worth logging.
 	 */
-	int (*export_fb)(void *data, struct helper_fb *hfb);
+	int (*request_export)(void *data);
 };
 
 struct cursor {
@@ -62,7 +63,7 @@ struct cursor {
 };
 
 /*
- * Allocates the bitmap. log, the loops and name are borrowed; events->export_fb gets data.
+ * Allocates the bitmap. log, the loops and name are borrowed; events->request_export gets data.
  * Returns 0 or -ENOMEM.
  */
 int cursor_init(struct cursor *c, struct spa_log *log, struct spa_loop *main_loop,
@@ -75,6 +76,11 @@ int cursor_init(struct cursor *c, struct spa_log *log, struct spa_loop *main_loo
  */
 void cursor_set_plane(struct cursor *c, struct kms_device *kms, uint32_t crtc_id,
 		const struct kms_plane *plane);
+/*
+ * Main loop: the cursor plane's FB asked for by request_export. Copies its image for the data
+ * loop and finishes hfb (closes its fds).
+ */
+void cursor_exported(struct cursor *c, struct helper_fb *hfb);
 /* Accepts a zeroed or finished cursor. */
 void cursor_finish(struct cursor *c);
 

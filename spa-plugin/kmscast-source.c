@@ -16,7 +16,7 @@
 #include "kmscast/node.h"
 
 static const struct cursor_events cursor_events = {
-	.export_fb = source_learn_export_cursor,
+	.request_export = source_learn_export_cursor,
 };
 
 static int impl_get_interface(struct spa_handle *handle, const char *type, void **interface)
@@ -56,7 +56,10 @@ static int impl_clear(struct spa_handle *handle)
 	if (this->flip.ops) {
 		source_flip_set_running(this, false);
 	}
-	/* Run the learn requests the data loop queued before it stopped; they see closing. */
+	/*
+	 * Run the learn and check requests the data loop queued before it stopped; they see
+	 * closing. source_learn_finish then waits for the helper thread's request in progress.
+	 */
 	if (this->main_loop) {
 		spa_loop_invoke(this->main_loop, NULL, 0, NULL, 0, true, this);
 	}
@@ -202,12 +205,15 @@ static int impl_init(const struct spa_handle_factory *factory, struct spa_handle
 	/* Without it (-ENOMEM) the node learns alone. */
 	this->cache = scanout_cache_ref(this->config.card, this->config.crtc_id);
 
-	/* Not fatal: the FB may be missing for a moment; every tick asks again. */
+	/*
+	 * The first FB comes back from the helper thread after init, and joins the set then.
+	 * Not fatal: the FB may be missing for a moment; every tick on an unknown FB asks again.
+	 */
 	source_learn_now(this);
 	source_flip_set_running(this, true);
-	spa_log_info(this->log, "%s: crtc %u at %u.%03u Hz, %s flip detection, %u FB(s) known",
-			this->name, this->config.crtc_id, this->refresh_mhz / 1000,
-			this->refresh_mhz % 1000, this->flip.ops->name, this->set.n);
+	spa_log_info(this->log, "%s: crtc %u at %u.%03u Hz, %s flip detection, learning the FB "
+			"on screen", this->name, this->config.crtc_id, this->refresh_mhz / 1000,
+			this->refresh_mhz % 1000, this->flip.ops->name);
 	return 0;
 
 err_clear:

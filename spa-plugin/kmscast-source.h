@@ -16,8 +16,9 @@
  *   source-frame.c    struct source_frame, data loop: one tick per vblank/poll, picks the slot,
  *                     fills metadata
  *   handoff.c         struct handoff: the io area when another node drives the graph
- *   source-learn.c    struct source_learn, main loop: exports new FBs through the helper,
- *                     renegotiates
+ *   source-learn.c    struct source_learn, main loop: asks the helper thread for new FBs,
+ *                     learns them as they come back, renegotiates
+ *   source-helper.c   struct source_helper: the helper thread, owner of the helper connection
  *   source-card.c     struct source_card: the card going away, and opening it again
  *   relink-guard.c    struct relink_guard: the stranded-link workaround (servers < 0.3.85)
  *   cursor.c          struct cursor: the cursor plane as SPA_META_Cursor
@@ -25,7 +26,9 @@
  *   source-stats.c    struct source_stats: the counters and their log lines
  *   scanout-set.c     the FBs a node aliases; scanout-cache.c what the process learned
  *
- * Threads: node methods run on the main loop, ticks and process() on the data loop. The
+ * Threads: node methods run on the main loop, ticks and process() on the data loop, helper
+ * round trips on the node's helper thread (source-helper.h), whose results come back to the
+ * main loop through an event source (source-learn.c). The
  * scanout set and the slot table are only changed on the data loop (the main loop changes them
  * through a blocking spa_loop_invoke), so the data loop reads them without locks.
  */

@@ -69,9 +69,12 @@ static void lose_card(struct impl *this, int err)
 	source_flip_set_running(this, false);
 	spa_loop_invoke(this->data_loop, do_drop_card, 0, NULL, 0, true, this);
 	kms_device_destroy(old); /* closes the node's card fd */
-	/* The helper's connection holds the old card open too; the next export makes another. */
-	helper_client_destroy(this->learn.helper);
-	this->learn.helper = NULL;
+	/*
+	 * The helper's connection holds the old card open too: the helper thread closes it before
+	 * its next request, and the next export makes another. Jobs asked before now come back
+	 * as the old card's and are dropped.
+	 */
+	source_learn_drop_helper(this);
 	/* The cached FBs (dma-bufs of the old device) are gone for every node of the CRTC. */
 	scanout_cache_clear(this->cache);
 	/* The set's dma-bufs stay: slots may alias them. The first FB to join replaces them. */

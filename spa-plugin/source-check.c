@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Checking each flip's FB against the buffers the set holds for its id (source-check.h): the
- * data loop asks, the main loop asks the helper (a blocking round trip, so never on the data
- * loop), and the answer brings the frame out on the data loop, in the order the flips came.
+ * data loop asks, the main loop queues the request on the helper thread (a helper round trip
+ * blocks, so it runs on neither loop), and the answer, back through the main loop, brings the
+ * frame out on the data loop. One helper thread answers in the order it was asked, so frames
+ * go out in the order the flips came; a request the helper thread refused is answered at once
+ * and only marks its frame lost.
  */
 #include <errno.h>
 
@@ -14,6 +17,7 @@ struct check_msg {
 	uint32_t fb_id;
 	uint32_t seq;
 	bool ok; /* fb_id's entry in the set holds the buffers on screen */
+	bool refused; /* never asked: the helper thread's queue was full */
 };
 
 /* A flip that cannot go out: the consumer sees a gap, as for an FB not in the set yet. */
@@ -39,33 +43,74 @@ static void pop(struct source_check *c)
 	publish_oldest(c);
 }
 
+/* The frames at the head whose requests were refused: their answers came already. */
+static void pop_refused(struct impl *this)
+{
+	struct source_check *c = &this->check;
+
+	while (c->n > 0 && c->queue[c->head].refused) {
+		lose_frame(this, &c->queue[c->head]);
+		pop(c);
+	}
+}
+
+/*
+ * A refused request is answered before the ones asked earlier: its frame waits, marked, for
+ * those answers, so that they still find their frames at the head in order.
+ */
+static void mark_refused(struct impl *this, uint32_t seq)
+{
+	struct source_check *c = &this->check;
+
+	for (uint32_t i = 0; i < c->n; i++) {
+		struct check_frame *f = &c->queue[(c->head + i) % CHECK_QUEUE];
+
+		if (f->seq == seq) {
+			f->refused = true;
+		}
+	}
+	pop_refused(this);
+}
+
+/* The answer for the frame at the head: out, or lost. */
+static void answer(struct impl *this, const struct check_msg *m)
+{
+	struct source_check *c = &this->check;
+	struct check_frame f = c->queue[c->head];
+	int idx;
+
+	pop(c);
+	if (!this->frame.started || !source_port_ready(&this->port)) {
+		return;
+	}
+	idx = scanout_set_find(&this->set, f.fb_id);
+	if (!m->ok || idx < 0) {
+		lose_frame(this, &f);
+		return;
+	}
+	if (this->frame.last_fb == f.fb_id) {
+		c->verified_fb = f.fb_id;
+	}
+	source_frame_output_checked(this, idx, f.nsec, f.resend);
+}
+
 static int do_checked(struct spa_loop *loop, bool async, uint32_t seq, const void *data,
 		size_t size, void *user_data)
 {
 	struct impl *this = user_data;
 	const struct check_msg *m = data;
 	struct source_check *c = &this->check;
-	struct check_frame f;
-	int idx;
 
+	if (m->refused) {
+		mark_refused(this, m->seq);
+		return 0;
+	}
 	/* For a frame lost to a full queue, or asked before a Start or Pause. */
 	if (c->n == 0 || c->queue[c->head].seq != m->seq) {
 		return 0;
 	}
-	f = c->queue[c->head];
-	pop(c);
-	if (!this->frame.started || !source_port_ready(&this->port)) {
-		return 0;
-	}
-	idx = scanout_set_find(&this->set, f.fb_id);
-	if (!m->ok || idx < 0) {
-		lose_frame(this, &f);
-		return 0;
-	}
-	if (this->frame.last_fb == f.fb_id) {
-		c->verified_fb = f.fb_id;
-	}
-	source_frame_output_checked(this, idx, f.nsec, f.resend);
+	answer(this, m);
+	pop_refused(this);
 	return 0;
 }
 
@@ -75,15 +120,36 @@ static int do_check(struct spa_loop *loop, bool async, uint32_t seq, const void 
 	struct impl *this = user_data;
 	struct check_msg m = *(const struct check_msg *)data;
 	struct source_check *c = &this->check;
-	int res;
+	struct source_helper_job job = {
+		.op = SOURCE_HELPER_CHECK,
+		.crtc_id = this->config.crtc_id,
+		.fb_id = m.fb_id,
+		.seq = m.seq,
+		.tag = LEARN_JOB_CHECK,
+	};
 
 	/* Lost already: the data loop's queue overflowed while this waited. */
 	if (this->closing || (int32_t)(m.seq - __atomic_load_n(&c->oldest, __ATOMIC_ACQUIRE)) < 0) {
 		return 0;
 	}
-	res = this->learn.helper ?
-			helper_client_check(this->learn.helper, this->card.name, m.fb_id) :
-			-ENOTCONN;
+	/* Answered in source_check_done, unless refused (counted and logged): answer it now. */
+	if (source_learn_submit(this, &job) < 0) {
+		m.refused = true;
+		spa_loop_invoke(this->data_loop, do_checked, 0, &m, sizeof(m), false, this);
+	}
+	return 0;
+}
+
+void source_check_done(struct impl *this, struct source_helper_job *job)
+{
+	struct source_check *c = &this->check;
+	struct check_msg m = {.fb_id = job->fb_id, .seq = job->seq};
+	uint32_t exported = job->fb.fb_id;
+	int res = job->check_res;
+
+	if (this->closing) {
+		return;
+	}
 	this->stats.n.checks++;
 	if (res == 0) {
 		m.ok = true;
@@ -91,18 +157,19 @@ static int do_check(struct spa_loop *loop, bool async, uint32_t seq, const void 
 		if (res != -ESTALE && res != -ENOENT && res != -ENOTCONN && !c->warned_failed) {
 			spa_log_warn(this->log, "%s: check of FB %u: %s (%s); exporting it again "
 					"instead", this->name, m.fb_id, spa_strerror(res),
-					helper_client_last_error(this->learn.helper));
+					job->check_error);
 			c->warned_failed = true;
 		}
 		/*
 		 * Another buffer under the id, or a helper that has no record of it (restarted,
-		 * or the FB came from the process's cache): export what is on screen, which
-		 * replaces the entry if its buffers differ.
+		 * or the FB came from the process's cache): the helper thread exported what was
+		 * on screen right after, which replaces the entry if its buffers differ. The
+		 * screen may have moved on: the FB in question may be gone, its frame not known
+		 * good.
 		 */
-		m.ok = source_learn_verify(this, m.fb_id) == 0;
+		m.ok = source_learn_take(this, job) == 0 && exported == m.fb_id;
 	}
 	spa_loop_invoke(this->data_loop, do_checked, 0, &m, sizeof(m), false, this);
-	return 0;
 }
 
 void source_check_frame(struct impl *this, uint32_t fb_id, uint64_t nsec, bool resend)

@@ -9,14 +9,16 @@
  * off screen, and no unprivileged read tells the new FB from the old one, so every flip to an
  * FB of the set is checked before it goes out: the helper compares the buffer objects behind
  * the id with those it exported (HELPER_MSG_CHECK). A flip waits for the answer, one helper
- * round trip on the main loop; an FB found changed is exported again and replaces its old
- * entry, whose aliases are retired, as if a new FB had joined.
+ * round trip on the helper thread (source-helper.h); an FB found changed is exported again in
+ * the same turn and replaces its old entry, whose aliases are retired, as if a new FB had
+ * joined.
  */
 
 #include <stdbool.h>
 #include <stdint.h>
 
 struct impl;
+struct source_helper_job;
 
 /*
  * Frames waiting for their answer, oldest first. Answers come in order; a main loop late by
@@ -29,6 +31,7 @@ struct check_frame {
 	uint32_t seq;
 	uint64_t nsec; /* its vblank */
 	bool resend; /* a re-send of the FB on screen, not a flip */
+	bool refused; /* the helper thread refused its check: lost once the ones before it are in */
 };
 
 struct source_check {
@@ -49,6 +52,11 @@ struct source_check {
  * as an unknown FB).
  */
 void source_check_frame(struct impl *this, uint32_t fb_id, uint64_t nsec, bool resend);
+/*
+ * Main loop: the helper thread's answer to a check (with the export that followed a failed
+ * one), from source-learn.c. Takes job->fb's fds.
+ */
+void source_check_done(struct impl *this, struct source_helper_job *job);
 /*
  * Data loop: Start or Pause; an answer still on its way is for a frame nobody wants, and the
  * FB on screen is checked again before it is re-sent.

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The main loop side of the scanout set: exporting FBs through the helper (a blocking round
- * trip, so never on the data loop), keeping the set bounded, and renegotiating the link when
- * the set no longer matches the buffers PipeWire allocated.
+ * The main loop side of the scanout set: exporting FBs through the helper thread (a helper
+ * round trip blocks, so it runs on neither loop), keeping the set bounded as the exports come
+ * back, and renegotiating the link when the set no longer matches the buffers PipeWire
+ * allocated.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,53 +16,80 @@
 #include "format.h"
 #include "kmscast-source.h"
 
-/*
- * Exports the FB on the primary plane now. The client restarts a helper that died and retries
- * once by itself; the helper is created on first use so that a node can exist before it.
- */
-static int export_on_screen(struct impl *this, struct scanout_fb *out)
+/* A full queue is the helper stalling: logged once until a job comes back. */
+static void refused(struct impl *this, const struct source_helper_job *job, int res)
 {
-	struct source_learn *l = &this->learn;
-	const struct source_config *c = &this->config;
-	struct helper_fb hfb;
-	int res;
+	this->stats.n.helper_refused++;
+	if (res == -EBUSY && !this->learn.warned_busy) {
+		spa_log_warn(this->log, "%s: the helper thread has %d requests waiting: %s of "
+				"FB %u not asked (the helper is slow or stuck)", this->name,
+				SOURCE_HELPER_QUEUE, job->op == SOURCE_HELPER_CHECK ? "check" : "export",
+				job->fb_id);
+		this->learn.warned_busy = true;
+	} else if (res != -EBUSY) {
+		spa_log_debug(this->log, "%s: helper job not queued: %s", this->name,
+				spa_strerror(res));
+	}
+}
 
-	if (!l->helper) {
-		res = helper_client_create(&c->helper_opts, &l->helper);
-		if (res < 0) {
-			l->helper = NULL;
-			spa_log_error(this->log, "%s: helper client: %s", this->name,
-					spa_strerror(res));
-			return res;
-		}
+int source_learn_submit(struct impl *this, struct source_helper_job *job)
+{
+	int res;
+	size_t len = strnlen(this->card.name, sizeof(this->card.name));
+
+	job->cookie = this->learn.card_gen;
+	/* A name the wire cannot carry: the helper thread refuses it (-EINVAL). */
+	memset(job->card, 0, sizeof(job->card));
+	memcpy(job->card, this->card.name, SPA_MIN(len, sizeof(job->card)));
+	if ((res = source_helper_submit(&this->learn.helper, job)) < 0) {
+		refused(this, job, res);
 	}
-	memset(&hfb, 0, sizeof(hfb));
-	res = helper_client_export(l->helper, this->card.name, c->crtc_id, KMSCAST_PLANE_PRIMARY,
-			&hfb);
-	if (res < 0) {
-		spa_log_warn(this->log, "%s: export of crtc %u: %s (%s)", this->name, c->crtc_id,
-				spa_strerror(res), helper_client_last_error(l->helper));
-		return res;
-	}
-	this->stats.n.exports++;
-	return scanout_fb_init(out, &hfb);
+	return res;
+}
+
+/*
+ * Asks for the FB on the primary plane. The client restarts a helper that died and retries
+ * once by itself; the helper thread connects on first use so that a node can exist before it.
+ */
+static int export_on_screen(struct impl *this, enum learn_job tag)
+{
+	struct source_helper_job job = {
+		.op = SOURCE_HELPER_EXPORT,
+		.plane = KMSCAST_PLANE_PRIMARY,
+		.crtc_id = this->config.crtc_id,
+		.tag = tag,
+	};
+
+	return source_learn_submit(this, &job);
 }
 
 /* The cursor's image goes through the same helper, once the primary plane made one. */
-int source_learn_export_cursor(void *data, struct helper_fb *hfb)
+int source_learn_export_cursor(void *data)
 {
 	struct impl *this = data;
-	int res;
+	struct source_helper_job job = {
+		.op = SOURCE_HELPER_EXPORT,
+		.plane = KMSCAST_PLANE_CURSOR,
+		.crtc_id = this->config.crtc_id,
+		.tag = LEARN_JOB_CURSOR,
+	};
 
-	if (this->closing || !this->learn.helper) {
+	if (this->closing || !this->learn.exported_primary) {
 		return -ECANCELED;
 	}
-	res = helper_client_export(this->learn.helper, this->card.name, this->config.crtc_id,
-			KMSCAST_PLANE_CURSOR, hfb);
-	if (res < 0) {
-		spa_log_debug(this->log, "%s: cursor export: %s", this->name, spa_strerror(res));
+	return source_learn_submit(this, &job);
+}
+
+static void cursor_done(struct impl *this, struct source_helper_job *job)
+{
+	if (job->export_res < 0) {
+		spa_log_debug(this->log, "%s: cursor export: %s (%s)", this->name,
+				spa_strerror(job->export_res), job->export_error);
+		return;
 	}
-	return res;
+	if (!this->closing && job->cookie == this->learn.card_gen) {
+		cursor_exported(&this->cursor, &job->fb);
+	}
 }
 
 static int do_learn(struct spa_loop *loop, bool async, uint32_t seq, const void *data,
@@ -69,11 +98,11 @@ static int do_learn(struct spa_loop *loop, bool async, uint32_t seq, const void 
 	struct impl *this = user_data;
 	uint32_t fb_id = *(const uint32_t *)data;
 
-	/* export_on_screen logged a failure; the next flip to an unknown FB asks again. */
-	if (!this->closing && scanout_set_find(&this->set, fb_id) < 0) {
-		source_learn_now(this);
+	/* Held until the export is back (learn_job_done), unless it was never asked. */
+	if (this->closing || scanout_set_find(&this->set, fb_id) >= 0 || !this->kms ||
+			export_on_screen(this, LEARN_JOB_REQUEST) < 0) {
+		__atomic_store_n(&this->learn.inflight, false, __ATOMIC_RELEASE);
 	}
-	__atomic_store_n(&this->learn.inflight, false, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -330,7 +359,7 @@ static int learn_exported(struct impl *this, struct scanout_fb *exported)
 	struct scanout_fb fb = *exported, dead[MAX_SCANOUT_FBS + 1];
 	struct scanout_set *next;
 	uint32_t n_dead = 0, seeded = 0;
-	bool format_change;
+	bool format_change, first;
 	int res, idx;
 
 	if ((idx = scanout_set_find(&this->set, fb.fb_id)) >= 0) {
@@ -350,6 +379,7 @@ static int learn_exported(struct impl *this, struct scanout_fb *exported)
 		return -ENOMEM;
 	}
 	*next = this->set;
+	first = next->n == 0;
 	format_change = next->n > 0 && !scanout_fb_compatible(&next->fbs[0], &fb);
 	/*
 	 * After the card came back the whole set is the old device's: its ids mean nothing on
@@ -407,42 +437,102 @@ static int learn_exported(struct impl *this, struct scanout_fb *exported)
 				"the scanout set (%u FBs)", this->name, seeded, this->set.n);
 	}
 	after_join(this, idx, format_change);
+	/*
+	 * The first FB comes back from the helper thread after the node is out, maybe after a
+	 * consumer found EnumFormat empty: say it changed. Nobody listens yet at open.
+	 */
+	if (first) {
+		source_announce_enum_format(this);
+	}
 	return 0;
 }
 
 int source_learn_now(struct impl *this)
 {
-	struct scanout_fb fb;
-	int res;
-
 	/* The card is away; its FBs are learnt once it is back (source-card.c). */
 	if (!this->kms) {
 		return -ENODEV;
 	}
-	if ((res = export_on_screen(this, &fb)) < 0) {
+	return export_on_screen(this, LEARN_JOB_NOW);
+}
+
+int source_learn_take(struct impl *this, struct source_helper_job *job)
+{
+	struct scanout_fb fb;
+	int res;
+
+	if (job->export_res < 0) {
+		spa_log_warn(this->log, "%s: export of crtc %u: %s (%s)", this->name, job->crtc_id,
+				spa_strerror(job->export_res), job->export_error);
+		return job->export_res;
+	}
+	this->stats.n.exports++;
+	/* The card went away since (its FBs mean nothing now), or the node closes. */
+	if (this->closing || !this->kms || job->cookie != this->learn.card_gen) {
+		helper_fb_finish(&job->fb);
+		return -ECANCELED;
+	}
+	this->learn.exported_primary = true;
+	if ((res = scanout_fb_init(&fb, &job->fb)) < 0) { /* fds now owned by fb */
 		return res;
 	}
 	return learn_exported(this, &fb);
 }
 
-int source_learn_verify(struct impl *this, uint32_t fb_id)
+/* Main loop: one job back from the helper thread, to whoever asked. Owns job->fb's fds. */
+static void learn_job_done(struct impl *this, struct source_helper_job *job)
 {
-	struct scanout_fb fb;
-	uint32_t exported;
-	int res;
+	switch ((enum learn_job)job->tag) {
+	case LEARN_JOB_NOW:
+		if (!this->closing) {
+			source_learn_take(this, job);
+		}
+		break;
+	case LEARN_JOB_REQUEST:
+		/* A failure was logged; the next flip to an unknown FB asks again. */
+		if (!this->closing) {
+			source_learn_take(this, job);
+		}
+		__atomic_store_n(&this->learn.inflight, false, __ATOMIC_RELEASE);
+		break;
+	case LEARN_JOB_CURSOR:
+		cursor_done(this, job);
+		break;
+	case LEARN_JOB_CHECK:
+		source_check_done(this, job);
+		break;
+	}
+	helper_fb_finish(&job->fb); /* whatever was not taken */
+}
 
-	if (!this->kms) {
-		return -ENODEV;
+static void on_helper_done(void *data, uint64_t count)
+{
+	struct impl *this = data;
+	struct source_helper_job job;
+
+	this->learn.warned_busy = false;
+	while (source_helper_collect(&this->learn.helper, &job) == 1) { /* fds now owned by job */
+		learn_job_done(this, &job);
 	}
-	if ((res = export_on_screen(this, &fb)) < 0) {
-		return res;
-	}
-	exported = fb.fb_id;
-	if ((res = learn_exported(this, &fb)) < 0) {
-		return res;
-	}
-	/* The screen moved on: the FB in question may be gone; its frame is not known good. */
-	return exported == fb_id ? 0 : -EAGAIN;
+}
+
+/* Helper thread: a job is done. An eventfd write, safe from any thread on every server. */
+static void wake_main_loop(void *data)
+{
+	struct impl *this = data;
+
+	spa_loop_utils_signal_event(this->main_utils, this->learn.helper_done);
+}
+
+static const struct source_helper_events helper_events = {
+	.wake = wake_main_loop,
+};
+
+void source_learn_drop_helper(struct impl *this)
+{
+	this->learn.card_gen++;
+	this->learn.exported_primary = false;
+	source_helper_drop_connection(&this->learn.helper);
 }
 
 /* Announces a changed EnumFormat so that the link reallocates. */
@@ -508,18 +598,40 @@ void source_learn_stream_ended(struct impl *this)
 
 int source_learn_init(struct impl *this, bool relink_enabled)
 {
-	relink_guard_init(&this->learn.relink, relink_enabled);
-	this->learn.renegotiate_timer = spa_loop_utils_add_timer(this->main_utils,
-			on_renegotiate_timer, this);
-	return this->learn.renegotiate_timer ? 0 : -errno;
+	struct source_learn *l = &this->learn;
+	int res;
+
+	relink_guard_init(&l->relink, relink_enabled);
+	l->renegotiate_timer = spa_loop_utils_add_timer(this->main_utils, on_renegotiate_timer,
+			this);
+	if (!l->renegotiate_timer) {
+		return -errno;
+	}
+	l->helper_done = spa_loop_utils_add_event(this->main_utils, on_helper_done, this);
+	if (!l->helper_done) {
+		return -errno;
+	}
+	/* The helper's paths are this->config's, fixed after init. */
+	if ((res = source_helper_start(&l->helper, &this->config.helper_opts, &helper_events,
+			this)) < 0) {
+		spa_log_error(this->log, "%s: helper thread: %s", this->name, spa_strerror(res));
+		return res;
+	}
+	return 0;
 }
 
 void source_learn_finish(struct impl *this)
 {
-	if (this->learn.renegotiate_timer) {
-		spa_loop_utils_destroy_source(this->main_utils, this->learn.renegotiate_timer);
+	struct source_learn *l = &this->learn;
+
+	/* First: its worker signals helper_done. Closes the fds of the exports not taken. */
+	source_helper_stop(&l->helper);
+	if (l->helper_done) {
+		spa_loop_utils_destroy_source(this->main_utils, l->helper_done);
 	}
-	this->learn.renegotiate_timer = NULL;
-	helper_client_destroy(this->learn.helper);
-	this->learn.helper = NULL;
+	l->helper_done = NULL;
+	if (l->renegotiate_timer) {
+		spa_loop_utils_destroy_source(this->main_utils, l->renegotiate_timer);
+	}
+	l->renegotiate_timer = NULL;
 }

@@ -3,8 +3,10 @@
 #define KMSCAST_SOURCE_LEARN_H
 
 /*
- * Learning, on the main loop: exports the FBs the CRTC shows through the helper, keeps the
- * scanout set, and renegotiates the link when the set no longer matches the buffers.
+ * Learning, on the main loop: asks the helper thread (source-helper.h) to export the FBs the
+ * CRTC shows, keeps the scanout set as the exports come back, and renegotiates the link when
+ * the set no longer matches the buffers. The helper thread's results for the whole node (its
+ * checks and the cursor's exports too) come back through here.
  */
 
 #include <stdbool.h>
@@ -14,6 +16,7 @@
 
 #include "helper-client.h"
 #include "relink-guard.h"
+#include "source-helper.h"
 
 struct impl;
 
@@ -32,9 +35,22 @@ struct impl;
 #define REJECTED_FBS 4
 #define REJECT_RETRY_NS (1000 * SPA_NSEC_PER_MSEC)
 
+/* Why a helper job was asked for: source_helper_job.tag. */
+enum learn_job {
+	LEARN_JOB_NOW, /* source_learn_now: the FB at open, after a reopen */
+	LEARN_JOB_REQUEST, /* source_learn_request: holds inflight until it is back */
+	LEARN_JOB_CURSOR, /* the cursor plane's image (cursor.c) */
+	LEARN_JOB_CHECK, /* a flip's check (source-check.c) */
+};
+
 struct source_learn {
+	/* Owns the helper connection; started at init, stopped at finish. */
+	struct source_helper helper;
 	/* Main loop. */
-	struct helper_client *helper; /* NULL until first use, again after a helper crash */
+	struct spa_source *helper_done; /* signalled by the helper thread when a job is done */
+	uint32_t card_gen; /* bumped when the card goes away: older jobs' FBs are the old card's */
+	bool exported_primary; /* an export of the primary plane worked on this card */
+	bool warned_busy; /* logged a job refused for a full helper queue, since one came back */
 	struct spa_source *renegotiate_timer;
 	bool renegotiate_pending;
 	bool renegotiate_at_pause; /* FBs joined while streaming; their aliases are owed */
@@ -54,31 +70,51 @@ struct source_learn {
 	/* Main loop, filled on the data loop: the entry replace() took out of the set. */
 	struct scanout_fb retired;
 	/* Data loop. */
-	bool inflight; /* a learn request is queued on the main loop (atomic) */
+	bool inflight; /* a learn request is queued on the main loop or the helper thread (atomic) */
 };
 
-/* The renegotiation timer; relink_enabled: the server has the stranded-link bug. */
+/*
+ * The renegotiation timer and the helper thread; relink_enabled: the server has the
+ * stranded-link bug.
+ */
 int source_learn_init(struct impl *this, bool relink_enabled);
-/* Destroys the timer and the helper client. Accepts a half-initialised node. */
+/*
+ * Stops the helper thread (waits for the request it runs, at most the client's timeout; closes
+ * the fds of exports not taken) and destroys the timer. Accepts a half-initialised node.
+ */
 void source_learn_finish(struct impl *this);
 
 /*
- * Exports the FB on screen and adds it to the set; an entry of the same id with other buffers
- * (the id was reused) is replaced. Returns 0 or -errno. Main loop.
+ * Asks the helper thread for the FB on screen; when it comes back it joins the set (an entry
+ * of the same id with other buffers, the id reused, is replaced). Returns 0 when asked, or
+ * -errno (-ENODEV: the card is away; -EBUSY: the helper thread's queue is full, logged).
+ * Main loop.
  */
 int source_learn_now(struct impl *this);
 /*
- * Like source_learn_now, for a flip to fb_id that failed its check: 0 when the FB exported was
- * fb_id and the set now holds its buffers, -EAGAIN when another FB was on screen by then.
+ * Main loop: queues job on the helper thread, stamped with the card's generation; its result
+ * comes back to the job's owner by its tag. Returns 0 or -errno; logs a full queue.
  */
-int source_learn_verify(struct impl *this, uint32_t fb_id);
+int source_learn_submit(struct impl *this, struct source_helper_job *job);
+/*
+ * Main loop: the export a helper job brought back joins the set as source_learn_now says.
+ * Takes job->fb's fds (into the set, or closed). Returns 0 when the set holds the exported FB,
+ * or -errno (the export's error, logged; -ECANCELED when it is the old card's or the node
+ * closes).
+ */
+int source_learn_take(struct impl *this, struct source_helper_job *job);
+/* Main loop: releases the helper connection (the card went away); the next export makes one. */
+void source_learn_drop_helper(struct impl *this);
 /*
  * Data loop: fb_id is on screen and not in the set. Queues a learn on the main loop, never
  * blocking, one at a time.
  */
 void source_learn_request(struct impl *this, uint32_t fb_id);
-/* Main loop: exports the cursor plane's FB (cursor_events.export_fb); the caller finishes hfb. */
-int source_learn_export_cursor(void *data, struct helper_fb *hfb);
+/*
+ * Main loop: asks for the cursor plane's FB (cursor_events.request_export); it comes back to
+ * cursor_exported. Returns 0 or -errno.
+ */
+int source_learn_export_cursor(void *data);
 
 /*
  * Main loop: reads the mode's refresh again (one GETCRTC) and, if it changed, paces by it and

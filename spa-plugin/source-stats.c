@@ -40,11 +40,13 @@ void source_stats_log_total(const struct source_stats *s, struct spa_log *log,
 	spa_log_info(log, "%s: gone; %" PRIu64 " ticks (%" PRIu64 " %s periods missed), %"
 			PRIu64 " flips, %" PRIu64 " delivered, %" PRIu64
 			" dropped (busy %" PRIu64 ", unknown FB %" PRIu64 ", unconsumed %" PRIu64
-			"), %" PRIu64 " allocations, %" PRIu64 " exports, %" PRIu64 " checks, %"
+			"), %" PRIu64 " allocations, %" PRIu64 " exports, %" PRIu64 " checks (%"
+			PRIu64 " helper requests refused for a full queue), %"
 			PRIu64 " FBs replaced under their id, %" PRIu64 " copies not made on "
 			"pending fences",
 			name, n->ticks, flip->missed, flip->ops ? flip->ops->name : "-", n->flips,
 			n->delivered, n->dropped_busy + n->dropped_unknown + n->dropped_unconsumed,
 			n->dropped_busy, n->dropped_unknown, n->dropped_unconsumed,
-			n->renegotiations, n->exports, n->checks, n->replaced, n->fenced);
+			n->renegotiations, n->exports, n->checks, n->helper_refused, n->replaced,
+			n->fenced);
 }

@@ -28,6 +28,7 @@ struct source_counters {
 	uint64_t resent; /* the FB on screen again: no flip for a while, or a new consumer */
 	uint64_t copied; /* frames on an FB newer than the buffers, copied into a spare */
 	uint64_t checks; /* flips checked with the helper (main loop) */
+	uint64_t helper_refused; /* exports and checks not asked: the helper thread's queue was full */
 	uint64_t replaced; /* FBs found to be other buffers under an id of the set (main loop) */
 	uint64_t fenced; /* copies not made: the FB's (or a spare's) fences were pending */
 };
