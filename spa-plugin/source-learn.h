@@ -106,8 +106,8 @@ int source_learn_take(struct impl *this, struct source_helper_job *job);
 /* Main loop: releases the helper connection (the card went away); the next export makes one. */
 void source_learn_drop_helper(struct impl *this);
 /*
- * Data loop: fb_id is on screen and not in the set. Queues a learn on the main loop, never
- * blocking, one at a time.
+ * Data loop: fb_id is on screen and not in the set. Queues a learn on the main loop, which
+ * asks the helper thread; never blocking, one at a time until its export is back.
  */
 void source_learn_request(struct impl *this, uint32_t fb_id);
 /*
