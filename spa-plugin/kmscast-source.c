@@ -205,15 +205,12 @@ static int impl_init(const struct spa_handle_factory *factory, struct spa_handle
 	/* Without it (-ENOMEM) the node learns alone. */
 	this->cache = scanout_cache_ref(this->config.card, this->config.crtc_id);
 
-	/*
-	 * The first FB comes back from the helper thread after init, and joins the set then.
-	 * Not fatal: the FB may be missing for a moment; every tick on an unknown FB asks again.
-	 */
-	source_learn_now(this);
+	/* Not fatal: the FB may be missing for a moment; every tick on an unknown FB asks again. */
+	source_learn_first(this);
 	source_flip_set_running(this, true);
-	spa_log_info(this->log, "%s: crtc %u at %u.%03u Hz, %s flip detection, learning the FB "
-			"on screen", this->name, this->config.crtc_id, this->refresh_mhz / 1000,
-			this->refresh_mhz % 1000, this->flip.ops->name);
+	spa_log_info(this->log, "%s: crtc %u at %u.%03u Hz, %s flip detection, %u FB(s) known",
+			this->name, this->config.crtc_id, this->refresh_mhz / 1000,
+			this->refresh_mhz % 1000, this->flip.ops->name, this->set.n);
 	return 0;
 
 err_clear:

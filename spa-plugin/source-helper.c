@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "source-helper.h"
 
@@ -112,6 +113,7 @@ static void *worker(void *arg)
 
 		pthread_mutex_lock(&h->lock);
 		h->n_done++;
+		pthread_cond_broadcast(&h->cond); /* source_helper_wait */
 		pthread_mutex_unlock(&h->lock);
 		h->events->wake(h->data);
 		pthread_mutex_lock(&h->lock);
@@ -125,6 +127,7 @@ static void *worker(void *arg)
 int source_helper_start(struct source_helper *h, const struct helper_client_options *opts,
 		const struct source_helper_events *events, void *data)
 {
+	pthread_condattr_t attr;
 	int res;
 
 	memset(h, 0, sizeof(*h));
@@ -134,7 +137,12 @@ int source_helper_start(struct source_helper *h, const struct helper_client_opti
 	if ((res = -pthread_mutex_init(&h->lock, NULL)) < 0) {
 		return res;
 	}
-	if ((res = -pthread_cond_init(&h->cond, NULL)) < 0) {
+	/* source_helper_wait times out on the monotonic clock. */
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	res = -pthread_cond_init(&h->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	if (res < 0) {
 		goto err_destroy_lock;
 	}
 	if ((res = -pthread_create(&h->thread, NULL, worker, h)) < 0) {
@@ -230,4 +238,25 @@ void source_helper_drop_connection(struct source_helper *h)
 	h->drop = true;
 	pthread_cond_signal(&h->cond);
 	pthread_mutex_unlock(&h->lock);
+}
+
+int source_helper_wait(struct source_helper *h, uint64_t timeout_ns)
+{
+	struct timespec until;
+	int res = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += (time_t)(timeout_ns / 1000000000ull);
+	until.tv_nsec += (long)(timeout_ns % 1000000000ull);
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&h->lock);
+	while (h->started && !h->stopping && h->n_done == 0 && res == 0) {
+		res = -pthread_cond_timedwait(&h->cond, &h->lock, &until);
+	}
+	res = h->n_done > 0 ? 0 : (res < 0 ? res : -ECANCELED);
+	pthread_mutex_unlock(&h->lock);
+	return res;
 }

@@ -116,6 +116,12 @@ int source_helper_submit(struct source_helper *h, const struct source_helper_job
 int source_helper_collect(struct source_helper *h, struct source_helper_job *out);
 
 /*
+ * Waits up to timeout_ns for the oldest job to be done (then source_helper_collect has it).
+ * Returns 0, -ETIMEDOUT, or -ECANCELED when stopped. Blocks: for the node's open only.
+ */
+int source_helper_wait(struct source_helper *h, uint64_t timeout_ns);
+
+/*
  * Closes the helper connection before the next request (the card went away and the helper
  * holds it open): the next export makes a new one, and a check until then is -ENOTCONN.
  */

@@ -455,6 +455,31 @@ int source_learn_now(struct impl *this)
 	return export_on_screen(this, LEARN_JOB_NOW);
 }
 
+static void on_helper_done(void *data, uint64_t count);
+
+/*
+ * Before the node is out: its first EnumFormat must already have the FB, or a consumer that
+ * links at once finds none (gst's pipewiresrc on 0.3.65 then waits out its 30 s). So the
+ * open waits for this one answer, as it waited for the synchronous export it replaces; at
+ * most the client's timeout, and only here.
+ */
+int source_learn_first(struct impl *this)
+{
+	uint64_t timeout_ms = this->config.helper_opts.timeout_ms > 0 ?
+			(uint64_t)this->config.helper_opts.timeout_ms : HELPER_CLIENT_TIMEOUT_MS;
+	int res;
+
+	if ((res = source_learn_now(this)) < 0) {
+		return res;
+	}
+	if ((res = source_helper_wait(&this->learn.helper,
+			(timeout_ms + 500) * SPA_NSEC_PER_MSEC)) < 0) {
+		return res; /* the answer still comes, through the event, later */
+	}
+	on_helper_done(this, 0);
+	return this->set.n > 0 ? 0 : -ENOENT;
+}
+
 int source_learn_take(struct impl *this, struct source_helper_job *job)
 {
 	struct scanout_fb fb;

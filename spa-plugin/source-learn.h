@@ -90,6 +90,12 @@ void source_learn_finish(struct impl *this);
  * -errno (-ENODEV: the card is away; -EBUSY: the helper thread's queue is full, logged).
  * Main loop.
  */
+/*
+ * source_learn_now, then waits for its answer (main loop blocked, at most the helper
+ * client's timeout): for the node's open, before PipeWire sees it. Returns 0 with the FB in
+ * the set, or -errno.
+ */
+int source_learn_first(struct impl *this);
 int source_learn_now(struct impl *this);
 /*
  * Main loop: queues job on the helper thread, stamped with the card's generation; its result

@@ -29,7 +29,6 @@
 #include "helper-client.h"
 #include "kmscast/wire.h"
 
-#define DEFAULT_TIMEOUT_MS 2000
 /* How long a spawned helper gets to exit by itself after we close its socket. */
 #define HELPER_EXIT_GRACE_MS 200
 #define HELPER_CHILD_FD 3
@@ -98,7 +97,7 @@ int helper_client_create(const struct helper_client_options *opts, struct helper
 	client->mode = opts->mode;
 	client->fd = -1;
 	client->pidfd = -1;
-	client->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
+	client->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : HELPER_CLIENT_TIMEOUT_MS;
 	client->helper_debug = opts->helper_debug;
 
 	/* secure_getenv: never honour the override if we are ourselves setuid/setcap. */

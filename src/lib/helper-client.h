@@ -22,6 +22,9 @@ enum helper_mode {
 	HELPER_MODE_SOCKET, /* connect to the socket-activated helper */
 };
 
+/* A request's time limit when the options give none. */
+#define HELPER_CLIENT_TIMEOUT_MS 2000
+
 struct helper_client_options {
 	enum helper_mode mode;
 	/*
@@ -31,7 +34,7 @@ struct helper_client_options {
 	const char *helper_path;
 	/* SOCKET: the helper's socket. NULL means KMSCAST_HELPER_SOCKET from config.h. */
 	const char *socket_path;
-	/* Per request (connect, handshake, export); <= 0 means 2000 ms. */
+	/* Per request (connect, handshake, export); <= 0 means HELPER_CLIENT_TIMEOUT_MS. */
 	int timeout_ms;
 	/* SPAWN: pass --debug to the helper (it logs each export to our stderr). */
 	bool helper_debug;
