@@ -113,7 +113,7 @@ static void *worker(void *arg)
 
 		pthread_mutex_lock(&h->lock);
 		h->n_done++;
-		pthread_cond_broadcast(&h->cond); /* source_helper_wait */
+		pthread_cond_broadcast(&h->done);
 		pthread_mutex_unlock(&h->lock);
 		h->events->wake(h->data);
 		pthread_mutex_lock(&h->lock);
@@ -137,22 +137,27 @@ int source_helper_start(struct source_helper *h, const struct helper_client_opti
 	if ((res = -pthread_mutex_init(&h->lock, NULL)) < 0) {
 		return res;
 	}
+	if ((res = -pthread_cond_init(&h->cond, NULL)) < 0) {
+		goto err_destroy_lock;
+	}
 	/* source_helper_wait times out on the monotonic clock. */
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	res = -pthread_cond_init(&h->cond, &attr);
+	res = -pthread_cond_init(&h->done, &attr);
 	pthread_condattr_destroy(&attr);
 	if (res < 0) {
-		goto err_destroy_lock;
+		goto err_destroy_cond;
 	}
 	if ((res = -pthread_create(&h->thread, NULL, worker, h)) < 0) {
-		goto err_destroy_cond;
+		goto err_destroy_done;
 	}
 	/* Not fatal: a name only helps top and gdb. 15 characters at most. */
 	pthread_setname_np(h->thread, "kmscast-helper");
 	h->started = true;
 	return 0;
 
+err_destroy_done:
+	pthread_cond_destroy(&h->done);
 err_destroy_cond:
 	pthread_cond_destroy(&h->cond);
 err_destroy_lock:
@@ -168,6 +173,7 @@ void source_helper_stop(struct source_helper *h)
 	pthread_mutex_lock(&h->lock);
 	h->stopping = true;
 	pthread_cond_signal(&h->cond);
+	pthread_cond_broadcast(&h->done);
 	pthread_mutex_unlock(&h->lock);
 	/* The request it runs ends within the client's timeout; then it closes the connection. */
 	pthread_join(h->thread, NULL);
@@ -177,6 +183,7 @@ void source_helper_stop(struct source_helper *h)
 		helper_fb_finish(&h->ring[(h->head + i) % SOURCE_HELPER_QUEUE].fb);
 	}
 	h->n = h->n_done = 0;
+	pthread_cond_destroy(&h->done);
 	pthread_cond_destroy(&h->cond);
 	pthread_mutex_destroy(&h->lock);
 	h->started = false;
@@ -254,7 +261,7 @@ int source_helper_wait(struct source_helper *h, uint64_t timeout_ns)
 	}
 	pthread_mutex_lock(&h->lock);
 	while (h->started && !h->stopping && h->n_done == 0 && res == 0) {
-		res = -pthread_cond_timedwait(&h->cond, &h->lock, &until);
+		res = -pthread_cond_timedwait(&h->done, &h->lock, &until);
 	}
 	res = h->n_done > 0 ? 0 : (res < 0 ? res : -ECANCELED);
 	pthread_mutex_unlock(&h->lock);

@@ -78,7 +78,12 @@ struct source_helper {
 	 * lock (nobody else touches that slot then); the rest wait.
 	 */
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond; /* the worker waits on it for a request, a drop or the stop */
+	/*
+	 * source_helper_wait waits on it for a finished request (monotonic clock). Apart from
+	 * cond, so that a signal meant for the worker never wakes the waiter instead.
+	 */
+	pthread_cond_t done;
 	struct source_helper_job ring[SOURCE_HELPER_QUEUE];
 	uint32_t head, n, n_done;
 	bool stopping;
