@@ -28,7 +28,7 @@ static void arm_timer(struct flip_source *fs, uint64_t first_ns, uint64_t interv
 static void on_timer(struct spa_source *source)
 {
 	struct flip_source *fs = source->data;
-	uint64_t expirations;
+	uint64_t expirations, now;
 
 	if (spa_system_timerfd_read(fs->system, fs->timer_fd, &expirations) < 0) {
 		return;
@@ -36,7 +36,22 @@ static void on_timer(struct spa_source *source)
 	if (expirations > 1) {
 		fs->missed += expirations - 1;
 	}
-	fs->events->tick(fs->data, flip_source_now_ns());
+	now = flip_source_now_ns();
+	fs->events->tick(fs->data, now);
+	/*
+	 * The polls measure no period, so a mode set to another rate at the same size (no FB
+	 * joins) would go unseen until the next Start: while a stream runs, the mode's refresh
+	 * is read again once per FLIP_REFRESH_ASK_NS (one GETCRTC on the main loop).
+	 */
+	if (fs->idle || fs->lost || !fs->events->refresh_changed) {
+		return;
+	}
+	if (fs->refresh_asked_ns == 0) {
+		fs->refresh_asked_ns = now; /* the Start that began this read it */
+	} else if (now >= fs->refresh_asked_ns + FLIP_REFRESH_ASK_NS) {
+		fs->refresh_asked_ns = now;
+		fs->events->refresh_changed(fs->data);
+	}
 }
 
 static int timer_start(struct flip_source *fs)

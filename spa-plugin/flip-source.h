@@ -19,8 +19,7 @@
  *   - timer: a timerfd polling at a multiple of the mode's refresh rate (virtio-gpu 6.1 has no
  *     vblank: drmCrtcQueueSequence answers EOPNOTSUPP).
  * The vblank events also measure the refresh period (refresh_changed). The timer measures
- * nothing: there the node reads the mode's refresh only when an FB joins, at each Start and
- * when the card comes back.
+ * nothing: there refresh_changed comes once a second while a stream runs, a "maybe".
  * Both run on the data loop; tick() and the other events are called there.
  */
 struct flip_source;
@@ -38,9 +37,10 @@ struct flip_source_events {
 	/* nsec: CLOCK_MONOTONIC time of the vblank, or of the timer expiry. */
 	void (*tick)(void *data, uint64_t nsec);
 	/*
-	 * vblank only: the vblanks have kept a period other than the refresh set
-	 * (flip_source_set_refresh) for FLIP_PERIOD_WINDOWS windows in a row, so the mode's
-	 * refresh is worth reading again. At most once per FLIP_REFRESH_ASK_NS. May be NULL.
+	 * The mode's refresh is worth reading again. vblank: the vblanks have kept a period
+	 * other than the refresh set (flip_source_set_refresh) for FLIP_PERIOD_WINDOWS windows
+	 * in a row. timer: every FLIP_REFRESH_ASK_NS while not idle, since nothing is measured.
+	 * At most once per FLIP_REFRESH_ASK_NS. May be NULL.
 	 */
 	void (*refresh_changed)(void *data);
 	/*
@@ -107,7 +107,8 @@ struct flip_source {
 	/* vblank: events handled while streaming; one per vblank, two if two chains ran. */
 	uint64_t vblanks;
 	struct flip_period_check period; /* vblank: reset at each start and refresh */
-	uint64_t refresh_asked_ns; /* vblank: when refresh_changed was last called (0: never) */
+	uint64_t refresh_asked_ns; /* when refresh_changed was last called (timer: or the poll
+				     * began; 0: never) */
 	bool lost; /* card_lost was reported: nothing starts until flip_source_set_card */
 	const struct flip_source_events *events;
 	void *data;

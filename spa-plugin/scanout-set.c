@@ -148,8 +148,7 @@ err_finish:
 int scanout_fb_dup(struct scanout_fb *dst, const struct scanout_fb *src)
 {
 	*dst = *src;
-	dst->map = NULL;
-	dst->map_size = 0;
+	memset(dst->maps, 0, sizeof(dst->maps)); /* src's mappings stay src's */
 	for (uint32_t i = 0; i < HELPER_MAX_FDS; i++) {
 		dst->hfb.fds[i] = -1;
 	}
@@ -165,12 +164,20 @@ int scanout_fb_dup(struct scanout_fb *dst, const struct scanout_fb *src)
 	return 0;
 }
 
+/* Unmaps whatever part of fb's fds scanout_fb_map mapped. */
+static void unmap_fds(struct scanout_fb *fb)
+{
+	for (uint32_t i = 0; i < SPA_N_ELEMENTS(fb->maps); i++) {
+		if (fb->maps[i]) {
+			munmap(fb->maps[i], fb->fd_size[i]);
+		}
+		fb->maps[i] = NULL;
+	}
+}
+
 void scanout_fb_finish(struct scanout_fb *fb)
 {
-	if (fb->map) {
-		munmap(fb->map, fb->map_size);
-	}
-	fb->map = NULL;
+	unmap_fds(fb);
 	if (fb->hfb.n_fds > 0) {
 		helper_fb_finish(&fb->hfb);
 	}
@@ -180,21 +187,35 @@ void scanout_fb_finish(struct scanout_fb *fb)
 int scanout_fb_map(struct scanout_fb *fb)
 {
 	const struct helper_fb *hfb = &fb->hfb;
-	void *map;
+	int res;
 
-	if (fb->map) {
-		return 0;
+	if (fb->maps[0]) {
+		return 0; /* every fd is mapped, or none */
 	}
-	if (!scanout_fb_linear(hfb) || hfb->n_fds != 1) {
+	if (!scanout_fb_linear(hfb)) {
 		return -ENOTSUP;
 	}
-	map = mmap(NULL, fb->fd_size[0], PROT_READ, MAP_SHARED, hfb->fds[0], 0);
-	if (map == MAP_FAILED) {
-		return -errno;
+	if (hfb->n_fds == 0 || hfb->n_fds > SPA_N_ELEMENTS(fb->maps)) {
+		return -EINVAL;
 	}
-	fb->map = map;
-	fb->map_size = fb->fd_size[0];
+	/*
+	 * A plane may sit in a buffer object of its own (one BO per plane, as some drivers and
+	 * video decoders allocate NV12): each fd gets a mapping, whichever planes it holds.
+	 */
+	for (uint32_t i = 0; i < hfb->n_fds; i++) {
+		void *map = mmap(NULL, fb->fd_size[i], PROT_READ, MAP_SHARED, hfb->fds[i], 0);
+
+		if (map == MAP_FAILED) {
+			res = -errno;
+			goto err_unmap;
+		}
+		fb->maps[i] = map; /* owned by fb */
+	}
 	return 0;
+
+err_unmap:
+	unmap_fds(fb);
+	return res;
 }
 
 int scanout_set_add(struct scanout_set *set, struct scanout_fb *fb)
@@ -209,7 +230,7 @@ int scanout_set_add(struct scanout_set *set, struct scanout_fb *fb)
 
 void scanout_set_take(struct scanout_set *set, uint32_t i, struct scanout_fb *out)
 {
-	*out = set->fbs[i]; /* fds and mapping now owned by *out */
+	*out = set->fbs[i]; /* fds and mappings now owned by *out */
 	memmove(&set->fbs[i], &set->fbs[i + 1], (set->n - i - 1) * sizeof(set->fbs[0]));
 	set->n--;
 	memset(&set->fbs[set->n], 0, sizeof(set->fbs[0]));

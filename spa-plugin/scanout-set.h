@@ -26,8 +26,11 @@ struct scanout_fb {
 	uint32_t plane_size[4]; /* bytes of plane i: pitch * rows */
 	uint64_t fd_size[4]; /* size of hfb.fds[i], from lseek */
 	ino_t fd_ino[4]; /* inode of hfb.fds[i]: which buffer object it is */
-	void *map; /* SHM path: read-only mapping of fds[0], or NULL */
-	size_t map_size;
+	/*
+	 * SHM path: maps[i] is a read-only mapping of hfb.fds[i], fd_size[i] bytes, owned by fb;
+	 * scanout_fb_map makes one for every fd or none, and all are NULL until it does.
+	 */
+	void *maps[4];
 	bool mappable; /* linear, and every fd maps with a plain mmap (scanout_fb_init) */
 };
 
@@ -78,17 +81,19 @@ bool scanout_fb_same_buffers(const struct scanout_fb *a, const struct scanout_fb
 int scanout_fb_init(struct scanout_fb *fb, struct helper_fb *hfb);
 
 /*
- * dst becomes a copy of src with fds of its own (dup'd, close-on-exec) and no mapping.
+ * dst becomes a copy of src with fds of its own (dup'd, close-on-exec) and no mappings.
  * Returns 0 or -errno; on error dst holds nothing.
  */
 int scanout_fb_dup(struct scanout_fb *dst, const struct scanout_fb *src);
 
-/* Closes the fds and unmaps. Accepts a zeroed or finished fb. */
+/* Closes the fds and unmaps every mapping. Accepts a zeroed or finished fb. */
 void scanout_fb_finish(struct scanout_fb *fb);
 
 /*
- * Maps fds[0], which holds every plane, read-only for CPU copies; only linear single-fd FBs.
- * Returns 0, -ENOTSUP for a tiled or multi-object FB, or -errno from mmap.
+ * Maps every fd of a linear FB read-only for CPU copies, one mapping per fd (fb->maps, owned
+ * by fb until scanout_fb_finish); does nothing when they are mapped already. Returns 0,
+ * -ENOTSUP for a tiled FB, -EINVAL for one without fds, or -errno from mmap, with none of
+ * them left mapped.
  */
 int scanout_fb_map(struct scanout_fb *fb);
 

@@ -2,7 +2,8 @@
 /*
  * The SHM path, for consumers that take no dma-buf: MemFd buffers we allocate (or memory
  * PipeWire allocated), filled by a CPU copy of the scanout FB, every plane. Only linear FBs
- * whose planes all sit in one dma-buf can be read this way (scanout_fb_map).
+ * can be read this way; each of their dma-bufs is mapped (scanout_fb_map), so a plane may sit
+ * in a buffer object of its own.
  *
  * One MemFd per plane, not one with the planes at offsets: each spa_data is then what a
  * single-plane buffer's is (an fd of its own, mapoffset 0, sealed to its plane's size), the
@@ -195,21 +196,24 @@ static void dmabuf_sync(int fd, uint64_t flags)
 	}
 }
 
-/* Whether plane i of fb fits the slot's plane and lies inside fb's mapping. */
+/* Whether plane i of fb fits the slot's plane and lies inside the mapping of its fd. */
 static int check_plane(const struct slot_plane *p, const struct scanout_fb *fb, uint32_t i)
 {
 	const struct helper_fb *hfb = &fb->hfb;
 	uint32_t rows = scanout_fb_plane_rows(hfb, i);
 	uint32_t row = SPA_MIN(hfb->pitches[i], p->dst_stride);
+	uint32_t fd_index = hfb->plane_fd_index[i];
 
-	if (hfb->plane_fd_index[i] != 0) {
-		return -ENOTSUP; /* only fds[0] is mapped */
+	if (fd_index >= hfb->n_fds || fd_index >= SPA_N_ELEMENTS(fb->maps) ||
+			!fb->maps[fd_index]) {
+		return -EINVAL;
 	}
 	if (!p->dst || rows == 0 || (uint64_t)p->dst_stride * rows > p->dst_size) {
 		return -ENOSPC;
 	}
+	/* Every term is below 2^32, so the 64-bit sum cannot wrap. */
 	if ((uint64_t)hfb->offsets[i] + (uint64_t)hfb->pitches[i] * (rows - 1) + row >
-			fb->map_size) {
+			fb->fd_size[fd_index]) {
 		return -EINVAL;
 	}
 	return 0;
@@ -218,7 +222,7 @@ static int check_plane(const struct slot_plane *p, const struct scanout_fb *fb, 
 static void copy_plane(const struct slot_plane *p, const struct scanout_fb *fb, uint32_t i)
 {
 	const struct helper_fb *hfb = &fb->hfb;
-	const uint8_t *src = (const uint8_t *)fb->map + hfb->offsets[i];
+	const uint8_t *src = (const uint8_t *)fb->maps[hfb->plane_fd_index[i]] + hfb->offsets[i];
 	uint32_t rows = scanout_fb_plane_rows(hfb, i);
 	uint32_t src_pitch = hfb->pitches[i];
 	uint32_t row = SPA_MIN(src_pitch, p->dst_stride);
@@ -232,12 +236,50 @@ static void copy_plane(const struct slot_plane *p, const struct scanout_fb *fb, 
 	}
 }
 
+/*
+ * The fds of fb that the copy of its first n_planes planes reads, as a mask of indices into
+ * hfb.fds (checked by check_plane). Two planes in one buffer object share its fd.
+ */
+static uint32_t fds_read(const struct helper_fb *hfb, uint32_t n_planes)
+{
+	uint32_t mask = 0;
+
+	for (uint32_t i = 0; i < n_planes; i++) {
+		mask |= 1u << hfb->plane_fd_index[i];
+	}
+	return mask;
+}
+
+/* fd_ready for each fd of fb in mask: 0 once every one is readable, else the first error. */
+static int fds_ready(const struct helper_fb *hfb, uint32_t mask)
+{
+	int res;
+
+	for (uint32_t i = 0; i < hfb->n_fds; i++) {
+		if ((mask & (1u << i)) && (res = fd_ready(hfb->fds[i], POLLIN)) < 0) {
+			return res;
+		}
+	}
+	return 0;
+}
+
+/* dmabuf_sync with flags on each fd of fb in mask. */
+static void fds_sync(const struct helper_fb *hfb, uint32_t mask, uint64_t flags)
+{
+	for (uint32_t i = 0; i < hfb->n_fds; i++) {
+		if (mask & (1u << i)) {
+			dmabuf_sync(hfb->fds[i], flags);
+		}
+	}
+}
+
 int shm_copy_frame(struct slot *slot, struct scanout_fb *fb)
 {
 	const struct helper_fb *hfb = &fb->hfb;
+	uint32_t mask;
 	int res;
 
-	if (!fb->map && (res = scanout_fb_map(fb)) < 0) {
+	if ((res = scanout_fb_map(fb)) < 0) {
 		return res;
 	}
 	if (slot->n_planes != hfb->n_planes) {
@@ -248,12 +290,17 @@ int shm_copy_frame(struct slot *slot, struct scanout_fb *fb)
 			return res;
 		}
 	}
-	/* A spare is our dma-buf, which the consumer's GPU may still be reading. */
-	if ((res = fd_ready(hfb->fds[0], POLLIN)) < 0 ||
+	/*
+	 * Every dma-buf read is checked before any is touched: one whose fences are pending
+	 * leaves the slot as it was. A spare is our dma-buf, which the consumer's GPU may still
+	 * be reading.
+	 */
+	mask = fds_read(hfb, slot->n_planes);
+	if ((res = fds_ready(hfb, mask)) < 0 ||
 			(slot->spare && (res = fd_ready(slot->planes[0].fd, POLLOUT)) < 0)) {
 		return res;
 	}
-	dmabuf_sync(hfb->fds[0], DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
+	fds_sync(hfb, mask, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
 	if (slot->spare) {
 		dmabuf_sync(slot->planes[0].fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
 	}
@@ -263,7 +310,7 @@ int shm_copy_frame(struct slot *slot, struct scanout_fb *fb)
 	if (slot->spare) {
 		dmabuf_sync(slot->planes[0].fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
 	}
-	dmabuf_sync(hfb->fds[0], DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
+	fds_sync(hfb, mask, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
 	for (uint32_t i = 0; i < slot->n_planes; i++) {
 		struct spa_chunk *c = slot->buf->datas[i].chunk;
 

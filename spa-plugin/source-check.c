@@ -23,6 +23,7 @@ struct check_msg {
 /* A flip that cannot go out: the consumer sees a gap, as for an FB not in the set yet. */
 static void lose_frame(struct impl *this, const struct check_frame *f)
 {
+	source_port_release_pending(&this->port, f->at.copied); /* its copy goes nowhere */
 	if (!f->resend) {
 		this->stats.n.dropped_unknown++;
 		this->frame.discont = true;
@@ -81,6 +82,7 @@ static void answer(struct impl *this, const struct check_msg *m)
 
 	pop(c);
 	if (!this->frame.started || !source_port_ready(&this->port)) {
+		source_port_release_pending(&this->port, f.at.copied);
 		return;
 	}
 	idx = scanout_set_find(&this->set, f.fb_id);
@@ -91,7 +93,7 @@ static void answer(struct impl *this, const struct check_msg *m)
 	if (this->frame.last_fb == f.fb_id) {
 		c->verified_fb = f.fb_id;
 	}
-	source_frame_output_checked(this, idx, f.nsec, f.resend);
+	source_frame_output_checked(this, idx, f.nsec, f.resend, &f.at);
 }
 
 static int do_checked(struct spa_loop *loop, bool async, uint32_t seq, const void *data,
@@ -172,7 +174,8 @@ void source_check_done(struct impl *this, struct source_helper_job *job)
 	spa_loop_invoke(this->data_loop, do_checked, 0, &m, sizeof(m), false, this);
 }
 
-void source_check_frame(struct impl *this, uint32_t fb_id, uint64_t nsec, bool resend)
+void source_check_frame(struct impl *this, uint32_t fb_id, uint64_t nsec, bool resend,
+		const struct frame_at_flip *at)
 {
 	struct source_check *c = &this->check;
 	struct check_frame *f;
@@ -180,6 +183,7 @@ void source_check_frame(struct impl *this, uint32_t fb_id, uint64_t nsec, bool r
 
 	/* A frame on its way already: the re-send would repeat it. */
 	if (resend && c->n > 0) {
+		source_port_release_pending(&this->port, at->copied);
 		return;
 	}
 	if (c->n == CHECK_QUEUE) {
@@ -192,6 +196,7 @@ void source_check_frame(struct impl *this, uint32_t fb_id, uint64_t nsec, bool r
 		.seq = c->seq + 1,
 		.nsec = nsec,
 		.resend = resend,
+		.at = *at,
 	};
 	c->n++;
 	m.seq = f->seq;
@@ -209,7 +214,21 @@ void source_check_reset(struct impl *this)
 {
 	struct source_check *c = &this->check;
 
+	for (uint32_t i = 0; i < c->n; i++) {
+		source_port_release_pending(&this->port,
+				c->queue[(c->head + i) % CHECK_QUEUE].at.copied);
+	}
 	c->n = 0;
 	c->verified_fb = 0;
 	publish_oldest(c);
+}
+
+void source_check_forget_slots(struct impl *this)
+{
+	struct source_check *c = &this->check;
+
+	/* Their answers then go out as if nothing had been copied: a copy at that time. */
+	for (uint32_t i = 0; i < c->n; i++) {
+		c->queue[(c->head + i) % CHECK_QUEUE].at.copied = SPA_ID_INVALID;
+	}
 }

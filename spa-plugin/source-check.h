@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "source-frame.h"
+
 struct impl;
 struct source_helper_job;
 
@@ -32,6 +34,7 @@ struct check_frame {
 	uint64_t nsec; /* its vblank */
 	bool resend; /* a re-send of the FB on screen, not a flip */
 	bool refused; /* the helper thread refused its check: lost once the ones before it are in */
+	struct frame_at_flip at; /* its copy (held pending) and crop, from its vblank */
 };
 
 struct source_check {
@@ -49,9 +52,11 @@ struct source_check {
 /*
  * Data loop: the frame of fb_id (in the set) at nsec, a flip or a re-send, goes out once the
  * helper says fb_id is still the buffer the set holds. A frame still waiting is lost (counted
- * as an unknown FB).
+ * as an unknown FB). at: what the frame took from its vblank; a slot its copy went into stays
+ * pending until the answer and is freed if the frame is lost.
  */
-void source_check_frame(struct impl *this, uint32_t fb_id, uint64_t nsec, bool resend);
+void source_check_frame(struct impl *this, uint32_t fb_id, uint64_t nsec, bool resend,
+		const struct frame_at_flip *at);
 /*
  * Main loop: the helper thread's answer to a check (with the export that followed a failed
  * one), from source-learn.c. Takes job->fb's fds.
@@ -62,5 +67,7 @@ void source_check_done(struct impl *this, struct source_helper_job *job);
  * FB on screen is checked again before it is re-sent.
  */
 void source_check_reset(struct impl *this);
+/* Data loop: the slot table was replaced; the slots the waiting frames hold are gone. */
+void source_check_forget_slots(struct impl *this);
 
 #endif

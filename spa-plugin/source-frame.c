@@ -52,6 +52,7 @@ void source_frame_buffers_changed(struct impl *this, uint32_t n_slots)
 	struct source_frame *f = &this->frame;
 
 	handoff_init(&f->handoff); /* a staged id named a slot of the old table */
+	source_check_forget_slots(this); /* so did the copies waiting for their checks */
 	f->discont = true;
 	f->cap = (struct rate_cap){0}; /* maybe a new maximum framerate: its grid starts again */
 	/* New buffers, maybe a new consumer: it is owed the screen (frame_due_ns). */
@@ -60,18 +61,22 @@ void source_frame_buffers_changed(struct impl *this, uint32_t n_slots)
 	}
 }
 
-static void fill_crop(struct impl *this, struct slot *slot)
+/* The primary plane's source rectangle as last read, for the crop meta. */
+static struct spa_region plane_crop(const struct impl *this)
 {
 	const struct kms_plane_state *st = &this->frame.primary.state;
 
-	if (!slot->crop) {
-		return;
-	}
 	/* SRC_* are 16.16: each CRTC of one big X11 framebuffer reads its own rectangle. */
-	slot->crop->region = (struct spa_region){
+	return (struct spa_region){
 		.position = SPA_POINT((int32_t)(st->src_x >> 16), (int32_t)(st->src_y >> 16)),
 		.size = SPA_RECTANGLE(st->src_w >> 16, st->src_h >> 16),
 	};
+}
+
+/* A frame sent now: nothing copied yet, the plane as it is. */
+static struct frame_at_flip at_now(const struct impl *this)
+{
+	return (struct frame_at_flip){.copied = SPA_ID_INVALID, .crop = plane_crop(this)};
 }
 
 /*
@@ -231,23 +236,101 @@ static int copy_frame(struct impl *this, struct slot *slot, int set_index,
 	return res;
 }
 
-static void output_frame(struct impl *this, int set_index, uint64_t nsec, enum output_kind kind)
+/* The slot, its pixels in place, goes out with the frame's metadata. */
+static void send_frame(struct impl *this, struct slot *slot, uint64_t nsec, enum output_kind kind,
+		const struct spa_region *crop)
 {
-	uint32_t fb_id = this->set.fbs[set_index].fb_id;
-	struct slot *slot;
-	bool held;
-
-	slot = source_port_pick_slot(&this->port, fb_id, &held);
-	if (!slot && !held && this->port.slots_path == PATH_DMABUF &&
-			(slot = spare_slot_pick(&this->port)) != NULL) {
-		/* An FB newer than the buffers: a copy, until the next allocation aliases it. */
-		if (copy_frame(this, slot, set_index, kind) < 0) {
-			return;
-		}
-		if (kind != OUTPUT_RESEND) {
-			this->stats.n.copied++;
-		}
+	if (slot->header) {
+		slot->header->flags = this->frame.discont ? SPA_META_HEADER_FLAG_DISCONT : 0;
+		slot->header->offset = 0;
+		slot->header->pts = (int64_t)nsec;
+		slot->header->dts_offset = 0;
+		slot->header->seq = this->frame.seq++;
 	}
+	if (slot->crop) {
+		slot->crop->region = *crop;
+	}
+	/*
+	 * What changed is not known: a flip may bring any picture, and a re-sent screen may
+	 * have been painted in place. So the whole picture, as a consumer without the meta
+	 * assumes: the plane's source rectangle where the crop meta made the node read it this
+	 * frame, else the whole buffer. Regions after the first are empty: the end of the list.
+	 */
+	if (slot->damage) {
+		bool have_crop = slot->crop && crop->size.width > 0 && crop->size.height > 0;
+
+		slot->damage[0].region = have_crop ? *crop : (struct spa_region){
+			.size = this->port.format.size,
+		};
+		memset(&slot->damage[1], 0, (slot->n_damage - 1) * sizeof(*slot->damage));
+	}
+	if (slot->cursor) {
+		cursor_fill_meta(&this->cursor, slot->cursor, slot->cursor_size);
+	}
+	slot->pending = false; /* output_slot marks it busy if it goes out */
+	output_slot(this, slot, nsec, kind);
+}
+
+/*
+ * The slot a frame of entry set_index would be copied into, if it needs a copy: on the SHM
+ * path any free one; on the dma-buf path a spare when no alias of the FB exists. Sets *copy
+ * when the frame is copied, *held when it would be but every candidate is busy.
+ */
+static struct slot *pick_slot(struct impl *this, int set_index, bool *copy, bool *held)
+{
+	struct slot *slot;
+
+	slot = source_port_pick_slot(&this->port, this->set.fbs[set_index].fb_id, held);
+	*copy = this->port.slots_path == PATH_SHM;
+	if (!slot && !*held && this->port.slots_path == PATH_DMABUF &&
+			(slot = spare_slot_pick(&this->port)) != NULL) {
+		*copy = true;
+	}
+	return slot;
+}
+
+/*
+ * A flip that is copied (the SHM path, a spare) is copied at its vblank, before its check:
+ * the FB holds the flip's picture now, while by the time the check's answer is back (a helper
+ * round trip, more than a period under load) the compositor may be painting a later frame
+ * into it: a consumer then got frame k+3 in place of k, and k+1 after it (node-refresh,
+ * 3 FBs at 75 Hz). The slot stays pending until the answer. *copied: its id, left as it is
+ * (SPA_ID_INVALID) when nothing was copied (an alias goes out as it is; with every slot busy
+ * the copy waits for the answer, when the consumer may have given one back). Returns false
+ * when the copy failed: the frame is lost (counted).
+ */
+static bool copy_at_flip(struct impl *this, int set_index, uint32_t *copied)
+{
+	struct slot *slot;
+	bool copy, held;
+
+	slot = pick_slot(this, set_index, &copy, &held);
+	if (!slot || !copy) {
+		return true;
+	}
+	if (copy_frame(this, slot, set_index, OUTPUT_FLIP) < 0) {
+		return false;
+	}
+	if (slot->spare) {
+		/* An FB newer than the buffers: a copy, until the next allocation aliases it. */
+		this->stats.n.copied++;
+	}
+	slot->pending = true;
+	*copied = slot->id;
+	return true;
+}
+
+static void output_frame(struct impl *this, int set_index, uint64_t nsec, enum output_kind kind,
+		const struct frame_at_flip *at)
+{
+	struct slot *slot;
+	bool copy, held;
+
+	if (at->copied < this->port.n_slots) {
+		send_frame(this, &this->port.slots[at->copied], nsec, kind, &at->crop);
+		return;
+	}
+	slot = pick_slot(this, set_index, &copy, &held);
 	if (!slot && kind == OUTPUT_RESEND) {
 		return; /* the consumer still has this picture */
 	}
@@ -259,31 +342,19 @@ static void output_frame(struct impl *this, int set_index, uint64_t nsec, enum o
 			this->stats.n.dropped_unknown++;
 		}
 		this->frame.discont = true;
-		spa_log_trace(this->log, "%s: FB %u dropped (%s)", this->name, fb_id,
-				held ? "all aliases held" : "no alias yet");
+		spa_log_trace(this->log, "%s: FB %u dropped (%s)", this->name,
+				this->set.fbs[set_index].fb_id, held ? "all slots held" : "no alias yet");
 		return;
 	}
-	if (slot->spare) {
-		/* filled above */
-	} else if (this->port.slots_path == PATH_SHM) {
-		if (copy_frame(this, slot, set_index, kind) < 0) {
-			return;
-		}
-	} else {
+	if (!copy) {
 		slot_fill_chunks(slot, &this->set.fbs[set_index]);
+	} else if (copy_frame(this, slot, set_index, kind) < 0) {
+		return;
+	} else if (slot->spare && kind != OUTPUT_RESEND) {
+		/* An FB newer than the buffers: a copy, until the next allocation aliases it. */
+		this->stats.n.copied++;
 	}
-	if (slot->header) {
-		slot->header->flags = this->frame.discont ? SPA_META_HEADER_FLAG_DISCONT : 0;
-		slot->header->offset = 0;
-		slot->header->pts = (int64_t)nsec;
-		slot->header->dts_offset = 0;
-		slot->header->seq = this->frame.seq++;
-	}
-	fill_crop(this, slot);
-	if (slot->cursor) {
-		cursor_fill_meta(&this->cursor, slot->cursor, slot->cursor_size);
-	}
-	output_slot(this, slot, nsec, kind);
+	send_frame(this, slot, nsec, kind, &at->crop);
 }
 
 /*
@@ -308,6 +379,9 @@ static void output_cursor_only(struct impl *this, uint64_t nsec)
 		slot->header->flags = SPA_META_HEADER_FLAG_CORRUPTED;
 		slot->header->pts = (int64_t)nsec;
 		slot->header->seq = this->frame.seq++;
+	}
+	if (slot->damage) { /* no picture, nothing of it changed */
+		memset(slot->damage, 0, slot->n_damage * sizeof(*slot->damage));
 	}
 	cursor_fill_meta(&this->cursor, slot->cursor, slot->cursor_size);
 	output_slot(this, slot, nsec, OUTPUT_CURSOR);
@@ -348,6 +422,7 @@ static bool resend_due(struct impl *this, uint64_t nsec)
 static void resend(struct impl *this, uint64_t nsec)
 {
 	int set_index = scanout_set_find(&this->set, this->frame.last_fb);
+	struct frame_at_flip at = at_now(this);
 
 	this->frame.resend_requested = false;
 	if (set_index < 0) {
@@ -358,10 +433,10 @@ static void resend(struct impl *this, uint64_t nsec)
 	 * have re-created its buffers then: its first re-send is checked like a flip.
 	 */
 	if (this->check.verified_fb != this->frame.last_fb) {
-		source_check_frame(this, this->frame.last_fb, nsec, true);
+		source_check_frame(this, this->frame.last_fb, nsec, true, &at);
 		return;
 	}
-	output_frame(this, set_index, nsec, OUTPUT_RESEND);
+	output_frame(this, set_index, nsec, OUTPUT_RESEND, &at);
 }
 
 static void tick(struct impl *this, uint64_t nsec)
@@ -369,6 +444,7 @@ static void tick(struct impl *this, uint64_t nsec)
 	const struct kms_plane_state *st = &this->frame.primary.state;
 	bool cursor_moved = false;
 	int set_index;
+	struct frame_at_flip at;
 	int res;
 
 	this->stats.n.ticks++;
@@ -432,12 +508,17 @@ static void tick(struct impl *this, uint64_t nsec)
 		this->stats.n.capped++;
 		return;
 	}
-	source_check_frame(this, st->fb_id, nsec, false);
+	at = at_now(this);
+	if (!copy_at_flip(this, set_index, &at.copied)) {
+		return;
+	}
+	source_check_frame(this, st->fb_id, nsec, false, &at);
 }
 
-void source_frame_output_checked(struct impl *this, int set_index, uint64_t nsec, bool resend)
+void source_frame_output_checked(struct impl *this, int set_index, uint64_t nsec, bool resend,
+		const struct frame_at_flip *at)
 {
-	output_frame(this, set_index, nsec, resend ? OUTPUT_RESEND : OUTPUT_FLIP);
+	output_frame(this, set_index, nsec, resend ? OUTPUT_RESEND : OUTPUT_FLIP, at);
 }
 
 /*

@@ -11,12 +11,24 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <spa/buffer/meta.h>
+
 #include "flip-source.h"
 #include "handoff.h"
 #include "kms.h"
 #include "rate-cap.h"
 
 struct impl;
+
+/*
+ * What a frame takes from its vblank to its check's answer (source-check.h), when it goes
+ * out: the slot its copy went into (SPA_ID_INVALID: none), and the primary plane's source
+ * rectangle then, for the crop meta (a mode set may change it before the answer).
+ */
+struct frame_at_flip {
+	uint32_t copied;
+	struct spa_region crop;
+};
 
 /*
  * A static screen (no flip for RESEND_IDLE_NS) goes out again every DEFAULT_RESEND_MS
@@ -69,9 +81,10 @@ void source_frame_request(struct source_frame *f);
 void source_frame_buffers_changed(struct impl *this, uint32_t n_slots);
 /*
  * Data loop: the flip (or re-send) at nsec of entry set_index of the set goes out, once
- * checked (source-check.h).
+ * checked (source-check.h), with what it took from its vblank.
  */
-void source_frame_output_checked(struct impl *this, int set_index, uint64_t nsec, bool resend);
+void source_frame_output_checked(struct impl *this, int set_index, uint64_t nsec, bool resend,
+		const struct frame_at_flip *at);
 /* Data loop: the node's process(). */
 int source_process(struct impl *this);
 

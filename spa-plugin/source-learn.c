@@ -174,9 +174,41 @@ void source_schedule_renegotiate(struct impl *this)
 {
 	struct timespec value = {0, RENEGOTIATE_DEBOUNCE_NS};
 
+	if (this->learn.renegotiate_soon) {
+		return;
+	}
 	this->learn.renegotiate_pending = true;
 	spa_loop_utils_update_timer(this->main_utils, this->learn.renegotiate_timer, &value, NULL,
 			false);
+}
+
+/* In the main loop's next iteration, so that whatever else this one brings joins first. */
+static void renegotiate_soon(struct impl *this)
+{
+	struct timespec value = {0, 1}; /* 0 would disarm */
+
+	this->learn.renegotiate_pending = true;
+	this->learn.renegotiate_soon = true;
+	spa_loop_utils_update_timer(this->main_utils, this->learn.renegotiate_timer, &value, NULL,
+			false);
+}
+
+/*
+ * The set changed and the link needs new buffers for it. The debounce saves consumers a
+ * reallocation per FB of a swapchain that joins one FB a flip, but every flip on a new FB is
+ * lost while it runs (about 7 at 60 Hz). So the wait ends early once a whole swapchain was
+ * re-created: the link's buffers alias none of the set, and the set is as large as what they
+ * were made for (a resize, a mode set, a swapchain re-created at the same size). A set that
+ * keeps some of the old FBs (direct scanout of a client's buffers beside the compositor's
+ * own) waits as before: which FBs are still to come cannot be told apart from none.
+ */
+static void renegotiate_for_join(struct impl *this)
+{
+	if (this->port.n_slots > 0 && source_port_swapchain_replaced(&this->port, &this->set)) {
+		renegotiate_soon(this);
+	} else {
+		source_schedule_renegotiate(this);
+	}
 }
 
 /*
@@ -192,7 +224,7 @@ static void after_join(struct impl *this, int idx, bool format_change)
 	 * until the next Pause.
 	 */
 	if (format_change) {
-		source_schedule_renegotiate(this);
+		renegotiate_for_join(this);
 	} else if (this->port.path == PATH_DMABUF && this->port.have_format) {
 		/* spare_slots_possible() also says this server's consumers need them. */
 		bool spares_wanted = this->frame.started && this->port.n_slots > 0 &&
@@ -216,7 +248,7 @@ static void after_join(struct impl *this, int idx, bool format_change)
 						this->set.fbs[idx].fb_id, this->port.n_slots, this->set.n);
 			}
 			this->learn.warned_no_spares |= spares_wanted;
-			source_schedule_renegotiate(this);
+			renegotiate_for_join(this);
 		}
 	}
 }
@@ -238,8 +270,8 @@ static int do_set_refresh(struct spa_loop *loop, bool async, uint32_t seq, const
  * frame. A mode set to another rate at the same size keeps the compositor's buffers, so no
  * FB joins: on the vblank path the flip source sees the vblanks keep another period than the
  * one set and asks for a read (source_learn_refresh_request), at most once a second. The
- * timer path measures nothing, so there a rate change alone waits for the next Start. A new
- * rate paces polls, re-sends and the clock at once; it reaches consumers with the next
+ * timer path measures nothing, so there the flip source asks once a second while streaming.
+ * A new rate paces polls, re-sends and the clock at once; it reaches consumers with the next
  * EnumFormat: at once without a running stream, else when it pauses, since a changed
  * EnumFormat makes the link reallocate, which some consumers do not survive mid-stream
  * (GStreamer 1.26). streaming: a stream runs or is starting.
@@ -565,6 +597,7 @@ static void renegotiate(struct impl *this, const char *why)
 	struct source_learn *l = &this->learn;
 
 	l->renegotiate_pending = false;
+	l->renegotiate_soon = false;
 	relink_guard_renegotiate(&l->relink, l->relink_pending);
 	l->relink_pending = false;
 	source_announce_enum_format(this);

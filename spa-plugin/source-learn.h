@@ -23,7 +23,8 @@ struct impl;
 /*
  * How long the set must stay unchanged before the link is renegotiated: longer than one turn
  * of a compositor's swapchain (3 or 4 FBs at 60 Hz), so that a re-created swapchain costs one
- * reallocation, not one per FB. Frames on FBs outside the buffers are lost meanwhile.
+ * reallocation, not one per FB. Frames on FBs outside the buffers are lost meanwhile, so the
+ * wait ends early once the set looks complete (renegotiate_for_join in source-learn.c).
  */
 #define RENEGOTIATE_DEBOUNCE_NS (120 * SPA_NSEC_PER_MSEC)
 
@@ -53,6 +54,7 @@ struct source_learn {
 	bool warned_busy; /* logged a job refused for a full helper queue, since one came back */
 	struct spa_source *renegotiate_timer;
 	bool renegotiate_pending;
+	bool renegotiate_soon; /* pending for the next iteration: no debounce pushes it back */
 	bool renegotiate_at_pause; /* FBs joined while streaming; their aliases are owed */
 	struct relink_guard relink; /* servers before 0.3.85 only */
 	bool relink_pending; /* the scheduled renegotiation is a relink */

@@ -226,6 +226,9 @@ static struct spa_pod *build_meta(struct impl *this, uint32_t index, struct spa_
 	} metas[] = {
 		{SPA_META_Header, sizeof(struct spa_meta_header)},
 		{SPA_META_VideoCrop, sizeof(struct spa_meta_region)},
+		/* One region: the whole picture (source-frame.c says why). */
+		{SPA_META_VideoDamage, sizeof(struct spa_meta_region)},
+		/* Last: it is the one that may be left out, which ends the list. */
 		{SPA_META_Cursor, CURSOR_META_SIZE},
 	};
 

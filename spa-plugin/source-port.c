@@ -51,7 +51,7 @@ struct slot *source_port_pick_slot(struct source_port *port, uint32_t fb_id, boo
 		if (port->slots_path == PATH_DMABUF && slot->fb_id != fb_id) {
 			continue;
 		}
-		if (slot->busy) {
+		if (slot->busy || slot->pending) {
 			*held = true;
 			continue;
 		}
@@ -65,6 +65,13 @@ struct slot *source_port_pick_slot(struct source_port *port, uint32_t fb_id, boo
 	return best;
 }
 
+void source_port_release_pending(struct source_port *port, uint32_t slot_id)
+{
+	if (slot_id < port->n_slots) {
+		port->slots[slot_id].pending = false;
+	}
+}
+
 void source_port_retire_missing(struct source_port *port, const struct scanout_set *set)
 {
 	for (uint32_t i = 0; port->slots_path == PATH_DMABUF && i < port->n_slots; i++) {
@@ -75,6 +82,25 @@ void source_port_retire_missing(struct source_port *port, const struct scanout_s
 			slot->fb_id = SLOT_RETIRED;
 		}
 	}
+}
+
+bool source_port_swapchain_replaced(const struct source_port *port,
+		const struct scanout_set *set)
+{
+	/* Slots change only in invokes the main loop makes: reading fb_id here is safe. */
+	if (port->slots_path != PATH_DMABUF || port->n_alias_fbs == 0 ||
+			set->n < port->n_alias_fbs) {
+		return false;
+	}
+	for (uint32_t i = 0; i < port->n_slots; i++) {
+		const struct slot *slot = &port->slots[i];
+
+		if (!slot->spare && slot->fb_id != SLOT_RETIRED &&
+				scanout_set_find(set, slot->fb_id) >= 0) {
+			return false;
+		}
+	}
+	return true;
 }
 
 void slot_fill_chunks(struct slot *slot, const struct scanout_fb *fb)
@@ -138,6 +164,7 @@ void source_port_clear_slots(struct impl *this)
 	if (this->port.n_slots > 0) {
 		install_slots(this, NULL, 0);
 	}
+	this->port.n_alias_fbs = 0;
 }
 
 /* The params a format makes readable or writable, on the port and the node. */
@@ -290,6 +317,11 @@ static void init_slot(struct slot *slot, uint32_t id, struct spa_buffer *buf)
 	}
 	slot->header = spa_buffer_find_meta_data(buf, SPA_META_Header, sizeof(*slot->header));
 	slot->crop = spa_buffer_find_meta_data(buf, SPA_META_VideoCrop, sizeof(*slot->crop));
+	slot->damage = spa_buffer_find_meta_data(buf, SPA_META_VideoDamage, sizeof(*slot->damage));
+	if (slot->damage) {
+		slot->n_damage = spa_buffer_find_meta(buf, SPA_META_VideoDamage)->size /
+				sizeof(*slot->damage);
+	}
 	slot->cursor = spa_buffer_find_meta_data(buf, SPA_META_Cursor, sizeof(*slot->cursor));
 	if (slot->cursor) {
 		struct spa_meta *m = spa_buffer_find_meta(buf, SPA_META_Cursor);
@@ -435,6 +467,8 @@ int source_port_use_buffers(struct impl *this, uint32_t flags, struct spa_buffer
 		return res;
 	}
 	install_slots(this, slots, n_buffers);
+	port->n_alias_fbs = port->path == PATH_DMABUF ?
+			SPA_MIN(n_buffers - n_spares(this, n_buffers), this->set.n) : 0;
 	source_learn_buffers(this);
 	this->stats.n.renegotiations++;
 	/* Which side allocated, and what the link allows: a consumer that ends up with memory

@@ -79,9 +79,16 @@ struct slot {
 	uint32_t fb_id; /* PATH_DMABUF: the FB this slot aliases, 0 for a spare, SLOT_RETIRED */
 	bool spare; /* PATH_DMABUF: our own dma-buf, filled by a copy (spare-slot.c) */
 	bool busy; /* handed out, not recycled yet */
+	/*
+	 * Holds a flip copied at its vblank until its check's answer (source-frame.c): not the
+	 * consumer's, so a recycle of what the consumer gave back leaves it alone.
+	 */
+	bool pending;
 	uint64_t last_used; /* tick count when last handed out, for LRU */
 	struct spa_meta_header *header;
 	struct spa_meta_region *crop;
+	struct spa_meta_region *damage; /* the first region of SPA_META_VideoDamage */
+	uint32_t n_damage; /* regions it has room for */
 	struct spa_meta_cursor *cursor;
 	size_t cursor_size;
 	uint32_t n_planes; /* PATH_SHM or a spare: planes[] in use; else 0 */
@@ -102,6 +109,7 @@ struct source_port {
 	bool have_format;
 	struct spa_video_info_raw format; /* the data loop reads its max_framerate */
 	enum source_path path; /* chosen by the last use_buffers */
+	uint32_t n_alias_fbs; /* FBs the last allocation's dma-buf slots alias; 0 for none */
 
 	/* Data loop: the main loop swaps the table through a blocking invoke. */
 	struct slot slots[MAX_SLOTS];
@@ -130,7 +138,8 @@ static inline bool source_port_ready(const struct source_port *port)
 void source_port_recycle(struct source_port *port, uint32_t buffer_id);
 /*
  * Data loop: the least recently used free slot for fb_id: on the dma-buf path one that
- * aliases it, on the SHM path any. NULL sets *held when slots alias the FB but all are busy.
+ * aliases it, on the SHM path any. NULL sets *held when slots alias the FB but all are busy
+ * or pending.
  */
 struct slot *source_port_pick_slot(struct source_port *port, uint32_t fb_id, bool *held);
 /*
@@ -139,6 +148,15 @@ struct slot *source_port_pick_slot(struct source_port *port, uint32_t fb_id, boo
  * replaces them: a new FB may take the id.
  */
 void source_port_retire_missing(struct source_port *port, const struct scanout_set *set);
+/* Data loop: a pending slot's frame was lost: the slot is free again. */
+void source_port_release_pending(struct source_port *port, uint32_t slot_id);
+/*
+ * Main loop: a whole swapchain was re-created: the dma-buf slots alias no FB of set any more
+ * (each one's FB left it), and set has at least as many FBs as the slots were made for. The
+ * link's buffers then serve nothing on screen; the set is likely complete.
+ */
+bool source_port_swapchain_replaced(const struct source_port *port,
+		const struct scanout_set *set);
 /* The chunks of a slot that aliases fb: fb's planes as they are. */
 void slot_fill_chunks(struct slot *slot, const struct scanout_fb *fb);
 
@@ -164,11 +182,12 @@ int shm_slot_use(struct slot *slot, struct spa_buffer *buf, const struct scanout
 /* Frees what a SHM slot or a spare owns; accepts a half-built slot (fds -1 where none). */
 void shm_slot_free(struct slot *slot);
 /*
- * Copies every plane of fb into the slot's planes (SHM or spare) and fills the chunks. Data
- * loop: never waits. Returns 0; -EBUSY, copying nothing, while the FB's writers' fences (or
- * a spare's readers') have not signalled; -ENOSPC when the slot's memory does not fit fb (a
- * new format: the link is being renegotiated); -ENOTSUP or -EINVAL for an FB it cannot read;
- * or -errno from mapping fb.
+ * Copies every plane of fb into the slot's planes (SHM or spare) and fills the chunks, each
+ * plane from the dma-buf that holds it (mapped by scanout_fb_map if it is not yet). Data
+ * loop: never waits. Returns 0; -EBUSY, copying nothing, while the writers' fences of any
+ * dma-buf of the FB it reads (or a spare's readers') have not signalled; -ENOSPC when the
+ * slot's memory does not fit fb (a new format: the link is being renegotiated); -ENOTSUP or
+ * -EINVAL for an FB it cannot read; or -errno from mapping fb.
  */
 int shm_copy_frame(struct slot *slot, struct scanout_fb *fb);
 

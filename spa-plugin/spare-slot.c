@@ -120,7 +120,7 @@ struct slot *spare_slot_pick(struct source_port *port)
 	for (uint32_t i = 0; i < port->n_slots; i++) {
 		struct slot *slot = &port->slots[i];
 
-		if (!slot->spare || slot->busy) {
+		if (!slot->spare || slot->busy || slot->pending) {
 			continue;
 		}
 		if (!best || slot->last_used < best->last_used) {

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <xf86drm.h>
@@ -306,6 +307,15 @@ static void start_streaming(struct flip_source *fs, int card_fd)
 	test_assert_int_eq(flip_source_start(fs), 0);
 }
 
+/* A streaming timer source (no vblank), CRTC 35, set to 60 Hz. */
+static void start_polling(struct flip_source *fs)
+{
+	test_assert_int_eq(flip_source_init(fs, &test_log, &test_loop, &test_system, 99, 35,
+			false, 60000, &tick_events, NULL), 0);
+	flip_source_set_idle(fs, false);
+	test_assert_int_eq(flip_source_start(fs), 0);
+}
+
 /* A vblank: the card fd turns readable, and the source reads it if it is on the loop. */
 static void vblank(void)
 {
@@ -537,10 +547,7 @@ static void test_card_enodev(void)
 
 	/* The timer path learns it from the node. */
 	reset_fakes();
-	test_assert_int_eq(flip_source_init(&fs, &test_log, &test_loop, &test_system, 99, 35,
-			false, 60000, &tick_events, NULL), 0);
-	flip_source_set_idle(&fs, false);
-	test_assert_int_eq(flip_source_start(&fs), 0);
+	start_polling(&fs);
 	expire_timer();
 	test_assert_int_eq(n_ticks, 1);
 	flip_source_card_lost(&fs, -ENODEV);
@@ -556,5 +563,39 @@ static void test_card_enodev(void)
 	flip_source_finish(&fs);
 }
 
+/*
+ * Without vblank nothing measures the period: while a stream runs, the timer path asks for
+ * the refresh again once per FLIP_REFRESH_ASK_NS (a mode set to another rate at the same
+ * size, no FB joining), never at the Start itself (the node reads it then) and never idle.
+ */
+static void test_timer_asks_refresh(void)
+{
+	struct timespec wait = {
+		.tv_sec = FLIP_REFRESH_ASK_NS / SPA_NSEC_PER_SEC,
+		.tv_nsec = FLIP_REFRESH_ASK_NS % SPA_NSEC_PER_SEC + 50 * SPA_NSEC_PER_MSEC,
+	};
+	struct flip_source fs;
+
+	reset_fakes();
+	start_polling(&fs);
+	expire_timer();
+	expire_timer();
+	test_assert_int_eq(n_ticks, 2);
+	test_assert_int_eq(n_refresh, 0);
+	nanosleep(&wait, NULL);
+	expire_timer();
+	test_assert_int_eq(n_refresh, 1);
+	expire_timer();
+	test_assert_int_eq(n_refresh, 1);
+	/* Nobody streams: the slow poll only keeps the set learnt. */
+	flip_source_set_idle(&fs, true);
+	nanosleep(&wait, NULL);
+	expire_timer();
+	test_assert_int_eq(n_ticks, 5);
+	test_assert_int_eq(n_refresh, 1);
+	flip_source_finish(&fs);
+}
+
 TEST_MAIN(TEST(test_vblanks_between), TEST(test_period_check), TEST(test_restart_keeps_one_chain),
-		TEST(test_refresh_changed_event), TEST(test_card_hangup), TEST(test_card_enodev))
+		TEST(test_refresh_changed_event), TEST(test_card_hangup), TEST(test_card_enodev),
+		TEST(test_timer_asks_refresh))

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The SHM path's copy without DRM: a memfd stands in for the FB's dma-buf (it maps, and
- * polls ready, as a dma-buf without pending fences does), and pipes for a dma-buf whose
+ * The SHM path's copy without DRM: a memfd stands in for each of the FB's dma-bufs (it maps,
+ * and polls ready, as a dma-buf without pending fences does), and pipes for a dma-buf whose
  * fences are pending (poll says not readable, or not writable). Every byte of every plane
  * is checked against the source's layout.
  */
@@ -24,33 +24,76 @@ static uint8_t src_byte(size_t k)
 	return (uint8_t)(((uint32_t)k * 2654435761u) >> 24);
 }
 
+/*
+ * Byte k of the FB's fd j: another sequence in each fd, so that a plane read from the wrong
+ * object at the right offset still shows.
+ */
+static uint8_t fd_byte(uint32_t j, size_t k)
+{
+	return src_byte(k + (size_t)j * 1000003);
+}
+
 static const uint8_t SENTINEL = 0x5a;
 
-/* A linear FB of one memfd holding every plane at offsets[i], filled with src_byte. */
+/* The layout of a test FB: plane i at offsets[i] of fd fd_index[i], fd j sizes[j] bytes. */
+struct fb_layout {
+	uint32_t fourcc, width, height;
+	uint32_t n_planes, pitches[4], offsets[4], fd_index[4];
+	uint32_t n_fds;
+	size_t sizes[4];
+};
+
+/* A memfd of size bytes standing in for the FB's fd j, filled with fd_byte(j, ·). */
+static int make_object(uint32_t j, size_t size)
+{
+	int fd = memfd_create("fake-dmabuf", MFD_CLOEXEC);
+	uint8_t *map;
+
+	test_assert(fd >= 0);
+	test_assert(ftruncate(fd, (off_t)size) == 0);
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	test_assert(map != MAP_FAILED);
+	for (size_t k = 0; k < size; k++) {
+		map[k] = fd_byte(j, k);
+	}
+	munmap(map, size);
+	return fd;
+}
+
+/* A linear FB of l's layout, not mapped yet; fb owns its memfds. */
+static void make_fb_layout(struct scanout_fb *fb, const struct fb_layout *l)
+{
+	struct helper_fb hfb = {
+		.fb_id = 20, .width = l->width, .height = l->height, .fourcc = l->fourcc,
+		.modifier = DRM_FORMAT_MOD_LINEAR, .modifier_explicit = true,
+		.n_planes = l->n_planes, .n_fds = l->n_fds, .fds = {-1, -1, -1, -1},
+	};
+
+	for (uint32_t i = 0; i < l->n_planes; i++) {
+		hfb.pitches[i] = l->pitches[i];
+		hfb.offsets[i] = l->offsets[i];
+		hfb.plane_fd_index[i] = l->fd_index[i];
+	}
+	for (uint32_t j = 0; j < l->n_fds; j++) {
+		hfb.fds[j] = make_object(j, l->sizes[j]);
+	}
+	test_assert_int_eq(scanout_fb_init(fb, &hfb), 0);
+}
+
+/* A linear FB of one memfd holding every plane at offsets[i], mapped. */
 static void make_fb(struct scanout_fb *fb, uint32_t fourcc, uint32_t width, uint32_t height,
 		uint32_t n_planes, const uint32_t *pitches, const uint32_t *offsets, size_t size)
 {
-	struct helper_fb hfb = {
-		.fb_id = 20, .width = width, .height = height, .fourcc = fourcc,
-		.modifier = DRM_FORMAT_MOD_LINEAR, .modifier_explicit = true,
-		.n_planes = n_planes, .n_fds = 1, .fds = {-1, -1, -1, -1},
+	struct fb_layout l = {
+		.fourcc = fourcc, .width = width, .height = height, .n_planes = n_planes,
+		.n_fds = 1, .sizes = {size},
 	};
-	uint8_t *map;
 
 	for (uint32_t i = 0; i < n_planes; i++) {
-		hfb.pitches[i] = pitches[i];
-		hfb.offsets[i] = offsets[i];
+		l.pitches[i] = pitches[i];
+		l.offsets[i] = offsets[i];
 	}
-	hfb.fds[0] = memfd_create("fake-dmabuf", MFD_CLOEXEC);
-	test_assert(hfb.fds[0] >= 0);
-	test_assert(ftruncate(hfb.fds[0], (off_t)size) == 0);
-	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, hfb.fds[0], 0);
-	test_assert(map != MAP_FAILED);
-	for (size_t k = 0; k < size; k++) {
-		map[k] = src_byte(k);
-	}
-	munmap(map, size);
-	test_assert_int_eq(scanout_fb_init(fb, &hfb), 0);
+	make_fb_layout(fb, &l);
 	test_assert_int_eq(scanout_fb_map(fb), 0);
 }
 
@@ -98,7 +141,8 @@ static void check_plane(const struct scanout_fb *fb, uint32_t i, const uint8_t *
 		size_t src = fb->hfb.offsets[i] + (size_t)y * pitch;
 
 		for (uint32_t x = 0; x < dst_stride; x++) {
-			uint8_t want = x < row ? src_byte(src + x) : SENTINEL;
+			uint8_t want = x < row ? fd_byte(fb->hfb.plane_fd_index[i], src + x) :
+					SENTINEL;
 
 			if (line[x] != want) {
 				test_fail("plane %u row %u byte %u: 0x%02x, expected 0x%02x", i, y,
@@ -257,7 +301,7 @@ static void test_partial_alloc_frees(void)
 	scanout_fb_finish(&fb);
 }
 
-/* What the copy refuses: a slot of another layout, a plane outside the mapping or its fd. */
+/* What the copy refuses: a slot of another layout, a plane outside its object or the FB's fds. */
 static void test_refusals(void)
 {
 	static const uint32_t pitches[] = {256}, offsets[] = {0};
@@ -271,12 +315,13 @@ static void test_refusals(void)
 	init_slot(&slot, &t);
 	test_assert_int_eq(shm_slot_alloc(&slot, &t.buf, &fb), 0);
 	test_assert_int_eq(shm_copy_frame(&slot, &nv12), -ENOSPC);
-	nv12.hfb.plane_fd_index[1] = 1;
 	shm_slot_free(&slot);
 	make_buffer(&t, 2, 1u << SPA_DATA_MemFd);
 	init_slot(&slot, &t);
 	test_assert_int_eq(shm_slot_alloc(&slot, &t.buf, &nv12), 0);
-	test_assert_int_eq(shm_copy_frame(&slot, &nv12), -ENOTSUP);
+	/* An fd index past the FB's fds: scanout_fb_init refuses one; the copy checks too. */
+	nv12.hfb.plane_fd_index[1] = 1;
+	test_assert_int_eq(shm_copy_frame(&slot, &nv12), -EINVAL);
 	nv12.hfb.plane_fd_index[1] = 0;
 	nv12.hfb.offsets[1] += 80; /* its last row past the object */
 	test_assert_int_eq(shm_copy_frame(&slot, &nv12), -EINVAL);
@@ -357,5 +402,184 @@ static void test_busy(void)
 	scanout_fb_finish(&fb);
 }
 
+/*
+ * NV12, 64x47 (24 chroma rows), each plane in a buffer object of its own, as some drivers and
+ * video decoders allocate it; neither plane at offset 0 nor at a pitch of the width.
+ */
+static const struct fb_layout nv12_two_objects = {
+	.fourcc = DRM_FORMAT_NV12, .width = 64, .height = 47, .n_planes = 2,
+	.pitches = {80, 96}, .offsets = {64, 128}, .fd_index = {0, 1},
+	.n_fds = 2, .sizes = {64 + 80 * 47 + 16, 128 + 96 * 24},
+};
+
+/* The mappings of the test's fake dma-bufs this process holds, from /proc/self/maps. */
+static int fake_dmabuf_maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	int n = 0;
+
+	test_assert(f != NULL);
+	while (fgets(line, sizeof(line), f)) {
+		n += strstr(line, "memfd:fake-dmabuf") != NULL;
+	}
+	fclose(f);
+	return n;
+}
+
+/* PipeWire's memory for both planes, filled with SENTINEL, at the FB's pitches or stride. */
+static void use_pipewire_memory(struct slot *slot, struct test_buffer *t,
+		const struct scanout_fb *fb, uint8_t (*mem)[104 * 47], uint32_t stride)
+{
+	make_buffer(t, 2, SPA_DATA_MemPtr);
+	for (uint32_t i = 0; i < 2; i++) {
+		memset(mem[i], SENTINEL, sizeof(mem[i]));
+		t->datas[i].data = mem[i];
+		t->datas[i].maxsize = sizeof(mem[i]);
+		t->chunks[i].stride = (int32_t)stride;
+	}
+	init_slot(slot, t);
+	test_assert_int_eq(shm_slot_use(slot, &t->buf, fb), 0);
+}
+
+/* Each plane is read from its own object: one mapping per fd, owned by the entry alone. */
+static void test_nv12_two_objects(void)
+{
+	static uint8_t mem[2][104 * 47];
+	struct scanout_fb fb, dup;
+	struct test_buffer t;
+	struct slot slot;
+	int before = open_fds(), maps = fake_dmabuf_maps();
+
+	make_fb_layout(&fb, &nv12_two_objects);
+	test_assert_int_eq(scanout_fb_map(&fb), 0);
+	test_assert(fb.maps[0] != NULL && fb.maps[1] != NULL);
+	test_assert_int_eq(fake_dmabuf_maps(), maps + 2);
+	test_assert_int_eq(scanout_fb_map(&fb), 0); /* mapped already: nothing more */
+	test_assert_int_eq(fake_dmabuf_maps(), maps + 2);
+
+	/* The node's own MemFds, at the FB's pitches: a plane at a time. */
+	make_buffer(&t, 2, 1u << SPA_DATA_MemFd);
+	init_slot(&slot, &t);
+	test_assert_int_eq(shm_slot_alloc(&slot, &t.buf, &fb), 0);
+	for (uint32_t i = 0; i < 2; i++) {
+		memset(t.datas[i].data, SENTINEL, t.datas[i].maxsize);
+	}
+	test_assert_int_eq(shm_copy_frame(&slot, &fb), 0);
+	check_plane(&fb, 0, t.datas[0].data, 80);
+	check_plane(&fb, 1, t.datas[1].data, 96);
+	test_assert_int_eq(t.chunks[0].size, 80 * 47);
+	test_assert_int_eq(t.chunks[1].size, 96 * 24);
+	test_assert_int_eq(t.chunks[1].stride, 96);
+	shm_slot_free(&slot);
+
+	/* PipeWire's memory at a stride of its own: row by row. */
+	use_pipewire_memory(&slot, &t, &fb, mem, 104);
+	test_assert_int_eq(shm_copy_frame(&slot, &fb), 0);
+	check_plane(&fb, 0, mem[0], 104);
+	check_plane(&fb, 1, mem[1], 104);
+	test_assert_int_eq(t.chunks[1].size, 104 * 24);
+
+	/* A copy of the entry gets fds of its own and none of the mappings. */
+	test_assert_int_eq(scanout_fb_dup(&dup, &fb), 0);
+	test_assert(dup.maps[0] == NULL && dup.maps[1] == NULL);
+	scanout_fb_finish(&dup);
+	test_assert_int_eq(fake_dmabuf_maps(), maps + 2);
+
+	scanout_fb_finish(&fb);
+	test_assert_int_eq(fake_dmabuf_maps(), maps);
+	test_assert_int_eq(open_fds(), before);
+}
+
+/* The UV plane's object a byte short of its last row: refused, nothing copied. */
+static void test_nv12_second_object_short(void)
+{
+	static uint8_t mem[2][104 * 47];
+	struct fb_layout l = nv12_two_objects;
+	struct scanout_fb fb;
+	struct test_buffer t;
+	struct slot slot;
+
+	l.sizes[1] -= 1;
+	make_fb_layout(&fb, &l);
+	test_assert_int_eq(scanout_fb_map(&fb), 0);
+	use_pipewire_memory(&slot, &t, &fb, mem, 0);
+	test_assert_int_eq(shm_copy_frame(&slot, &fb), -EINVAL);
+	test_assert(all_sentinel(mem[0], sizeof(mem[0])));
+	test_assert(all_sentinel(mem[1], sizeof(mem[1])));
+	test_assert_int_eq(t.chunks[0].size, 0);
+	test_assert_int_eq(t.chunks[1].size, 0);
+	scanout_fb_finish(&fb);
+}
+
+/*
+ * The UV plane's object does not map (an exporter without mmap; a write-only reopen of the
+ * memfd): the Y plane's mapping is undone, and the copy fails with mmap's errno.
+ */
+static void test_nv12_second_object_unmappable(void)
+{
+	static uint8_t mem[2][104 * 47];
+	struct scanout_fb fb;
+	struct test_buffer t;
+	struct slot slot;
+	char path[64];
+	int wronly, maps = fake_dmabuf_maps();
+
+	make_fb_layout(&fb, &nv12_two_objects);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fb.hfb.fds[1]);
+	wronly = open(path, O_WRONLY | O_CLOEXEC);
+	test_assert(wronly >= 0);
+	close(fb.hfb.fds[1]);
+	fb.hfb.fds[1] = wronly; /* now owned by fb */
+	test_assert_int_eq(scanout_fb_map(&fb), -EACCES);
+	test_assert(fb.maps[0] == NULL && fb.maps[1] == NULL);
+	test_assert_int_eq(fake_dmabuf_maps(), maps);
+	use_pipewire_memory(&slot, &t, &fb, mem, 0);
+	test_assert_int_eq(shm_copy_frame(&slot, &fb), -EACCES);
+	test_assert(all_sentinel(mem[0], sizeof(mem[0])));
+	test_assert(all_sentinel(mem[1], sizeof(mem[1])));
+	test_assert_int_eq(fake_dmabuf_maps(), maps);
+	scanout_fb_finish(&fb);
+}
+
+/*
+ * Only the UV plane's object has pending fences: -EBUSY and nothing copied, not even the
+ * ready Y plane; both once it polls ready.
+ */
+static void test_busy_second_object(void)
+{
+	static uint8_t mem[2][104 * 47];
+	struct scanout_fb fb;
+	struct test_buffer t;
+	struct slot slot;
+	int uv_fd, readers[2];
+	char c = 0;
+
+	make_fb_layout(&fb, &nv12_two_objects);
+	test_assert_int_eq(scanout_fb_map(&fb), 0);
+	use_pipewire_memory(&slot, &t, &fb, mem, 0);
+
+	/* An empty pipe's read end for fd 1; the mapping stays the memfd's. */
+	test_assert(pipe2(readers, O_CLOEXEC | O_NONBLOCK) == 0);
+	uv_fd = fb.hfb.fds[1];
+	fb.hfb.fds[1] = readers[0];
+	test_assert_int_eq(shm_copy_frame(&slot, &fb), -EBUSY);
+	test_assert(all_sentinel(mem[0], sizeof(mem[0])));
+	test_assert(all_sentinel(mem[1], sizeof(mem[1])));
+	test_assert_int_eq(t.chunks[0].size, 0);
+	test_assert_int_eq(t.chunks[1].size, 0);
+	test_assert(write(readers[1], &c, 1) == 1);
+	test_assert_int_eq(shm_copy_frame(&slot, &fb), 0);
+	check_plane(&fb, 0, mem[0], 80);
+	check_plane(&fb, 1, mem[1], 96);
+
+	fb.hfb.fds[1] = uv_fd;
+	close(readers[0]);
+	close(readers[1]);
+	scanout_fb_finish(&fb);
+}
+
 TEST_MAIN(TEST(test_nv12_memfd), TEST(test_nv12_pipewire_memory), TEST(test_xrgb),
-		TEST(test_partial_alloc_frees), TEST(test_refusals), TEST(test_busy))
+		TEST(test_partial_alloc_frees), TEST(test_refusals), TEST(test_busy),
+		TEST(test_nv12_two_objects), TEST(test_nv12_second_object_short),
+		TEST(test_nv12_second_object_unmappable), TEST(test_busy_second_object))

@@ -9,6 +9,7 @@
 
 #include <drm_fourcc.h>
 
+#include <spa/buffer/meta.h>
 #include <spa/param/buffers.h>
 #include <spa/param/param.h>
 #include <spa/param/video/format-utils.h>
@@ -505,6 +506,29 @@ static void test_modifierless_offers(void)
 	test_assert_int_eq(max, 8);
 }
 
+/*
+ * The metas a node offers: Header, VideoCrop and VideoDamage, one region of it (the node
+ * marks the whole picture), before Cursor, the one that is left out when the CRTC has no
+ * cursor plane: it must not take VideoDamage out with it.
+ */
+static void test_metas(void)
+{
+	static const uint32_t want[] = {SPA_META_Header, SPA_META_VideoCrop, SPA_META_VideoDamage};
+	uint32_t type, size;
+
+	node_reset(false);
+	test_assert_int_eq(enum_params(SPA_PARAM_Meta), SPA_N_ELEMENTS(want));
+	for (uint32_t i = 0; i < SPA_N_ELEMENTS(want); i++) {
+		test_assert_int_eq(spa_pod_parse_object((const struct spa_pod *)got.storage[i],
+				SPA_TYPE_OBJECT_ParamMeta, NULL,
+				SPA_PARAM_META_type, SPA_POD_Id(&type),
+				SPA_PARAM_META_size, SPA_POD_Int(&size)), 2);
+		test_assert_int_eq(type, want[i]);
+		if (type == SPA_META_VideoDamage)
+			test_assert_int_eq(size, sizeof(struct spa_meta_region));
+	}
+}
+
 TEST_MAIN(TEST(test_zero_copy_node), TEST(test_copy_node), TEST(test_params_well_formed),
 		TEST(test_consumer_filter), TEST(test_refresh_fraction), TEST(test_shm_buffers),
-		TEST(test_modifierless_offers))
+		TEST(test_modifierless_offers), TEST(test_metas))
