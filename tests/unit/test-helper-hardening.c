@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
+
 #include "helper.h"
 #include "test.h"
 
@@ -100,6 +102,14 @@ static void drop_and_raise(void)
 		test_assert_int_eq(status_hex("CapEff"), 0);
 		test_assert_int_eq(status_hex("CapPrm"), SYS_ADMIN_MASK);
 	}
+	/* The helper keeps the sets it read; once they are gone, raising must still fail. */
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3] = {0};
+	test_assert_int_eq(syscall(SYS_capset, &hdr, none), 0);
+	test_assert_int_eq(helper_privilege_raise(), -EPERM);
+	test_assert_int_eq(status_hex("CapEff"), 0);
+	helper_privilege_lower();
+	test_assert_int_eq(status_hex("CapEff"), 0);
 }
 
 static void test_capabilities(void)
