@@ -106,7 +106,7 @@ def main(out):
         return any(a - 0.05 * NS <= t <= b for _, a, b in windows)
 
     # What the steady consumers got, and when they were connected.
-    got, spans, received = {}, [], 0
+    got, spans, received, undecoded = {}, [], 0, []
     for path in sorted(glob.glob(os.path.join(out, "steady.*.log"))):
         first = last = None
         for line in open(path):
@@ -118,6 +118,8 @@ def main(out):
                 last = t
                 if f >= 0:
                     got.setdefault(f, t)
+                else:
+                    undecoded.append(t)
         if first is not None:
             spans.append((first, last))
     check(bool(spans), f"steady consumer received frames ({received} buffers, {len(spans)} sessions)")
@@ -129,6 +131,16 @@ def main(out):
           f"{len(wanted) - len(lost)}, lost {len(lost)}")
     if lost:
         print("  first lost frames: " + " ".join(str(f) for _, f in lost[:20]))
+        # A frame is lost to the consumer both when no buffer came and when one came that it
+        # could not decode: the second is the consumer's mapping or the buffer's content,
+        # which its stderr says (pw-min-consumer's "not decoded" lines).
+        bad = [t for t in undecoded if not in_window(t)]
+        print(f"  buffers received outside fault windows that did not decode: {len(bad)}")
+        err = os.path.join(out, "steady.err")
+        if bad and os.path.exists(err):
+            for line in open(err):
+                if "not decoded" in line:
+                    print("  " + line.rstrip())
     check(len(wanted) > 0, "frames flipped outside fault windows while connected")
     check(len(lost) * 1000 <= permille * len(wanted),
           f"lost outside fault windows <= {permille} per mille", slow=True)

@@ -19,10 +19,12 @@
  *
  * Measurement window: after --warmup buffers the window opens, and after --frames more it
  * closes and the consumer exits. At both edges it samples each --watch PID (utime+stime
- * ticks and the summed sum_exec_runtime ns of its threads) and at the end its VmHWM:
+ * ticks, the summed sum_exec_runtime ns of its threads, and their summed voluntary context
+ * switches: each is a sleep the thread woke from, so a wake-up) and at the end its VmHWM:
  *
  *   window start_ns=<t> end_ns=<t> buffers=<n>
- *   watch pid=<p> name=<comm> ticks=<delta> run_ns=<delta> hwm_kb=<VmHWM> rss_kb=<VmRSS>
+ *   watch pid=<p> name=<comm> ticks=<delta> run_ns=<delta> wakeups=<delta> hwm_kb=<VmHWM>
+ *       rss_kb=<VmRSS>
  *   consumer format=<fmt> size=<W>x<H> modifier=0x<m> data=dmabuf|memfd|memptr buffers=<n>
  *
  * --no-dmabuf offers formats without a modifier and only MemFd/MemPtr buffers: kmscast's
@@ -30,6 +32,10 @@
  * consumer), and SIGINT/SIGTERM end it early with the log written. Two hooks make link races
  * likely (t-node-relink.sh): --slow-buffers MS sleeps that long per buffer added, and
  * --leave-at-format N leaves when the Nth format arrives, i.e. during a renegotiation.
+ *
+ * --perf-ctl FIFO: writes "enable" to FIFO when the window opens and "disable" when it
+ * closes, for a `perf stat --delay=-1 --control fifo:FIFO` counting the watched processes'
+ * system calls over the same window (tests/bench/guest-bench.sh).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -78,6 +84,7 @@ struct record {
 struct cpu_sample {
 	uint64_t ticks;
 	uint64_t run_ns;
+	uint64_t wakeups;
 };
 
 struct watch {
@@ -87,6 +94,7 @@ struct watch {
 
 /* A buffer's pixels, mapped once when PipeWire adds the buffer (only with --decode). */
 struct mapping {
+	bool used; /* a pw_buffer holds this entry (its user_data is the index + 1) */
 	void *base; /* MAP_FAILED when not mapped by us */
 	size_t len;
 	int fd; /* borrowed from the pw_buffer, for DMA_BUF_IOCTL_SYNC; -1 for SHM */
@@ -108,6 +116,11 @@ struct consumer {
 	 */
 	pthread_mutex_t lock;
 	struct mapping maps[MAX_MAPS];
+	/*
+	 * Why buffers were not decoded: the first of each reason after a format is said on
+	 * stderr, so that a run of undecoded frames in a log can be told from a lost one.
+	 */
+	uint32_t undecoded_said;
 
 	/* options */
 	uint32_t target;
@@ -118,6 +131,7 @@ struct consumer {
 	const char *log_path;
 	struct watch watch[MAX_WATCH];
 	uint32_t n_watch;
+	int perf_ctl; /* --perf-ctl's FIFO, -1 without */
 
 	/* streaming state, touched by the data thread only until it stops */
 	struct record *records;
@@ -135,7 +149,24 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
-/* utime+stime (ticks) of PID and the sum of its threads' run time in ns. */
+/* The voluntary context switches of one thread (/proc/PID/task/TID/status). */
+static uint64_t thread_wakeups(pid_t pid, const char *tid)
+{
+	char path[80], line[128];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%.16s/status", pid, tid);
+	if (!(f = fopen(path, "re")))
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/* utime+stime (ticks) of PID, and the sums of its threads' run time in ns and wake-ups. */
 static void sample_cpu(pid_t pid, struct cpu_sample *out)
 {
 	char path[64], buf[1024];
@@ -167,6 +198,7 @@ static void sample_cpu(pid_t pid, struct cpu_sample *out)
 		if (fscanf(f, "%llu %llu %llu", &ns, &a, &b) == 3)
 			out->run_ns += ns;
 		fclose(f);
+		out->wakeups += thread_wakeups(pid, e->d_name);
 	}
 	closedir(d);
 }
@@ -212,6 +244,37 @@ static void dmabuf_sync(int fd, uint64_t flags)
 			;
 }
 
+enum undecoded {
+	UNDECODED_NO_FORMAT = 1u << 0,
+	UNDECODED_NOT_MAPPED = 1u << 1,
+	UNDECODED_OUTSIDE = 1u << 2,
+	UNDECODED_PATTERN = 1u << 3,
+};
+
+static int32_t undecoded(struct consumer *c, struct pw_buffer *b, enum undecoded why,
+			 const char *detail)
+{
+	const struct spa_data *d = &b->buffer->datas[0];
+
+	if (!(c->undecoded_said & why)) {
+		/* A dma-buf's size: one that is not the format's says the fd is another buffer. */
+		off_t fd_size = d->type == SPA_DATA_DmaBuf && d->fd >= 0
+					? lseek((int)d->fd, 0, SEEK_END) : -1;
+
+		c->undecoded_said |= why;
+		fprintf(stderr,
+			"pw-min-consumer: t_ns=%" PRIu64 " a buffer not decoded: %s (entry %u, "
+			"type %u, fd size %lld, maxsize %u, mapoffset %u, chunk offset %u size %u "
+			"stride %d, format %ux%u fourcc 0x%08x)\n",
+			now_ns(), detail, (unsigned)(uintptr_t)b->user_data, d->type,
+			(long long)fd_size, d->maxsize, d->mapoffset,
+			d->chunk ? d->chunk->offset : 0, d->chunk ? d->chunk->size : 0,
+			d->chunk ? d->chunk->stride : 0, c->format.size.width, c->format.size.height,
+			c->fourcc);
+	}
+	return -1;
+}
+
 static int32_t decode_locked(struct consumer *c, struct pw_buffer *b)
 {
 	struct spa_data *d = &b->buffer->datas[0];
@@ -222,25 +285,25 @@ static int32_t decode_locked(struct consumer *c, struct pw_buffer *b)
 	int32_t frame = -1;
 
 	if (!c->fourcc || !d->chunk || d->chunk->size == 0 || d->chunk->stride <= 0)
-		return -1;
+		return undecoded(c, b, UNDECODED_NO_FORMAT, "no format, or an empty chunk");
 	if (d->type == SPA_DATA_DmaBuf) {
 		uintptr_t i = (uintptr_t)b->user_data;
 
 		if (i == 0 || i > MAX_MAPS || c->maps[i - 1].base == MAP_FAILED)
-			return -1;
+			return undecoded(c, b, UNDECODED_NOT_MAPPED, "not mapped");
 		m = &c->maps[i - 1];
 		pixels = m->base;
 		len = m->len;
 	} else {
 		if (!d->data)
-			return -1;
+			return undecoded(c, b, UNDECODED_NOT_MAPPED, "not mapped by PipeWire");
 		pixels = d->data;
 		len = d->maxsize;
 	}
 	/* A chunk that does not fit its buffer (a format change in flight) is not decoded. */
 	need = (size_t)d->chunk->offset + (size_t)d->chunk->stride * c->format.size.height;
 	if (need > len)
-		return -1;
+		return undecoded(c, b, UNDECODED_OUTSIDE, "the chunk is larger than the mapping");
 	pixels += d->chunk->offset;
 	if (m)
 		dmabuf_sync(m->fd, DMA_BUF_SYNC_START);
@@ -249,6 +312,8 @@ static int32_t decode_locked(struct consumer *c, struct pw_buffer *b)
 		frame = (int32_t)res.frame;
 	if (m)
 		dmabuf_sync(m->fd, DMA_BUF_SYNC_END);
+	if (frame < 0)
+		return undecoded(c, b, UNDECODED_PATTERN, res.reason ? res.reason : "no pattern");
 	return frame;
 }
 
@@ -264,8 +329,15 @@ static int32_t decode_frame(struct consumer *c, struct pw_buffer *b)
 
 static void window_edge(struct consumer *c, bool start, uint64_t t)
 {
+	static const char enable[] = "enable\n", disable[] = "disable\n";
+
+	/* perf first at the start and last at the end: its window holds the CPU samples' */
+	if (start && c->perf_ctl >= 0 && write(c->perf_ctl, enable, strlen(enable)) < 0)
+		fprintf(stderr, "pw-min-consumer: --perf-ctl: %m\n");
 	for (uint32_t i = 0; i < c->n_watch; i++)
 		sample_cpu(c->watch[i].pid, start ? &c->watch[i].start : &c->watch[i].end);
+	if (!start && c->perf_ctl >= 0 && write(c->perf_ctl, disable, strlen(disable)) < 0)
+		fprintf(stderr, "pw-min-consumer: --perf-ctl: %m\n");
 	if (start) {
 		c->window_open = true;
 		c->window_start_ns = t;
@@ -322,13 +394,25 @@ static void on_add_buffer(void *data, struct pw_buffer *b)
 	uint32_t i;
 
 	pthread_mutex_lock(&c->lock);
-	i = c->n_buffers < MAX_MAPS ? c->n_buffers : MAX_MAPS - 1;
 	c->n_buffers++;
 	c->max_buffers = SPA_MAX(c->max_buffers, c->n_buffers);
 	c->data_type = d->type;
-	/* user_data is the slot number + 1; 0 means "not mapped" */
+	/*
+	 * A free entry, not the count of buffers: an entry another buffer still holds would be
+	 * unmapped under this one when that buffer goes.
+	 */
+	for (i = 0; i < MAX_MAPS && c->maps[i].used; i++)
+		;
+	if (i == MAX_MAPS) {
+		/* user_data 0: never decoded (more buffers than MAX_MAPS at once) */
+		b->user_data = NULL;
+		pthread_mutex_unlock(&c->lock);
+		fprintf(stderr, "pw-min-consumer: more than %u buffers (not decoded)\n", MAX_MAPS);
+		return;
+	}
+	/* user_data is the entry's index + 1; 0 means "no entry" */
 	b->user_data = (void *)(uintptr_t)(i + 1);
-	c->maps[i] = (struct mapping){.base = MAP_FAILED, .fd = -1};
+	c->maps[i] = (struct mapping){.used = true, .base = MAP_FAILED, .fd = -1};
 	if (c->decode && d->type == SPA_DATA_DmaBuf && d->fd >= 0) {
 		/* maxsize is the plane's size; pages are only faulted in for the sampled rows. */
 		c->maps[i].len = d->maxsize + d->mapoffset;
@@ -348,13 +432,14 @@ static void on_remove_buffer(void *data, struct pw_buffer *b)
 	struct consumer *c = data;
 	uintptr_t i = (uintptr_t)b->user_data;
 
-	if (i == 0 || i > MAX_MAPS)
-		return;
 	pthread_mutex_lock(&c->lock);
-	if (c->maps[i - 1].base != MAP_FAILED)
-		munmap(c->maps[i - 1].base, c->maps[i - 1].len);
-	c->maps[i - 1].base = MAP_FAILED;
 	c->n_buffers--;
+	if (i >= 1 && i <= MAX_MAPS) {
+		if (c->maps[i - 1].base != MAP_FAILED)
+			munmap(c->maps[i - 1].base, c->maps[i - 1].len);
+		c->maps[i - 1] = (struct mapping){.used = false, .base = MAP_FAILED, .fd = -1};
+	}
+	b->user_data = NULL;
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -376,6 +461,7 @@ static void on_param_changed(void *data, uint32_t id, const struct spa_pod *para
 	spa_format_video_raw_parse(param, &c->format);
 	c->fourcc = spa_to_fourcc(c->format.format);
 	c->have_format = true;
+	c->undecoded_said = 0;
 	pthread_mutex_unlock(&c->lock);
 	fprintf(stderr, "pw-min-consumer: t_ns=%" PRIu64 " format %ux%u\n", now_ns(),
 			c->format.size.width, c->format.size.height);
@@ -498,9 +584,10 @@ static int write_log(struct consumer *c)
 		status_kb(w->pid, "VmHWM:", comm, &hwm);
 		status_kb(w->pid, "VmRSS:", NULL, &rss);
 		fprintf(f, "watch pid=%d name=%s ticks=%" PRIu64 " run_ns=%" PRIu64
-				" hwm_kb=%" PRIu64 " rss_kb=%" PRIu64 "\n",
+				" wakeups=%" PRIu64 " hwm_kb=%" PRIu64 " rss_kb=%" PRIu64 "\n",
 				w->pid, comm, w->end.ticks - w->start.ticks,
-				w->end.run_ns - w->start.run_ns, hwm, rss);
+				w->end.run_ns - w->start.run_ns, w->end.wakeups - w->start.wakeups,
+				hwm, rss);
 	}
 	if (f != stdout)
 		fclose(f);
@@ -526,7 +613,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: pw-min-consumer --target NODE_ID [--frames N] [--warmup K]\n"
 		   "         [--duration SEC] [--decode] [--no-dmabuf] [--watch PID]...\n"
-		   "         [--log FILE] [--leave-at-format N] [--slow-buffers MS]\n");
+		   "         [--log FILE] [--leave-at-format N] [--slow-buffers MS]\n"
+		   "         [--perf-ctl FIFO]\n");
 }
 
 static int parse_args(struct consumer *c, int argc, char **argv)
@@ -542,12 +630,14 @@ static int parse_args(struct consumer *c, int argc, char **argv)
 		{"log", required_argument, NULL, 'l'},
 		{"leave-at-format", required_argument, NULL, 'F'},
 		{"slow-buffers", required_argument, NULL, 'B'},
+		{"perf-ctl", required_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	int o;
 
 	c->target = PW_ID_ANY;
+	c->perf_ctl = -1;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 't': c->target = (uint32_t)strtoul(optarg, NULL, 10); break;
@@ -559,6 +649,17 @@ static int parse_args(struct consumer *c, int argc, char **argv)
 		case 'l': c->log_path = optarg; break;
 		case 'F': c->leave_at_format = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'B': c->slow_buffers_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'P':
+			/* read-write: opening a FIFO so never waits for its reader */
+			c->perf_ctl = open(optarg, O_RDWR | O_CLOEXEC);
+			if (c->perf_ctl < 0) {
+				int err = errno;
+
+				fprintf(stderr, "pw-min-consumer: --perf-ctl %s: %s\n", optarg,
+						strerror(err));
+				return -err;
+			}
+			break;
 		case 'p':
 			if (c->n_watch == MAX_WATCH) {
 				fprintf(stderr, "pw-min-consumer: more than %d --watch\n", MAX_WATCH);
@@ -624,6 +725,8 @@ int main(int argc, char **argv)
 	pw_main_loop_destroy(c.loop);
 	pw_deinit();
 	free(c.records);
+	if (c.perf_ctl >= 0)
+		close(c.perf_ctl);
 	pthread_mutex_destroy(&c.lock);
 	if (res < 0)
 		return 1;

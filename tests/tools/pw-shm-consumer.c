@@ -8,16 +8,22 @@
  *
  *   buf n=<i> seq=<header seq> pts=<header pts> flags=0x<header flags> size=<W>x<H>
  *       stride=<s> chunk=<bytes> data=memfd|memptr|dmabuf frame=<decoded, -2 torn, else -1>
- *       crop=<x>,<y>,<w>,<h>
+ *       crop=<x>,<y>,<w>,<h> read_ns=<CLOCK_MONOTONIC when the decode ended, or 0>
  *
  * Torn is a frame read while the producer painted it again: a mapped dma-buf read later
- * than the producer's swapchain allows.
+ * than the producer's swapchain allows. read_ns against the next buffer's pts (the vblank
+ * that put the next FB on screen, from which the producer may paint this one again) tells
+ * a read that came too late from a buffer that was bad when it was handed over.
  *
  * and with --cursor, when the buffer carries SPA_META_Cursor:
  *
  *   cursor n=<i> id=<id> x=<x> y=<y> hot_x=<hx> hot_y=<hy> bitmap=<W>x<H>|none|same
  *       index=<cursor image index decoded from the bitmap or -1>
  *
+ * --damage asks for SPA_META_VideoDamage as libwebrtc does (1 to 16 regions) and prints, after
+ * each buffer line, "damage n=<i> <x>,<y>,<w>,<h>[;...]" with its valid regions, or "empty"
+ * when it has none (nothing changed), or "none" without the meta.
+ * --no-crop asks for no SPA_META_VideoCrop.
  * --memptr offers MemPtr buffers only, as a consumer that cannot map an fd itself does
  * (nothing may be handed to it but memory already mapped in its process).
  * --blocks decodes the blocks pattern (frame number mod 4096) instead of the bands.
@@ -38,6 +44,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include <drm_fourcc.h>
 #include <pipewire/pipewire.h>
@@ -61,7 +68,7 @@ struct consumer {
 	struct spa_video_info_raw format;
 	uint32_t fourcc;
 	bool have_format;
-	bool dmabuf, memptr, cursor, decode;
+	bool dmabuf, memptr, cursor, decode, damage, no_crop;
 	bool blocks; /* decode the blocks pattern (kms-producer --pattern blocks) */
 	uint32_t max_fps; /* --max-fps: a maxFramerate of at most this, as OBS and browsers ask */
 	uint32_t frames, n_frames, n_buffers;
@@ -143,6 +150,26 @@ static void print_cursor(struct consumer *c, struct spa_buffer *buf)
 			decoded);
 }
 
+/* The valid regions of SPA_META_VideoDamage, up to the first invalid one, into out. */
+static const char *damage_text(struct spa_buffer *buf, char *out, size_t size)
+{
+	struct spa_meta *m = spa_buffer_find_meta(buf, SPA_META_VideoDamage);
+	struct spa_meta_region *r;
+	size_t len = 0;
+
+	if (!m)
+		return "none";
+	out[0] = '\0';
+	spa_meta_for_each(r, m) {
+		if (!spa_meta_region_is_valid(r) || len >= size)
+			break;
+		len += (size_t)snprintf(out + len, size - len, "%s%d,%d,%u,%u", len ? ";" : "",
+				r->region.position.x, r->region.position.y, r->region.size.width,
+				r->region.size.height);
+	}
+	return out[0] ? out : "empty";
+}
+
 static void keep_frame(struct consumer *c, const uint8_t *px, uint32_t stride)
 {
 	size_t row = (size_t)c->format.size.width * 4, size = row * c->format.size.height;
@@ -174,6 +201,8 @@ static void handle_buffer(struct consumer *c, struct pw_buffer *b)
 	const uint8_t *px = buffer_pixels(c, b, &kind);
 	struct pattern_result res = {0};
 	struct dma_buf_sync sync = {.flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ};
+	struct timespec read_end = {0};
+	char damage[128];
 	int frame = -1;
 
 	c->n_buffers++;
@@ -192,6 +221,7 @@ static void handle_buffer(struct consumer *c, struct pw_buffer *b)
 		} else if (res.reason && strstr(res.reason, "torn")) {
 			frame = -2;
 		}
+		clock_gettime(CLOCK_MONOTONIC, &read_end);
 		if (c->out)
 			keep_frame(c, px, stride);
 		if (d->type == SPA_DATA_DmaBuf) {
@@ -200,11 +230,15 @@ static void handle_buffer(struct consumer *c, struct pw_buffer *b)
 		}
 	}
 	printf("buf n=%u seq=%" PRIu64 " pts=%" PRId64 " flags=0x%x size=%ux%u stride=%u chunk=%u "
-			"data=%s frame=%d crop=%d,%d,%u,%u\n", c->n_buffers, h ? h->seq : 0,
+			"data=%s frame=%d crop=%d,%d,%u,%u read_ns=%" PRIu64 "\n", c->n_buffers,
+			h ? h->seq : 0,
 			h ? h->pts : 0, h ? h->flags : 0, c->format.size.width,
 			c->format.size.height, stride, d->chunk->size, kind, frame,
 			crop ? crop->region.position.x : 0, crop ? crop->region.position.y : 0,
-			crop ? crop->region.size.width : 0, crop ? crop->region.size.height : 0);
+			crop ? crop->region.size.width : 0, crop ? crop->region.size.height : 0,
+			(uint64_t)read_end.tv_sec * 1000000000u + (uint64_t)read_end.tv_nsec);
+	if (c->damage)
+		printf("damage n=%u %s\n", c->n_buffers, damage_text(buf, damage, sizeof(damage)));
 	if (c->cursor)
 		print_cursor(c, buf);
 	if (d->chunk->size > 0 && ++c->n_frames >= c->frames) {
@@ -236,7 +270,7 @@ static void update_params(struct consumer *c)
 {
 	uint8_t buffer[1024];
 	struct spa_pod_builder b = SPA_POD_BUILDER_INIT(buffer, sizeof(buffer));
-	const struct spa_pod *params[4];
+	const struct spa_pod *params[5];
 	uint32_t n = 0;
 	int types = (1 << SPA_DATA_MemFd) | (1 << SPA_DATA_MemPtr);
 
@@ -253,10 +287,19 @@ static void update_params(struct consumer *c)
 			SPA_TYPE_OBJECT_ParamMeta, SPA_PARAM_Meta,
 			SPA_PARAM_META_type, SPA_POD_Id(SPA_META_Header),
 			SPA_PARAM_META_size, SPA_POD_Int(sizeof(struct spa_meta_header)));
-	params[n++] = spa_pod_builder_add_object(&b,
-			SPA_TYPE_OBJECT_ParamMeta, SPA_PARAM_Meta,
-			SPA_PARAM_META_type, SPA_POD_Id(SPA_META_VideoCrop),
-			SPA_PARAM_META_size, SPA_POD_Int(sizeof(struct spa_meta_region)));
+	if (!c->no_crop)
+		params[n++] = spa_pod_builder_add_object(&b,
+				SPA_TYPE_OBJECT_ParamMeta, SPA_PARAM_Meta,
+				SPA_PARAM_META_type, SPA_POD_Id(SPA_META_VideoCrop),
+				SPA_PARAM_META_size, SPA_POD_Int(sizeof(struct spa_meta_region)));
+	if (c->damage)
+		params[n++] = spa_pod_builder_add_object(&b,
+				SPA_TYPE_OBJECT_ParamMeta, SPA_PARAM_Meta,
+				SPA_PARAM_META_type, SPA_POD_Id(SPA_META_VideoDamage),
+				SPA_PARAM_META_size, SPA_POD_CHOICE_RANGE_Int(
+						sizeof(struct spa_meta_region) * 16,
+						sizeof(struct spa_meta_region) * 1,
+						sizeof(struct spa_meta_region) * 16));
 	if (c->cursor) {
 		size_t size = sizeof(struct spa_meta_cursor) + sizeof(struct spa_meta_bitmap) +
 				256 * 256 * 4;
@@ -343,7 +386,8 @@ static const struct spa_pod *format_param(struct spa_pod_builder *b, uint32_t ma
 static int usage(const char *argv0)
 {
 	fprintf(stderr, "usage: %s --target ID|NAME [--frames N] [--out FILE] [--dmabuf] "
-			"[--memptr] [--cursor] [--blocks] [--max-fps N] [--timeout SEC]\n", argv0);
+			"[--memptr] [--cursor] [--damage] [--no-crop] [--blocks] [--max-fps N] "
+			"[--timeout SEC]\n", argv0);
 	return 2;
 }
 
@@ -356,6 +400,8 @@ int main(int argc, char **argv)
 		{"dmabuf", no_argument, NULL, 'd'},
 		{"memptr", no_argument, NULL, 'p'},
 		{"cursor", no_argument, NULL, 'c'},
+		{"damage", no_argument, NULL, 'D'},
+		{"no-crop", no_argument, NULL, 'C'},
 		{"blocks", no_argument, NULL, 'b'},
 		{"max-fps", required_argument, NULL, 'm'},
 		{"timeout", required_argument, NULL, 'T'},
@@ -384,6 +430,8 @@ int main(int argc, char **argv)
 		case 'd': c.dmabuf = true; break;
 		case 'p': c.memptr = true; break;
 		case 'c': c.cursor = true; break;
+		case 'D': c.damage = true; break;
+		case 'C': c.no_crop = true; break;
 		case 'b': c.blocks = true; break;
 		case 'm': c.max_fps = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'T': timeout.tv_sec = strtol(optarg, NULL, 0); break;

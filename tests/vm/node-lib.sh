@@ -300,22 +300,31 @@ frames_of() {
 # nothing arrived, a buffer did not decode, or a copy stepped back; 3 (timing, vm_check in
 # fixtures.sh) when what failed is only what a consumer sees that falls behind: a torn frame
 # (read while the producer painted it again), a mapped dma-buf that stepped back (read after
-# the producer painted a later frame into it), or more than MAX_GAPS missing frames.
+# the producer painted a later frame into it) or did not decode and was read after the next
+# buffer's pts (the vblank that put another FB on screen: from then on the producer may paint
+# this one, as sway does with its two), or more than MAX_GAPS missing frames. A dma-buf that
+# did not decode although read before that vblank, a copy that did not, and the last buffer
+# (nothing to compare it with) fail.
 check_frames() {
-	sed -n 's/^buf .* data=\([a-z]*\) frame=\([0-9-]*\) .*/\1 \2/p' "$1" |
+	sed -n 's/^buf .* pts=\([0-9-]*\) .* data=\([a-z]*\) frame=\([0-9-]*\) .*read_ns=\([0-9]*\).*/\2 \3 \1 \4/p;
+		t; s/^buf .* data=\([a-z]*\) frame=\([0-9-]*\) .*/\1 \2 0 0/p' "$1" |
 		awk -v max="$2" -v name="$1" '
+		pending != "" { if ($3 + 0 > 0 && pending > $3 + 0) late_bad++; else bad++; pending = "" }
 		{ n++ }
 		$2 == -2 { torn++; next }
+		$2 < 0 && $1 == "dmabuf" && $4 + 0 > 0 { pending = $4 + 0; next }
 		$2 < 0 { bad++; next }
 		prev != "" && $2 <= prev { if ($1 == "dmabuf") late++; else back++ }
 		prev != "" && $2 > prev + 1 { gaps += $2 - prev - 1 }
 		{ prev = $2; if (first == "") first = $2 }
 		END {
-			printf "%s: buffers=%d first=%s last=%s undecodable=%d torn=%d backwards_or_dup=%d missing=%d\n",
-				name, n, first, prev, bad, torn, back + late, gaps
+			if (pending != "")
+				bad++
+			printf "%s: buffers=%d first=%s last=%s undecodable=%d undecodable_late=%d torn=%d backwards_or_dup=%d missing=%d\n",
+				name, n, first, prev, bad, late_bad, torn, back + late, gaps
 			if (!(n > 0 && bad == 0 && back == 0))
 				exit 1
-			exit (torn == 0 && late == 0 && gaps <= max) ? 0 : 3
+			exit (torn == 0 && late == 0 && late_bad == 0 && gaps <= max) ? 0 : 3
 		}'
 }
 

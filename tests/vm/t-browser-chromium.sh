@@ -3,8 +3,9 @@
 # (python3-selenium), shares the vkms monitor through the real xdg-desktop-portal frontend
 # and kmscast's backend. The page (lib/browser/) sends the track through one
 # RTCPeerConnection to another and decodes the producer's frame numbers (blocks pattern)
-# from the received video. browser-check.py judges it: at least 100 frames in 20 s, no
-# number going back, no stall over 1 s, the monitor's size (docs/testing.md, "Browsers").
+# from the received video. browser-check.py judges the 20 s after a 5 s warm-up of the loop:
+# at least 100 frames, no number going back, no stall over 1 s, the monitor's size
+# (docs/testing.md, "Browsers").
 # Run: tests/vm/run --kms vkms --with wireplumber --mem 3072 --timeout 900 --
 #      tests/vm/t-browser-chromium.sh
 set -u

@@ -3,6 +3,9 @@
 # 30 frames. A consumer that asks for SPA_META_Cursor gets, with each frame k, the position
 # the producer set for frame k (CRTC_X/Y plus the hotspot, which kernel 6.1's vkms does not
 # expose, so 0), and a bitmap only when the image changed, decoding to image k / 30.
+# Damage, which libwebrtc asks for: every picture is marked whole (one region, the plane's
+# source rectangle with the crop meta, else the buffer's size), for a consumer that takes the
+# crop meta and for one that does not.
 # Run: tests/vm/run --kms vkms --with wireplumber -- tests/vm/t-node-cursor.sh
 set -u
 . "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
@@ -15,12 +18,24 @@ node_start_daemon
 rt_boost_graph
 ID=$(node_wait "kmscast.card0.$CONNECTOR") || exit 1
 node_wait_fbs 6
-shm_consumer cursor --target "$ID" --dmabuf --cursor --frames "$FRAMES" --timeout 60
+shm_consumer cursor --target "$ID" --dmabuf --cursor --damage --frames "$FRAMES" --timeout 60
 RC=$?
+shm_consumer nocrop --target "$ID" --dmabuf --damage --no-crop --frames 30 --timeout 60
+RC_NOCROP=$?
 node_stop_daemon
 node_stop_producer
 grep "stream stats" "$NODE_TMP/daemon.log" | sed 's/.*\] //'
 [ "$RC" = 0 ] || vm_fail "consumer failed ($RC)"
+[ "$RC_NOCROP" = 0 ] || vm_fail "consumer without the crop meta failed ($RC_NOCROP)"
+# damage_check LOG: every buffer with pixels came with damage 0,0,640,480 and nothing else.
+damage_check() {
+	awk '/^buf / { pixels = $0 !~ / chunk=0 / }
+		/^damage / { n++; if (pixels && $3 != "0,0,640,480") { bad++; if (bad < 5) print "damage: " $0 } }
+		END { printf "%s: damage metas=%d not whole=%d\n", FILENAME, n, bad
+			exit !(n > 0 && bad == 0) }' "$1"
+}
+damage_check "$OUT/cursor.log" || vm_fail "damage (with the crop meta)"
+damage_check "$OUT/nocrop.log" || vm_fail "damage (without the crop meta)"
 grep -m 3 "^cursor" "$OUT/cursor.log"
 # Pair each buffer with the cursor line that follows it; check against the producer's
 # formula for the decoded frame (x = 7k mod (W-64), y = 3k mod (H-64)), allowing the cursor

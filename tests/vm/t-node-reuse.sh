@@ -8,8 +8,9 @@
 # buffers under the reused ids: their pictures fall further behind with each flip (a
 # frame 20 or more behind the newest seen). Here every decoded frame must be the producer's,
 # none more than a swapchain's turn behind the newest (what a consumer reading a dma-buf late
-# can see), the node must have found the reused ids (stats "replaced"), and the producer
-# must really have reused ids while gst ran.
+# can see), the node must have found the reused ids (stats "replaced"), the producer must
+# really have reused ids while gst ran, and each re-creation may cost the node at most the
+# swapchain's turn plus 3 flips, with one renegotiation (below).
 # Run: tests/vm/run --kms vkms|virtio-gpu --with wireplumber -- tests/vm/t-node-reuse.sh
 set -u
 . "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
@@ -17,6 +18,9 @@ set -u
 FRAMES=${FRAMES:-240}
 RECREATE=20
 BUFFERS=3
+# Flips the node loses per re-creation: the swapchain's turn, and up to 3 periods for the
+# reallocation under TCG; see below.
+LOST_MAX=$((BUFFERS + 3))
 
 node_setup
 gst_warm_registry
@@ -54,6 +58,7 @@ echo "producer: $reused FBs created on a freed id"
 	>"$OUT/reuse.frames"
 verdict=$(tail -n 1 "$OUT/reuse.frames")
 echo "gst: $verdict"
+grep -m 5 "torn" "$OUT/reuse.frames"
 # Stale: more than a swapchain's turn (plus one in the link) behind the newest frame seen.
 stale=$(awk -v lag=$((BUFFERS + 2)) '$3 ~ /^frame=/ { f = substr($3, 7) + 0
 		if (f > max) max = f; else if (max - f > lag) { n++; if (n <= 5) print "stale: " $0 " newest " max > "/dev/stderr" } }
@@ -74,12 +79,32 @@ echo "exports: ${exports:-?} for $created FBs created"
 replaced=$(sed -n 's/.*stream stats: .* replaced \([0-9]*\).*/\1/p' "$NODE_TMP/daemon.log" |
 	awk '{ s += $1 } END { print s + 0 }')
 [ "$replaced" -ge 5 ] || FAILS="$FAILS replaced($replaced)"
-# Not judged here: gaps, and steps back within a turn around each renegotiation, which every
-# re-creation brings whether ids are reused or not (node-recreate, in vm-unstable for them).
-echo "$verdict" | awk -v n="$FRAMES" -v r="$RECREATE" '
+# Each re-creation costs the frames flipped before the link has buffers for the new FBs:
+# the node learns an FB when it is first on screen (the helper exports only what is), and
+# only a reallocation gives the consumer new buffers. The node renegotiates once the new
+# swapchain is complete (the link's buffers alias none of the set): about the swapchain's
+# turn plus the reallocation, judged from the node's own count of flips lost for want of
+# buffers (gst loses more under TCG, printed). Waiting for the set to be still for 120 ms
+# instead lost 10.8 to 11.8 per re-creation here (2026-12-05).
+lost=$(echo "$verdict" | awk -v r="$RECREATE" '
 	{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
-	END { printf "frames lost per re-creation: %.1f (%d gaps over about %d re-creations)\n",
-		v["gaps"] * r / (v["last"] - v["first"] + 1), v["gaps"], (v["last"] - v["first"] + 1) / r }' 
+	END { printf "%.1f", v["gaps"] * r / (v["last"] - v["first"] + 1) }')
+recreations=$(echo "$verdict" | awk -v r="$RECREATE" '
+	{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+	END { printf "%d", (v["last"] - v["first"] + 1) / r }')
+node_lost=$(sed -n 's/.*stream stats: .* dropped-unknown \([0-9]*\) .* replaced \([0-9]*\).*/\1 \2/p' \
+	"$NODE_TMP/daemon.log" | awk -v b="$BUFFERS" '{ l += $1; r += $2 }
+	END { if (r > 0) printf "%.1f", l * b / r }')
+renegs=$(grep -c "renegotiating: the scanout set changed" "$NODE_TMP/daemon.log")
+echo "flips lost per re-creation: ${node_lost:-?} by the node, $lost seen by gst over about" \
+	"$recreations re-creations; $renegs renegotiations for new FBs"
+[ -n "$node_lost" ] && awk -v l="$node_lost" -v m="$LOST_MAX" 'BEGIN { exit !(l <= m) }' ||
+	FAILS="$FAILS lost-per-recreation(${node_lost:-none})"
+# One reallocation per re-created swapchain, not one per FB (plus a few: the first FBs while
+# the node learns the swapchain, a re-creation before gst started). Ending the wait at the
+# swapchain's turn instead (a new FB on screen again) made 21 to 26 for 16 or 17 here: under
+# TCG a new FB's check and export can outlast a period, so the turn came before it joined.
+[ "$renegs" -le $((recreations + 4)) ] || FAILS="$FAILS renegotiations($renegs)"
 echo "gst dma-buf inodes: $(echo $GST_INODES)"
 [ -n "$GST_INODES" ] || TIMING="$TIMING zero-copy(no-dmabuf)"
 vm_finish t-node-reuse

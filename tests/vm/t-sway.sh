@@ -7,7 +7,9 @@
 # wlroots does, an atomic page flip right after the frame event, and picks its own FB ids.
 # kmscast captures the monitor with a consumer that maps the dma-bufs:
 #   - every frame decodes, frame numbers strictly increase, and none is missing beyond the
-#     periods the node itself reports sleeping through (the bench's scheduling);
+#     periods the node itself reports sleeping through (the bench's scheduling); a frame the
+#     consumer read only after the next flip's vblank may show sway painting that buffer
+#     again (it has two), which counts as the bench's timing, not the node's fault;
 #   - every flip the node saw reached the consumer (the stream stats' flips against
 #     delivered; up to 4 allowed: the flips still in the node's check queue, CHECK_QUEUE,
 #     when the consumer has its last frame and leaves);
@@ -96,7 +98,9 @@ copied=$(sed -n 's/.*stream stats: .* copied \([0-9]*\).*/\1/p' "$NODE_TMP/daemo
 missed=$(stream_missed)
 echo "node-reported misses: ${missed:-?}"
 check_frames "$OUT/sway.log" "${missed:-0}"
-vm_check $? frames
+rc=$?
+[ "$rc" = 0 ] || frame_faults "$OUT/sway.log"
+vm_check "$rc" frames
 lost=$(sed -n 's/.*stream stats: flips \([0-9]*\) delivered \([0-9]*\) .*/\1 \2/p' \
 	"$NODE_TMP/daemon.log" | sort -n -k2,2 | tail -n 1 | awk '{ print $1 - $2 }')
 echo "flips the node saw and did not deliver: ${lost:-?}"

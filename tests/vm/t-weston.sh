@@ -102,13 +102,10 @@ XDG_RUNTIME_DIR=$WDIR WAYLAND_DISPLAY=wayland-kmscast weston-simple-shm \
 	>"$WDIR/simple-shm.log" 2>&1 &
 SHM_PID=$!
 
-# What the unprivileged user sees on the card: weston's FB on the lit CRTC, at our mode.
-for _ in $(seq 50); do
-	as_user "$B/src/kmscast" --list --json >"$NODE_TMP/list.json" 2>/dev/null &&
-		grep -q "\"width\": *$W" "$NODE_TMP/list.json" && break
-	sleep 0.2
-done
-python3 - "$NODE_TMP/list.json" "$W" "$H" <<'EOF' || vm_fail "kmscast --list does not show weston's output"
+# What the unprivileged user sees on the card: weston's FB on the lit CRTC, at our mode. The
+# list can show the mode's width before weston's first FB (forky, 2026-12-05): wait for the FB.
+list_fbs() {
+	python3 - "$NODE_TMP/list.json" "$W" "$H" <<'EOF'
 import json, sys
 w, h = int(sys.argv[2]), int(sys.argv[3])
 doc = json.load(open(sys.argv[1]))
@@ -122,6 +119,13 @@ fbs = [o for o in walk(doc) if o.get("width") == w and o.get("height") == h and 
 print("list: %d FB(s) of %dx%d: %s" % (len(fbs), w, h, [(f.get("id"), f.get("format"), f.get("modifier")) for f in fbs]))
 sys.exit(0 if fbs else 1)
 EOF
+}
+for _ in $(seq 50); do
+	as_user "$B/src/kmscast" --list --json >"$NODE_TMP/list.json" 2>/dev/null &&
+		list_fbs >/dev/null && break
+	sleep 0.2
+done
+list_fbs || vm_fail "kmscast --list does not show weston's output"
 
 node_start_daemon
 rt_boost_graph

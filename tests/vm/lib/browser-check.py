@@ -1,16 +1,17 @@
 #!/usr/bin/python3
 """Judges what a browser's page (lib/browser/loop.js) decoded after its WebRTC loop.
 
-  browser-check.py --name NAME --width W --height H [--seconds S] [--min-frames N]
-                   [--max-stall-ms MS] [--pw-dump FILE] RESULT_JSON
+  browser-check.py --name NAME --width W --height H [--warmup W] [--seconds S]
+                   [--min-frames N] [--max-stall-ms MS] [--pw-dump FILE] RESULT_JSON
 
 Passes when the page finished without an error, the shared track was the monitor's size,
-at least N frames (100) decoded within the S seconds (20) after the first one, no frame
-number is below the one before (a repeat, the browser resending its last captured frame, is
-counted but allowed), and no two successive decoded frames are more than MS (1000) ms
-apart. Prints one summary line either way, the WebRTC stats, with --pw-dump the params of
-the browser's PipeWire stream (EnumFormat, Format, Buffers, Meta), then each failed
-condition as "FAIL: ...".
+and in the S seconds (20) that start W seconds (0) after the first decoded frame: at least N
+frames (100) decoded, no frame number below the one before (a repeat, the browser resending
+its last captured frame, is counted but allowed), and no frame more than MS (1000) ms after
+the one before it (the one before may be in the warm-up). The warm-up is the WebRTC loop
+starting: its frames are counted and its longest gap printed, not judged. Prints one summary
+line either way, the WebRTC stats, with --pw-dump the params of the browser's PipeWire
+stream (EnumFormat, Format, Buffers, Meta), then each failed condition as "FAIL: ...".
 """
 import argparse
 import json
@@ -63,6 +64,7 @@ def main():
     ap.add_argument("--name", required=True)
     ap.add_argument("--width", type=int, required=True)
     ap.add_argument("--height", type=int, required=True)
+    ap.add_argument("--warmup", type=float, default=0)
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--min-frames", type=int, default=100)
     ap.add_argument("--max-stall-ms", type=float, default=1000)
@@ -81,16 +83,26 @@ def main():
         fails.append(f"shared track is {cap.get('width')}x{cap.get('height')}, "
                      f"the monitor {args.width}x{args.height}")
 
-    frames = [f for f in r.get("frames", []) if f[1] <= args.seconds * 1000]
+    start_ms, end_ms = args.warmup * 1000, (args.warmup + args.seconds) * 1000
+    recorded = [f for f in r.get("frames", []) if f[1] <= end_ms]
+    first = next((i for i, f in enumerate(recorded) if f[1] >= start_ms), len(recorded))
+    warm, frames = recorded[:first], recorded[first:]
     nums = unwrap([f[0] for f in frames])
     times = [f[1] for f in frames]
     dup = sum(1 for a, b in zip(nums, nums[1:]) if b == a)
     back = sum(1 for a, b in zip(nums, nums[1:]) if b < a)
     missing = sum(b - a - 1 for a, b in zip(nums, nums[1:]) if b > a + 1)
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    # The first frame of the window is judged against the last one of the warm-up.
+    chain = ([warm[-1][1]] if warm else []) + times
+    gaps = [b - a for a, b in zip(chain, chain[1:])]
     stall = max(gaps) if gaps else None
+    warm_times = [f[1] for f in warm]
+    warm_stall = max((b - a for a, b in zip(warm_times, warm_times[1:])), default=None)
     sizes = sorted({f"{f[2]}x{f[3]}" for f in frames})
     span_s = (times[-1] - times[0]) / 1000 if len(times) > 1 else 0
+    if args.warmup:
+        print(f"{args.name}: warm-up, the first {args.warmup:g} s after the first decoded frame "
+              f"(not judged): decoded={len(warm)} max_stall_ms={warm_stall}")
     print(f"{args.name}: decoded={len(nums)} in {span_s:.1f} s "
           f"({len(nums) / span_s if span_s else 0:.1f}/s) "
           f"first={nums[0] if nums else None} last={nums[-1] if nums else None} "
@@ -119,7 +131,8 @@ def main():
         consumer_params(args.pw_dump, args.name)
 
     if len(nums) < args.min_frames:
-        fails.append(f"{len(nums)} frames decoded in {args.seconds:g} s, want {args.min_frames}")
+        fails.append(f"{len(nums)} frames decoded in {args.seconds:g} s after the warm-up, "
+                     f"want {args.min_frames}")
     # A repeat is the browser's capturer sending its last frame again because its timer ran
     # ahead of the screen (Firefox does); only a number going back is a stale frame.
     if back:

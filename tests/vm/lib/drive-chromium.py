@@ -26,7 +26,7 @@ import time
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.common.by import By
 
 CHROMIUM = "/usr/lib/chromium/chromium"
@@ -98,13 +98,18 @@ def drive(driver, args):
         state = wait_state(driver, ("done",), args.run_timeout)
         log(f"state {state} {time.monotonic() - t1:.1f} s after the click")
     result = driver.execute_script("return JSON.stringify(window.kmscast)")
-    if state == "done":
-        screenshot(driver, os.path.join(args.out, "chromium.png"))
-    driver.execute_script("if (window.kmscastStop) window.kmscastStop()")
+    # Kept before anything else runs in the browser: Chromium under TCG once went away
+    # during the screenshot, and the page's result went with it.
     with open(os.path.join(args.out, "result.json"), "w") as f:
         f.write(result)
     for entry in json.loads(result).get("log", []):
         log(f"page: {entry}")
+    try:
+        if state == "done":
+            screenshot(driver, os.path.join(args.out, "chromium.png"))
+        driver.execute_script("if (window.kmscastStop) window.kmscastStop()")
+    except WebDriverException as e:
+        log(f"the browser went away after the result was taken: {e.msg}")
     return state
 
 
@@ -132,7 +137,10 @@ def main():
             log(f"chromedriver attached: Chromium {driver.capabilities.get('browserVersion')}")
             state = drive(driver, args)
         finally:
-            driver.quit()
+            try:
+                driver.quit()
+            except WebDriverException as e:
+                log(f"chromedriver: {e.msg}")
     finally:
         proc.terminate()
         try:
