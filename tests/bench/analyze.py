@@ -14,6 +14,12 @@ Accounting, per contestant log (pw-min-consumer's or kmsgrab-probe's):
   - cpu/frame = run time (sum of the threads' sum_exec_runtime, ns precision) of the
     measured processes over the window / distinct frames; ticks (utime+stime, 10 ms)
     are shown too, as the brief asks for them.
+  - wake-ups/frame = the serving side's voluntary context switches over the window (each
+    is a sleep a thread woke from) / distinct frames; syscalls/frame = perf stat's count of
+    its raw_syscalls:sys_enter over the same window (<contestant>.perf) / distinct frames.
+    The serving side is ffmpeg, or kmscast's daemon plus its helper, or for
+    kmscast-pwhosted (the node hosted by the PipeWire server) the server plus the helper,
+    which then has no separate PipeWire column.
 """
 import json
 import os
@@ -58,6 +64,28 @@ def load_contestant(path):
         elif line.startswith("consumer "):
             consumer = kv(line)
     return recs, window, watch, consumer
+
+
+def perf_counts(path):
+    """{thread: count} from a `perf stat -x ,` output file (one line per thread with
+    --per-thread, whose first field is comm-tid; one line without), or None."""
+    if not os.path.exists(path):
+        return None
+    counts = {}
+    for line in open(path):
+        if line.startswith("#") or "raw_syscalls:sys_enter" not in line:
+            continue
+        f = line.rstrip("\n").split(",")
+        thread, count = (f[0], f[1]) if not f[0].isdigit() else ("all", f[0])
+        if count.isdigit():
+            counts[thread] = counts.get(thread, 0) + int(count)
+    return counts or None
+
+
+def perf_count(path):
+    """The system calls counted in a perf stat output file, or None (no perf)."""
+    counts = perf_counts(path)
+    return sum(counts.values()) if counts else None
 
 
 def frame_for_grab(flips, t, fb):
@@ -113,10 +141,11 @@ def analyze(path, flips_by_crtc, crtc, bpp=4, size=None):
     lat = [(first_seen[f] - flip_time[f]) / 1e6 for f in first_seen if f in flip_time]
     procs = {}
     for w in watch:
-        procs.setdefault(w["name"], {"run_ns": 0, "ticks": 0, "hwm_kb": 0})
+        procs.setdefault(w["name"], {"run_ns": 0, "ticks": 0, "wakeups": 0, "hwm_kb": 0})
         p = procs[w["name"]]
         p["run_ns"] += int(w["run_ns"])
         p["ticks"] += int(w["ticks"])
+        p["wakeups"] += int(w.get("wakeups", 0))
         p["hwm_kb"] = max(p["hwm_kb"], int(w["hwm_kb"]))
     return {
         "log": os.path.basename(path),
@@ -157,6 +186,11 @@ def scenario(dirpath):
         crtc = int(m.group(2))
         r = analyze(os.path.join(dirpath, name), flips, crtc, size=sizes.get(crtc))
         r["load"] = metas(os.path.join(dirpath, name[:-4] + ".meta")).get("load")
+        # ffmpeg.<crtc>.perf beside each ffmpeg; one <contestant>.perf per kmscast set
+        perf = os.path.join(dirpath, (
+            f"ffmpeg.{crtc}" if m.group(1) == "ffmpeg" else m.group(1)) + ".perf")
+        r["syscalls"] = perf_count(perf)
+        r["syscalls_by_thread"] = perf_counts(perf)
         groups.setdefault(m.group(1), []).append(r)
     rows = []
     for name, rs in groups.items():
@@ -169,12 +203,15 @@ def summarize(scen, name, rs):
     w, h = (int(x) for x in (rs[0]["size"] or "0x0").split("x"))
     shm = name.startswith("kmscast-shm")
     ffmpeg = name == "ffmpeg"
+    hosted = name.startswith("kmscast-pwhosted")
     distinct = sum(r["distinct"] for r in rs)
     # The serving side: ffmpeg itself, or kmscast's daemon + helper (the first consumer's
     # window; all consumers of a set run at once). PipeWire's server is shown apart.
     if ffmpeg:
         serve = {k: sum(r["procs"].get("ffmpeg", {}).get(k, 0) for r in rs)
-                 for k in ("run_ns", "ticks")}
+                 for k in ("run_ns", "ticks", "wakeups")}
+        counts = [r["syscalls"] for r in rs]
+        syscalls = sum(counts) if None not in counts else None
         hwm = max(r["procs"].get("ffmpeg", {}).get("hwm_kb", 0) for r in rs)
         pw = None
     else:
@@ -183,13 +220,19 @@ def summarize(scen, name, rs):
         firsts = [r for r in rs if r["log"].endswith(".1.log")] or rs[:1]
         # Every node's first consumer watches the same daemon over about the same window:
         # the daemon's CPU is their mean, and it served all of their frames.
-        serve = {k: sum(r["procs"].get("kmscast", {}).get(k, 0)
+        # A node the PipeWire server hosts: the server is the serving side, node and graph
+        # work in one process, so it has no separate server column.
+        host = "pipewire" if hosted else "kmscast"
+        serve = {k: sum(r["procs"].get(host, {}).get(k, 0)
                         + r["procs"].get("kmscast-helper", {}).get(k, 0) for r in firsts)
-                 / len(firsts) for k in ("run_ns", "ticks")}
-        hwm = max(r["procs"].get("kmscast", {}).get("hwm_kb", 0) for r in rs)
+                 / len(firsts) for k in ("run_ns", "ticks", "wakeups")}
+        # counted once per set, over the first consumer of the first node's window
+        syscalls = rs[0]["syscalls"]
+        hwm = max(r["procs"].get(host, {}).get("hwm_kb", 0) for r in rs)
         hwm_helper = max(r["procs"].get("kmscast-helper", {}).get("hwm_kb", 0) for r in rs)
         hwm = hwm + hwm_helper
-        pw = sum(r["procs"].get("pipewire", {}).get("run_ns", 0) for r in firsts) / len(firsts)
+        pw = None if hosted else (
+            sum(r["procs"].get("pipewire", {}).get("run_ns", 0) for r in firsts) / len(firsts))
         firsts_distinct = sum(r["distinct"] for r in firsts)
     per_frame_distinct = distinct if ffmpeg else firsts_distinct
     lat_med = [r["lat_med_ms"] for r in rs if r["lat_med_ms"] is not None]
@@ -199,7 +242,8 @@ def summarize(scen, name, rs):
         "contestant": name,
         "consumers": len(rs),
         "size": f"{w}x{h}",
-        "path": "shm copy" if shm else ("dma-buf (kmsgrab)" if ffmpeg else "dma-buf"),
+        "path": "shm copy" if shm else ("dma-buf (kmsgrab)" if ffmpeg else
+                                        "dma-buf, in pipewire" if hosted else "dma-buf"),
         "complete": all(r["complete"] for r in rs),
         "flipped": sum(r["flipped"] for r in rs),
         "distinct": distinct,
@@ -209,6 +253,9 @@ def summarize(scen, name, rs):
         "cpu_us_per_frame": serve["run_ns"] / 1e3 / per_frame_distinct if per_frame_distinct else None,
         "cpu_ticks": serve["ticks"],
         "pipewire_us_per_frame": (pw / 1e3 / per_frame_distinct) if pw is not None and per_frame_distinct else None,
+        "wakeups_per_frame": serve["wakeups"] / per_frame_distinct if per_frame_distinct else None,
+        "syscalls_per_frame": (syscalls / per_frame_distinct
+                               if syscalls is not None and per_frame_distinct else None),
         "copied_bytes_per_frame": w * h * 4 if shm else 0,
         "lat_med_ms": statistics.median(lat_med) if lat_med else None,
         "lat_p99_ms": max(lat_p99) if lat_p99 else None,
@@ -224,13 +271,15 @@ def fmt(v, spec):
 
 def table(rows):
     hdr = ("scenario", "contestant", "n", "path", "flipped", "distinct", "dups", "gaps",
-           "cpu us/frame", "pw us/frame", "copied B/frame", "lat med ms", "lat p99 ms",
+           "cpu us/frame", "wake-ups/frame", "syscalls/frame", "pw us/frame", "copied B/frame",
+           "lat med ms", "lat p99 ms",
            "peak RSS MB", "load")
     out = [hdr]
     for r in rows:
         out.append((r["scenario"], r["contestant"], str(r["consumers"]), r["path"],
                     str(r["flipped"]), str(r["distinct"]), str(r["dups"]), str(r["gaps"]),
-                    fmt(r["cpu_us_per_frame"], ".0f"), fmt(r["pipewire_us_per_frame"], ".0f"),
+                    fmt(r["cpu_us_per_frame"], ".0f"), fmt(r.get("wakeups_per_frame"), ".1f"),
+                    fmt(r.get("syscalls_per_frame"), ".1f"), fmt(r["pipewire_us_per_frame"], ".0f"),
                     str(r["copied_bytes_per_frame"]), fmt(r["lat_med_ms"], ".1f"),
                     fmt(r["lat_p99_ms"], ".1f"), fmt(r["peak_rss_kb"] / 1024, ".1f"),
                     (r["load"] or "-").split()[0]))

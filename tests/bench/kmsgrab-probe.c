@@ -11,15 +11,21 @@
  * the last flip at or before the call whose FB is that id. Cost: one clock_gettime per frame.
  *
  * Measurement window, as pw-min-consumer's: after KMSCAST_PROBE_WARMUP grabs the probe
- * samples its own process's CPU (utime+stime ticks, and the threads' run time in ns), and
- * again after KMSCAST_PROBE_FRAMES more. At exit it writes to KMSCAST_PROBE_LOG:
+ * samples its own process's CPU (utime+stime ticks, the threads' run time in ns and their
+ * voluntary context switches, i.e. wake-ups), and again after KMSCAST_PROBE_FRAMES more.
+ * With KMSCAST_PROBE_PERF_CTL, a perf stat control FIFO, it writes "enable" there after the
+ * first sample and "disable" before the second, so that perf counts ffmpeg's system calls
+ * over the window and not the probe's own reads of /proc. At exit it writes to
+ * KMSCAST_PROBE_LOG:
  *
  *   grab t_ns=<t> fb=<id>
  *   window start_ns=<t> end_ns=<t> buffers=<n> complete=<0|1>
- *   watch pid=<self> name=ffmpeg ticks=<d> run_ns=<d> hwm_kb=<VmHWM> rss_kb=<VmRSS>
+ *   watch pid=<self> name=ffmpeg ticks=<d> run_ns=<d> wakeups=<d> hwm_kb=<VmHWM>
+ *       rss_kb=<VmRSS>
  */
 #include <dirent.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,7 +44,7 @@ struct grab {
 };
 
 struct cpu_sample {
-	unsigned long long ticks, run_ns;
+	unsigned long long ticks, run_ns, wakeups;
 };
 
 static struct {
@@ -86,6 +92,15 @@ static void sample_self(struct cpu_sample *out)
 				out->run_ns += ns;
 			fclose(f);
 		}
+		snprintf(path, sizeof(path), "/proc/self/task/%.16s/status", e->d_name);
+		if ((f = fopen(path, "re"))) {
+			while (fgets(buf, sizeof(buf), f))
+				if (sscanf(buf, "voluntary_ctxt_switches: %llu", &a) == 1) {
+					out->wakeups += a;
+					break;
+				}
+			fclose(f);
+		}
 	}
 	closedir(d);
 }
@@ -102,6 +117,20 @@ __attribute__((constructor)) static void probe_init(void)
 }
 
 /* Overrides libdrm's drmModeGetPlane for the whole process. */
+/* Writes CMD to the perf control FIFO, when the benchmark gave one. */
+static void perf_ctl(const char *cmd)
+{
+	const char *path = getenv("KMSCAST_PROBE_PERF_CTL");
+	int fd;
+
+	/* read-write: opening a FIFO so never waits for its reader */
+	if (!path || (fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+		return;
+	if (write(fd, cmd, strlen(cmd)) < 0)
+		fprintf(stderr, "kmsgrab-probe: %s: %m\n", path);
+	close(fd);
+}
+
 drmModePlanePtr drmModeGetPlane(int fd, uint32_t plane_id)
 {
 	drmModePlanePtr plane = probe.real_get_plane ? probe.real_get_plane(fd, plane_id) : NULL;
@@ -113,10 +142,12 @@ drmModePlanePtr drmModeGetPlane(int fd, uint32_t plane_id)
 			probe.started = true;
 			probe.start_ns = t;
 			sample_self(&probe.start);
+			perf_ctl("enable\n");
 		} else if (probe.started && !probe.ended && probe.frames &&
 				probe.n - probe.warmup > probe.frames) {
 			probe.ended = true;
 			probe.end_ns = t;
+			perf_ctl("disable\n");
 			sample_self(&probe.end);
 		}
 	}
@@ -153,9 +184,11 @@ __attribute__((destructor)) static void probe_finish(void)
 	fprintf(f, "window start_ns=%" PRIu64 " end_ns=%" PRIu64 " buffers=%" PRIu64
 			" complete=%d\n",
 			probe.start_ns, probe.end_ns, probe.ended ? probe.frames : 0, probe.ended);
-	fprintf(f, "watch pid=%d name=ffmpeg ticks=%llu run_ns=%llu hwm_kb=%llu rss_kb=%llu\n",
+	fprintf(f, "watch pid=%d name=ffmpeg ticks=%llu run_ns=%llu wakeups=%llu hwm_kb=%llu "
+		   "rss_kb=%llu\n",
 			(int)getpid(), probe.end.ticks - probe.start.ticks,
-			probe.end.run_ns - probe.start.run_ns, status_kb("VmHWM:"),
+			probe.end.run_ns - probe.start.run_ns,
+			probe.end.wakeups - probe.start.wakeups, status_kb("VmHWM:"),
 			status_kb("VmRSS:"));
 	fclose(f);
 }
