@@ -29,6 +29,11 @@
  * --blocks decodes the blocks pattern (frame number mod 4096) instead of the bands.
  * --max-fps N asks for a maxFramerate of at most N (0 to N, N preferred), as OBS and browsers
  * do; without it, the node's own (the screen's rate).
+ * --refps N:F renegotiates after N frames: a new EnumFormat asking a maxFramerate of at most F
+ * replaces the first (pw_stream_update_params), as libwebrtc's
+ * SharedScreenCastStream::UpdateScreenCastStreamFrameRate does when its capturer's frame rate
+ * changes; the stream keeps running and the link negotiates a new format. Each format then
+ * prints "format n=<buffers before it> max-framerate=<num>/<denom>" among the buffer lines.
  * --out FILE gets each full frame (W*4 bytes per row, no padding) for pattern-check. Frames
  * are kept in memory and written at exit: a consumer slower than the producer would see its
  * buffers reused (PipeWire 0.3.65 recycles output buffers per cycle).
@@ -51,6 +56,7 @@
 #include <spa/param/video/format-utils.h>
 #include <spa/debug/types.h>
 #include <spa/param/video/type-info.h>
+#include <spa/utils/result.h>
 
 #include "pattern.h"
 
@@ -71,6 +77,8 @@ struct consumer {
 	bool dmabuf, memptr, cursor, decode, damage, no_crop;
 	bool blocks; /* decode the blocks pattern (kms-producer --pattern blocks) */
 	uint32_t max_fps; /* --max-fps: a maxFramerate of at most this, as OBS and browsers ask */
+	uint32_t refps_at, refps_fps; /* --refps: after refps_at frames, ask refps_fps */
+	struct spa_source *refps; /* signalled from process, renegotiates on the main loop */
 	uint32_t frames, n_frames, n_buffers;
 	FILE *out;
 	uint8_t *frames_mem; /* --out: frames * W * H * 4 bytes, written at exit */
@@ -245,6 +253,8 @@ static void handle_buffer(struct consumer *c, struct pw_buffer *b)
 		c->status = 0;
 		pw_main_loop_quit(c->loop);
 	}
+	if (c->refps && c->n_frames == c->refps_at && d->chunk->size > 0)
+		pw_loop_signal_event(pw_main_loop_get_loop(c->loop), c->refps);
 }
 
 static void on_process(void *data)
@@ -323,6 +333,10 @@ static void on_param_changed(void *data, uint32_t id, const struct spa_pod *para
 		return;
 	c->fourcc = drm_fourcc_of(c->format.format);
 	c->have_format = true;
+	/* --refps: where in the buffers each format began, for the rate of each part. */
+	if (c->refps_at > 0)
+		printf("format n=%u max-framerate=%u/%u\n", c->n_buffers,
+				c->format.max_framerate.num, c->format.max_framerate.denom);
 	unmap_all(c);
 	fprintf(stderr, "pw-shm-consumer: format %s %ux%u modifier=%s max-framerate=%u/%u\n",
 			spa_debug_type_find_short_name(spa_type_video_format, c->format.format),
@@ -383,11 +397,26 @@ static const struct spa_pod *format_param(struct spa_pod_builder *b, uint32_t ma
 	return spa_pod_builder_pop(b, &f);
 }
 
+/* --refps: the new EnumFormat, as libwebrtc's renegotiation sends it with the stream running. */
+static void on_refps(void *data, uint64_t count)
+{
+	struct consumer *c = data;
+	uint8_t buffer[1024];
+	struct spa_pod_builder b = SPA_POD_BUILDER_INIT(buffer, sizeof(buffer));
+	const struct spa_pod *params[1];
+	int res;
+
+	params[0] = format_param(&b, c->refps_fps);
+	res = pw_stream_update_params(c->stream, params, 1);
+	fprintf(stderr, "pw-shm-consumer: renegotiate after %u frames: max-framerate %u/1: %s\n",
+			c->n_frames, c->refps_fps, res < 0 ? spa_strerror(res) : "asked");
+}
+
 static int usage(const char *argv0)
 {
 	fprintf(stderr, "usage: %s --target ID|NAME [--frames N] [--out FILE] [--dmabuf] "
 			"[--memptr] [--cursor] [--damage] [--no-crop] [--blocks] [--max-fps N] "
-			"[--timeout SEC]\n", argv0);
+			"[--refps N:F] [--timeout SEC]\n", argv0);
 	return 2;
 }
 
@@ -404,6 +433,7 @@ int main(int argc, char **argv)
 		{"no-crop", no_argument, NULL, 'C'},
 		{"blocks", no_argument, NULL, 'b'},
 		{"max-fps", required_argument, NULL, 'm'},
+		{"refps", required_argument, NULL, 'r'},
 		{"timeout", required_argument, NULL, 'T'},
 		{0},
 	};
@@ -434,6 +464,13 @@ int main(int argc, char **argv)
 		case 'C': c.no_crop = true; break;
 		case 'b': c.blocks = true; break;
 		case 'm': c.max_fps = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'r':
+			if (sscanf(optarg, "%u:%u", &c.refps_at, &c.refps_fps) != 2 ||
+					c.refps_at == 0 || c.refps_fps == 0) {
+				fprintf(stderr, "pw-shm-consumer: --refps wants FRAMES:FPS, both > 0\n");
+				return 2;
+			}
+			break;
 		case 'T': timeout.tv_sec = strtol(optarg, NULL, 0); break;
 		default: return usage(argv[0]);
 		}
@@ -447,6 +484,8 @@ int main(int argc, char **argv)
 	pw_loop_add_signal(pw_main_loop_get_loop(c.loop), SIGTERM, on_signal, &c);
 	timer = pw_loop_add_timer(pw_main_loop_get_loop(c.loop), on_timeout, &c);
 	pw_loop_update_timer(pw_main_loop_get_loop(c.loop), timer, &timeout, NULL, false);
+	if (c.refps_at > 0)
+		c.refps = pw_loop_add_event(pw_main_loop_get_loop(c.loop), on_refps, &c);
 	c.stream = pw_stream_new_simple(pw_main_loop_get_loop(c.loop), "pw-shm-consumer",
 			pw_properties_new(PW_KEY_MEDIA_TYPE, "Video", PW_KEY_MEDIA_CATEGORY, "Capture",
 					PW_KEY_MEDIA_ROLE, "Screen", PW_KEY_TARGET_OBJECT, target,

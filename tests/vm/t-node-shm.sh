@@ -39,8 +39,10 @@ shm_consumer memptr --target "$ID" --frames 30 --memptr --timeout 60
 MEMPTR_RC=$?
 # The consumer's maximum framerate is kept: a 30 fps consumer of the 60 Hz screen gets every
 # other flip on average, and no two frames closer than the cap's period less half a screen
-# period (25 ms) by their pts (rate-cap.h).
-shm_consumer capped --target "$ID" --frames 45 --max-fps 30 --timeout 60
+# period (25 ms) by their pts (rate-cap.h). After 30 frames it asks for 15 with the stream
+# running, as libwebrtc renegotiates when its capturer's rate changes (a new EnumFormat by
+# pw_stream_update_params): the link negotiates again and the node keeps the new cap.
+shm_consumer capped --target "$ID" --frames 75 --max-fps 30 --refps 30:15 --timeout 60
 CAPPED_RC=$?
 node_stop_daemon
 node_stop_producer
@@ -78,16 +80,36 @@ esac
 check_frames "$OUT/memptr.log" 1000000
 vm_check $? memptr-frames
 [ "$CAPPED_RC" = 0 ] || FAILS="$FAILS capped-consumer($CAPPED_RC)"
-capped=$(awk '/^buf / { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-	if (n > 0) { gap = (v["pts"] - last) / 1e6; if (n == 1 || gap < min) min = gap }
-	if (n == 0) first = v["pts"]; last = v["pts"]; n++ }
-	END { printf "%d %d %.1f", n, min, (n > 1 ? (n - 1) * 1e9 / (last - first) : 0) }' \
-	"$OUT/capped.log")
-read -r capped_n capped_min capped_fps <<<"$capped"
+# capped_rate RATE: "buffers fps closest-gap-ms" of the buffers under a format whose maximum
+# framerate is RATE (30/1 first, 15/1 after the renegotiation), by their pts; a gap across
+# formats is in neither.
+capped_rate() {
+	awk -v want="max-framerate=$1" '/^format / { seg = $3; prev = ""; next }
+		/^buf / && seg == want { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		n++
+		if (prev != "") { gap = v["pts"] - prev; dur += gap; pairs++
+			if (pairs == 1 || gap < min) min = gap }
+		prev = v["pts"] }
+		END { printf "%d %.1f %d", n, (dur > 0 ? pairs * 1e9 / dur : 0), min / 1e6 }' \
+		"$OUT/capped.log"
+}
+read -r capped_n capped_fps capped_min <<<"$(capped_rate 30/1)"
+read -r refps_n refps_fps refps_min <<<"$(capped_rate 15/1)"
 node_capped=$(sed -n 's/.*stream stats: .* capped \([0-9]*\).*/\1/p' "$NODE_TMP/daemon.log" | tail -n 1)
 echo "capped at 30 fps: $capped_n buffers at $capped_fps fps by their pts, the closest two" \
-	"${capped_min} ms apart; the node left out ${node_capped:-?} flips"
+	"${capped_min} ms apart; after asking 15: $refps_n buffers at $refps_fps fps, the closest" \
+	"two ${refps_min:-?} ms apart; the node left out ${node_capped:-?} flips"
+grep '^format ' "$OUT/capped.log"
 awk -v f="$capped_fps" 'BEGIN { exit !(f > 0 && f <= 31.5) }' || FAILS="$FAILS capped-rate($capped_fps)"
 [ "${capped_min:-0}" -ge 24 ] || FAILS="$FAILS capped-gap(${capped_min}ms)"
 [ "${node_capped:-0}" -ge 20 ] || FAILS="$FAILS capped-count(${node_capped:-none})"
+# The renegotiation: a second format with the new maximum, and the buffers after it at 15 fps
+# at most, none closer than 66.7 ms less half a screen period (58 ms); at least 30 of them,
+# so the stream went on after it.
+grep -q '^format .* max-framerate=15/1$' "$OUT/capped.log" || FAILS="$FAILS refps-format"
+[ "${refps_n:-0}" -ge 30 ] || FAILS="$FAILS refps-count(${refps_n:-0})"
+awk -v f="${refps_fps:-0}" 'BEGIN { exit !(f > 0 && f <= 15.75) }' || FAILS="$FAILS refps-rate($refps_fps)"
+[ "${refps_min:-0}" -ge 58 ] || FAILS="$FAILS refps-gap(${refps_min}ms)"
+check_frames "$OUT/capped.log" 1000000
+vm_check $? capped-frames
 vm_finish t-node-shm
