@@ -64,4 +64,4 @@ sleep 1
 grep -q "closed by the caller" "$NODE_TMP/daemon.log" || portal_fail "Chromium's portal session did not close"
 node_stop_daemon
 kill "$PRODUCER" 2>/dev/null
-echo "PASS t-browser-chromium"
+vm_finish t-browser-chromium

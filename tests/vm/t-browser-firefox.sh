@@ -77,4 +77,4 @@ sleep 1
 grep -q "closed by the caller" "$NODE_TMP/daemon.log" || portal_fail "Firefox's portal session did not close"
 node_stop_daemon
 kill "$PRODUCER" 2>/dev/null
-echo "PASS t-browser-firefox"
+vm_finish t-browser-firefox
