@@ -27,7 +27,7 @@ BROWSER_WARMUP=${BROWSER_WARMUP:-5}
 
 browser_setup() {
 	# WebRTC's ICE and the drivers talk over TCP/UDP on 127.0.0.1: the bench leaves lo down.
-	ip link set lo up || vm_fail "cannot bring up lo"
+	ip link set lo up || vm_fail "cannot bring up lo (ip, from iproute2: tools/install-deps --browsers)"
 	# 20 Hz over 6 buffers, 320x240: a browser encodes and decodes VP8 in software, and
 	# under TCG on a busy host 640x480 took Chromium 0.5 s a frame, 320x240 0.1 to 0.3 s.
 	# Every buffer the node delivers is also copied by libwebrtc. The blocks pattern
