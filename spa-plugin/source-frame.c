@@ -221,6 +221,10 @@ static int copy_frame(struct impl *this, struct slot *slot, int set_index,
 	int res = shm_copy_frame(slot, &this->set.fbs[set_index]);
 
 	if (res == 0) {
+		if (slot->spare && kind != OUTPUT_RESEND) {
+			/* An FB newer than the buffers: a copy, until the next allocation aliases it. */
+			this->stats.n.copied++;
+		}
 		return 0;
 	}
 	if (res == -EBUSY) {
@@ -311,10 +315,6 @@ static bool copy_at_flip(struct impl *this, int set_index, uint32_t *copied)
 	if (copy_frame(this, slot, set_index, OUTPUT_FLIP) < 0) {
 		return false;
 	}
-	if (slot->spare) {
-		/* An FB newer than the buffers: a copy, until the next allocation aliases it. */
-		this->stats.n.copied++;
-	}
 	slot->pending = true;
 	*copied = slot->id;
 	return true;
@@ -350,9 +350,6 @@ static void output_frame(struct impl *this, int set_index, uint64_t nsec, enum o
 		slot_fill_chunks(slot, &this->set.fbs[set_index]);
 	} else if (copy_frame(this, slot, set_index, kind) < 0) {
 		return;
-	} else if (slot->spare && kind != OUTPUT_RESEND) {
-		/* An FB newer than the buffers: a copy, until the next allocation aliases it. */
-		this->stats.n.copied++;
 	}
 	send_frame(this, slot, nsec, kind, &at->crop);
 }
