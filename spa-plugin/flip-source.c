@@ -36,8 +36,15 @@ static void on_timer(struct spa_source *source)
 	if (expirations > 1) {
 		fs->missed += expirations - 1;
 	}
+	fs->polls += expirations;
 	now = flip_source_now_ns();
-	fs->events->tick(fs->data, now);
+	fs->events->tick(fs->data, &(struct flip_tick){
+		.kind = FLIP_TICK_POLL,
+		.nsec = now,
+		.now = now,
+		.vblank_seq = fs->polls,
+		.period_ns = fs->interval_ns * FLIP_TIMER_OVERSAMPLE,
+	});
 	/*
 	 * The polls measure no period, so a mode set to another rate at the same size (no FB
 	 * joins) would go unseen until the next Start: while a stream runs, the mode's refresh
@@ -121,15 +128,31 @@ static void count_gap(struct flip_source *fs, uint64_t now)
  * Tick times never go back: a vblank event handled late, after a read between vblanks that
  * came later than that vblank, gets the time it is handled instead of the vblank's.
  */
-static void vblank_tick(struct flip_source *fs, uint64_t ns, uint64_t now)
+static void vblank_tick(struct flip_source *fs, enum flip_tick_kind kind, uint64_t ns,
+		uint64_t now)
 {
+	struct flip_tick t = {
+		/* Idle, or no vblank seen since the start: no vblank to place a commit against. */
+		.kind = fs->idle || !fs->vblank_ns ? FLIP_TICK_POLL : kind,
+		.now = now,
+		.prev_ns = fs->last_read_ns,
+		.vblank_ns = fs->vblank_ns,
+		.vblank_seq = fs->vblank_seq,
+		.period_ns = fs->interval_ns * FLIP_TIMER_OVERSAMPLE,
+	};
+
 	count_gap(fs, now);
 	fs->last_read_ns = fs->idle ? 0 : now;
 	if (ns <= fs->last_tick_ns) {
 		ns = now;
 	}
 	fs->last_tick_ns = ns;
-	fs->events->tick(fs->data, ns);
+	t.nsec = ns;
+	if (t.kind == FLIP_TICK_POLL) {
+		t.vblank_ns = 0;
+		t.vblank_seq = ++fs->polls;
+	}
+	fs->events->tick(fs->data, &t);
 }
 
 /* The source stopped (or never started) on a dead card: the node hears it once. */
@@ -259,9 +282,10 @@ static void on_sequence(int fd, uint64_t sequence, uint64_t ns, uint64_t user_da
 	}
 	fs->vblanks++;
 	fs->vblank_ns = ns;
+	fs->vblank_seq = sequence;
 	now = flip_source_now_ns();
 	check_period(fs, sequence, ns, now);
-	vblank_tick(fs, ns, now);
+	vblank_tick(fs, FLIP_TICK_VBLANK, ns, now);
 	/*
 	 * The tick may have made the source idle (a stop then a start, which clears queued).
 	 *
@@ -311,7 +335,7 @@ static void on_retry(struct spa_source *source)
 	/* Idle poll, or the reads between vblanks armed by on_sequence. */
 	if (fs->idle || fs->queued) {
 		uint64_t now = flip_source_now_ns();
-		vblank_tick(fs, now, now);
+		vblank_tick(fs, FLIP_TICK_BETWEEN, now, now);
 		return;
 	}
 	res = queue_vblank(fs);

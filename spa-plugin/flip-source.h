@@ -33,9 +33,30 @@ static inline uint64_t flip_source_now_ns(void)
 	return SPA_TIMESPEC_TO_NSEC(&ts);
 }
 
+enum flip_tick_kind {
+	FLIP_TICK_VBLANK, /* the read right after a vblank event */
+	FLIP_TICK_BETWEEN, /* a read between two vblank events of the chain */
+	FLIP_TICK_POLL, /* the timer's poll (no vblank), or an idle poll: nothing tells a latch */
+};
+
+/* One read of FB_ID, and what the source knows of the vblanks when it is made. */
+struct flip_tick {
+	enum flip_tick_kind kind;
+	uint64_t nsec; /* the tick's time: the vblank's, else the read's; never goes back */
+	uint64_t now; /* when the read is made (CLOCK_MONOTONIC ns) */
+	uint64_t prev_ns; /* when the read before it was made; 0: none since the start, or idle */
+	/*
+	 * VBLANK and BETWEEN: the kernel's time and sequence number of the last vblank event
+	 * handled (for VBLANK, this tick's own), and the vblank period. POLL: vblank_seq
+	 * counts the polls since the source was made, vblank_ns is 0.
+	 */
+	uint64_t vblank_ns;
+	uint64_t vblank_seq;
+	uint64_t period_ns;
+};
+
 struct flip_source_events {
-	/* nsec: CLOCK_MONOTONIC time of the vblank, or of the timer expiry. */
-	void (*tick)(void *data, uint64_t nsec);
+	void (*tick)(void *data, const struct flip_tick *t);
 	/*
 	 * The mode's refresh is worth reading again. vblank: the vblanks have kept a period
 	 * other than the refresh set (flip_source_set_refresh) for FLIP_PERIOD_WINDOWS windows
@@ -98,6 +119,8 @@ struct flip_source {
 	uint64_t last_tick_ns; /* vblank: the time the last tick was given */
 	uint64_t last_read_ns; /* vblank: when the last tick ran (0: none since the start) */
 	uint64_t vblank_ns; /* vblank: the kernel's time of the last vblank event (0: none) */
+	uint64_t vblank_seq; /* vblank: and its sequence number */
+	uint64_t polls; /* timer: expirations since init, the POLL ticks' vblank_seq */
 	/*
 	 * timer: timer periods that passed without a tick. vblank: the vblanks inside gaps
 	 * between two reads of FB_ID longer than a third of a period (flip-source.c says why

@@ -28,6 +28,7 @@ static int do_set_started(struct spa_loop *loop, bool async, uint32_t seq, const
 		source_port_recycle(&this->port, staged);
 	}
 	f->discont = true;
+	f->latch.fb_id = 0; /* asked for by a stream that is over, or before this one began */
 	f->frame_due_ns = f->started ? flip_source_now_ns() : 0;
 	f->last_frame_ns = 0;
 	f->cap = (struct rate_cap){0};
@@ -73,10 +74,14 @@ static struct spa_region plane_crop(const struct impl *this)
 	};
 }
 
-/* A frame sent now: nothing copied yet, the plane as it is. */
-static struct frame_at_flip at_now(const struct impl *this)
+/* A frame sent at vblank seq: nothing copied yet, the plane as it is. */
+static struct frame_at_flip at_now(const struct impl *this, uint64_t seq)
 {
-	return (struct frame_at_flip){.copied = SPA_ID_INVALID, .crop = plane_crop(this)};
+	return (struct frame_at_flip){
+		.copied = SPA_ID_INVALID,
+		.crop = plane_crop(this),
+		.seq = seq,
+	};
 }
 
 /*
@@ -242,14 +247,16 @@ static int copy_frame(struct impl *this, struct slot *slot, int set_index,
 
 /* The slot, its pixels in place, goes out with the frame's metadata. */
 static void send_frame(struct impl *this, struct slot *slot, uint64_t nsec, enum output_kind kind,
-		const struct spa_region *crop)
+		const struct frame_at_flip *at)
 {
+	const struct spa_region *crop = &at->crop;
+
 	if (slot->header) {
 		slot->header->flags = this->frame.discont ? SPA_META_HEADER_FLAG_DISCONT : 0;
 		slot->header->offset = 0;
 		slot->header->pts = (int64_t)nsec;
 		slot->header->dts_offset = 0;
-		slot->header->seq = this->frame.seq++;
+		slot->header->seq = at->seq;
 	}
 	if (slot->crop) {
 		slot->crop->region = *crop;
@@ -327,7 +334,7 @@ static void output_frame(struct impl *this, int set_index, uint64_t nsec, enum o
 	bool copy, held;
 
 	if (at->copied < this->port.n_slots) {
-		send_frame(this, &this->port.slots[at->copied], nsec, kind, &at->crop);
+		send_frame(this, &this->port.slots[at->copied], nsec, kind, at);
 		return;
 	}
 	slot = pick_slot(this, set_index, &copy, &held);
@@ -351,7 +358,7 @@ static void output_frame(struct impl *this, int set_index, uint64_t nsec, enum o
 	} else if (copy_frame(this, slot, set_index, kind) < 0) {
 		return;
 	}
-	send_frame(this, slot, nsec, kind, &at->crop);
+	send_frame(this, slot, nsec, kind, at);
 }
 
 /*
@@ -359,7 +366,7 @@ static void output_frame(struct impl *this, int set_index, uint64_t nsec, enum o
  * PipeWire's screencast consumers (OBS, libwebrtc) read as "cursor metadata only". Only sent
  * when the link negotiated the cursor meta.
  */
-static void output_cursor_only(struct impl *this, uint64_t nsec)
+static void output_cursor_only(struct impl *this, uint64_t nsec, uint64_t seq)
 {
 	struct slot *slot;
 	bool held;
@@ -375,7 +382,7 @@ static void output_cursor_only(struct impl *this, uint64_t nsec)
 	if (slot->header) {
 		slot->header->flags = SPA_META_HEADER_FLAG_CORRUPTED;
 		slot->header->pts = (int64_t)nsec;
-		slot->header->seq = this->frame.seq++;
+		slot->header->seq = seq;
 	}
 	if (slot->damage) { /* no picture, nothing of it changed */
 		memset(slot->damage, 0, slot->n_damage * sizeof(*slot->damage));
@@ -416,13 +423,14 @@ static bool resend_due(struct impl *this, uint64_t nsec)
 	return nsec >= this->frame.last_frame_ns + every;
 }
 
-static void resend(struct impl *this, uint64_t nsec)
+static void resend(struct impl *this, const struct flip_tick *t)
 {
 	int set_index = scanout_set_find(&this->set, this->frame.last_fb);
-	struct frame_at_flip at = at_now(this);
+	struct frame_at_flip at = at_now(this, t->vblank_seq);
 
 	this->frame.resend_requested = false;
-	if (set_index < 0) {
+	/* An FB waits for its vblank: its frame comes then, a re-send would show it early. */
+	if (set_index < 0 || this->frame.latch.fb_id) {
 		return;
 	}
 	/*
@@ -430,66 +438,21 @@ static void resend(struct impl *this, uint64_t nsec)
 	 * have re-created its buffers then: its first re-send is checked like a flip.
 	 */
 	if (this->check.verified_fb != this->frame.last_fb) {
-		source_check_frame(this, this->frame.last_fb, nsec, true, &at);
+		source_check_frame(this, this->frame.last_fb, t->nsec, true, &at);
 		return;
 	}
-	output_frame(this, set_index, nsec, OUTPUT_RESEND, &at);
+	output_frame(this, set_index, t->nsec, OUTPUT_RESEND, &at);
 }
 
-static void tick(struct impl *this, uint64_t nsec)
+/*
+ * A flip goes out as the frame of vblank at->seq at nsec: capped to the consumer's rate,
+ * copied now if it is copied, and checked (source-check.h).
+ */
+static void deliver_flip(struct impl *this, uint32_t fb_id, uint64_t nsec,
+		struct frame_at_flip at)
 {
-	const struct kms_plane_state *st = &this->frame.primary.state;
-	bool cursor_moved = false;
-	int set_index;
-	struct frame_at_flip at;
-	int res;
+	int set_index = scanout_set_find(&this->set, fb_id);
 
-	this->stats.n.ticks++;
-	/* GETPLANE, not GETPROPERTIES: the latter takes every modeset lock, several times a
-	 * frame, and contends with the compositor's commits (docs/performance.md). */
-	if ((res = kms_plane_read_fb(this->kms, &this->frame.primary)) < 0) {
-		/* Unplugged or unbound; on the timer path (no vblank) only this read sees it. */
-		if (res == -ENODEV) {
-			flip_source_card_lost(&this->flip, res);
-			return;
-		}
-		spa_log_trace(this->log, "%s: plane %u: %s", this->name, this->frame.primary.id,
-				spa_strerror(res));
-		return;
-	}
-	cursor_moved = cursor_update(&this->cursor);
-	if (st->fb_id == 0 || st->crtc_id != this->config.crtc_id) {
-		this->frame.last_fb = 0; /* CRTC off: a pause, not an error */
-		return;
-	}
-	if (st->fb_id == this->frame.last_fb) {
-		if (!this->frame.started || !source_port_ready(&this->port)) {
-			return;
-		}
-		if (resend_due(this, nsec)) {
-			resend(this, nsec);
-		} else if (cursor_moved) {
-			output_cursor_only(this, nsec);
-		}
-		return;
-	}
-	/* A new frame: the crop meta wants its source rectangle too, read once per frame. */
-	if (this->port.n_slots > 0 && this->port.slots[0].crop &&
-			kms_plane_read_state(this->kms, &this->frame.primary) == 0 &&
-			(st->fb_id == 0 || st->crtc_id != this->config.crtc_id)) {
-		this->frame.last_fb = 0;
-		return;
-	}
-	this->frame.last_fb = st->fb_id;
-	this->check.verified_fb = 0;
-	this->frame.last_flip_ns = nsec;
-	this->stats.n.flips++;
-
-	set_index = scanout_set_find(&this->set, st->fb_id);
-	if (set_index < 0) {
-		source_learn_request(this, st->fb_id);
-		this->frame.learn_burst_end = nsec + LEARN_BURST_NS;
-	}
 	if (!this->frame.started || !source_port_ready(&this->port)) {
 		return;
 	}
@@ -505,11 +468,105 @@ static void tick(struct impl *this, uint64_t nsec)
 		this->stats.n.capped++;
 		return;
 	}
-	at = at_now(this);
 	if (!copy_at_flip(this, set_index, &at.copied)) {
 		return;
 	}
-	source_check_frame(this, st->fb_id, nsec, false, &at);
+	source_check_frame(this, fb_id, nsec, false, &at);
+}
+
+/* The frame of a flip that waited for its vblank (frame-latch.h). */
+static void deliver_latched(struct impl *this, const struct frame_latched *l)
+{
+	if (l->unsure) {
+		this->stats.n.latch_unsure++;
+	}
+	deliver_flip(this, l->fb_id, l->nsec, (struct frame_at_flip){
+		.copied = SPA_ID_INVALID,
+		.crop = l->crop,
+		.seq = l->seq,
+	});
+}
+
+/* FB_ID changed again, or the plane went off: the FB waiting for its vblank is on screen. */
+static void latch_superseded(struct impl *this, const struct flip_tick *t)
+{
+	struct frame_latched out;
+
+	if (frame_latch_superseded(&this->frame.latch, t, &out)) {
+		deliver_latched(this, &out);
+	}
+}
+
+static void tick(struct impl *this, const struct flip_tick *t)
+{
+	const struct kms_plane_state *st = &this->frame.primary.state;
+	struct frame_latched out;
+	bool cursor_moved = false;
+	int res;
+
+	this->stats.n.ticks++;
+	if (t->kind == FLIP_TICK_VBLANK && frame_latch_at_vblank(&this->frame.latch, t, &out)) {
+		deliver_latched(this, &out);
+	}
+	/* GETPLANE, not GETPROPERTIES: the latter takes every modeset lock, several times a
+	 * frame, and contends with the compositor's commits (docs/performance.md). */
+	if ((res = kms_plane_read_fb(this->kms, &this->frame.primary)) < 0) {
+		/* Unplugged or unbound; on the timer path (no vblank) only this read sees it. */
+		if (res == -ENODEV) {
+			flip_source_card_lost(&this->flip, res);
+			return;
+		}
+		spa_log_trace(this->log, "%s: plane %u: %s", this->name, this->frame.primary.id,
+				spa_strerror(res));
+		return;
+	}
+	cursor_moved = cursor_update(&this->cursor);
+	if (st->fb_id == 0 || st->crtc_id != this->config.crtc_id) {
+		latch_superseded(this, t); /* turning the plane off is a commit too */
+		this->frame.last_fb = 0; /* CRTC off: a pause, not an error */
+		return;
+	}
+	if (st->fb_id == this->frame.last_fb) {
+		if (!this->frame.started || !source_port_ready(&this->port)) {
+			return;
+		}
+		if (resend_due(this, t->nsec)) {
+			resend(this, t);
+		} else if (cursor_moved) {
+			output_cursor_only(this, t->nsec, t->vblank_seq);
+		}
+		return;
+	}
+	/* A new frame: the crop meta wants its source rectangle too, read once per frame. */
+	if (this->port.n_slots > 0 && this->port.slots[0].crop &&
+			kms_plane_read_state(this->kms, &this->frame.primary) == 0 &&
+			(st->fb_id == 0 || st->crtc_id != this->config.crtc_id)) {
+		latch_superseded(this, t);
+		this->frame.last_fb = 0;
+		return;
+	}
+	latch_superseded(this, t);
+	this->frame.last_fb = st->fb_id;
+	this->check.verified_fb = 0;
+	this->frame.last_flip_ns = t->nsec;
+	this->stats.n.flips++;
+
+	if (scanout_set_find(&this->set, st->fb_id) < 0) {
+		source_learn_request(this, st->fb_id);
+		this->frame.learn_burst_end = t->nsec + LEARN_BURST_NS;
+	}
+	if (!this->frame.started || !source_port_ready(&this->port)) {
+		return;
+	}
+	/*
+	 * Frames go out when they are on screen. Without vblank events (the timer path) that is
+	 * the poll that sees it; with them, the vblank that latches it (frame-latch.h).
+	 */
+	if (t->kind == FLIP_TICK_POLL) {
+		deliver_flip(this, st->fb_id, t->nsec, at_now(this, t->vblank_seq));
+		return;
+	}
+	frame_latch_wait(&this->frame.latch, t, st->fb_id, plane_crop(this));
 }
 
 void source_frame_output_checked(struct impl *this, int set_index, uint64_t nsec, bool resend,
@@ -524,13 +581,13 @@ void source_frame_output_checked(struct impl *this, int set_index, uint64_t nsec
  * An FB it does not know yet starts a burst at the full rate, which sees the whole swapchain
  * in one turn, before a consumer connects and pays for every missing FB with a frame.
  */
-static void on_tick(void *data, uint64_t nsec)
+static void on_tick(void *data, const struct flip_tick *t)
 {
 	struct impl *this = data;
 	bool idle;
 
-	tick(this, nsec);
-	idle = !this->frame.started && nsec >= this->frame.learn_burst_end;
+	tick(this, t);
+	idle = !this->frame.started && t->nsec >= this->frame.learn_burst_end;
 	if (idle != this->flip.idle) {
 		flip_source_set_idle(&this->flip, idle);
 	}

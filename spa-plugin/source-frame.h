@@ -14,6 +14,7 @@
 #include <spa/buffer/meta.h>
 
 #include "flip-source.h"
+#include "frame-latch.h"
 #include "handoff.h"
 #include "kms.h"
 #include "rate-cap.h"
@@ -28,6 +29,7 @@ struct impl;
 struct frame_at_flip {
 	uint32_t copied;
 	struct spa_region crop;
+	uint64_t seq; /* the buffer header's seq: its vblank's sequence number (source-frame.c) */
 };
 
 /*
@@ -52,6 +54,7 @@ struct source_frame {
 	bool started; /* between Start and Pause; the main loop reads it too */
 	struct kms_plane primary; /* a copy of the CRTC's primary plane, read every tick */
 	uint32_t last_fb;
+	struct frame_latch latch; /* the vblank path's new FB, until it is on screen */
 	uint64_t learn_burst_end; /* full-rate ticks until then (CLOCK_MONOTONIC ns) */
 	bool discont; /* a frame was lost since the last one delivered */
 	/*
@@ -63,7 +66,6 @@ struct source_frame {
 	uint64_t last_flip_ns; /* when the primary plane last showed a new FB */
 	struct rate_cap cap; /* the consumer's maximum framerate */
 	bool resend_requested; /* RequestProcess: a consumer asks for a frame now (atomic) */
-	uint64_t seq;
 	struct handoff handoff; /* the newest frame, while another node drives */
 	uint64_t ready_ns; /* when the node last woke the graph (ready()) */
 	bool warned_stale_io; /* logged once per node that the graph left a frame unread */

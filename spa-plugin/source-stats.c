@@ -21,7 +21,7 @@ void source_stats_log_stream(const struct source_stats *s, struct spa_log *log,
 			PRIu64 " dropped-unconsumed %" PRIu64 " missed-%s %" PRIu64
 			" allocations %" PRIu64 " resent %" PRIu64 " copied %" PRIu64
 			" capped %" PRIu64 " vblank-events %" PRIu64 " checks %" PRIu64
-			" replaced %" PRIu64 " fenced %" PRIu64, name,
+			" replaced %" PRIu64 " fenced %" PRIu64 " latch-unsure %" PRIu64, name,
 			n->flips - b->flips,
 			n->delivered - b->delivered, n->cursor_only - b->cursor_only,
 			n->dropped_busy - b->dropped_busy, n->dropped_unknown - b->dropped_unknown,
@@ -29,7 +29,8 @@ void source_stats_log_stream(const struct source_stats *s, struct spa_log *log,
 			flip->missed - s->stream_base_missed, n->renegotiations,
 			n->resent - b->resent, n->copied - b->copied, n->capped - b->capped,
 			flip->vblanks - s->stream_base_vblanks, n->checks - b->checks,
-			n->replaced - b->replaced, n->fenced - b->fenced);
+			n->replaced - b->replaced, n->fenced - b->fenced,
+			n->latch_unsure - b->latch_unsure);
 }
 
 void source_stats_log_total(const struct source_stats *s, struct spa_log *log,

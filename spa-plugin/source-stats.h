@@ -31,6 +31,8 @@ struct source_counters {
 	uint64_t helper_refused; /* exports and checks not asked: the helper thread's queue was full */
 	uint64_t replaced; /* FBs found to be other buffers under an id of the set (main loop) */
 	uint64_t fenced; /* copies not made: the FB's (or a spare's) fences were pending */
+	/* flips handed over at the later of the two vblanks that may have latched them */
+	uint64_t latch_unsure;
 };
 
 struct source_stats {

@@ -260,7 +260,7 @@ static const struct spa_system_methods system_methods = {
 static uint32_t n_ticks, n_refresh, n_lost;
 static int lost_err;
 
-static void on_tick(void *data, uint64_t nsec)
+static void on_tick(void *data, const struct flip_tick *t)
 {
 	n_ticks++;
 }

@@ -21,13 +21,13 @@ node_wait_fbs 6
 shm_consumer shm --target "$ID" --frames "$FRAMES" --out "$OUT/shm.raw" --timeout 60
 RC=$?
 # A capture that loses frames is repeated once, and said so (t-node-gst.sh says why). The
-# header seq counts the node's frames: a frame missing with its seq was handed over by the
-# node and lost after it.
+# header seq is the vblank's sequence number, and the producer flips at every vblank: a seq
+# missing is a vblank whose frame did not reach the consumer (lost by the node or after it).
 if [ "$RC" = 0 ] && ! summary=$(check_frames "$OUT/shm.log" "$(( $(stream_missed) + 1 ))"); then
 	echo "capture 1: $summary"
 	awk '/^buf / { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
 		if (ps != "" && v["seq"] > ps + 1) lost += v["seq"] - ps - 1; ps = v["seq"] }
-		END { printf "capture 1: %d frames handed over by the node never reached the consumer; capturing again\n", lost }' \
+		END { printf "capture 1: %d vblanks without a buffer; capturing again\n", lost }' \
 		"$OUT/shm.log"
 	shm_consumer shm --target "$ID" --frames "$FRAMES" --out "$OUT/shm.raw" --timeout 60
 	RC=$?
