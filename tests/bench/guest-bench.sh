@@ -9,7 +9,10 @@
 # tests/bench/analyze.py turns them into the table.
 #
 # Usage: guest-bench.sh vkms|virtio-gpu OUT FRAMES WARMUP [SCENARIO...]
-#   scenarios: vkms: 1080p 4k hosted; virtio-gpu: 1080p 2crtc (default: all of the kind).
+#   scenarios: vkms: 1080p 4k graph hosted; virtio-gpu: 1080p 2crtc (default: all of the
+#   kind). graph: at 1080p, one consumer whose node carries each of the graph settings that
+#   might change what a cycle costs (node.lock-quantum, node.force-rate, node.force-quantum,
+#   node.always-process), one after the other, beside one without.
 #   hosted: at 1080p, the daemon's node with one consumer, then the same node hosted by
 #   the PipeWire server itself (kmscast-pwhosted: no daemon; the server's CPU includes the
 #   node's). It replaces the bench's PipeWire and WirePlumber, so it runs last.
@@ -26,7 +29,7 @@ shift 4
 SCENARIOS=("$@")
 if [ ${#SCENARIOS[@]} = 0 ]; then
 	case $KIND in
-	vkms) SCENARIOS=(1080p 4k hosted) ;;
+	vkms) SCENARIOS=(1080p 4k graph hosted) ;;
 	*) SCENARIOS=(1080p 2crtc) ;;
 	esac
 fi
@@ -254,6 +257,13 @@ scenario() {
 			for c in $(seq 1 "$_count"); do
 				_extra=()
 				[ "$_kind" = shm ] && _extra=(--no-dmabuf)
+				# dmabuf_<setting>: a graph setting the consumer's node carries.
+				case $_kind in
+				dmabuf_lockquantum) _extra=(--prop node.lock-quantum=true) ;;
+				dmabuf_forcerate) _extra=(--prop node.force-rate=60) ;;
+				dmabuf_forcequantum) _extra=(--prop node.force-quantum=1) ;;
+				dmabuf_alwaysprocess) _extra=(--prop node.always-process=true) ;;
+				esac
 				# The first consumer's window is the one the CPU figures come from.
 				[ -n "$PERF_PID" ] && [ "$n.$c" = 0.1 ] && _extra+=(--perf-ctl "$PERF_CTL")
 				run_consumer "$_dir" "kmscast-$_kind-x$_count.$n.$c" "${_nodes[$n]}" "${_extra[@]}"
@@ -279,12 +289,16 @@ for s in "${SCENARIOS[@]}"; do
 	case $KIND.$s in
 	vkms.1080p) CONSUMER_SETS="dmabufx1 dmabufx2 dmabufx4 shmx1" ;;
 	vkms.hosted) CONSUMER_SETS="dmabufx1" ;;
+	vkms.graph)
+		CONSUMER_SETS="dmabufx1 dmabuf_lockquantumx1 dmabuf_forceratex1"
+		CONSUMER_SETS="$CONSUMER_SETS dmabuf_forcequantumx1 dmabuf_alwaysprocessx1" ;;
 	*) CONSUMER_SETS="dmabufx1 shmx1" ;;
 	esac
 	case $KIND.$s in
 	vkms.1080p) PROFILE=1 scenario "$KIND-1080p" 1 --mode 1920x1080 ;;
 	vkms.4k) scenario "$KIND-4k" 1 --mode 3840x2160 ;;
 	vkms.hosted) HOSTED=1 scenario "$KIND-1080p-hosted" 1 --mode 1920x1080 ;;
+	vkms.graph) scenario "$KIND-1080p-graph" 1 --mode 1920x1080 ;;
 	virtio-gpu.1080p) PROFILE=1 scenario "$KIND-1080p" 1 --mode 1920x1080 ;;
 	virtio-gpu.2crtc)
 		CONSUMER_SETS="dmabufx1"

@@ -35,7 +35,8 @@
  *
  * --perf-ctl FIFO: writes "enable" to FIFO when the window opens and "disable" when it
  * closes, for a `perf stat --delay=-1 --control fifo:FIFO` counting the watched processes'
- * system calls over the same window (tests/bench/guest-bench.sh).
+ * system calls over the same window (tests/bench/guest-bench.sh). --prop KEY=VALUE sets a
+ * property of the stream's node (graph settings such as node.lock-quantum; up to 8).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -68,6 +69,7 @@
 /* Bounds on what the command line asks for, so the record array is allocated once. */
 #define MAX_RECORDS (1u << 20)
 #define MAX_WATCH 8
+#define MAX_PROPS 8
 #define MAX_MAPS 64
 #define NSEC_PER_SEC 1000000000ull
 
@@ -131,6 +133,8 @@ struct consumer {
 	const char *log_path;
 	struct watch watch[MAX_WATCH];
 	uint32_t n_watch;
+	char *props[MAX_PROPS]; /* --prop KEY=VALUE, into argv */
+	uint32_t n_props;
 	int perf_ctl; /* --perf-ctl's FIFO, -1 without */
 
 	/* streaming state, touched by the data thread only until it stops */
@@ -614,7 +618,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: pw-min-consumer --target NODE_ID [--frames N] [--warmup K]\n"
 		   "         [--duration SEC] [--decode] [--no-dmabuf] [--watch PID]...\n"
 		   "         [--log FILE] [--leave-at-format N] [--slow-buffers MS]\n"
-		   "         [--perf-ctl FIFO]\n");
+		   "         [--perf-ctl FIFO] [--prop KEY=VALUE]...\n");
 }
 
 static int parse_args(struct consumer *c, int argc, char **argv)
@@ -631,6 +635,7 @@ static int parse_args(struct consumer *c, int argc, char **argv)
 		{"leave-at-format", required_argument, NULL, 'F'},
 		{"slow-buffers", required_argument, NULL, 'B'},
 		{"perf-ctl", required_argument, NULL, 'P'},
+		{"prop", required_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -660,6 +665,16 @@ static int parse_args(struct consumer *c, int argc, char **argv)
 				return -err;
 			}
 			break;
+		case 'r':
+			/* A stream property, as a graph setting a consumer can carry
+			 * (node.lock-quantum, node.force-rate): tests/bench tries them. */
+			if (!strchr(optarg, '=') || c->n_props == MAX_PROPS) {
+				fprintf(stderr, "pw-min-consumer: --prop KEY=VALUE, at most %d\n",
+						MAX_PROPS);
+				return -EINVAL;
+			}
+			c->props[c->n_props++] = optarg;
+			break;
 		case 'p':
 			if (c->n_watch == MAX_WATCH) {
 				fprintf(stderr, "pw-min-consumer: more than %d --watch\n", MAX_WATCH);
@@ -684,6 +699,7 @@ int main(int argc, char **argv)
 	uint8_t buffer[1024];
 	struct spa_pod_builder b = SPA_POD_BUILDER_INIT(buffer, sizeof(buffer));
 	const struct spa_pod *params[1];
+	struct pw_properties *props;
 	int res;
 
 	if (parse_args(&c, argc, argv) < 0)
@@ -696,9 +712,15 @@ int main(int argc, char **argv)
 	c.loop = pw_main_loop_new(NULL);
 	pw_loop_add_signal(pw_main_loop_get_loop(c.loop), SIGINT, on_signal, &c);
 	pw_loop_add_signal(pw_main_loop_get_loop(c.loop), SIGTERM, on_signal, &c);
-	c.stream = pw_stream_new_simple(pw_main_loop_get_loop(c.loop), "pw-min-consumer",
-			pw_properties_new(PW_KEY_MEDIA_TYPE, "Video", PW_KEY_MEDIA_CATEGORY,
-					"Capture", PW_KEY_MEDIA_ROLE, "Screen", NULL),
+	props = pw_properties_new(PW_KEY_MEDIA_TYPE, "Video", PW_KEY_MEDIA_CATEGORY, "Capture",
+			PW_KEY_MEDIA_ROLE, "Screen", NULL);
+	for (uint32_t i = 0; i < c.n_props; i++) {
+		char *eq = strchr(c.props[i], '=');
+
+		*eq = '\0';
+		pw_properties_set(props, c.props[i], eq + 1);
+	}
+	c.stream = pw_stream_new_simple(pw_main_loop_get_loop(c.loop), "pw-min-consumer", props,
 			&stream_events, &c);
 	params[0] = build_format(&b, !c.no_dmabuf);
 	/* RT_PROCESS: buffers are taken on the data thread, as a real-time consumer does. */
