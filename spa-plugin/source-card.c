@@ -122,6 +122,7 @@ static int do_swap_card(struct spa_loop *loop, bool async, uint32_t seq, const v
 	this->config.crtc_id = s->crtc->id;
 	this->frame.primary = *s->crtc->primary;
 	this->frame.last_fb = 0;
+	this->frame.latch.fb_id = 0; /* an FB of the old card */
 	source_check_reset(this);
 	cursor_set_plane(&this->cursor, s->kms, s->crtc->id, s->crtc->cursor);
 	flip_source_set_card(&this->flip, s->kms->fd, s->crtc->id, s->crtc->has_vblank,

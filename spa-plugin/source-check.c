@@ -5,7 +5,9 @@
  * blocks, so it runs on neither loop), and the answer, back through the main loop, brings the
  * frame out on the data loop. One helper thread answers in the order it was asked, so frames
  * go out in the order the flips came; a request the helper thread refused is answered at once
- * and only marks its frame lost.
+ * and only marks its frame lost. On the vblank path a flip is asked about when its commit is
+ * seen, while the FB is still the one committed (a failed check exports what the plane
+ * shows, which then is that FB), and goes out once both its answer and its vblank are in.
  */
 #include <errno.h>
 
@@ -44,56 +46,79 @@ static void pop(struct source_check *c)
 	publish_oldest(c);
 }
 
-/* The frames at the head whose requests were refused: their answers came already. */
-static void pop_refused(struct impl *this)
+/* The answer for the frame at the head, which its vblank latched: out, or lost. */
+static void finish(struct impl *this, const struct check_frame *f)
 {
 	struct source_check *c = &this->check;
+	int idx;
 
-	while (c->n > 0 && c->queue[c->head].refused) {
-		lose_frame(this, &c->queue[c->head]);
-		pop(c);
+	if (!this->frame.started || !source_port_ready(&this->port)) {
+		source_port_release_pending(&this->port, f->at.copied);
+		return;
 	}
+	idx = scanout_set_find(&this->set, f->fb_id);
+	if (!f->ok || idx < 0) {
+		lose_frame(this, f);
+		return;
+	}
+	if (this->frame.last_fb == f->fb_id) {
+		c->verified_fb = f->fb_id;
+	}
+	source_frame_output_checked(this, idx, f->nsec, f->resend, &f->at);
 }
 
 /*
- * A refused request is answered before the ones asked earlier: its frame waits, marked, for
- * those answers, so that they still find their frames at the head in order.
+ * Frames leave from the head, in order: refused ones lost, dropped ones silently, answered
+ * and latched ones out (or lost); a frame still waiting for its answer or its vblank holds
+ * the ones after it.
  */
-static void mark_refused(struct impl *this, uint32_t seq)
+static void drain(struct impl *this)
 {
 	struct source_check *c = &this->check;
 
+	while (c->n > 0) {
+		struct check_frame f = c->queue[c->head];
+
+		if (!f.refused && !f.dropped && !(f.answered && f.latched)) {
+			break;
+		}
+		pop(c);
+		if (!f.latched) {
+			continue; /* refused before its vblank, which asks again */
+		}
+		if (f.refused) {
+			lose_frame(this, &f);
+		} else if (f.dropped) {
+			source_port_release_pending(&this->port, f.at.copied);
+		} else {
+			finish(this, &f);
+		}
+	}
+}
+
+static struct check_frame *find_seq(struct source_check *c, uint32_t seq)
+{
 	for (uint32_t i = 0; i < c->n; i++) {
 		struct check_frame *f = &c->queue[(c->head + i) % CHECK_QUEUE];
 
 		if (f->seq == seq) {
-			f->refused = true;
+			return f;
 		}
 	}
-	pop_refused(this);
+	return NULL;
 }
 
-/* The answer for the frame at the head: out, or lost. */
-static void answer(struct impl *this, const struct check_msg *m)
+/* The newest frame of fb_id still waiting for its vblank. */
+static struct check_frame *find_unlatched(struct source_check *c, uint32_t fb_id)
 {
-	struct source_check *c = &this->check;
-	struct check_frame f = c->queue[c->head];
-	int idx;
+	for (uint32_t i = c->n; i-- > 0;) {
+		struct check_frame *f = &c->queue[(c->head + i) % CHECK_QUEUE];
 
-	pop(c);
-	if (!this->frame.started || !source_port_ready(&this->port)) {
-		source_port_release_pending(&this->port, f.at.copied);
-		return;
+		if (!f->latched && f->fb_id == fb_id) {
+			return f;
+		}
 	}
-	idx = scanout_set_find(&this->set, f.fb_id);
-	if (!m->ok || idx < 0) {
-		lose_frame(this, &f);
-		return;
-	}
-	if (this->frame.last_fb == f.fb_id) {
-		c->verified_fb = f.fb_id;
-	}
-	source_frame_output_checked(this, idx, f.nsec, f.resend, &f.at);
+	return NULL;
 }
 
 static int do_checked(struct spa_loop *loop, bool async, uint32_t seq, const void *data,
@@ -101,18 +126,20 @@ static int do_checked(struct spa_loop *loop, bool async, uint32_t seq, const voi
 {
 	struct impl *this = user_data;
 	const struct check_msg *m = data;
-	struct source_check *c = &this->check;
+	/* None: a frame lost to a full queue, or asked before a Start or Pause. */
+	struct check_frame *f = find_seq(&this->check, m->seq);
 
+	if (!f) {
+		return 0;
+	}
 	if (m->refused) {
-		mark_refused(this, m->seq);
-		return 0;
+		/* Answered before the ones asked earlier: it waits, marked, for theirs. */
+		f->refused = true;
+	} else {
+		f->answered = true;
+		f->ok = m->ok;
 	}
-	/* For a frame lost to a full queue, or asked before a Start or Pause. */
-	if (c->n == 0 || c->queue[c->head].seq != m->seq) {
-		return 0;
-	}
-	answer(this, m);
-	pop_refused(this);
+	drain(this);
 	return 0;
 }
 
@@ -174,39 +201,85 @@ void source_check_done(struct impl *this, struct source_helper_job *job)
 	spa_loop_invoke(this->data_loop, do_checked, 0, &m, sizeof(m), false, this);
 }
 
-void source_check_frame(struct impl *this, uint32_t fb_id, uint64_t nsec, bool resend,
-		const struct frame_at_flip *at)
+/* Queues the frame f describes and asks the helper about it. */
+static void ask(struct impl *this, struct check_frame f)
 {
 	struct source_check *c = &this->check;
-	struct check_frame *f;
-	struct check_msg m = {.fb_id = fb_id};
+	struct check_msg m = {.fb_id = f.fb_id};
+	struct check_frame *slot;
 
-	/* A frame on its way already: the re-send would repeat it. */
-	if (resend && c->n > 0) {
-		source_port_release_pending(&this->port, at->copied);
-		return;
-	}
 	if (c->n == CHECK_QUEUE) {
-		lose_frame(this, &c->queue[c->head]);
+		struct check_frame old = c->queue[c->head];
+
 		pop(c);
+		if (old.dropped) {
+			source_port_release_pending(&this->port, old.at.copied);
+		} else if (old.latched) {
+			lose_frame(this, &old);
+		} /* else its vblank asks again */
 	}
-	f = &c->queue[(c->head + c->n) % CHECK_QUEUE];
-	*f = (struct check_frame){
-		.fb_id = fb_id,
-		.seq = c->seq + 1,
-		.nsec = nsec,
-		.resend = resend,
-		.at = *at,
-	};
+	f.seq = c->seq + 1;
+	slot = &c->queue[(c->head + c->n) % CHECK_QUEUE];
+	*slot = f;
 	c->n++;
-	m.seq = f->seq;
+	m.seq = f.seq;
 	__atomic_store_n(&c->seq, m.seq, __ATOMIC_RELEASE);
 	publish_oldest(c);
 	/* A full invoke queue runs nothing: this frame is lost, the next flip asks again. */
 	if (spa_loop_invoke(this->main_loop, do_check, 0, &m, sizeof(m), false, this) < 0) {
-		c->n--;
-		lose_frame(this, f);
-		publish_oldest(c);
+		slot->refused = true;
+		drain(this);
+	}
+}
+
+void source_check_frame(struct impl *this, uint32_t fb_id, uint64_t nsec, bool resend,
+		const struct frame_at_flip *at)
+{
+	/* A frame on its way already: the re-send would repeat it. */
+	if (resend && this->check.n > 0) {
+		source_port_release_pending(&this->port, at->copied);
+		return;
+	}
+	ask(this, (struct check_frame){
+		.fb_id = fb_id,
+		.nsec = nsec,
+		.resend = resend,
+		.latched = true,
+		.at = *at,
+	});
+}
+
+void source_check_early(struct impl *this, uint32_t fb_id)
+{
+	ask(this, (struct check_frame){
+		.fb_id = fb_id,
+		.at = {.copied = SPA_ID_INVALID},
+	});
+}
+
+int source_check_latch(struct impl *this, uint32_t fb_id, uint64_t nsec,
+		const struct frame_at_flip *at)
+{
+	struct check_frame *f = find_unlatched(&this->check, fb_id);
+
+	if (!f) {
+		return -ENOENT;
+	}
+	f->latched = true;
+	f->nsec = nsec;
+	f->at = *at;
+	drain(this);
+	return 0;
+}
+
+void source_check_drop(struct impl *this, uint32_t fb_id)
+{
+	struct check_frame *f = find_unlatched(&this->check, fb_id);
+
+	if (f) {
+		f->latched = true;
+		f->dropped = true;
+		drain(this);
 	}
 }
 

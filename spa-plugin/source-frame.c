@@ -454,9 +454,11 @@ static void deliver_flip(struct impl *this, uint32_t fb_id, uint64_t nsec,
 	int set_index = scanout_set_find(&this->set, fb_id);
 
 	if (!this->frame.started || !source_port_ready(&this->port)) {
+		source_check_drop(this, fb_id);
 		return;
 	}
 	if (set_index < 0) {
+		source_check_drop(this, fb_id);
 		this->stats.n.dropped_unknown++;
 		this->frame.discont = true;
 		return;
@@ -465,13 +467,18 @@ static void deliver_flip(struct impl *this, uint32_t fb_id, uint64_t nsec,
 	if (!rate_cap_take(&this->frame.cap, nsec,
 			rate_cap_period_ns(this->port.format.max_framerate, this->refresh_mhz),
 			this->refresh_mhz)) {
+		source_check_drop(this, fb_id);
 		this->stats.n.capped++;
 		return;
 	}
 	if (!copy_at_flip(this, set_index, &at.copied)) {
+		source_check_drop(this, fb_id);
 		return;
 	}
-	source_check_frame(this, fb_id, nsec, false, &at);
+	/* Asked about when its commit was seen (the vblank path), or now. */
+	if (source_check_latch(this, fb_id, nsec, &at) < 0) {
+		source_check_frame(this, fb_id, nsec, false, &at);
+	}
 }
 
 /* The frame of a flip that waited for its vblank (frame-latch.h). */
@@ -565,6 +572,9 @@ static void tick(struct impl *this, const struct flip_tick *t)
 	if (t->kind == FLIP_TICK_POLL) {
 		deliver_flip(this, st->fb_id, t->nsec, at_now(this, t->vblank_seq));
 		return;
+	}
+	if (scanout_set_find(&this->set, st->fb_id) >= 0) {
+		source_check_early(this, st->fb_id);
 	}
 	frame_latch_wait(&this->frame.latch, t, st->fb_id, plane_crop(this));
 }
