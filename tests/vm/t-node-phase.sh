@@ -15,7 +15,10 @@
 # own clock: its commits walk through every phase of the period, twice a second.
 # Gaps are allowed only where the node reports a vblank it slept through (NODE_STRICT=1
 # allows none); a frame whose commit could not be placed on either side of a vblank goes out
-# one period late (the node counts them: latch-unsure), never early.
+# one period late (the node counts them: latch-unsure), never early. One exception, printed:
+# a frame whose flip came more than a period after its commit, which the driver itself left
+# to a later vblank (vkms under TCG when its commit work is starved: 1 frame in about 7000
+# in the bench run of 2026-12-06); no read of FB_ID can see that.
 # Run: tests/vm/run --kms vkms --with wireplumber -- tests/vm/t-node-phase.sh
 set -u
 . "$KMSCAST_SRC_DIR/tests/vm/fixtures.sh"
@@ -72,7 +75,14 @@ for phase in $PHASES; do
 			pp = b["pts"]; ps = b["seq"]
 			if (!(k in t)) { nots++; next }
 			d = b["pts"] - t[k]
-			if (d < -500000) {
+			# A flip more than a period after its commit: the driver left the commit to a
+			# later vblank than the first after it (vkms under TCG, its commit work
+			# starved); the node placed it where a driver latches it. Allowed, printed.
+			if (d < -500000 && t[k] - sc[k] > period + 500000) {
+				deferred++
+				printf "deferred by the driver: frame %d committed %.2f ms before its flip\n",
+					k, (t[k] - sc[k]) / 1e6 > "/dev/stderr"
+			} else if (d < -500000) {
 				if (early++ < 3)
 					printf "early: frame %d pts %.2f ms before its flip event, committed " \
 						"%.2f ms before it\n", k, -d / 1e6, (t[k] - sc[k]) / 1e6 > "/dev/stderr"
@@ -84,8 +94,8 @@ for phase in $PHASES; do
 		END {
 			printf "buffers=%d undecodable=%d backwards_or_dup=%d missing=%d pts_at_latch=%d" \
 				" pts_one_period_late=%d pts_early=%d pts_later=%d unmatched=%d" \
-				" seq_not_vblanks=%d\n",
-				n, bad, back, gaps, onscreen, late, early, later, nots, seqbad
+				" seq_not_vblanks=%d deferred_by_driver=%d\n",
+				n, bad, back, gaps, onscreen, late, early, later, nots, seqbad, deferred
 			exit !(n > 0 && bad == 0 && back == 0 && gaps <= max && early == 0 && later == 0 &&
 				nots == 0 && seqbad == 0)
 		}' "$OUT/producer-$phase.log" "$OUT/min-$phase.log")
