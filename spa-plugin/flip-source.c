@@ -13,6 +13,12 @@
 /* A CRTC that refuses a sequence event (off, or mid-modeset) is asked again this often. */
 #define VBLANK_RETRY_NS (100 * SPA_NSEC_PER_MSEC)
 
+/* The refresh period: the timer polls FLIP_TIMER_OVERSAMPLE times in it. */
+static uint64_t refresh_period_ns(const struct flip_source *fs)
+{
+	return fs->interval_ns * FLIP_TIMER_OVERSAMPLE;
+}
+
 static void arm_timer(struct flip_source *fs, uint64_t first_ns, uint64_t interval_ns)
 {
 	struct itimerspec its = {
@@ -43,7 +49,7 @@ static void on_timer(struct spa_source *source)
 		.nsec = now,
 		.now = now,
 		.vblank_seq = fs->polls,
-		.period_ns = fs->interval_ns * FLIP_TIMER_OVERSAMPLE,
+		.period_ns = refresh_period_ns(fs),
 	});
 	/*
 	 * The polls measure no period, so a mode set to another rate at the same size (no FB
@@ -112,7 +118,7 @@ uint64_t flip_vblanks_between(uint64_t ref, uint64_t period, uint64_t from, uint
  */
 static void count_gap(struct flip_source *fs, uint64_t now)
 {
-	uint64_t period = fs->interval_ns * FLIP_TIMER_OVERSAMPLE;
+	uint64_t period = refresh_period_ns(fs);
 
 	if (fs->idle || !fs->last_read_ns || now <= fs->last_read_ns + period / 3) {
 		return;
@@ -138,7 +144,7 @@ static void vblank_tick(struct flip_source *fs, enum flip_tick_kind kind, uint64
 		.prev_ns = fs->last_read_ns,
 		.vblank_ns = fs->vblank_ns,
 		.vblank_seq = fs->vblank_seq,
-		.period_ns = fs->interval_ns * FLIP_TIMER_OVERSAMPLE,
+		.period_ns = refresh_period_ns(fs),
 	};
 
 	count_gap(fs, now);
@@ -217,7 +223,7 @@ bool flip_period_check_feed(struct flip_period_check *pc, uint64_t period_ns, ui
  */
 static void check_period(struct flip_source *fs, uint64_t sequence, uint64_t ns, uint64_t now)
 {
-	uint64_t period = fs->interval_ns * FLIP_TIMER_OVERSAMPLE;
+	uint64_t period = refresh_period_ns(fs);
 
 	if (!flip_period_check_feed(&fs->period, period, sequence, ns) ||
 			!fs->events->refresh_changed ||

@@ -44,7 +44,7 @@ struct frame_latch {
 	uint32_t fb_id; /* 0: none waiting */
 	uint64_t seen_ns; /* the read that first saw it */
 	uint64_t latch_seq; /* the first vblank that surely latches it */
-	bool unsure; /* or the one before: a vblank fell between the read before and this one */
+	bool unsure; /* or the one before (the cases above that wait for the vblank after) */
 	struct spa_region crop; /* the plane's source rectangle for it */
 };
 

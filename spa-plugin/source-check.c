@@ -68,9 +68,27 @@ static void finish(struct impl *this, const struct check_frame *f)
 }
 
 /*
- * Frames leave from the head, in order: refused ones lost, dropped ones silently, answered
- * and latched ones out (or lost); a frame still waiting for its answer or its vblank holds
- * the ones after it.
+ * A frame out of the queue: dropped ones silently, answered ones out (or lost), the rest
+ * (refused, or pushed out of a full queue) lost; one still before its vblank nowhere, since
+ * its vblank asks again.
+ */
+static void leave(struct impl *this, const struct check_frame *f)
+{
+	if (!f->latched) {
+		return;
+	}
+	if (f->dropped) {
+		source_port_release_pending(&this->port, f->at.copied);
+	} else if (f->refused || !f->answered) {
+		lose_frame(this, f);
+	} else {
+		finish(this, f);
+	}
+}
+
+/*
+ * Frames leave from the head, in order: once refused, dropped, or answered and latched; a
+ * frame still waiting for its answer or its vblank holds the ones after it.
  */
 static void drain(struct impl *this)
 {
@@ -83,16 +101,7 @@ static void drain(struct impl *this)
 			break;
 		}
 		pop(c);
-		if (!f.latched) {
-			continue; /* refused before its vblank, which asks again */
-		}
-		if (f.refused) {
-			lose_frame(this, &f);
-		} else if (f.dropped) {
-			source_port_release_pending(&this->port, f.at.copied);
-		} else {
-			finish(this, &f);
-		}
+		leave(this, &f);
 	}
 }
 
@@ -212,11 +221,7 @@ static void ask(struct impl *this, struct check_frame f)
 		struct check_frame old = c->queue[c->head];
 
 		pop(c);
-		if (old.dropped) {
-			source_port_release_pending(&this->port, old.at.copied);
-		} else if (old.latched) {
-			lose_frame(this, &old);
-		} /* else its vblank asks again */
+		leave(this, &old);
 	}
 	f.seq = c->seq + 1;
 	slot = &c->queue[(c->head + c->n) % CHECK_QUEUE];

@@ -445,38 +445,42 @@ static void resend(struct impl *this, const struct flip_tick *t)
 }
 
 /*
- * A flip goes out as the frame of vblank at->seq at nsec: capped to the consumer's rate,
- * copied now if it is copied, and checked (source-check.h).
+ * Whether the flip of fb_id at nsec goes out: not for a stream that is not running, an FB not
+ * in the set (counted), the consumer's rate; copied now if it is copied.
  */
-static void deliver_flip(struct impl *this, uint32_t fb_id, uint64_t nsec,
-		struct frame_at_flip at)
+static bool flip_goes_out(struct impl *this, uint32_t fb_id, uint64_t nsec,
+		struct frame_at_flip *at)
 {
 	int set_index = scanout_set_find(&this->set, fb_id);
 
 	if (!this->frame.started || !source_port_ready(&this->port)) {
-		source_check_drop(this, fb_id);
-		return;
+		return false;
 	}
 	if (set_index < 0) {
-		source_check_drop(this, fb_id);
 		this->stats.n.dropped_unknown++;
 		this->frame.discont = true;
-		return;
+		return false;
 	}
 	/* Not a discontinuity: the consumer asked for fewer frames than the screen makes. */
 	if (!rate_cap_take(&this->frame.cap, nsec,
 			rate_cap_period_ns(this->port.format.max_framerate, this->refresh_mhz),
 			this->refresh_mhz)) {
-		source_check_drop(this, fb_id);
 		this->stats.n.capped++;
-		return;
+		return false;
 	}
-	if (!copy_at_flip(this, set_index, &at.copied)) {
+	return copy_at_flip(this, set_index, &at->copied);
+}
+
+/*
+ * A flip goes out as the frame of vblank at.seq at nsec, once checked (source-check.h): asked
+ * about when its commit was seen (the vblank path), or now.
+ */
+static void deliver_flip(struct impl *this, uint32_t fb_id, uint64_t nsec,
+		struct frame_at_flip at)
+{
+	if (!flip_goes_out(this, fb_id, nsec, &at)) {
 		source_check_drop(this, fb_id);
-		return;
-	}
-	/* Asked about when its commit was seen (the vblank path), or now. */
-	if (source_check_latch(this, fb_id, nsec, &at) < 0) {
+	} else if (source_check_latch(this, fb_id, nsec, &at) < 0) {
 		source_check_frame(this, fb_id, nsec, false, &at);
 	}
 }
@@ -508,7 +512,7 @@ static void tick(struct impl *this, const struct flip_tick *t)
 {
 	const struct kms_plane_state *st = &this->frame.primary.state;
 	struct frame_latched out;
-	bool cursor_moved = false;
+	bool cursor_moved = false, known;
 	int res;
 
 	this->stats.n.ticks++;
@@ -558,7 +562,8 @@ static void tick(struct impl *this, const struct flip_tick *t)
 	this->frame.last_flip_ns = t->nsec;
 	this->stats.n.flips++;
 
-	if (scanout_set_find(&this->set, st->fb_id) < 0) {
+	known = scanout_set_find(&this->set, st->fb_id) >= 0;
+	if (!known) {
 		source_learn_request(this, st->fb_id);
 		this->frame.learn_burst_end = t->nsec + LEARN_BURST_NS;
 	}
@@ -573,7 +578,7 @@ static void tick(struct impl *this, const struct flip_tick *t)
 		deliver_flip(this, st->fb_id, t->nsec, at_now(this, t->vblank_seq));
 		return;
 	}
-	if (scanout_set_find(&this->set, st->fb_id) >= 0) {
+	if (known) {
 		source_check_early(this, st->fb_id);
 	}
 	frame_latch_wait(&this->frame.latch, t, st->fb_id, plane_crop(this));
