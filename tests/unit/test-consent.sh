@@ -159,3 +159,12 @@ dialog close "$monitors" KMSCAST_PERSIST=2 -- --answer close --pick card1:HDMI-A
 [ "$rc" -eq 1 ] || fail "close: exit $rc, expected 1"
 [ ! -s "$tmp/close.out" ] || fail "close: printed '$(cat "$tmp/close.out")'"
 echo "ok - closing the window cancels"
+
+# --loop --dialogs 1 (the browser tests): the driver leaves once it answered, instead of
+# polling AT-SPI until --timeout (20 s here).
+start=$(date +%s)
+dialog loop1 "$monitors" -- --loop --dialogs 1 --answer share
+[ "$rc" -eq 0 ] || fail "loop1: exit $rc, expected 0"
+expect_file loop1 "$tmp/loop1.out" 'card0:Virtual-1\n'
+[ $(($(date +%s) - start)) -lt 20 ] || fail "loop1: the driver stayed until --timeout"
+echo "ok - --dialogs 1 leaves after one answer"

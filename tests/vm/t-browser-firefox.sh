@@ -17,7 +17,8 @@ trap 'browser_finish; node_keep' EXIT
 
 [ -x /usr/lib/firefox-esr/firefox-esr ] || vm_fail "firefox-esr is not installed (tools/install-deps --browsers)"
 
-browser_setup
+# Firefox encodes on its own timer whatever the rate (browser-lib.sh).
+browser_setup 320x240 20
 browser_watch_graph
 PROFILE=$NODE_TMP/firefox-profile
 mkdir -p "$PROFILE"
@@ -66,7 +67,7 @@ as_user env DISPLAY=:99 GDK_BACKEND=x11 MOZ_ENABLE_WAYLAND=0 \
 	MOZ_DISABLE_GMP_SANDBOX=1 MOZ_DISABLE_UTILITY_SANDBOX=1 \
 	MOZ_LOG="${KMSCAST_MOZ_LOG:-}" \
 	/usr/bin/python3 "$KMSCAST_SRC_DIR/tests/vm/lib/drive-firefox.py" \
-	--url "$PAGE_URL" --out "$OUT" --profile "$PROFILE" >"$NODE_TMP/driver.log" 2>&1
+	--url "$PAGE_URL" --out "$OUT" --profile "$PROFILE" --hold "$BROWSER_HOLD" >"$NODE_TMP/driver.log" 2>&1
 rc=$?
 echo "driver exited $rc after $((SECONDS - start)) s"
 cat "$NODE_TMP/driver.log"

@@ -3,14 +3,17 @@
 # (lib/browser/) decodes the producer's frame numbers after a WebRTC loop. Source after
 # fixtures.sh, node-lib.sh and portal-lib.sh, inside the VM, with --with wireplumber.
 #
-#   browser_setup            loopback up, producer (blocks pattern), kmscast, the frontend,
+#   browser_setup [MODE [RATE]]  loopback up, producer (blocks pattern, MODE at RATE Hz:
+#                            320x240 at 20 by default), kmscast, the frontend,
 #                            Xvfb :99 and the page's HTTP server on 127.0.0.1; sets W, H
 #                            (the monitor's size), CONN, PAGE_URL
-#   browser_watch_graph      in the background, once a portal node streams: a pw-dump
-#                            ($OUT/pw-dump.json) for the consumer's params, and
-#                            pw-shm-consumer --blocks on the daemon's own node for 150 frames
-#                            ($OUT/shm-probe.log): the SHM copy path under the browser's load,
-#                            seen by a consumer that holds no buffer while decoding
+#   browser_watch_graph      in the background, once the driver has the page's result and
+#                            while it keeps the streams running ($BROWSER_HOLD, the drivers'
+#                            --hold): a pw-dump ($OUT/pw-dump.json) for the consumer's params,
+#                            and pw-shm-consumer --blocks on the daemon's own node for 150
+#                            frames ($OUT/shm-probe.log): the SHM copy path under the
+#                            browser's load, seen by a consumer that holds no buffer while
+#                            decoding
 #   browser_check NAME       judges $OUT/result.json (browser-check.py), prints the path the
 #                            node served; fails the test when the stream was not good
 #   browser_finish NAME      stops what browser_setup started, copies the logs out
@@ -28,15 +31,26 @@ BROWSER_WARMUP=${BROWSER_WARMUP:-5}
 browser_setup() {
 	# WebRTC's ICE and the drivers talk over TCP/UDP on 127.0.0.1: the bench leaves lo down.
 	ip link set lo up || vm_fail "cannot bring up lo (ip, from iproute2: tools/install-deps --browsers)"
-	# 20 Hz over 6 buffers, 320x240: a browser encodes and decodes VP8 in software, and
-	# under TCG on a busy host 640x480 took Chromium 0.5 s a frame, 320x240 0.1 to 0.3 s.
-	# Every buffer the node delivers is also copied by libwebrtc. The blocks pattern
-	# survives lossy video coding.
-	portal_producer --duration 1800 --rate 20 --buffers 6 --mode "${KMSCAST_BROWSER_MODE:-320x240}" \
-		--pattern blocks
+	# MODE and RATE: what each browser's test asks for (KMSCAST_BROWSER_MODE and
+	# KMSCAST_BROWSER_RATE override them), over 6 buffers. A browser encodes and decodes VP8
+	# in software, and under TCG that is what the test is short of, not the node.
+	#  - Chromium: 160x120 at 10 Hz. On one host (2026-12-06) at 320x240 and 20 Hz its
+	#    libvpx took 44 to 53 ms of CPU a frame, encoded 11 to 17 of the 20 a second, and its
+	#    receiver decoded about half of those: 4.0 to 5.9 frames a second reached the page,
+	#    against the 5 the test asks for. At 160x120 and 10 Hz, 7 to 9 ms a frame, every
+	#    frame encoded and decoded, 9.0 to 9.9 a second reached the page.
+	#  - Firefox: 320x240 at 20 Hz. Its capturer encodes on its own timer (22 frames a second
+	#    whatever the source's rate), and the page sees the frames its compositor presents:
+	#    at 160x120 and 10 Hz 5.9 a second reached the page, at 20 Hz more distinct ones.
+	# docs/testing.md, "Browsers". The blocks pattern survives lossy video coding.
+	portal_producer --duration 1800 --rate "${KMSCAST_BROWSER_RATE:-${2:-20}}" --buffers 6 \
+		--mode "${KMSCAST_BROWSER_MODE:-${1:-320x240}}" --pattern blocks
 	read -r W H < <(sed -n 's/.* size=\([0-9]*\)x\([0-9]*\) .*/\1 \2/p' "$NODE_TMP/producer.log" | head -n1)
 	CONN=$(sed -n 's/.* connector=\([^ ]*\) .*/\1/p' "$NODE_TMP/producer.log" | head -n1)
 	echo "producer: $CONN ${W}x${H}"
+	# The browser asks once; the AT-SPI driver's polling after that took a tenth of a vCPU
+	# (itself, the bus and the registry) from a browser short of CPU.
+	PORTAL_CONSENT_ARGS="$PORTAL_CONSENT_ARGS --dialogs 1"
 	portal_start_kmscast
 	node_wait "kmscast.card0.$CONN" >/dev/null || exit 1
 	# The session's node starts from the swapchain the daemon's node learned.
@@ -62,14 +76,20 @@ browser_setup() {
 }
 
 browser_watch_graph() {
+	# Kept out of the judged seconds: the probe's copies and decoding take CPU the browser's
+	# codec is short of under TCG. The driver keeps the streams running after the result
+	# while BROWSER_HOLD exists (--hold), and the probe then sees the SHM path under the
+	# browser's load all the same.
+	BROWSER_HOLD=$OUT/hold
+	: >"$BROWSER_HOLD"
+	chown "$KMSCAST_TEST_UID" "$BROWSER_HOLD"
 	(
-		for _ in $(seq 1200); do
-			grep -q 'portal-[0-9]*: streaming' "$NODE_TMP/daemon.log" && break
-			sleep 0.5
-		done
-		sleep 5
+		# A second between looks: wait_for_file's 20 a second would each start a sleep, a
+		# process the browser pays for under TCG.
+		until [ -e "$OUT/result.json" ]; do sleep 1; done
 		as_user pw-dump >"$OUT/pw-dump.json" 2>/dev/null
 		shm_consumer shm-probe --target "kmscast.card0.$CONN" --blocks --frames 150 --timeout 120
+		rm -f "$BROWSER_HOLD"
 	) &
 	GRAPH_WATCH=$!
 }

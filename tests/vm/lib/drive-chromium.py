@@ -2,13 +2,14 @@
 """Drives Debian's Chromium through chromedriver (python3-selenium) for t-browser-chromium.sh.
 
   drive-chromium.py --url URL --out DIR [--launch-timeout S] [--start-timeout S]
-                    [--run-timeout S] -- FLAG...
+                    [--run-timeout S] [--hold FILE [--hold-timeout S]] -- FLAG...
 
 Starts /usr/lib/chromium/chromium with FLAGS and a DevTools port, waits for it, attaches
 chromedriver to it, opens URL (lib/browser/index.html) and clicks its share button
 (getDisplayMedia needs a user gesture; a WebDriver click is one), waits until the page is
-"done", takes a screenshot (DIR/chromium.png) while the streams still run, writes the page's
-window.kmscast to DIR/result.json and stops the share (window.kmscastStop()). Chromium's stderr goes to
+"done", writes the page's window.kmscast to DIR/result.json, takes a screenshot
+(DIR/chromium.png) while the streams still run, keeps them running while --hold's FILE exists
+(browser-lib.sh's probe), and stops the share (window.kmscastStop()). Chromium's stderr goes to
 DIR/chromium.log, chromedriver's log to DIR/chromedriver.log.
 
 Chromedriver is attached rather than left to launch the browser: it gives a browser 60 s to
@@ -23,6 +24,9 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
+
+from drive_common import STATE_POLL_S, hold
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -47,7 +51,7 @@ def wait_state(driver, states, timeout):
         state = page_state(driver)
         if state in states or state == "error":
             return state
-        time.sleep(0.5)
+        time.sleep(STATE_POLL_S)
     return state
 
 
@@ -88,6 +92,17 @@ def launch(flags, profile, out, timeout):
     raise RuntimeError(f"chromium did not open its DevTools port in {timeout:.0f} s")
 
 
+def log_targets(port):
+    """What the browser runs besides the test's page: a WebUI started in the background
+    (chrome://...) takes CPU from the judged loop under TCG."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
+            for t in json.load(r):
+                log(f"target {t.get('type')} {t.get('url')}")
+    except (OSError, ValueError) as e:
+        log(f"no target list: {e}")
+
+
 def drive(driver, args):
     driver.get(args.url)
     driver.find_element(By.ID, "share").click()
@@ -104,9 +119,11 @@ def drive(driver, args):
         f.write(result)
     for entry in json.loads(result).get("log", []):
         log(f"page: {entry}")
+    log_targets(args.port)
     try:
         if state == "done":
             screenshot(driver, os.path.join(args.out, "chromium.png"))
+            hold(args.hold, args.hold_timeout, log)
         driver.execute_script("if (window.kmscastStop) window.kmscastStop()")
     except WebDriverException as e:
         log(f"the browser went away after the result was taken: {e.msg}")
@@ -121,10 +138,14 @@ def main():
     ap.add_argument("--launch-timeout", type=float, default=300)
     ap.add_argument("--start-timeout", type=float, default=180)
     ap.add_argument("--run-timeout", type=float, default=120)
+    ap.add_argument("--hold", metavar="FILE",
+                    help="after the result, keep the streams running while FILE exists")
+    ap.add_argument("--hold-timeout", type=float, default=60)
     ap.add_argument("flags", nargs="*")
     args = ap.parse_args()
 
     proc, port = launch(args.flags, args.profile, args.out, args.launch_timeout)
+    args.port = port
     state = None
     try:
         opts = webdriver.ChromeOptions()

@@ -2,7 +2,7 @@
 """Drives Debian's Firefox ESR over Marionette for t-browser-firefox.sh.
 
   drive-firefox.py --url URL --out DIR --profile DIR [--launch-timeout S]
-                   [--start-timeout S] [--run-timeout S]
+                   [--start-timeout S] [--run-timeout S] [--hold FILE [--hold-timeout S]]
 
 Debian 12 packages no geckodriver, but Firefox has the Marionette server built in
 (-marionette): a WebDriver-like protocol of length-prefixed JSON messages over TCP. This
@@ -11,8 +11,10 @@ user gesture; Marionette's click is one), scripts and a screenshot.
 
 Starts /usr/lib/firefox-esr/firefox-esr with the profile DIR (its user.js holds the prefs),
 opens URL (lib/browser/index.html), clicks its share button, waits until the page is "done",
-takes a screenshot (DIR/firefox.png) while the streams still run, writes the page's
-window.kmscast to DIR/result.json and stops the share (window.kmscastStop()). Firefox's stdout and stderr go to DIR/firefox.log.
+writes the page's window.kmscast to DIR/result.json, takes a screenshot (DIR/firefox.png)
+while the streams still run, keeps them running while --hold's FILE exists (browser-lib.sh's
+probe), and stops the share (window.kmscastStop()). Firefox's stdout and stderr go to
+DIR/firefox.log.
 Exits 0 when the page got as far as "done", 1 otherwise.
 """
 import argparse
@@ -23,6 +25,8 @@ import socket
 import subprocess
 import sys
 import time
+
+from drive_common import STATE_POLL_S, hold
 
 FIREFOX = "/usr/lib/firefox-esr/firefox-esr"
 DEFAULT_PORT = 2828
@@ -115,7 +119,7 @@ def wait_state(m, states, timeout):
         state = m.script("return window.kmscast ? window.kmscast.state : 'no page'")
         if state in states or state == "error":
             return state
-        time.sleep(0.5)
+        time.sleep(STATE_POLL_S)
     return state
 
 
@@ -133,6 +137,8 @@ def drive(m, args):
         state = wait_state(m, ("done",), args.run_timeout)
         log(f"state {state} {time.monotonic() - t1:.1f} s after the click")
     result = m.script("return JSON.stringify(window.kmscast)")
+    with open(os.path.join(args.out, "result.json"), "w") as f:
+        f.write(result)
     if state == "done":
         # The page keeps streaming until told to stop: the picture shows the live video.
         try:
@@ -141,9 +147,8 @@ def drive(m, args):
                 f.write(base64.b64decode(png))
         except (RuntimeError, OSError) as e:
             log(f"no screenshot: {e}")
+        hold(args.hold, args.hold_timeout, log)
     m.script("if (window.kmscastStop) window.kmscastStop()")
-    with open(os.path.join(args.out, "result.json"), "w") as f:
-        f.write(result)
     for entry in json.loads(result).get("log", []):
         log(f"page: {entry}")
     return state
@@ -157,6 +162,9 @@ def main():
     ap.add_argument("--launch-timeout", type=float, default=300)
     ap.add_argument("--start-timeout", type=float, default=180)
     ap.add_argument("--run-timeout", type=float, default=120)
+    ap.add_argument("--hold", metavar="FILE",
+                    help="after the result, keep the streams running while FILE exists")
+    ap.add_argument("--hold-timeout", type=float, default=60)
     args = ap.parse_args()
 
     proc, m = launch(args.profile, args.out, args.launch_timeout)

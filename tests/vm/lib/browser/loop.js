@@ -163,6 +163,8 @@ function showSummary() {
 
 let pcs = [];
 let stream = null;
+/* The received track: the <video> plays it only at the end when the track processor feeds. */
+let received = null;
 
 async function collectStats() {
 	const out = {};
@@ -175,9 +177,27 @@ async function collectStats() {
 	return out;
 }
 
+/* The <video> shows the received track from here on; resolves once it shows a frame. */
+function showReceived() {
+	if (video.srcObject)
+		return Promise.resolve();
+	video.srcObject = new MediaStream([received]);
+	return new Promise((resolve) => {
+		const timer = setTimeout(() => {
+			note('the <video> showed no frame within 5 s');
+			resolve();
+		}, 5000);
+		video.requestVideoFrameCallback(() => {
+			clearTimeout(timer);
+			resolve();
+		});
+	});
+}
+
 async function finish() {
 	R.capturedEnd = stream.getVideoTracks()[0].getSettings();
 	document.getElementById('views').style.visibility = 'visible';
+	await showReceived();
 	showSummary();
 	try {
 		R.stats = await collectStats();
@@ -203,15 +223,17 @@ async function connect(track) {
 	pc2.onicecandidate = (e) => e.candidate && pc1.addIceCandidate(e.candidate);
 	pc1.oniceconnectionstatechange = () => note('ice ' + pc1.iceConnectionState);
 	pc2.ontrack = (e) => {
-		video.srcObject = new MediaStream([e.track]);
+		received = e.track;
 		R.feeder = feed(e.track, video, onReceived);
 		/*
-		 * Painting the <video> takes a software compositor CPU that the codec needs under
-		 * TCG: with frames from the track processor it is shown only at the end, for the
-		 * picture.
+		 * A <video> playing the track costs the software compositor CPU that the codec needs
+		 * under TCG, hidden or not (it still takes every frame): with frames from the track
+		 * processor it plays only at the end, for the picture.
 		 */
 		if (R.feeder === 'MediaStreamTrackProcessor')
 			document.getElementById('views').style.visibility = 'hidden';
+		else
+			video.srcObject = new MediaStream([e.track]);
 	};
 	const sender = pc1.addTrack(track, stream);
 	/*
