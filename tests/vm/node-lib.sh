@@ -110,12 +110,42 @@ node_wait_fbs() {
 	vm_fail "the node learned ${_have:-0} of the producer's $_want FBs in ${2:-20} s"
 }
 
-# Two processes per call whatever the fd count: TCG makes every fork cost milliseconds.
+# dmabuf_inodes PID: the inodes of the dma-bufs PID holds, one a line, each once. Read with
+# shell builtins from fdinfo (a dma-buf's names its exp_name, every fd's its ino, Linux 5.14):
+# the sampler below looks many times a capture, and each program a look started (pgrep, ls,
+# awk, stat) cost tens of ms under TCG and waited its turn behind the capture's own work:
+# weston-vkms's sampler made 3 rounds in a whole capture and saw no dma-buf, twice in a row
+# on a slow host (2026-12-06).
 dmabuf_inodes() {
-	_fds=$(ls -l /proc/"$1"/fd 2>/dev/null | awk -v d=/proc/"$1"/fd '/ -> \/dmabuf:/ { print d "/" $9 }')
-	[ -n "$_fds" ] || return 0
-	# shellcheck disable=SC2086
-	stat -L -c %i $_fds 2>/dev/null | sort -u
+	local f k v ino dmabuf seen=" "
+	for f in /proc/"$1"/fdinfo/*; do
+		ino= dmabuf=
+		{ while IFS=$': \t' read -r k v; do
+			case $k in ino) ino=$v ;; exp_name) dmabuf=1 ;; esac
+		done <"$f"; } 2>/dev/null
+		[ -n "$dmabuf" ] && [ -n "$ino" ] || continue
+		case $seen in *" $ino "*) continue ;; esac
+		seen="$seen$ino "
+		echo "$ino"
+	done
+}
+
+# inodes_add VAR LIST: adds to the newline-separated list in VAR each of LIST's inodes that it
+# lacks (builtins only, as above).
+inodes_add() {
+	local out=${!1} i
+	for i in $2; do
+		case $'\n'"$out"$'\n' in *$'\n'"$i"$'\n'*) ;; *) out=${out:+$out$'\n'}$i ;; esac
+	done
+	printf -v "$1" '%s' "$out"
+}
+
+# gst_pids: every gst-launch-1.0's pid, from /proc with builtins (no pgrep, as above).
+gst_pids() {
+	local p c
+	for p in /proc/[0-9]*; do
+		{ read -r c <"$p/comm"; } 2>/dev/null && [ "$c" = gst-launch-1.0 ] && echo "${p#/proc/}"
+	done
 }
 
 # sample_gst_inodes JOB [ON_STREAM [EACH_ROUND]]: while the as_user job JOB runs, collect
@@ -127,10 +157,10 @@ sample_gst_inodes() {
 	GST_INODES=
 	while kill -0 "$1" 2>/dev/null; do
 		rounds=$((rounds + 1))
-		# Every gst-launch-1.0 of the test user: the tests run one at a time. Looked up
-		# each round: a walk down the job's process tree that kept the first pid it found
-		# saw no dma-buf in 3 of some 200 captures (2026-12-03), an appsink of 5 s among them.
-		for _gst in $(pgrep -u "$KMSCAST_TEST_UID" -x gst-launch-1.0); do
+		# Every gst-launch-1.0: the tests run one at a time. Looked up each round: a walk
+		# down the job's process tree that kept the first pid it found saw no dma-buf in 3
+		# of some 200 captures (2026-12-03), an appsink of 5 s among them.
+		for _gst in $(gst_pids); do
 			seen=$((seen + 1))
 			case " $pids " in *" $_gst "*) ;; *) pids="$pids $_gst" ;; esac
 			_now=$(dmabuf_inodes "$_gst")
@@ -138,7 +168,7 @@ sample_gst_inodes() {
 				rt_boost "$_gst" 15
 				[ -z "${2:-}" ] || "$2"
 			fi
-			GST_INODES=$(printf '%s\n%s\n' "$GST_INODES" "$_now" | sed '/^$/d' | sort -u)
+			inodes_add GST_INODES "$_now"
 		done
 		[ -z "${3:-}" ] || "$3"
 		sleep 0.02
@@ -147,16 +177,25 @@ sample_gst_inodes() {
 		echo "sampler: no dma-buf in gst-launch-1.0 [${pids# }] over $rounds rounds ($seen looks)"
 }
 
-# check_zero_copy PREFIX DAEMON_INODES: every dma-buf gst held (GST_INODES) is one the daemon
-# holds, else gst got a copy (FAILS); none sampled is the sampler's loss, the lookups fork
-# and cost tens of ms each under TCG (TIMING). PREFIX names the checks.
+# check_zero_copy PREFIX DAEMON_INODES [SPARES]: every dma-buf gst held (GST_INODES) is one
+# the daemon holds, else gst got a copy (FAILS); none sampled is the sampler's loss, the
+# lookups fork and cost tens of ms each under TCG (TIMING). PREFIX names the checks.
+# SPARES: how many spare slots the node reported for the link (PipeWire 1.0 to 1.5), whose
+# dma-bufs are the node's own: that many of gst's may be missing from DAEMON_INODES, since a
+# first allocation's spares can be closed before the sampler looks at the daemon while gst
+# still holds them (trixie-weston-vkms, 2026-12-06). The caller checks that no frame went
+# through one (the stream stats' copied).
 check_zero_copy() {
-	local i
+	local i unseen=0
 	echo "${1}zero copy: gst dma-buf inodes: $(echo $GST_INODES); the daemon's: $(echo $2)"
 	[ -n "$GST_INODES" ] || TIMING="$TIMING ${1}zero-copy(no-dmabuf)"
 	for i in $GST_INODES; do
-		echo "$2" | grep -qx "$i" || FAILS="$FAILS ${1}zero-copy(inode-$i)"
+		echo "$2" | grep -qx "$i" && continue
+		unseen=$((unseen + 1))
+		[ "$unseen" -le "${3:-0}" ] || FAILS="$FAILS ${1}zero-copy(inode-$i)"
 	done
+	[ "$unseen" = 0 ] ||
+		echo "${1}zero copy: $unseen of gst's dma-bufs not seen in the daemon (spares allowed: ${3:-0})"
 }
 
 # pw_before_0_3_85 VERSION: whether PipeWire VERSION (x.y.z) is older than 0.3.85, the
