@@ -5,7 +5,8 @@
 #   as_user CMD...            run CMD as kmscast-test (uid 1000; groups video, kmscast) with
 #                             the session environment (XDG_RUNTIME_DIR,
 #                             DBUS_SESSION_BUS_ADDRESS, PIPEWIRE_RUNTIME_DIR, HOME)
-#   wait_for_file PATH [SEC]  wait until PATH exists (default 10 s); non-zero on timeout
+#   wait_for_file PATH [SEC [STEP]]  wait until PATH exists (default 10 s, a look every
+#                             STEP s, 0.05); non-zero on timeout
 #   wait_for_pw_node NAME [SEC]
 #                             wait until a PipeWire node with node.name NAME exists
 #   pw_node_id NAME           print the object id of the PipeWire node named NAME
@@ -58,13 +59,15 @@ UIDS=$5
 SEAT
 }
 
-# Polls every 50 ms; SEC may be fractional.
+# Polls every STEP seconds (default 0.05); SEC and STEP may be fractional. Each poll starts a
+# sleep: a wait beside a load that TCG makes short of CPU takes a longer STEP.
 wait_for_file() {
-	_wff_n=$(awk -v s="${2:-10}" 'BEGIN { printf "%d", s * 20 }')
+	_wff_step=${3:-0.05}
+	_wff_n=$(awk -v s="${2:-10}" -v t="$_wff_step" 'BEGIN { printf "%d", s / t + 1e-9 }')
 	while [ ! -e "$1" ]; do
 		[ "$_wff_n" -le 0 ] && return 1
 		_wff_n=$((_wff_n - 1))
-		sleep 0.05
+		sleep "$_wff_step"
 	done
 	return 0
 }

@@ -178,8 +178,8 @@ sample_gst_inodes() {
 }
 
 # check_zero_copy PREFIX DAEMON_INODES [SPARES]: every dma-buf gst held (GST_INODES) is one
-# the daemon holds, else gst got a copy (FAILS); none sampled is the sampler's loss, the
-# lookups fork and cost tens of ms each under TCG (TIMING). PREFIX names the checks.
+# the daemon holds, else gst got a copy (FAILS); none sampled is the sampler's loss, its
+# looks starved of CPU under TCG (TIMING). PREFIX names the checks.
 # SPARES: how many spare slots the node reported for the link (PipeWire 1.0 to 1.5), whose
 # dma-bufs are the node's own: that many of gst's may be missing from DAEMON_INODES, since a
 # first allocation's spares can be closed before the sampler looks at the daemon while gst

@@ -84,9 +84,8 @@ browser_watch_graph() {
 	: >"$BROWSER_HOLD"
 	chown "$KMSCAST_TEST_UID" "$BROWSER_HOLD"
 	(
-		# A second between looks: wait_for_file's 20 a second would each start a sleep, a
-		# process the browser pays for under TCG.
-		until [ -e "$OUT/result.json" ]; do sleep 1; done
+		# A look a second: each starts a sleep, a process the browser pays for under TCG.
+		wait_for_file "$OUT/result.json" 900 1 || exit 0
 		as_user pw-dump >"$OUT/pw-dump.json" 2>/dev/null
 		shm_consumer shm-probe --target "kmscast.card0.$CONN" --blocks --frames 150 --timeout 120
 		rm -f "$BROWSER_HOLD"
